@@ -1,0 +1,60 @@
+//! Weir's HTTP API: the axum router, authentication, problem+json errors
+//! and the generated OpenAPI document.
+//!
+//! Where things live:
+//! * [`router`] builds the whole application (routes + middleware).
+//! * `routes/*` — one file per resource; each handler parses, authorizes,
+//!   calls one store function and maps the result.
+//! * [`auth`] — bearer-token extractors that mint the caller's capability.
+//! * [`problem`] — every error response, mapped in one place.
+//! * [`extract`] — JSON/query/path extractors whose rejections are problems.
+
+pub mod auth;
+pub mod envelope;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use weir_store::Store;
+
+pub use problem::ApiError;
+
+/// Limits applied to every request.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Largest accepted request body (413 beyond).
+    pub max_body_bytes: usize,
+    /// Longest a request may take before it is answered 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self { max_body_bytes: 1024 * 1024, request_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The OpenAPI document, rendered once at start.
+    pub openapi_json: Arc<String>,
+}
+
+/// Builds the application: every route, the 404 fallback and the
+/// middleware stack (request ids, tracing, timeouts, body limit, panics
+/// and non-JSON errors turned into problem+json).
+pub fn router(store: Store, limits: &HttpLimits) -> Router {
+    let (routes, api) = routes::all().split_for_parts();
+    let openapi_json = Arc::new(openapi::render(api));
+    let state = AppState { store, openapi_json };
+    middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
+}

@@ -1,0 +1,192 @@
+//! Every error answer is `application/problem+json` (RFC 9457), built here
+//! and nowhere else. Each variant has a stable machine `type`
+//! (`urn:weir:problem:<id>`), documented in `docs/errors.md`.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use weir_core::FieldErrors;
+use weir_store::StoreError;
+
+/// The content type of every error answer.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Seconds a client is told to wait after a 503.
+const RETRY_AFTER_SECS: &str = "5";
+
+/// The body of an error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable machine id, e.g. `urn:weir:problem:validation`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong in this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Messages by field (422, some 409).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// What a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not well-formed JSON.
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    /// 401: no credentials, or credentials not recognised.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// 403: recognised, but not allowed to do this.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// 404: does not exist, does not parse, or belongs to another tenant.
+    #[error("not found")]
+    NotFound,
+    /// 409: a uniqueness or state rule refused the request.
+    #[error("conflict: {detail}")]
+    Conflict {
+        /// Sentence for the client.
+        detail: String,
+        /// Field concerned, if any.
+        field: Option<&'static str>,
+    },
+    /// 413: body over the limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 415: body is not JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 422: well-formed but invalid.
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    /// 503: the database is unreachable or saturated; retry.
+    #[error("service unavailable")]
+    Unavailable,
+    /// 500: a bug. Logged with its cause; answered without detail.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// A 422 with one field message.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(FieldErrors::single(field, message))
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let status = self.status();
+        let (id, detail, errors) = match self {
+            ApiError::BadRequest(d) => ("malformed-json", Some(d.clone()), None),
+            ApiError::Unauthorized(d) => ("unauthorized", Some((*d).to_owned()), None),
+            ApiError::Forbidden(d) => ("forbidden", Some((*d).to_owned()), None),
+            ApiError::NotFound => ("not-found", None, None),
+            ApiError::Conflict { detail, field } => (
+                "conflict",
+                Some(detail.clone()),
+                field.map(|f| BTreeMap::from([(f.to_owned(), vec![detail.clone()])])),
+            ),
+            ApiError::PayloadTooLarge => ("payload-too-large", None, None),
+            ApiError::UnsupportedMediaType => {
+                ("unsupported-media-type", Some("send Content-Type: application/json".to_owned()), None)
+            }
+            ApiError::Validation(e) => (
+                "validation",
+                Some("the request has invalid fields".to_owned()),
+                Some(e.as_map().clone()),
+            ),
+            ApiError::Unavailable => {
+                ("unavailable", Some("the database is unavailable; retry later".to_owned()), None)
+            }
+            ApiError::Internal(_) => ("internal", None, None),
+        };
+        Problem {
+            kind: format!("urn:weir:problem:{id}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(c) => ApiError::Conflict { detail: c.message().to_owned(), field: c.field() },
+            StoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::Unavailable
+            }
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// Renders a problem body with its headers.
+pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let body = serde_json::to_vec(problem).unwrap_or_else(|_| b"{}".to_vec());
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    match status {
+        StatusCode::UNAUTHORIZED => {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        StatusCode::SERVICE_UNAVAILABLE => {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        _ => {}
+    }
+    res
+}
+
+/// A problem for a status whose error carries no detail (405, 408, …).
+pub fn bare_problem(status: StatusCode) -> Problem {
+    Problem {
+        kind: format!(
+            "urn:weir:problem:{}",
+            status.canonical_reason().unwrap_or("error").to_ascii_lowercase().replace(' ', "-")
+        ),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: None,
+        errors: None,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = %cause, source = ?cause.source(), "internal error");
+        }
+        problem_response(self.status(), &self.problem())
+    }
+}
+
+/// The answer for a route that does not exist.
+pub async fn not_found_fallback() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,25 @@
+//! Routes, one module per resource. [`all`] registers every handler with
+//! its OpenAPI description, so the document cannot miss an endpoint.
+
+pub mod health;
+pub mod system;
+pub mod tokens;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+/// Every route of the API.
+pub fn all() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::openapi_json))
+        .routes(routes!(system::create_tenant, system::list_tenants))
+        .routes(routes!(system::get_tenant))
+        .routes(routes!(system::create_tenant_token, system::list_tenant_tokens))
+        .routes(routes!(system::revoke_tenant_token))
+        .routes(routes!(tokens::create_token, tokens::list_tokens))
+        .routes(routes!(tokens::revoke_token))
+}

@@ -1,0 +1,22 @@
+//! Weir's domain: the types every other crate agrees on, the rules that decide
+//! whether a value is acceptable, and the errors those rules produce.
+//!
+//! This crate is pure: no IO, no async runtime, no database. Values are parsed
+//! at the edge into the types defined here ("parse, don't validate"), so an
+//! invalid slug, role or page size cannot exist past the HTTP layer.
+//!
+//! Error policy: every fallible function here returns a typed error
+//! (`thiserror`); `anyhow` is used only at the binary's edge.
+
+pub mod ids;
+pub mod pagination;
+pub mod role;
+pub mod tenant;
+pub mod token;
+pub mod validation;
+
+pub use pagination::PageRequest;
+pub use role::Role;
+pub use tenant::{TenantName, TenantSlug};
+pub use token::{ApiTokenName, PlainToken, TokenHash};
+pub use validation::FieldErrors;

@@ -1,0 +1,245 @@
+//! Opening the database. The backend is chosen here, once, from the URL
+//! scheme; nothing above this module asks which database it is on.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm_migration::MigratorTrait;
+use secrecy::{ExposeSecret, SecretString};
+use thiserror::Error;
+
+use crate::error::StoreError;
+use crate::migration::Migrator;
+
+/// The two supported engines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (WAL): the zero-configuration default.
+    Sqlite,
+    /// PostgreSQL: production and scale-out.
+    Postgres,
+}
+
+/// Why a database URL was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum InvalidDatabaseUrl {
+    /// Neither `sqlite:` nor `postgres:`/`postgresql:`.
+    #[error("database URL must start with sqlite:// or postgres:// (got scheme {0:?})")]
+    Scheme(String),
+    /// `sqlite://` without a file path.
+    #[error("sqlite URL needs a file path, e.g. sqlite://./weir-data/weir.db")]
+    MissingPath,
+    /// Not a URL at all.
+    #[error("database URL is not a valid URL")]
+    Malformed,
+}
+
+/// A database URL whose password never reaches `Debug`, `Display` or logs.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    url: SecretString,
+    backend: Backend,
+    redacted: String,
+}
+
+impl DatabaseUrl {
+    /// Parses and classifies a URL.
+    pub fn parse(s: &str) -> Result<Self, InvalidDatabaseUrl> {
+        let s = s.trim();
+        let (scheme, _) = s.split_once(':').ok_or(InvalidDatabaseUrl::Malformed)?;
+        let backend = match scheme {
+            "sqlite" => Backend::Sqlite,
+            "postgres" | "postgresql" => Backend::Postgres,
+            other => return Err(InvalidDatabaseUrl::Scheme(other.to_owned())),
+        };
+        let redacted = match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path_of(s);
+                if path.as_os_str().is_empty() {
+                    return Err(InvalidDatabaseUrl::MissingPath);
+                }
+                s.to_owned()
+            }
+            Backend::Postgres => {
+                let mut u = url::Url::parse(s).map_err(|_| InvalidDatabaseUrl::Malformed)?;
+                if u.password().is_some() {
+                    // Cannot fail on a URL that already has a host.
+                    let _ = u.set_password(Some("REDACTED"));
+                }
+                u.to_string()
+            }
+        };
+        Ok(Self { url: SecretString::from(s.to_owned()), backend, redacted })
+    }
+
+    /// Which engine the URL names.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with any password replaced by `REDACTED`: safe to log.
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+
+    /// For SQLite, the database file.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        (self.backend == Backend::Sqlite).then(|| sqlite_path_of(self.url.expose_secret()))
+    }
+
+    /// The full URL, for the driver only.
+    pub fn expose(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+fn sqlite_path_of(s: &str) -> PathBuf {
+    let rest = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")).unwrap_or("");
+    let path = rest.split('?').next().unwrap_or("");
+    PathBuf::from(path)
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+/// Pool and engine settings.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it is told the
+    /// database is unavailable (503).
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a writer waits for the lock before failing.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The opened database: the root from which repositories are reached.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: DatabaseConnection,
+    backend: Backend,
+}
+
+/// A fixed key for PostgreSQL's advisory lock that serialises migrations
+/// when several instances start at once ("weirmigr" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x7765_6972_6d69_6772;
+
+impl Store {
+    /// Connects (creating the SQLite file and its directory if missing).
+    /// Does not migrate: call [`Store::migrate`].
+    pub async fn connect(url: &DatabaseUrl, opts: &DbOptions) -> Result<Self, StoreError> {
+        if let Some(path) = url.sqlite_path()
+            && let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(StoreError::Io)?;
+        }
+        let mut co = ConnectOptions::new(url.expose().to_owned());
+        co.max_connections(opts.max_connections)
+            .min_connections(0)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_timeout(opts.acquire_timeout)
+            .sqlx_logging(false);
+        let busy = opts.sqlite_busy_timeout;
+        co.map_sqlx_sqlite_opts(move |o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(busy)
+        });
+        let db = Database::connect(co).await.map_err(StoreError::from)?;
+        Ok(Self { db, backend: url.backend() })
+    }
+
+    /// Applies every pending migration. On PostgreSQL an advisory lock makes
+    /// concurrent starts of several instances take turns.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => Migrator::up(&self.db, None).await?,
+            Backend::Postgres => {
+                use sea_orm::TransactionTrait;
+                let lock = self.db.begin().await?;
+                lock.execute_raw(Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
+                ))
+                .await?;
+                let result = Migrator::up(&self.db, None).await;
+                lock.commit().await?;
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A round trip to the database, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::from)
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        let _ = self.db.close_by_ref().await;
+    }
+
+    /// The raw connection, for tests and tools that inspect the schema.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_password_is_redacted() {
+        let u = DatabaseUrl::parse("postgres://weir:s3cret@db.example:5432/weir").unwrap();
+        assert_eq!(u.backend(), Backend::Postgres);
+        assert!(!format!("{u:?}").contains("s3cret"));
+        assert!(!u.to_string().contains("s3cret"));
+        assert!(u.redacted().contains("REDACTED"));
+        assert_eq!(u.expose(), "postgres://weir:s3cret@db.example:5432/weir");
+    }
+
+    #[test]
+    fn sqlite_paths_and_bad_schemes() {
+        let u = DatabaseUrl::parse("sqlite://./weir-data/weir.db?mode=rwc").unwrap();
+        assert_eq!(u.sqlite_path().unwrap(), PathBuf::from("./weir-data/weir.db"));
+        assert_eq!(
+            DatabaseUrl::parse("mysql://x").unwrap_err(),
+            InvalidDatabaseUrl::Scheme("mysql".into())
+        );
+        assert_eq!(DatabaseUrl::parse("sqlite://").unwrap_err(), InvalidDatabaseUrl::MissingPath);
+        assert_eq!(DatabaseUrl::parse("nothing").unwrap_err(), InvalidDatabaseUrl::Malformed);
+    }
+}

@@ -1,0 +1,25 @@
+//! Weir's storage layer: one migration set and one repository
+//! implementation (SeaORM) that serve SQLite and PostgreSQL alike.
+//!
+//! * [`Store`] opens the database chosen by its URL and hands out
+//!   repositories.
+//! * Every repository method on tenant data takes a [`TenantScope`]; only
+//!   [`Store::authenticate`] (a verified tenant token) and
+//!   [`Store::tenant_scope`] (the system token's capability) mint one, so a
+//!   query that forgets its tenant cannot be written.
+//! * [`StoreError`] classifies database failures once: constraint violations
+//!   become typed conflicts (see [`error::CONSTRAINTS`]), lost connections
+//!   become `Unavailable`.
+
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod migration;
+pub mod repos;
+pub mod scope;
+
+pub use db::{Backend, DatabaseUrl, DbOptions, InvalidDatabaseUrl, Store};
+pub use error::{Conflict, StoreError};
+pub use repos::tenants::{NewTenant, Tenant};
+pub use repos::tokens::{ApiToken, IssuedToken, NewToken};
+pub use scope::{Principal, SystemScope, TenantScope};

@@ -1,0 +1,22 @@
+//! The one migration set for SQLite and PostgreSQL. Tables are built with
+//! sea-query's schema builder (which picks each engine's types); indexes are
+//! plain `CREATE INDEX` statements, whose syntax — including partial
+//! `WHERE` clauses — both engines share.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_initial_schema;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_initial_schema::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "weir_migrations".into_iden()
+    }
+}

@@ -1,0 +1,23 @@
+//! Repositories: one module per resource. Each is a thin borrow of the
+//! [`Store`](crate::Store) whose methods take the capability they need
+//! ([`TenantScope`](crate::TenantScope) or [`SystemScope`](crate::SystemScope)).
+
+pub mod tenants;
+pub mod tokens;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// The current time at microsecond precision: what both engines store
+/// losslessly, so a value read back equals the value written.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A page of rows and the total count of the unpaged query.
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows across all pages.
+    pub total: u64,
+}

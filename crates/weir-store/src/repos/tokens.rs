@@ -1,0 +1,267 @@
+//! API tokens (per tenant) and system tokens: issuing, listing, revoking,
+//! and authenticating a presented token — the only place a
+//! [`TenantScope`] is minted from a request.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use tracing::instrument;
+use weir_core::{ApiTokenName, PageRequest, PlainToken, Role, TokenHash, ids};
+
+use super::{Paged, now};
+use crate::entities::{api_tokens, system_tokens, tenants};
+use crate::{Principal, Store, StoreError, SystemScope, TenantScope};
+
+/// `last_used_at` is refreshed at most this often, so authentication does
+/// not turn every read request into a write.
+const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
+
+/// A token as listings show it: never the secret, only a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Row id.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Label.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// `weir_AbCd…`: enough to recognise, not to use.
+    pub token_hint: String,
+    /// Who issued it: `system` or the issuing token's id.
+    pub created_by: Option<String>,
+    /// Issue time.
+    pub created_at: DateTime<Utc>,
+    /// Last successful use (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<api_tokens::Model> for ApiToken {
+    type Error = StoreError;
+
+    fn try_from(m: api_tokens::Model) -> Result<Self, StoreError> {
+        let role = m.role.parse().map_err(|_| {
+            StoreError::Database(sea_orm::DbErr::Type(format!("unknown role {:?} in api_tokens", m.role)))
+        })?;
+        Ok(Self {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            name: m.name,
+            role,
+            token_hint: m.token_hint,
+            created_by: m.created_by,
+            created_at: m.created_at,
+            last_used_at: m.last_used_at,
+            revoked_at: m.revoked_at,
+        })
+    }
+}
+
+/// A validated request to issue a token.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// Label.
+    pub name: ApiTokenName,
+    /// Role.
+    pub role: Role,
+}
+
+/// A freshly issued token: the row and the clear text, shown once.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The stored row.
+    pub token: ApiToken,
+    /// The secret, for the one response that reveals it.
+    pub plain: PlainToken,
+}
+
+impl Store {
+    /// Issues a token in the scope's tenant. `created_by` is `system` or
+    /// the issuing token's id.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn create_token(
+        &self,
+        scope: &TenantScope,
+        new: NewToken,
+        created_by: &str,
+    ) -> Result<IssuedToken, StoreError> {
+        let plain = PlainToken::generate();
+        let model = api_tokens::ActiveModel {
+            id: Set(ids::new_id()),
+            tenant_id: Set(scope.tenant_id().to_owned()),
+            name: Set(new.name.as_str().to_owned()),
+            role: Set(new.role.as_str().to_owned()),
+            token_hash: Set(plain.hash().as_str().to_owned()),
+            token_hint: Set(plain.hint()),
+            created_by: Set(Some(created_by.to_owned())),
+            created_at: Set(now()),
+            last_used_at: Set(None),
+            expires_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(IssuedToken { token: model.try_into()?, plain })
+    }
+
+    /// The tenant's tokens, newest first (revoked ones included, marked).
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn list_tokens(&self, scope: &TenantScope, page: PageRequest) -> Result<Paged<ApiToken>, StoreError> {
+        let query = api_tokens::Entity::find().filter(api_tokens::Column::TenantId.eq(scope.tenant_id()));
+        let total = query.clone().count(&self.db).await?;
+        let items = query
+            .order_by_desc(api_tokens::Column::CreatedAt)
+            .order_by_desc(api_tokens::Column::Id)
+            .offset(page.offset())
+            .limit(page.per_page())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(ApiToken::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Paged { items, total })
+    }
+
+    /// Revokes one of the tenant's tokens. Revoking an already revoked token
+    /// succeeds (idempotent); another tenant's id is `NotFound`.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn revoke_token(&self, scope: &TenantScope, id: &str) -> Result<(), StoreError> {
+        let exists = api_tokens::Entity::find()
+            .filter(api_tokens::Column::TenantId.eq(scope.tenant_id()))
+            .filter(api_tokens::Column::Id.eq(id))
+            .count(&self.db)
+            .await?;
+        if exists == 0 {
+            return Err(StoreError::NotFound);
+        }
+        api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::RevokedAt, Expr::value(now()))
+            .filter(api_tokens::Column::TenantId.eq(scope.tenant_id()))
+            .filter(api_tokens::Column::Id.eq(id))
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Resolves a presented tenant token: live (not revoked, not expired),
+    /// of an active tenant. `None` for anything else.
+    #[instrument(skip_all)]
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<Principal>, StoreError> {
+        let hash = TokenHash::of(presented);
+        let Some((token, tenant)) = api_tokens::Entity::find()
+            .filter(api_tokens::Column::TokenHash.eq(hash.as_str()))
+            .find_also_related(tenants::Entity)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let at = now();
+        let live = token.revoked_at.is_none()
+            && token.expires_at.is_none_or(|e| e > at)
+            && tenant.as_ref().is_some_and(|t| t.is_active);
+        if !live {
+            return Ok(None);
+        }
+        if token.last_used_at.is_none_or(|t| at - t >= LAST_USED_GRANULARITY) {
+            api_tokens::Entity::update_many()
+                .col_expr(api_tokens::Column::LastUsedAt, Expr::value(at))
+                .filter(api_tokens::Column::Id.eq(token.id.as_str()))
+                .exec(&self.db)
+                .await?;
+        }
+        let token = ApiToken::try_from(token)?;
+        Ok(Some(Principal { scope: TenantScope::new(token.tenant_id), role: token.role, token_id: token.id }))
+    }
+
+    /// Resolves a presented system token.
+    #[instrument(skip_all)]
+    pub async fn authenticate_system(&self, presented: &str) -> Result<Option<SystemScope>, StoreError> {
+        let hash = TokenHash::of(presented);
+        let found = system_tokens::Entity::find()
+            .filter(system_tokens::Column::TokenHash.eq(hash.as_str()))
+            .filter(system_tokens::Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await?;
+        Ok(found.map(|_| SystemScope::new()))
+    }
+
+    /// Makes sure a system token exists at start-up.
+    ///
+    /// * `supplied` (from `WEIR_SYSTEM_TOKEN`): it becomes the only valid
+    ///   system token; any other is revoked. Returns `None`.
+    /// * Nothing supplied and none stored: generates one, stores its hash
+    ///   and returns it so the caller can print it once.
+    /// * Nothing supplied and one stored: returns `None`.
+    #[instrument(skip_all)]
+    pub async fn ensure_system_token(&self, supplied: Option<&PlainToken>) -> Result<Option<PlainToken>, StoreError> {
+        use sea_orm::TransactionTrait;
+        let txn = self.db.begin().await?;
+        let at = now();
+        let result = if let Some(token) = supplied {
+            let hash = token.hash();
+            system_tokens::Entity::update_many()
+                .col_expr(system_tokens::Column::RevokedAt, Expr::value(at))
+                .filter(system_tokens::Column::TokenHash.ne(hash.as_str()))
+                .filter(system_tokens::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await?;
+            let existing = system_tokens::Entity::find()
+                .filter(system_tokens::Column::TokenHash.eq(hash.as_str()))
+                .one(&txn)
+                .await?;
+            match existing {
+                Some(row) if row.revoked_at.is_some() => {
+                    system_tokens::Entity::update_many()
+                        .col_expr(system_tokens::Column::RevokedAt, Expr::value(Option::<DateTime<Utc>>::None))
+                        .filter(system_tokens::Column::Id.eq(row.id))
+                        .exec(&txn)
+                        .await?;
+                }
+                Some(_) => {}
+                None => insert_system_token(&txn, "WEIR_SYSTEM_TOKEN", token).await?,
+            }
+            None
+        } else {
+            let live = system_tokens::Entity::find()
+                .filter(system_tokens::Column::RevokedAt.is_null())
+                .count(&txn)
+                .await?;
+            if live == 0 {
+                let token = PlainToken::generate();
+                insert_system_token(&txn, "generated", &token).await?;
+                Some(token)
+            } else {
+                None
+            }
+        };
+        txn.commit().await?;
+        Ok(result)
+    }
+}
+
+async fn insert_system_token<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    name: &str,
+    token: &PlainToken,
+) -> Result<(), StoreError> {
+    system_tokens::ActiveModel {
+        id: Set(ids::new_id()),
+        name: Set(name.to_owned()),
+        token_hash: Set(token.hash().as_str().to_owned()),
+        token_hint: Set(token.hint()),
+        created_at: Set(now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
