@@ -1,1 +1,13 @@
+//! The `weir` binary's library half: configuration, start-up wiring and the
+//! [`app::run`] entry point that tests drive on their own listener.
+//!
+//! Error policy: the library crates return typed errors (`thiserror`);
+//! `anyhow` appears only in `main.rs`, at the binary's edge.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod telemetry;
+
+pub use app::{StartupError, run};
+pub use config::{Config, Settings};

@@ -1,1 +1,88 @@
-fn main() {}
+//! `weir`: parses the command line, loads configuration and runs the chosen
+//! command. The binary's edge: errors become `anyhow` messages here and
+//! nowhere else.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use weir::app::{open_store, run, shutdown_signal};
+use weir::cli::{Cli, Command, TenantCommand, TokenCommand};
+use weir::config::{Config, Settings, unknown_env_vars};
+use weir_core::{ApiTokenName, Role, TenantName, TenantSlug};
+use weir_store::{NewTenant, NewToken, StoreError, SystemScope};
+
+fn load(settings: Settings) -> anyhow::Result<Config> {
+    let config = settings.resolve()?;
+    weir::telemetry::init(&config.log, config.log_format);
+    for name in unknown_env_vars() {
+        tracing::warn!(variable = %name, "unknown WEIR_* environment variable ignored");
+    }
+    Ok(config)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(dispatch(cli.command))
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { settings } => {
+            let config = load(settings)?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
+            run(config, listener, shutdown_signal()).await?;
+        }
+        Command::Migrate { settings } => {
+            let config = load(settings)?;
+            let store = open_store(&config).await?;
+            store.close().await;
+            tracing::info!(database = %config.database_url.redacted(), "migrations applied");
+        }
+        Command::Tenant { command: TenantCommand::Create { slug, name, settings } } => {
+            let config = load(settings)?;
+            let slug = TenantSlug::parse(&slug).context("--slug")?;
+            let name = TenantName::parse(&name).context("--name")?;
+            let store = open_store(&config).await?;
+            let tenant = store
+                .create_tenant(&SystemScope::local_operator(), NewTenant { slug, name })
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(c) => anyhow::anyhow!(c.message()),
+                    other => other.into(),
+                })?;
+            store.close().await;
+            println!(
+                "{}",
+                serde_json::json!({"id": tenant.id, "slug": tenant.slug, "name": tenant.name})
+            );
+        }
+        Command::Token { command: TokenCommand::Create { tenant, name, role, settings } } => {
+            let config = load(settings)?;
+            let name = ApiTokenName::parse(&name).context("--name")?;
+            let Ok(role) = role.parse::<Role>() else { bail!("--role must be viewer, operator or admin") };
+            let store = open_store(&config).await?;
+            let cap = SystemScope::local_operator();
+            let found = match store.get_tenant_by_slug(&cap, &tenant).await {
+                Err(StoreError::NotFound) => store.get_tenant(&cap, &tenant).await,
+                other => other,
+            };
+            let tenant = match found {
+                Err(StoreError::NotFound) => bail!("no tenant with slug or id {tenant:?}"),
+                other => other?,
+            };
+            let scope = store.tenant_scope(&cap, &tenant.id).await?;
+            let issued = store.create_token(&scope, NewToken { name, role }, "cli").await?;
+            store.close().await;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "id": issued.token.id, "tenant_id": tenant.id, "name": issued.token.name,
+                    "role": issued.token.role, "token": issued.plain.expose(),
+                })
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! The command line: `weir serve | migrate | tenant create | token create`.
+//! Every option of [`Settings`] is accepted by every command, as a flag or
+//! a `WEIR_*` variable.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+/// Weir: a self-hosted integration hub.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (migrates the database first).
+    Serve {
+        /// Options.
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        /// Options.
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Manage tenants.
+    Tenant {
+        /// Tenant command.
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        /// Token command.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// `weir tenant …`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints it as JSON.
+    Create {
+        /// Unique slug, e.g. acme.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Options.
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+/// `weir token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token for a tenant; prints it (once) as JSON.
+    Create {
+        /// The tenant's slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// Label for the token.
+        #[arg(long)]
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Options.
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
