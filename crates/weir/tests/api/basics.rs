@@ -1,0 +1,52 @@
+//! Health, readiness, the OpenAPI document, request ids, unknown routes.
+
+use reqwest::{Method, StatusCode};
+
+use crate::backend_tests;
+use crate::helpers::{Backend, TestApp, assert_problem, send};
+
+backend_tests!(health_and_readiness, openapi_is_served_and_matches_the_code, request_ids, unknown_routes_and_methods);
+
+async fn health_and_readiness(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let (s, body) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (s, body) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    app.stop().await;
+}
+
+async fn openapi_is_served_and_matches_the_code(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let res = app.req(Method::GET, "/api/v1/openapi.json", None).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let served: serde_json::Value = res.json().await.unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&weir_api::openapi::render(weir_api::openapi::document())).unwrap();
+    assert_eq!(served, expected);
+    for path in ["/api/v1/system/tenants", "/api/v1/system/tenants/{tenant_id}/tokens", "/api/v1/tokens", "/readyz"] {
+        assert!(served["paths"].get(path).is_some(), "{path} missing from the document");
+    }
+}
+
+async fn request_ids(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let res = app.req(Method::GET, "/healthz", None).send().await.unwrap();
+    let generated = res.headers().get("x-request-id").expect("x-request-id").to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
+    let res = app.req(Method::GET, "/healthz", None).header("x-request-id", "trace-me-42").send().await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "trace-me-42");
+    // Error answers carry it too.
+    let res = app.req(Method::GET, "/nope", None).send().await.unwrap();
+    assert!(res.headers().get("x-request-id").is_some());
+}
+
+async fn unknown_routes_and_methods(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    assert_problem(app.req(Method::GET, "/api/v1/nothing-here", None), StatusCode::NOT_FOUND).await;
+    let body = assert_problem(app.req(Method::PUT, "/api/v1/tokens", None), StatusCode::METHOD_NOT_ALLOWED).await;
+    assert!(body["type"].as_str().unwrap().contains("method-not-allowed"), "{body}");
+    let (s, _) = send(app.req(Method::DELETE, "/healthz", None)).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+}

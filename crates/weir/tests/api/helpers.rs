@@ -1,0 +1,260 @@
+//! The test harness: a real Weir per test, on 127.0.0.1:0, over SQLite (a
+//! temporary file) or PostgreSQL (a fresh database, dropped afterwards).
+//!
+//! PostgreSQL tests read `WEIR_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and fail when it is
+//! unreachable, unless `WEIR_TEST_SKIP_POSTGRES=1`, in which case they say
+//! loudly that they skipped.
+
+use std::time::Duration;
+
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use weir::Settings;
+
+/// The backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The system token every test server is started with.
+pub const SYSTEM_TOKEN: &str = "weir_test_system_token_0123456789abcdef";
+
+fn admin_url() -> String {
+    std::env::var("WEIR_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Drops the per-test PostgreSQL database when the test ends (even by panic).
+struct PgGuard {
+    name: String,
+}
+
+impl Drop for PgGuard {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; use a fresh one on a thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let db = Database::connect(admin_url()).await.ok()?;
+                db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                db.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+async fn create_pg_database() -> (String, PgGuard) {
+    let admin = admin_url();
+    let db = Database::connect(admin.clone()).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is unreachable at {admin}: {e}\n\
+             Start it, point WEIR_TEST_POSTGRES_URL at one, or set WEIR_TEST_SKIP_POSTGRES=1 to skip."
+        )
+    });
+    let name = format!("weir_test_{}", uuid::Uuid::new_v4().simple());
+    db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    db.close().await.ok();
+    let mut url = url::Url::parse(&admin).expect("WEIR_TEST_POSTGRES_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    (url.to_string(), PgGuard { name })
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), weir::StartupError>>>,
+    _pg: Option<PgGuard>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Starts a server on `backend`; `None` only when PostgreSQL tests are
+    /// explicitly skipped.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, Settings::default()).await
+    }
+
+    /// Like [`spawn`], with extra settings (database and token are set here).
+    pub async fn spawn_with(backend: Backend, mut settings: Settings) -> Option<TestApp> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, pg) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}/weir.db", dir.path().display()), None),
+            Backend::Postgres => {
+                if std::env::var("WEIR_TEST_SKIP_POSTGRES").as_deref() == Ok("1") {
+                    eprintln!("!!! SKIPPED on PostgreSQL (WEIR_TEST_SKIP_POSTGRES=1): this test did not run there !!!");
+                    return None;
+                }
+                let (url, guard) = create_pg_database().await;
+                (url, Some(guard))
+            }
+        };
+        settings.database_url = Some(url);
+        settings.system_token = Some(SYSTEM_TOKEN.to_owned());
+        settings.data_dir = Some(dir.path().display().to_string());
+        settings.db_max_connections.get_or_insert_with(|| "4".to_owned());
+        let config = settings.resolve().expect("test config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(weir::run(config, listener, async move {
+            let _ = rx.await;
+        }));
+        let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let mut app = TestApp {
+            base,
+            client,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            _pg: pg,
+            _dir: dir,
+        };
+        app.wait_ready().await;
+        Some(app)
+    }
+
+    /// Polls `/readyz` until it answers 200 (bounded: 30 s).
+    async fn wait_ready(&mut self) {
+        for _ in 0..600 {
+            if let Some(h) = &self.handle
+                && h.is_finished()
+            {
+                let h = self.handle.take().expect("handle");
+                panic!("server exited during start-up: {:?}", h.await);
+            }
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server never became ready");
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server result");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with an optional bearer token.
+    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let r = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    /// Sends and returns status and JSON body (Null when empty).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut r = self.req(method, path, token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        send(r).await
+    }
+
+    /// Creates a tenant through the API; returns its id.
+    pub async fn tenant(&self, slug: &str) -> String {
+        let (status, body) = self
+            .call(Method::POST, "/api/v1/system/tenants", Some(SYSTEM_TOKEN), Some(json!({"slug": slug, "name": slug})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["id"].as_str().expect("tenant id").to_owned()
+    }
+
+    /// Issues a token with `role` for a tenant through the system API.
+    pub async fn token(&self, tenant_id: &str, role: &str) -> (String, String) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/system/tenants/{tenant_id}/tokens"),
+                Some(SYSTEM_TOKEN),
+                Some(json!({"name": format!("{role} token"), "role": role})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (
+            body["data"]["id"].as_str().expect("token id").to_owned(),
+            body["data"]["token"].as_str().expect("token").to_owned(),
+        )
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Sends a request and decodes the body as JSON (Null when empty).
+pub async fn send(r: RequestBuilder) -> (StatusCode, Value) {
+    let res = r.send().await.expect("request");
+    let status = res.status();
+    let bytes = res.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, body)
+}
+
+/// Asserts a problem+json answer with `status`; returns the body.
+pub async fn assert_problem(r: RequestBuilder, status: StatusCode) -> Value {
+    let res = r.send().await.expect("request");
+    assert_eq!(res.status(), status, "unexpected status");
+    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(ct.starts_with("application/problem+json"), "content-type {ct:?}");
+    let body: Value = res.json().await.expect("problem body");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("urn:weir:problem:")), "{body}");
+    assert!(body["title"].is_string(), "{body}");
+    body
+}
+
+/// Generates `mod sqlite` and `mod postgres`, each running every listed
+/// test function (`async fn name(backend: Backend)`) on that backend.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,9 @@
+//! The API suite, run on SQLite and on PostgreSQL: every test function takes
+//! the backend and `backend_tests!` instantiates it for both.
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod basics;
+mod tenants_and_tokens;
