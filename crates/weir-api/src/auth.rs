@@ -28,8 +28,7 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         .get(header::AUTHORIZATION)
         .ok_or(ApiError::Unauthorized("missing Authorization: Bearer <token>"))?;
     let value = value.to_str().map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
-    let (scheme, token) =
-        value.split_once(' ').ok_or(ApiError::Unauthorized("malformed Authorization header"))?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized("malformed Authorization header"))?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return Err(ApiError::Unauthorized("malformed Authorization header"));

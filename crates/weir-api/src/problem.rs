@@ -112,14 +112,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 ("unsupported-media-type", Some("send Content-Type: application/json".to_owned()), None)
             }
-            ApiError::Validation(e) => (
-                "validation",
-                Some("the request has invalid fields".to_owned()),
-                Some(e.as_map().clone()),
-            ),
-            ApiError::Unavailable => {
-                ("unavailable", Some("the database is unavailable; retry later".to_owned()), None)
+            ApiError::Validation(e) => {
+                ("validation", Some("the request has invalid fields".to_owned()), Some(e.as_map().clone()))
             }
+            ApiError::Unavailable => ("unavailable", Some("the database is unavailable; retry later".to_owned()), None),
             ApiError::Internal(_) => ("internal", None, None),
         };
         Problem {

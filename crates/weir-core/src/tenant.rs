@@ -6,9 +6,7 @@ use thiserror::Error;
 
 /// Why a slug was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error(
-    "must be 2 to 63 characters: lowercase letters, digits, '-' or '_', starting with a letter or digit"
-)]
+#[error("must be 2 to 63 characters: lowercase letters, digits, '-' or '_', starting with a letter or digit")]
 pub struct InvalidSlug;
 
 /// Whether `s` is a slug: `[a-z0-9][a-z0-9_-]{1,62}`. The same rule names
@@ -17,9 +15,7 @@ pub fn is_slug(s: &str) -> bool {
     let bytes = s.as_bytes();
     (2..=63).contains(&bytes.len())
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes[1..]
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
+        && bytes[1..].iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
 }
 
 /// A tenant's slug, unique across the installation.

@@ -27,11 +27,7 @@ impl FieldErrors {
     }
 
     /// Runs a parse step, keeping its value or recording its error under `field`.
-    pub fn check<T, E: std::fmt::Display>(
-        &mut self,
-        field: &str,
-        result: Result<T, E>,
-    ) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {

@@ -235,10 +235,7 @@ mod tests {
     fn sqlite_paths_and_bad_schemes() {
         let u = DatabaseUrl::parse("sqlite://./weir-data/weir.db?mode=rwc").unwrap();
         assert_eq!(u.sqlite_path().unwrap(), PathBuf::from("./weir-data/weir.db"));
-        assert_eq!(
-            DatabaseUrl::parse("mysql://x").unwrap_err(),
-            InvalidDatabaseUrl::Scheme("mysql".into())
-        );
+        assert_eq!(DatabaseUrl::parse("mysql://x").unwrap_err(), InvalidDatabaseUrl::Scheme("mysql".into()));
         assert_eq!(DatabaseUrl::parse("sqlite://").unwrap_err(), InvalidDatabaseUrl::MissingPath);
         assert_eq!(DatabaseUrl::parse("nothing").unwrap_err(), InvalidDatabaseUrl::Malformed);
     }

@@ -66,11 +66,7 @@ pub struct ConstraintRule {
 /// Every unique rule a client can run into. Index names are the ones the
 /// migrations create.
 pub const CONSTRAINTS: &[ConstraintRule] = &[
-    ConstraintRule {
-        name: "tenants_slug_key",
-        sqlite_columns: "tenants.slug",
-        conflict: Conflict::TenantSlugTaken,
-    },
+    ConstraintRule { name: "tenants_slug_key", sqlite_columns: "tenants.slug", conflict: Conflict::TenantSlugTaken },
     ConstraintRule {
         name: "connectors_tenant_code_key",
         sqlite_columns: "connectors.tenant_id, connectors.code",
@@ -107,9 +103,7 @@ pub const CONSTRAINTS: &[ConstraintRule] = &[
 fn conflict_for(message: &str) -> Option<Conflict> {
     CONSTRAINTS.iter().find_map(|rule| {
         let pg = message.contains(&format!("\"{}\"", rule.name));
-        let sqlite = message
-            .strip_prefix("UNIQUE constraint failed: ")
-            .is_some_and(|cols| cols == rule.sqlite_columns);
+        let sqlite = message.strip_prefix("UNIQUE constraint failed: ").is_some_and(|cols| cols == rule.sqlite_columns);
         (pg || sqlite).then_some(rule.conflict)
     })
 }
@@ -157,22 +151,13 @@ fn is_unavailable(err: &DbErr) -> bool {
         DbErr::Conn(RuntimeErr::SqlxError(e))
         | DbErr::Exec(RuntimeErr::SqlxError(e))
         | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.deref() {
-            Sx::Io(_)
-            | Sx::Tls(_)
-            | Sx::Protocol(_)
-            | Sx::PoolTimedOut
-            | Sx::PoolClosed
-            | Sx::WorkerCrashed => true,
+            Sx::Io(_) | Sx::Tls(_) | Sx::Protocol(_) | Sx::PoolTimedOut | Sx::PoolClosed | Sx::WorkerCrashed => true,
             Sx::Database(db) => {
                 let code = db.code().unwrap_or_default();
                 // PostgreSQL: class 08 (connection), 57P01..03 (shutdown,
                 // crash, cannot connect now), 53300 (too many connections).
                 // SQLite: 5 (BUSY), 6 (LOCKED) after the busy timeout.
-                code.starts_with("08")
-                    || code.starts_with("57P")
-                    || code == "53300"
-                    || code == "5"
-                    || code == "6"
+                code.starts_with("08") || code.starts_with("57P") || code == "53300" || code == "5" || code == "6"
             }
             _ => false,
         },

@@ -217,10 +217,10 @@ impl Check<'_> {
         }
     }
 
-    fn parse<T: std::str::FromStr>(&self, default: T, range: Option<(T, T)>) -> Result<T, ConfigError>
+    fn parse<T>(&self, default: T, range: Option<(T, T)>) -> Result<T, ConfigError>
     where
+        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
         T::Err: fmt::Display,
-        T: PartialOrd + fmt::Display + Copy,
     {
         let Some(v) = self.value else { return Ok(default) };
         let parsed: T = v.trim().parse().map_err(|e: T::Err| self.fail(format!("{v:?}: {e}")))?;
@@ -265,7 +265,9 @@ impl Settings {
         let listen = check!(self, listen);
         let listen = match listen.value {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(v) => v.trim().parse().map_err(|_| listen.fail(format!("{v:?} is not host:port, e.g. 127.0.0.1:8080")))?,
+            Some(v) => {
+                v.trim().parse().map_err(|_| listen.fail(format!("{v:?} is not host:port, e.g. 127.0.0.1:8080")))?
+            }
         };
         let data_dir = PathBuf::from(check!(self, data_dir).value.unwrap_or("./weir-data"));
         let db = check!(self, database_url);
@@ -409,9 +411,8 @@ mod tests {
         let path = dir.path().join("weir.toml");
         std::fs::write(&path, "listen = \"127.0.0.1:9999\"\nmax_body_bytes = 2048\nrate_limit_per_minute = 5\n")
             .unwrap();
-        let c = Settings { config: Some(path.clone()), rate_limit_per_minute: Some("7".into()), ..s() }
-            .resolve()
-            .unwrap();
+        let c =
+            Settings { config: Some(path.clone()), rate_limit_per_minute: Some("7".into()), ..s() }.resolve().unwrap();
         assert_eq!(c.listen.port(), 9999);
         assert_eq!(c.max_body_bytes, 2048);
         assert_eq!(c.rate_limit_per_minute, 7, "flag/env beats the file");

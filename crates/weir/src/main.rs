@@ -45,18 +45,14 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let slug = TenantSlug::parse(&slug).context("--slug")?;
             let name = TenantName::parse(&name).context("--name")?;
             let store = open_store(&config).await?;
-            let tenant = store
-                .create_tenant(&SystemScope::local_operator(), NewTenant { slug, name })
-                .await
-                .map_err(|e| match e {
+            let tenant = store.create_tenant(&SystemScope::local_operator(), NewTenant { slug, name }).await.map_err(
+                |e| match e {
                     StoreError::Conflict(c) => anyhow::anyhow!(c.message()),
                     other => other.into(),
-                })?;
+                },
+            )?;
             store.close().await;
-            println!(
-                "{}",
-                serde_json::json!({"id": tenant.id, "slug": tenant.slug, "name": tenant.name})
-            );
+            println!("{}", serde_json::json!({"id": tenant.id, "slug": tenant.slug, "name": tenant.name}));
         }
         Command::Token { command: TokenCommand::Create { tenant, name, role, settings } } => {
             let config = load(settings)?;

@@ -143,12 +143,7 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(timestamp_with_time_zone("created_at"))
             .col(timestamp_with_time_zone("updated_at"))
             .foreign_key(&mut fk("ccr_tenant_fk", "connector_change_requests", "tenant_id", "tenants"))
-            .foreign_key(&mut fk(
-                "ccr_connector_fk",
-                "connector_change_requests",
-                "connector_id",
-                "connectors",
-            ))
+            .foreign_key(&mut fk("ccr_connector_fk", "connector_change_requests", "connector_id", "connectors"))
             .take(),
         table("webhook_receivers")
             .col(pk("id"))
@@ -169,12 +164,7 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(timestamp_with_time_zone("updated_at"))
             .col(timestamp_with_time_zone_null("deleted_at"))
             .foreign_key(&mut fk("webhook_receivers_tenant_fk", "webhook_receivers", "tenant_id", "tenants"))
-            .foreign_key(&mut fk(
-                "webhook_receivers_connector_fk",
-                "webhook_receivers",
-                "connector_id",
-                "connectors",
-            ))
+            .foreign_key(&mut fk("webhook_receivers_connector_fk", "webhook_receivers", "connector_id", "connectors"))
             .take(),
         // The queue (transactional outbox): pending → processing →
         // completed | failed, with attempts, backoff and an expiring lease.
@@ -204,18 +194,8 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(timestamp_with_time_zone_null("processed_at"))
             .col(timestamp_with_time_zone("updated_at"))
             .foreign_key(&mut fk("webhook_events_tenant_fk", "webhook_events", "tenant_id", "tenants"))
-            .foreign_key(&mut fk(
-                "webhook_events_receiver_fk",
-                "webhook_events",
-                "receiver_id",
-                "webhook_receivers",
-            ))
-            .foreign_key(&mut fk(
-                "webhook_events_connector_fk",
-                "webhook_events",
-                "connector_id",
-                "connectors",
-            ))
+            .foreign_key(&mut fk("webhook_events_receiver_fk", "webhook_events", "receiver_id", "webhook_receivers"))
+            .foreign_key(&mut fk("webhook_events_connector_fk", "webhook_events", "connector_id", "connectors"))
             .take(),
         table("field_mappings")
             .col(pk("id"))
@@ -291,12 +271,7 @@ fn tables() -> Vec<TableCreateStatement> {
                 "sync_configuration_id",
                 "sync_configurations",
             ))
-            .foreign_key(&mut fk(
-                "sync_histories_connector_fk",
-                "sync_histories",
-                "connector_id",
-                "connectors",
-            ))
+            .foreign_key(&mut fk("sync_histories_connector_fk", "sync_histories", "connector_id", "connectors"))
             .take(),
         table("sync_errors")
             .col(pk("id"))
@@ -308,12 +283,7 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(text_null("excerpt"))
             .col(timestamp_with_time_zone("created_at"))
             .foreign_key(&mut fk("sync_errors_tenant_fk", "sync_errors", "tenant_id", "tenants"))
-            .foreign_key(&mut fk(
-                "sync_errors_history_fk",
-                "sync_errors",
-                "sync_history_id",
-                "sync_histories",
-            ))
+            .foreign_key(&mut fk("sync_errors_history_fk", "sync_errors", "sync_history_id", "sync_histories"))
             .take(),
         // The business system's side: one versioned row per entity.
         table("records")
@@ -371,15 +341,8 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(date("day"))
             .col(string_len("error_type", 64))
             .col(counter("error_count"))
-            .primary_key(
-                Index::create().col("tenant_id").col("connector_id").col("day").col("error_type"),
-            )
-            .foreign_key(&mut fk(
-                "daily_error_rollups_tenant_fk",
-                "daily_error_rollups",
-                "tenant_id",
-                "tenants",
-            ))
+            .primary_key(Index::create().col("tenant_id").col("connector_id").col("day").col("error_type"))
+            .foreign_key(&mut fk("daily_error_rollups_tenant_fk", "daily_error_rollups", "tenant_id", "tenants"))
             .take(),
     ]
 }

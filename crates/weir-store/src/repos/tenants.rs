@@ -78,11 +78,7 @@ impl Store {
     /// One tenant by id.
     #[instrument(skip_all)]
     pub async fn get_tenant(&self, _cap: &SystemScope, id: &str) -> Result<Tenant, StoreError> {
-        tenants::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?
-            .map(Tenant::from)
-            .ok_or(StoreError::NotFound)
+        tenants::Entity::find_by_id(id.to_owned()).one(&self.db).await?.map(Tenant::from).ok_or(StoreError::NotFound)
     }
 
     /// One tenant by slug.

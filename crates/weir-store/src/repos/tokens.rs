@@ -4,10 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use tracing::instrument;
 use weir_core::{ApiTokenName, PageRequest, PlainToken, Role, TokenHash, ids};
 
@@ -230,10 +227,8 @@ impl Store {
             }
             None
         } else {
-            let live = system_tokens::Entity::find()
-                .filter(system_tokens::Column::RevokedAt.is_null())
-                .count(&txn)
-                .await?;
+            let live =
+                system_tokens::Entity::find().filter(system_tokens::Column::RevokedAt.is_null()).count(&txn).await?;
             if live == 0 {
                 let token = PlainToken::generate();
                 insert_system_token(&txn, "generated", &token).await?;

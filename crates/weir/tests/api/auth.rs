@@ -115,9 +115,11 @@ async fn tenants_cannot_see_or_revoke_each_others_tokens(b: Backend) {
     assert!(!ids.contains(&a_admin_id.as_str()) && !ids.contains(&a_viewer_id.as_str()));
 
     for id in [&a_admin_id, &a_viewer_id] {
-        let body =
-            assert_problem(app.req(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&b_admin)), StatusCode::NOT_FOUND)
-                .await;
+        let body = assert_problem(
+            app.req(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&b_admin)),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
         assert!(body.get("detail").is_none_or(|d| !d.as_str().unwrap_or("").contains("tenant")));
     }
     // A's tokens still work: nothing was revoked.

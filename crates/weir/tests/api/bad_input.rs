@@ -27,11 +27,15 @@ async fn malformed_and_mistyped_bodies(b: Backend) {
     assert!(body["errors"]["slug"].is_array(), "{body}");
     let body = assert_problem(post(r#"{"slug": "ok-slug"}"#, json_ct), StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(body["errors"]["name"].is_array(), "missing field named: {body}");
-    let body =
-        assert_problem(post(r#"{"slug": "ok", "name": "x", "admin": true}"#, json_ct), StatusCode::UNPROCESSABLE_ENTITY).await;
+    let body = assert_problem(
+        post(r#"{"slug": "ok", "name": "x", "admin": true}"#, json_ct),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert!(body["errors"].as_object().unwrap().keys().any(|k| k.contains("admin")), "unknown field named: {body}");
     assert_problem(post(r#"[1, 2, 3]"#, json_ct), StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert_problem(post(r#"{"slug": "ok", "name": "x"}"#, Some("text/plain")), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert_problem(post(r#"{"slug": "ok", "name": "x"}"#, Some("text/plain")), StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        .await;
     assert_problem(post(r#"{"slug": "ok", "name": "x"}"#, None), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
 
     // Tokens: a role that does not exist.
@@ -40,7 +44,8 @@ async fn malformed_and_mistyped_bodies(b: Backend) {
     let r = app.req(Method::POST, "/api/v1/tokens", Some(&admin)).json(&json!({"name": "x", "role": "root"}));
     let body = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(body["errors"]["role"].is_array(), "{body}");
-    let r = app.req(Method::POST, "/api/v1/tokens", Some(&admin)).json(&json!({"name": "x".repeat(101), "role": "viewer"}));
+    let r =
+        app.req(Method::POST, "/api/v1/tokens", Some(&admin)).json(&json!({"name": "x".repeat(101), "role": "viewer"}));
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
 
     let (_, list) = app.call(Method::GET, "/api/v1/system/tenants", Some(SYSTEM_TOKEN), None).await;
@@ -88,6 +93,7 @@ async fn hostile_pagination_is_422(b: Backend) {
             "{query}: expected an error naming {field}: {body}"
         );
     }
-    let (s, _) = app.call(Method::GET, "/api/v1/system/tenants?page=1000000&per_page=100", Some(SYSTEM_TOKEN), None).await;
+    let (s, _) =
+        app.call(Method::GET, "/api/v1/system/tenants?page=1000000&per_page=100", Some(SYSTEM_TOKEN), None).await;
     assert_eq!(s, StatusCode::OK, "the largest accepted page is answered, empty");
 }

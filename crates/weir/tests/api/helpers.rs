@@ -26,8 +26,7 @@ pub enum Backend {
 pub const SYSTEM_TOKEN: &str = "weir_test_system_token_0123456789abcdef";
 
 fn admin_url() -> String {
-    std::env::var("WEIR_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("WEIR_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// Drops the per-test PostgreSQL database when the test ends (even by panic).
@@ -111,14 +110,7 @@ impl TestApp {
             let _ = rx.await;
         }));
         let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        let mut app = TestApp {
-            base,
-            client,
-            shutdown: Some(tx),
-            handle: Some(handle),
-            _pg: pg,
-            _dir: dir,
-        };
+        let mut app = TestApp { base, client, shutdown: Some(tx), handle: Some(handle), _pg: pg, _dir: dir };
         app.wait_ready().await;
         Some(app)
     }
@@ -166,7 +158,13 @@ impl TestApp {
     }
 
     /// Sends and returns status and JSON body (Null when empty).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut r = self.req(method, path, token);
         if let Some(b) = body {
             r = r.json(&b);

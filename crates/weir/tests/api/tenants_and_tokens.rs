@@ -16,12 +16,20 @@ backend_tests!(
 async fn tenant_lifecycle(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else { return };
     let (s, body) = app
-        .call(Method::POST, "/api/v1/system/tenants", Some(SYSTEM_TOKEN), Some(json!({"slug": "acme", "name": "  Acme Ltd "})))
+        .call(
+            Method::POST,
+            "/api/v1/system/tenants",
+            Some(SYSTEM_TOKEN),
+            Some(json!({"slug": "acme", "name": "  Acme Ltd "})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     let t = &body["data"];
     let id = t["id"].as_str().unwrap();
-    assert_eq!((t["slug"].as_str(), t["name"].as_str(), t["is_active"].as_bool()), (Some("acme"), Some("Acme Ltd"), Some(true)));
+    assert_eq!(
+        (t["slug"].as_str(), t["name"].as_str(), t["is_active"].as_bool()),
+        (Some("acme"), Some("Acme Ltd"), Some(true))
+    );
     assert!(chrono::DateTime::parse_from_rfc3339(t["created_at"].as_str().unwrap()).is_ok());
 
     let (s, got) = app.call(Method::GET, &format!("/api/v1/system/tenants/{id}"), Some(SYSTEM_TOKEN), None).await;
@@ -30,8 +38,13 @@ async fn tenant_lifecycle(b: Backend) {
 
     // Unknown and unparseable ids are both 404.
     let unknown = uuid::Uuid::now_v7();
-    assert_problem(app.req(Method::GET, &format!("/api/v1/system/tenants/{unknown}"), Some(SYSTEM_TOKEN)), StatusCode::NOT_FOUND).await;
-    assert_problem(app.req(Method::GET, "/api/v1/system/tenants/not-an-id", Some(SYSTEM_TOKEN)), StatusCode::NOT_FOUND).await;
+    assert_problem(
+        app.req(Method::GET, &format!("/api/v1/system/tenants/{unknown}"), Some(SYSTEM_TOKEN)),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_problem(app.req(Method::GET, "/api/v1/system/tenants/not-an-id", Some(SYSTEM_TOKEN)), StatusCode::NOT_FOUND)
+        .await;
     let r = app
         .req(Method::POST, &format!("/api/v1/system/tenants/{unknown}/tokens"), Some(SYSTEM_TOKEN))
         .json(&json!({"name": "x", "role": "admin"}));
@@ -41,11 +54,15 @@ async fn tenant_lifecycle(b: Backend) {
 async fn duplicate_and_invalid_tenants(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else { return };
     app.tenant("acme").await;
-    let r = app.req(Method::POST, "/api/v1/system/tenants", Some(SYSTEM_TOKEN)).json(&json!({"slug": "acme", "name": "Other"}));
+    let r = app
+        .req(Method::POST, "/api/v1/system/tenants", Some(SYSTEM_TOKEN))
+        .json(&json!({"slug": "acme", "name": "Other"}));
     let body = assert_problem(r, StatusCode::CONFLICT).await;
     assert!(body["errors"]["slug"].is_array(), "{body}");
 
-    let r = app.req(Method::POST, "/api/v1/system/tenants", Some(SYSTEM_TOKEN)).json(&json!({"slug": "Not A Slug", "name": ""}));
+    let r = app
+        .req(Method::POST, "/api/v1/system/tenants", Some(SYSTEM_TOKEN))
+        .json(&json!({"slug": "Not A Slug", "name": ""}));
     let body = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(body["errors"]["slug"].is_array() && body["errors"]["name"].is_array(), "both fields reported: {body}");
 
@@ -59,8 +76,9 @@ async fn token_lifecycle_shows_the_secret_once(b: Backend) {
     let (_, admin) = app.token(&tenant, "admin").await;
     assert!(admin.starts_with("weir_") && admin.len() == 5 + 43, "{admin}");
 
-    let (s, created) =
-        app.call(Method::POST, "/api/v1/tokens", Some(&admin), Some(json!({"name": "CI reader", "role": "viewer"}))).await;
+    let (s, created) = app
+        .call(Method::POST, "/api/v1/tokens", Some(&admin), Some(json!({"name": "CI reader", "role": "viewer"})))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let d = &created["data"];
     let secret = d["token"].as_str().unwrap().to_owned();
@@ -78,10 +96,14 @@ async fn token_lifecycle_shows_the_secret_once(b: Backend) {
     assert!(!text.contains(&secret[5..]) && !text.contains(&admin[5..]), "listings never carry secrets");
     assert!(list["data"].as_array().unwrap().iter().all(|t| t.get("token").is_none()));
     let viewer = list["data"].as_array().unwrap().iter().find(|t| t["role"] == "viewer").unwrap();
-    assert_eq!(viewer["created_by"].as_str(), list["data"].as_array().unwrap().iter().find(|t| t["role"] == "admin").unwrap()["id"].as_str());
+    assert_eq!(
+        viewer["created_by"].as_str(),
+        list["data"].as_array().unwrap().iter().find(|t| t["role"] == "admin").unwrap()["id"].as_str()
+    );
 
     // The system token can list and revoke a tenant's tokens too.
-    let (s, sys_list) = app.call(Method::GET, &format!("/api/v1/system/tenants/{tenant}/tokens"), Some(SYSTEM_TOKEN), None).await;
+    let (s, sys_list) =
+        app.call(Method::GET, &format!("/api/v1/system/tenants/{tenant}/tokens"), Some(SYSTEM_TOKEN), None).await;
     assert_eq!((s, sys_list["meta"]["total"].as_u64()), (StatusCode::OK, Some(2)));
     let viewer_id = viewer["id"].as_str().unwrap();
     let (s, _) = app
