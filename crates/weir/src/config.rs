@@ -420,4 +420,13 @@ mod tests {
         let e = Settings { config: Some(path), ..s() }.resolve().unwrap_err().to_string();
         assert!(e.contains("unknown field"), "{e}");
     }
+
+    #[test]
+    fn readme_documents_every_option() {
+        let readme = include_str!("../../../README.md");
+        for (option, env, _) in OPTIONS {
+            assert!(readme.contains(&format!("`{env}`")), "README lacks {env}");
+            assert!(readme.contains(&format!("`--{}`", option.replace('_', "-"))), "README lacks --{option}");
+        }
+    }
 }
