@@ -147,10 +147,11 @@ impl From<DbErr> for StoreError {
 fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sx;
     match err {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.deref() {
+        // Could not get or open a connection, whatever the server said
+        // (gone, refusing, database dropped, credentials revoked): from the
+        // client's side the database is unavailable.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.deref() {
             Sx::Io(_) | Sx::Tls(_) | Sx::Protocol(_) | Sx::PoolTimedOut | Sx::PoolClosed | Sx::WorkerCrashed => true,
             Sx::Database(db) => {
                 let code = db.code().unwrap_or_default();
@@ -161,7 +162,6 @@ fn is_unavailable(err: &DbErr) -> bool {
             }
             _ => false,
         },
-        DbErr::Conn(_) => true,
         _ => false,
     }
 }

@@ -7,7 +7,13 @@ use serde_json::json;
 use crate::backend_tests;
 use crate::helpers::{Backend, SYSTEM_TOKEN, TestApp, assert_problem};
 
-backend_tests!(malformed_and_mistyped_bodies, oversized_bodies_are_413, hostile_pagination_is_422);
+backend_tests!(
+    malformed_and_mistyped_bodies,
+    oversized_bodies_are_413,
+    hostile_pagination_is_422,
+    deeply_nested_json_is_refused,
+    slow_requests_are_cut_with_408,
+);
 
 async fn malformed_and_mistyped_bodies(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else { return };
@@ -96,4 +102,40 @@ async fn hostile_pagination_is_422(b: Backend) {
     let (s, _) =
         app.call(Method::GET, "/api/v1/system/tenants?page=1000000&per_page=100", Some(SYSTEM_TOKEN), None).await;
     assert_eq!(s, StatusCode::OK, "the largest accepted page is answered, empty");
+}
+
+async fn deeply_nested_json_is_refused(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let r = app
+        .req(Method::POST, "/api/v1/system/tenants", Some(SYSTEM_TOKEN))
+        .header("content-type", "application/json")
+        .body(deep);
+    let res = r.send().await.unwrap();
+    assert!(matches!(res.status().as_u16(), 400 | 422), "{}", res.status());
+    let for_a_field = format!(r#"{{"slug": "deep", "name": {}1{}}}"#, "[".repeat(50_000), "]".repeat(50_000));
+    let r = app
+        .req(Method::POST, "/api/v1/system/tenants", Some(SYSTEM_TOKEN))
+        .header("content-type", "application/json")
+        .body(for_a_field);
+    let res = r.send().await.unwrap();
+    assert!(matches!(res.status().as_u16(), 400 | 422), "{}", res.status());
+    let (s, _) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK, "the server survived");
+}
+
+async fn slow_requests_are_cut_with_408(b: Backend) {
+    let settings = weir::Settings { request_timeout_secs: Some("1".into()), ..Default::default() };
+    let Some(app) = TestApp::spawn_with(b, settings).await else { return };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    tx.send(Ok(br#"{"slug": "slow", "#.to_vec())).await.unwrap();
+    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let r = app
+        .req(Method::POST, "/api/v1/system/tenants", Some(SYSTEM_TOKEN))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream));
+    assert_problem(r, StatusCode::REQUEST_TIMEOUT).await;
+    drop(tx);
+    let (_, list) = app.call(Method::GET, "/api/v1/system/tenants", Some(SYSTEM_TOKEN), None).await;
+    assert_eq!(list["meta"]["total"], 0, "nothing written");
 }

@@ -50,3 +50,20 @@ async fn unknown_routes_and_methods(b: Backend) {
     let (s, _) = send(app.req(Method::DELETE, "/healthz", None)).await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// PostgreSQL only: SQLite is a file the process holds open, so it has no
+/// "server gone" state to simulate here (issue 9 covers outages through a
+/// cuttable proxy for both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_is_503_never_500() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let tenant = app.tenant("acme").await;
+    let (_, admin) = app.token(&tenant, "admin").await;
+    app.drop_database_now().await;
+    for (path, token) in [("/readyz", None), ("/api/v1/tokens", Some(admin.as_str()))] {
+        let res = app.req(Method::GET, path, token).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(res.headers().get("retry-after").is_some(), "{path}: Retry-After");
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/problem+json"));
+    }
+}

@@ -86,6 +86,9 @@ impl TestApp {
     /// Like [`spawn`], with extra settings (database and token are set here).
     pub async fn spawn_with(backend: Backend, mut settings: Settings) -> Option<TestApp> {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        if let Ok(filter) = std::env::var("WEIR_TEST_LOG") {
+            weir::telemetry::init(&filter, weir::config::LogFormat::Text);
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, pg) = match backend {
             Backend::Sqlite => (format!("sqlite://{}/weir.db", dir.path().display()), None),
@@ -132,6 +135,15 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("server never became ready");
+    }
+
+    /// PostgreSQL only: drops the test database under the running server
+    /// (terminating its connections), as an outage the server cannot heal.
+    pub async fn drop_database_now(&self) {
+        let name = &self._pg.as_ref().expect("PostgreSQL test").name;
+        let db = Database::connect(admin_url()).await.expect("admin connection");
+        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.expect("drop");
+        db.close().await.ok();
     }
 
     /// Stops the server and waits for it to finish.
