@@ -67,3 +67,27 @@ async fn database_outage_is_503_never_500() {
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/problem+json"));
     }
 }
+
+/// Several instances starting at once on one PostgreSQL take turns
+/// migrating (advisory lock) instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_on_postgres_take_turns() {
+    if crate::helpers::skip_postgres() {
+        return;
+    }
+    let (url, _guard) = crate::helpers::create_pg_database().await;
+    let url = weir_store::DatabaseUrl::parse(&url).unwrap();
+    let opts = weir_store::DbOptions::default();
+    let starts = (0..4).map(|_| {
+        let (url, opts) = (url.clone(), opts.clone());
+        tokio::spawn(async move {
+            let store = weir_store::Store::connect(&url, &opts).await?;
+            let r = store.migrate().await;
+            store.close().await;
+            r
+        })
+    });
+    for r in futures::future::join_all(starts).await {
+        r.unwrap().expect("every instance migrates");
+    }
+}

@@ -30,7 +30,7 @@ fn admin_url() -> String {
 }
 
 /// Drops the per-test PostgreSQL database when the test ends (even by panic).
-struct PgGuard {
+pub struct PgGuard {
     name: String,
 }
 
@@ -50,7 +50,8 @@ impl Drop for PgGuard {
     }
 }
 
-async fn create_pg_database() -> (String, PgGuard) {
+/// A fresh, empty PostgreSQL database and the guard that drops it.
+pub async fn create_pg_database() -> (String, PgGuard) {
     let admin = admin_url();
     let db = Database::connect(admin.clone()).await.unwrap_or_else(|e| {
         panic!(
@@ -64,6 +65,15 @@ async fn create_pg_database() -> (String, PgGuard) {
     let mut url = url::Url::parse(&admin).expect("WEIR_TEST_POSTGRES_URL is a URL");
     url.set_path(&format!("/{name}"));
     (url.to_string(), PgGuard { name })
+}
+
+/// True (after saying so loudly) when PostgreSQL tests are to be skipped.
+pub fn skip_postgres() -> bool {
+    let skip = std::env::var("WEIR_TEST_SKIP_POSTGRES").as_deref() == Ok("1");
+    if skip {
+        eprintln!("!!! SKIPPED on PostgreSQL (WEIR_TEST_SKIP_POSTGRES=1): this test did not run there !!!");
+    }
+    skip
 }
 
 /// A running server and a client for it.
@@ -93,8 +103,7 @@ impl TestApp {
         let (url, pg) = match backend {
             Backend::Sqlite => (format!("sqlite://{}/weir.db", dir.path().display()), None),
             Backend::Postgres => {
-                if std::env::var("WEIR_TEST_SKIP_POSTGRES").as_deref() == Ok("1") {
-                    eprintln!("!!! SKIPPED on PostgreSQL (WEIR_TEST_SKIP_POSTGRES=1): this test did not run there !!!");
+                if skip_postgres() {
                     return None;
                 }
                 let (url, guard) = create_pg_database().await;
