@@ -11,12 +11,14 @@
 pub mod ids;
 pub mod pagination;
 pub mod role;
+pub mod seal;
 pub mod tenant;
 pub mod token;
 pub mod validation;
 
 pub use pagination::PageRequest;
 pub use role::Role;
+pub use seal::{MasterKey, SealError};
 pub use tenant::{TenantName, TenantSlug};
 pub use token::{ApiTokenName, PlainToken, TokenHash};
 pub use validation::FieldErrors;
