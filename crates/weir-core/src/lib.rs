@@ -8,6 +8,8 @@
 //! Error policy: every fallible function here returns a typed error
 //! (`thiserror`); `anyhow` is used only at the binary's edge.
 
+pub mod audit;
+pub mod connector;
 pub mod ids;
 pub mod pagination;
 pub mod role;
@@ -16,6 +18,9 @@ pub mod tenant;
 pub mod token;
 pub mod validation;
 
+pub use connector::{
+    AuthConfig, AuthType, ConnectorCode, ConnectorConfig, ConnectorType, Credentials, Environment, HttpConfig,
+};
 pub use pagination::PageRequest;
 pub use role::Role;
 pub use seal::{MasterKey, SealError};

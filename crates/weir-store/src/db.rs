@@ -196,6 +196,22 @@ impl Store {
         Ok(())
     }
 
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the
+    /// write lock is taken up front, so a transaction that reads before it
+    /// writes (e.g. the audit chain's last hash) waits its turn instead of
+    /// failing with a stale snapshot.
+    pub(crate) async fn write_txn(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let opts = match self.backend {
+            Backend::Sqlite => TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            },
+            Backend::Postgres => TransactionOptions::default(),
+        };
+        Ok(self.db.begin_with_options(opts).await?)
+    }
+
     /// Which engine this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend

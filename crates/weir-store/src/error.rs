@@ -120,6 +120,17 @@ pub enum StoreError {
     /// The database cannot be reached or has no free connection: retry later.
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
+    /// A connector cannot be deleted while these active scheduled sync
+    /// configurations use it (BR-IC-003): `(id, name)` of each.
+    #[error("connector in use by active scheduled sync configurations")]
+    ConnectorInUse(Vec<(String, String)>),
+    /// The state changed under the request (e.g. a change request already
+    /// decided).
+    #[error("{0}")]
+    StateConflict(&'static str),
+    /// Sealing failed.
+    #[error("sealing failed: {0}")]
+    Sealing(String),
     /// Preparing the data directory failed.
     #[error("cannot create the data directory")]
     Io(#[source] std::io::Error),

@@ -20,6 +20,10 @@ pub mod scope;
 
 pub use db::{Backend, DatabaseUrl, DbOptions, InvalidDatabaseUrl, Store};
 pub use error::{Conflict, StoreError};
+pub use repos::audit::{AuditEntry, AuditRecord};
+pub use repos::change_requests::{ChangeRequest, ChangeRequestFilter, PendingChange};
+pub use repos::connectors::{Connector, ConnectorChanges, ConnectorFilter, NewConnector, SealedCredentials};
+pub use repos::instance::MasterKeyCheck;
 pub use repos::tenants::{NewTenant, Tenant};
 pub use repos::tokens::{ApiToken, IssuedToken, NewToken};
 pub use scope::{Principal, SystemScope, TenantScope};

@@ -3,5 +3,11 @@
 //! callers get the domain types the repositories return.
 
 pub mod api_tokens;
+pub mod audit_logs;
+pub mod connector_change_requests;
+pub mod connectors;
+pub mod instance_settings;
+pub mod sync_configurations;
 pub mod system_tokens;
 pub mod tenants;
+pub mod webhook_receivers;

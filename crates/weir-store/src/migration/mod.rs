@@ -6,6 +6,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial_schema;
+mod m20261128_000002_instance_settings;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -13,7 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_initial_schema::Migration)]
+        vec![
+            Box::new(m20261128_000001_initial_schema::Migration),
+            Box::new(m20261128_000002_instance_settings::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -2,6 +2,10 @@
 //! [`Store`](crate::Store) whose methods take the capability they need
 //! ([`TenantScope`](crate::TenantScope) or [`SystemScope`](crate::SystemScope)).
 
+pub mod audit;
+pub mod change_requests;
+pub mod connectors;
+pub mod instance;
 pub mod tenants;
 pub mod tokens;
 

@@ -199,8 +199,7 @@ impl Store {
     /// * Nothing supplied and one stored: returns `None`.
     #[instrument(skip_all)]
     pub async fn ensure_system_token(&self, supplied: Option<&PlainToken>) -> Result<Option<PlainToken>, StoreError> {
-        use sea_orm::TransactionTrait;
-        let txn = self.db.begin().await?;
+        let txn = self.write_txn().await?;
         let at = now();
         let result = if let Some(token) = supplied {
             let hash = token.hash();
