@@ -206,9 +206,7 @@ impl ConnectorConfig {
 }
 
 fn is_header_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 100
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn validate_http(c: &HttpConfig) -> FieldErrors {
@@ -323,9 +321,8 @@ impl Credentials {
     /// the values.
     pub fn parse(auth: AuthType, raw: Option<&Value>) -> Result<Self, FieldErrors> {
         fn shape<T: serde::de::DeserializeOwned>(raw: &Value, expected: &str) -> Result<T, FieldErrors> {
-            serde_json::from_value(raw.clone()).map_err(|_| {
-                FieldErrors::single("credentials", format!("must be exactly {expected} (strings)"))
-            })
+            serde_json::from_value(raw.clone())
+                .map_err(|_| FieldErrors::single("credentials", format!("must be exactly {expected} (strings)")))
         }
         let raw = match raw {
             None | Some(Value::Null) => &Value::Object(Default::default()),
@@ -423,8 +420,8 @@ mod tests {
         assert!(e.as_map().contains_key("config"));
         let e = ConnectorConfig::parse(ConnectorType::Http, Some(&json!({}))).unwrap_err();
         assert!(e.as_map().contains_key("config.base_url"));
-        let e = ConnectorConfig::parse(ConnectorType::Http, Some(&json!({"base_url": "https://u:p@x.com"})))
-            .unwrap_err();
+        let e =
+            ConnectorConfig::parse(ConnectorType::Http, Some(&json!({"base_url": "https://u:p@x.com"}))).unwrap_err();
         assert!(e.as_map().contains_key("config.base_url"));
     }
 

@@ -4,9 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{Value, json};
 use tracing::instrument;
 use weir_core::{PageRequest, ids};
@@ -203,8 +201,16 @@ impl Store {
             Some(changes) => {
                 let extra = json!({"change_request_id": id});
                 Some(
-                    self.apply_connector_changes(&txn, scope, &m.connector_id, &changes, &actor, "connector.updated", extra)
-                        .await?,
+                    self.apply_connector_changes(
+                        &txn,
+                        scope,
+                        &m.connector_id,
+                        &changes,
+                        &actor,
+                        "connector.updated",
+                        extra,
+                    )
+                    .await?,
                 )
             }
             None => None,

@@ -204,7 +204,11 @@ fn live(scope: &TenantScope) -> sea_orm::Select<connectors::Entity> {
 }
 
 impl Store {
-    async fn with_counts<C: ConnectionTrait>(&self, conn: &C, mut items: Vec<Connector>) -> Result<Vec<Connector>, StoreError> {
+    async fn with_counts<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        mut items: Vec<Connector>,
+    ) -> Result<Vec<Connector>, StoreError> {
         if items.is_empty() {
             return Ok(items);
         }
@@ -251,7 +255,12 @@ impl Store {
     /// Creates a connector; a live connector with the same code is
     /// `Conflict(ConnectorCodeTaken)`.
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
-    pub async fn create_connector(&self, scope: &TenantScope, new: NewConnector, actor: &str) -> Result<Connector, StoreError> {
+    pub async fn create_connector(
+        &self,
+        scope: &TenantScope,
+        new: NewConnector,
+        actor: &str,
+    ) -> Result<Connector, StoreError> {
         let at = now();
         let txn = self.write_txn().await?;
         let model = connectors::ActiveModel {
@@ -305,8 +314,13 @@ impl Store {
 
     /// A live connector's sealed credentials (`None` when it has none).
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
-    pub async fn connector_credentials(&self, scope: &TenantScope, id: &str) -> Result<Option<SealedCredentials>, StoreError> {
-        let model = live(scope).filter(connectors::Column::Id.eq(id)).one(&self.db).await?.ok_or(StoreError::NotFound)?;
+    pub async fn connector_credentials(
+        &self,
+        scope: &TenantScope,
+        id: &str,
+    ) -> Result<Option<SealedCredentials>, StoreError> {
+        let model =
+            live(scope).filter(connectors::Column::Id.eq(id)).one(&self.db).await?.ok_or(StoreError::NotFound)?;
         Ok(model.credentials_sealed.map(SealedCredentials))
     }
 
@@ -356,7 +370,8 @@ impl Store {
         actor: &str,
     ) -> Result<Connector, StoreError> {
         let txn = self.write_txn().await?;
-        let updated = self.apply_connector_changes(&txn, scope, id, &changes, actor, "connector.updated", json!({})).await?;
+        let updated =
+            self.apply_connector_changes(&txn, scope, id, &changes, actor, "connector.updated", json!({})).await?;
         txn.commit().await?;
         let mut v = self.with_counts(&self.db, vec![updated]).await?;
         v.pop().ok_or(StoreError::NotFound)
