@@ -38,6 +38,16 @@ fn field_key(path: &str, message: &str) -> String {
     path.to_owned()
 }
 
+/// Reads the body under the configured limit (413 beyond it).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(inner) if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge
+        }
+        other => ApiError::BadRequest(other.body_text()),
+    })
+}
+
 /// Parses JSON bytes into `T`, classifying failures (400 vs 422).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -72,15 +82,33 @@ where
         if !is_json(content_type) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(inner)
-                if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                ApiError::PayloadTooLarge
-            }
-            other => ApiError::BadRequest(other.body_text()),
-        })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// An optional JSON body: an empty body is `None`; anything else must be
+/// JSON of type `T`, with [`ApiJson`]'s rules.
+#[derive(Debug, Clone)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json_body = is_json(req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()));
+        let bytes = read_body(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(None));
+        }
+        if !is_json_body {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
     }
 }
 
@@ -132,6 +160,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Ids {
             Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| ApiError::NotFound)?;
         if ids::is_valid_id(&a) && ids::is_valid_id(&b) { Ok(Ids(a, b)) } else { Err(ApiError::NotFound) }
     }
+}
+
+/// For three-state PATCH fields: absent → `None`, `null` → `Some(None)`,
+/// a value → `Some(Some(v))`. Use with `#[serde(default)]`.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(de).map(Some)
 }
 
 /// `?page=&per_page=` as API.md defines them.

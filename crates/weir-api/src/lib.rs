@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod policy;
 pub mod problem;
 pub mod routes;
 
@@ -21,6 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use weir_core::MasterKey;
+use weir_engine::Outbound;
 use weir_store::Store;
 
 pub use problem::ApiError;
@@ -40,11 +43,26 @@ impl Default for HttpLimits {
     }
 }
 
+/// The long-lived services handlers use.
+#[derive(Clone)]
+pub struct Services {
+    /// The database.
+    pub store: Store,
+    /// Seals and opens connector credentials and receiver secrets.
+    pub master_key: MasterKey,
+    /// The shared outbound HTTP client.
+    pub outbound: Outbound,
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub store: Store,
+    /// Seals and opens secrets.
+    pub master_key: MasterKey,
+    /// The shared outbound HTTP client.
+    pub outbound: Outbound,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: Arc<String>,
 }
@@ -52,9 +70,10 @@ pub struct AppState {
 /// Builds the application: every route, the 404 fallback and the
 /// middleware stack (request ids, tracing, timeouts, body limit, panics
 /// and non-JSON errors turned into problem+json).
-pub fn router(store: Store, limits: &HttpLimits) -> Router {
+pub fn router(services: Services, limits: &HttpLimits) -> Router {
     let (routes, api) = routes::all().split_for_parts();
     let openapi_json = Arc::new(openapi::render(api));
-    let state = AppState { store, openapi_json };
+    let Services { store, master_key, outbound } = services;
+    let state = AppState { store, master_key, outbound, openapi_json };
     middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
 }

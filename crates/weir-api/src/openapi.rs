@@ -14,6 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "health", description = "Liveness, readiness, this document"),
         (name = "system", description = "Tenant management (system token)"),
         (name = "tokens", description = "A tenant's API tokens"),
+        (name = "connectors", description = "Connectors, connection tests and production change approval"),
     )
 )]
 struct BaseDoc;

@@ -55,8 +55,8 @@ pub enum ApiError {
     Conflict {
         /// Sentence for the client.
         detail: String,
-        /// Field concerned, if any.
-        field: Option<&'static str>,
+        /// Messages by field, if the conflict is about fields.
+        errors: Option<FieldErrors>,
     },
     /// 413: body over the limit.
     #[error("payload too large")]
@@ -67,6 +67,9 @@ pub enum ApiError {
     /// 422: well-formed but invalid.
     #[error("validation failed")]
     Validation(FieldErrors),
+    /// 422: a valid request that this resource cannot carry out.
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     /// 503: the database is unreachable or saturated; retry.
     #[error("service unavailable")]
     Unavailable,
@@ -90,7 +93,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,15 +106,14 @@ impl ApiError {
             ApiError::Unauthorized(d) => ("unauthorized", Some((*d).to_owned()), None),
             ApiError::Forbidden(d) => ("forbidden", Some((*d).to_owned()), None),
             ApiError::NotFound => ("not-found", None, None),
-            ApiError::Conflict { detail, field } => (
-                "conflict",
-                Some(detail.clone()),
-                field.map(|f| BTreeMap::from([(f.to_owned(), vec![detail.clone()])])),
-            ),
+            ApiError::Conflict { detail, errors } => {
+                ("conflict", Some(detail.clone()), errors.as_ref().map(|e| e.as_map().clone()))
+            }
             ApiError::PayloadTooLarge => ("payload-too-large", None, None),
             ApiError::UnsupportedMediaType => {
                 ("unsupported-media-type", Some("send Content-Type: application/json".to_owned()), None)
             }
+            ApiError::Unprocessable(d) => ("unprocessable", Some(d.clone()), None),
             ApiError::Validation(e) => {
                 ("validation", Some("the request has invalid fields".to_owned()), Some(e.as_map().clone()))
             }
@@ -132,7 +134,25 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict(c) => ApiError::Conflict { detail: c.message().to_owned(), field: c.field() },
+            StoreError::Conflict(c) => ApiError::Conflict {
+                detail: c.message().to_owned(),
+                errors: c.field().map(|f| FieldErrors::single(f, c.message())),
+            },
+            StoreError::StateConflict(m) => ApiError::Conflict { detail: m.to_owned(), errors: None },
+            StoreError::ConnectorInUse(blocking) => {
+                let names: Vec<String> = blocking.iter().map(|(id, name)| format!("{name} ({id})")).collect();
+                let mut errors = FieldErrors::new();
+                for n in &names {
+                    errors.add("sync_configurations", n.clone());
+                }
+                ApiError::Conflict {
+                    detail: format!(
+                        "the connector is used by active scheduled sync configurations: {}; deactivate or delete them first",
+                        names.join(", ")
+                    ),
+                    errors: Some(errors),
+                }
+            }
             StoreError::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::Unavailable

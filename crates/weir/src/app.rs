@@ -3,14 +3,19 @@
 //! in-flight requests within the configured grace period.
 
 use std::future::Future;
+use std::io::Write as _;
+use std::path::Path;
 use std::time::Instant;
+
+use base64::Engine as _;
 
 use secrecy::ExposeSecret;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use weir_api::HttpLimits;
-use weir_core::PlainToken;
-use weir_store::{Store, StoreError};
+use weir_api::{HttpLimits, Services};
+use weir_core::{MasterKey, PlainToken};
+use weir_engine::{Outbound, OutboundPolicy};
+use weir_store::{MasterKeyCheck, Store, StoreError};
 
 use crate::config::Config;
 
@@ -29,6 +34,13 @@ pub enum StartupError {
     /// The store refused an operation during start-up.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The master key is missing, unreadable or not the one that sealed
+    /// the existing data.
+    #[error("master key: {0}")]
+    MasterKey(String),
+    /// The outbound HTTP client could not be built.
+    #[error(transparent)]
+    Outbound(#[from] weir_engine::outbound::OutboundError),
     /// Serving failed (the listener broke).
     #[error("server error: {0}")]
     Serve(#[source] std::io::Error),
@@ -42,6 +54,61 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
         .map_err(|source| StartupError::Database { url: url.clone(), source })?;
     store.migrate().await.map_err(|source| StartupError::Database { url, source })?;
     Ok(store)
+}
+
+/// The key file used when `WEIR_MASTER_KEY` is not set.
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+/// Resolves the master key: `WEIR_MASTER_KEY`, else `<data_dir>/master.key`
+/// (created with mode 0600 on first start), then checks it against the key
+/// that sealed the existing data.
+pub async fn resolve_master_key(store: &Store, config: &Config) -> Result<MasterKey, StartupError> {
+    let path = config.data_dir.join(MASTER_KEY_FILE);
+    let key = match &config.master_key {
+        Some(k) => k.clone(),
+        None if path.exists() => read_key_file(&path)?,
+        None => {
+            if store.has_sealed_data().await? {
+                return Err(StartupError::MasterKey(format!(
+                    "data sealed under a master key exists but no key is configured: set WEIR_MASTER_KEY or restore {}",
+                    path.display()
+                )));
+            }
+            write_key_file(&path)?
+        }
+    };
+    match store.check_master_key(&key).await? {
+        MasterKeyCheck::Matches | MasterKeyCheck::FirstUse => Ok(key),
+        MasterKeyCheck::Mismatch => Err(StartupError::MasterKey(
+            "the configured master key is not the one that sealed the existing data (check WEIR_MASTER_KEY or the key file)"
+                .to_owned(),
+        )),
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<MasterKey, StartupError> {
+    let fail = |why: String| StartupError::MasterKey(format!("{}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|_| fail("not base64".into()))?;
+    let key: [u8; 32] = bytes.try_into().map_err(|_| fail("does not hold 32 bytes".into()))?;
+    Ok(MasterKey::from_bytes(key))
+}
+
+fn write_key_file(path: &Path) -> Result<MasterKey, StartupError> {
+    let fail = |e: std::io::Error| StartupError::MasterKey(format!("cannot create {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let key = MasterKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(fail)?;
+    file.write_all(base64::engine::general_purpose::STANDARD.encode(key.to_bytes()).as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    tracing::warn!(path = %path.display(), "created a new master key file; back it up: sealed secrets cannot be opened without it");
+    Ok(key)
 }
 
 /// Ensures a system token exists; prints a newly generated one once.
@@ -71,8 +138,10 @@ pub async fn run(
     let started = Instant::now();
     let store = open_store(&config).await?;
     bootstrap_system_token(&store, &config).await?;
+    let master_key = resolve_master_key(&store, &config).await?;
+    let outbound = Outbound::new(OutboundPolicy { block_private: config.outbound_block_private })?;
     let limits = HttpLimits { max_body_bytes: config.max_body_bytes, request_timeout: config.request_timeout };
-    let app = weir_api::router(store.clone(), &limits);
+    let app = weir_api::router(Services { store: store.clone(), master_key, outbound }, &limits);
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     tracing::info!(
         %addr,

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
-use secrecy::{ExposeSecret, SecretBox, SecretString};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use thiserror::Error;
+use weir_core::MasterKey;
 use weir_store::{DatabaseUrl, DbOptions};
 
 /// A value that could not be used, naming the option.
@@ -101,6 +102,8 @@ settings! {
     master_key: "WEIR_MASTER_KEY",
     /// redis://… for limits shared across instances (optional).
     redis_url: "WEIR_REDIS_URL",
+    /// true: refuse outbound requests to loopback/private/link-local addresses (SSRF guard for multi-tenant use) [default: false].
+    outbound_block_private: "WEIR_OUTBOUND_BLOCK_PRIVATE",
     /// Webhook requests per minute per connector; 0 = unlimited [default: 100].
     rate_limit_per_minute: "WEIR_RATE_LIMIT_PER_MINUTE",
     /// Largest request body in bytes [default: 1048576].
@@ -134,22 +137,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// The 32-byte master key, held in a zeroising box.
-pub struct MasterKey(SecretBox<[u8; 32]>);
-
-impl MasterKey {
-    /// The key bytes, for the sealing code only.
-    pub fn expose(&self) -> &[u8; 32] {
-        self.0.expose_secret()
-    }
-}
-
-impl fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MasterKey(<redacted>)")
-    }
-}
-
 /// A URL whose password is replaced by `REDACTED` in `Debug`.
 pub struct RedactedUrl {
     url: SecretString,
@@ -180,11 +167,13 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// Supplied system token, if any.
     pub system_token: Option<SecretString>,
-    /// Master key, if supplied. Sealing of credentials and receiver secrets
-    /// (connectors and intake work) reads it.
+    /// Master key, if supplied; otherwise the key file in the data
+    /// directory is used (created on first start).
     pub master_key: Option<MasterKey>,
     /// Redis, if configured (shared limits and live events when scaling out).
     pub redis_url: Option<RedactedUrl>,
+    /// Refuse non-public outbound targets.
+    pub outbound_block_private: bool,
     /// Default per-connector webhook rate; 0 = unlimited.
     pub rate_limit_per_minute: u32,
     /// Request body limit.
@@ -292,7 +281,7 @@ impl Settings {
                 let key: [u8; 32] = bytes
                     .try_into()
                     .map_err(|b: Vec<u8>| mk.fail(format!("must decode to 32 bytes, got {}", b.len())))?;
-                Some(MasterKey(SecretBox::new(Box::new(key))))
+                Some(MasterKey::from_bytes(key))
             }
         };
         let rd = check!(self, redis_url);
@@ -309,6 +298,12 @@ impl Settings {
                 Some(RedactedUrl { url: SecretString::from(v.trim().to_owned()), redacted: u.to_string() })
             }
         };
+        let bp = check!(self, outbound_block_private);
+        let outbound_block_private = match bp.value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("false") | Some("0") | Some("no") => false,
+            Some("true") | Some("1") | Some("yes") => true,
+            Some(other) => return Err(bp.fail(format!("{other:?}: use true or false"))),
+        };
         let log_format = match check!(self, log_format).value.map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -321,6 +316,7 @@ impl Settings {
             system_token,
             master_key,
             redis_url,
+            outbound_block_private,
             rate_limit_per_minute: check!(self, rate_limit_per_minute).parse(100u32, Some((0, 1_000_000)))?,
             max_body_bytes: check!(self, max_body_bytes).parse(1024 * 1024usize, Some((1024, 64 * 1024 * 1024)))?,
             request_timeout: Duration::from_secs(check!(self, request_timeout_secs).parse(30u64, Some((1, 3600)))?),

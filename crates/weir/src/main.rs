@@ -20,6 +20,8 @@ fn load(settings: Settings) -> anyhow::Result<Config> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // reqwest is built without a default TLS provider: install ring's once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(dispatch(cli.command))

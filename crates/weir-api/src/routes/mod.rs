@@ -1,6 +1,8 @@
 //! Routes, one module per resource. [`all`] registers every handler with
 //! its OpenAPI description, so the document cannot miss an endpoint.
 
+pub mod change_requests;
+pub mod connectors;
 pub mod health;
 pub mod system;
 pub mod tokens;
@@ -22,4 +24,11 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(system::revoke_tenant_token))
         .routes(routes!(tokens::create_token, tokens::list_tokens))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(connectors::list_connectors, connectors::create_connector))
+        .routes(routes!(connectors::get_connector, connectors::update_connector, connectors::delete_connector))
+        .routes(routes!(connectors::test_connection))
+        .routes(routes!(change_requests::list_change_requests))
+        .routes(routes!(change_requests::get_change_request))
+        .routes(routes!(change_requests::approve_change_request))
+        .routes(routes!(change_requests::reject_change_request))
 }

@@ -200,18 +200,7 @@ impl Store {
         let connector = match approve {
             Some(changes) => {
                 let extra = json!({"change_request_id": id});
-                Some(
-                    self.apply_connector_changes(
-                        &txn,
-                        scope,
-                        &m.connector_id,
-                        &changes,
-                        &actor,
-                        "connector.updated",
-                        extra,
-                    )
-                    .await?,
-                )
+                Some(self.apply_connector_changes(&txn, scope, &m.connector_id, &changes, &actor, extra).await?)
             }
             None => None,
         };

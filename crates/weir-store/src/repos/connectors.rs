@@ -149,6 +149,37 @@ impl ConnectorChanges {
         f
     }
 
+    /// The form a change request stores: plain fields and `config` with
+    /// their new values, credentials only as `"replaced"`/`"cleared"` (the
+    /// sealed bytes travel separately).
+    pub fn to_request_json(&self) -> Value {
+        let mut d = serde_json::Map::new();
+        if let Some(n) = &self.name {
+            d.insert("name".into(), json!(n));
+        }
+        if let Some(e) = self.environment {
+            d.insert("environment".into(), json!(e.as_str()));
+        }
+        if let Some(a) = self.is_active {
+            d.insert("is_active".into(), json!(a));
+        }
+        if let Some(c) = &self.config {
+            d.insert("config".into(), c.to_json());
+        }
+        if let Some(c) = &self.credentials {
+            d.insert("credentials".into(), json!(if c.is_some() { "replaced" } else { "cleared" }));
+        }
+        if let Some(r) = self.rate_limit_per_minute {
+            d.insert("rate_limit_per_minute".into(), json!(r));
+        }
+        Value::Object(d)
+    }
+
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.fields().is_empty()
+    }
+
     /// The non-secret part for an audit entry: field names and the new
     /// values of plain fields (credentials appear only as `"replaced"` or
     /// `"cleared"`).
@@ -370,15 +401,14 @@ impl Store {
         actor: &str,
     ) -> Result<Connector, StoreError> {
         let txn = self.write_txn().await?;
-        let updated =
-            self.apply_connector_changes(&txn, scope, id, &changes, actor, "connector.updated", json!({})).await?;
+        let updated = self.apply_connector_changes(&txn, scope, id, &changes, actor, json!({})).await?;
         txn.commit().await?;
         let mut v = self.with_counts(&self.db, vec![updated]).await?;
         v.pop().ok_or(StoreError::NotFound)
     }
 
-    /// Applies changes on `conn` and audits them as `action` (with `extra`
-    /// details merged in).
+    /// Applies changes on `conn` and audits them as `connector.updated`
+    /// (with `extra` details merged in).
     pub(crate) async fn apply_connector_changes<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -386,7 +416,6 @@ impl Store {
         id: &str,
         changes: &ConnectorChanges,
         actor: &str,
-        action: &'static str,
         extra: Value,
     ) -> Result<Connector, StoreError> {
         let model = live(scope).filter(connectors::Column::Id.eq(id)).one(conn).await?.ok_or(StoreError::NotFound)?;
@@ -416,7 +445,7 @@ impl Store {
             d.extend(x);
         }
         let entry = AuditEntry {
-            action,
+            action: "connector.updated",
             actor: actor.to_owned(),
             resource_type: "connector",
             resource_id: updated.id.clone(),

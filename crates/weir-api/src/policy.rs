@@ -1,0 +1,33 @@
+//! Who may do what (the plan's policies), in one table per resource. A
+//! handler asks `caller.require(policy::connector(Action::…))`.
+
+use weir_core::Role;
+
+/// What a caller wants to do with a connector or its change requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorAction {
+    /// List, show, list/show change requests.
+    Read,
+    /// Probe the remote.
+    TestConnection,
+    /// Create.
+    Create,
+    /// Change (or request a change of a production connector).
+    Update,
+    /// Soft-delete.
+    Delete,
+    /// Approve or reject a change request.
+    Decide,
+}
+
+/// ConnectorPolicy: viewer reads; operator reads and tests connections;
+/// admin does everything.
+pub fn connector(action: ConnectorAction) -> Role {
+    match action {
+        ConnectorAction::Read => Role::Viewer,
+        ConnectorAction::TestConnection => Role::Operator,
+        ConnectorAction::Create | ConnectorAction::Update | ConnectorAction::Delete | ConnectorAction::Decide => {
+            Role::Admin
+        }
+    }
+}
