@@ -2,6 +2,10 @@
 //! one-time system token, SIGTERM with a request in flight, the CLI's
 //! tenant/token commands, and clear errors on bad configuration.
 
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -244,4 +248,188 @@ async fn help_and_version() {
     for flag in ["--listen", "--database-url", "--system-token", "--master-key", "--redis-url", "WEIR_LISTEN"] {
         assert!(help.contains(flag), "{flag} missing from serve --help");
     }
+}
+
+/// Starts `weir serve` with `extra` environment; returns the child and base URL.
+async fn serve(dir: &Path, extra: &[(&str, String)]) -> (Child, String) {
+    let port = free_port();
+    let mut cmd = weir(dir);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::null());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base, &mut child).await;
+    (child, base)
+}
+
+async fn secrets_stay_out_of_trace_logs(backend: helpers::Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db_url, _guard) = match backend {
+        helpers::Backend::Sqlite => (format!("sqlite://{}/weir.db", dir.path().display()), None),
+        helpers::Backend::Postgres => {
+            if helpers::skip_postgres() {
+                return;
+            }
+            let (url, guard) = helpers::create_pg_database().await;
+            (url, Some(guard))
+        }
+    };
+    let system = "weir_log_test_system_token_0123456789";
+    let secret = "TOPSECRET-walrus-9182";
+    let log_path = dir.path().join("weir.log");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = weir(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("WEIR_LOG", "trace")
+        .env("WEIR_DATABASE_URL", &db_url)
+        .env("WEIR_SYSTEM_TOKEN", system)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    wait_ready(&base, &mut child).await;
+    let c = client();
+    let call = |m: reqwest::Method, p: &str, token: &str, body: Option<Value>| {
+        let mut r = c.request(m, format!("{base}{p}")).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r
+    };
+    let t: Value =
+        call(reqwest::Method::POST, "/api/v1/system/tenants", system, Some(json!({"slug": "acme", "name": "Acme"})))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let tid = t["data"]["id"].as_str().unwrap();
+    let tok: Value = call(
+        reqwest::Method::POST,
+        &format!("/api/v1/system/tenants/{tid}/tokens"),
+        system,
+        Some(json!({"name": "a", "role": "admin"})),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let admin = tok["data"]["token"].as_str().unwrap().to_owned();
+    let remote = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&remote)
+        .await;
+    let body = json!({"code": "pay", "name": "Pay", "type": "http",
+        "config": {"base_url": remote.uri(), "auth": {"type": "bearer"}}, "credentials": {"token": secret}});
+    let created: Value = call(reqwest::Method::POST, "/api/v1/integration/connectors", &admin, Some(body))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["data"]["id"].as_str().unwrap();
+    let r = call(reqwest::Method::POST, &format!("/api/v1/integration/connectors/{id}/test-connection"), &admin, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sent = remote.received_requests().await.unwrap();
+    assert_eq!(sent[0].headers["authorization"], format!("Bearer {secret}").as_str(), "the remote did get the secret");
+    let r = call(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/integration/connectors/{id}"),
+        &admin,
+        Some(json!({"credentials": {"token": format!("{secret}-next")}})),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 202);
+    assert!(sigterm_and_wait(&mut child).await.success());
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.contains("connector created"), "logs were captured ({} bytes)", logs.len());
+    assert!(!logs.contains("TOPSECRET"), "a credential reached the logs");
+    assert!(!logs.contains(&admin[5..]) && !logs.contains(system), "a token reached the logs");
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_trace_logs_sqlite() {
+    secrets_stay_out_of_trace_logs(helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_trace_logs_postgres() {
+    secrets_stay_out_of_trace_logs(helpers::Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn master_key_file_and_mismatch() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let system = ("WEIR_SYSTEM_TOKEN", "weir_key_test_system_token_0123456789".to_owned());
+    let (mut child, base) = serve(dir.path(), std::slice::from_ref(&system)).await;
+    let key_file = dir.path().join("weir-data/master.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "key file readable by its owner only");
+    // Seal something under the generated key.
+    let c = client();
+    let t: Value = c
+        .post(format!("{base}/api/v1/system/tenants"))
+        .bearer_auth(&system.1)
+        .json(&json!({"slug": "acme", "name": "Acme"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tid = t["data"]["id"].as_str().unwrap();
+    let tok: Value = c
+        .post(format!("{base}/api/v1/system/tenants/{tid}/tokens"))
+        .bearer_auth(&system.1)
+        .json(&json!({"name": "a", "role": "admin"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = c.post(format!("{base}/api/v1/integration/connectors")).bearer_auth(tok["data"]["token"].as_str().unwrap())
+        .json(&json!({"code": "xx", "name": "x", "type": "http", "config": {"base_url": "http://127.0.0.1:9", "auth": {"type": "bearer"}},
+                      "credentials": {"token": "abc"}}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert!(sigterm_and_wait(&mut child).await.success());
+
+    // A different key is refused at start, clearly.
+    let wrong = weir(dir.path())
+        .arg("serve")
+        .env(system.0, &system.1)
+        .env("WEIR_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        .output()
+        .await
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("not the one that sealed"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    // So is a missing key file.
+    let kept = std::fs::read_to_string(&key_file).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    let missing = weir(dir.path()).arg("serve").env(system.0, &system.1).output().await.unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no key is configured"));
+    // The right key, given as WEIR_MASTER_KEY instead of the file, works.
+    let (mut child, _) = serve(dir.path(), &[system.clone(), ("WEIR_MASTER_KEY", kept.trim().to_owned())]).await;
+    assert!(sigterm_and_wait(&mut child).await.success());
 }

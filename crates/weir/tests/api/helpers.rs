@@ -79,6 +79,8 @@ pub fn skip_postgres() -> bool {
 /// A running server and a client for it.
 pub struct TestApp {
     pub base: String,
+    /// The database the server uses, for tests that inspect or arrange rows.
+    pub db_url: String,
     pub client: Client,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), weir::StartupError>>>,
@@ -110,7 +112,7 @@ impl TestApp {
                 (url, Some(guard))
             }
         };
-        settings.database_url = Some(url);
+        settings.database_url = Some(url.clone());
         settings.system_token = Some(SYSTEM_TOKEN.to_owned());
         settings.data_dir = Some(dir.path().display().to_string());
         settings.db_max_connections.get_or_insert_with(|| "4".to_owned());
@@ -122,7 +124,8 @@ impl TestApp {
             let _ = rx.await;
         }));
         let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        let mut app = TestApp { base, client, shutdown: Some(tx), handle: Some(handle), _pg: pg, _dir: dir };
+        let mut app =
+            TestApp { base, db_url: url, client, shutdown: Some(tx), handle: Some(handle), _pg: pg, _dir: dir };
         app.wait_ready().await;
         Some(app)
     }
@@ -163,6 +166,12 @@ impl TestApp {
         if let Some(h) = self.handle.take() {
             h.await.expect("server task").expect("server result");
         }
+    }
+
+    /// A second connection to the server's database (same migrations).
+    pub async fn store(&self) -> weir_store::Store {
+        let url = weir_store::DatabaseUrl::parse(&self.db_url).expect("db url");
+        weir_store::Store::connect(&url, &weir_store::DbOptions::default()).await.expect("connect")
     }
 
     pub fn url(&self, path: &str) -> String {

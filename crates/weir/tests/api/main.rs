@@ -6,4 +6,5 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod basics;
+mod connectors;
 mod tenants_and_tokens;
