@@ -18,12 +18,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_weir");
 
 fn weir(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
-    c.current_dir(dir).env("WEIR_LOG", "warn").kill_on_drop(true);
+    c.current_dir(dir).kill_on_drop(true);
     for (k, _) in std::env::vars() {
         if k.starts_with("WEIR_") {
             c.env_remove(k);
         }
     }
+    // Any free port unless a test says otherwise: tests run side by side.
+    c.env("WEIR_LOG", "warn").env("WEIR_LISTEN", "127.0.0.1:0");
     c
 }
 
