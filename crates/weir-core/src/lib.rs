@@ -17,6 +17,7 @@ pub mod seal;
 pub mod tenant;
 pub mod token;
 pub mod validation;
+pub mod webhook;
 
 pub use connector::{
     AuthConfig, AuthType, ConnectorCode, ConnectorConfig, ConnectorType, Credentials, Environment, HttpConfig,

@@ -1,0 +1,291 @@
+//! A receiver's authentication method and options, and its secrets.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Map, Value, json};
+
+use crate::FieldErrors;
+use crate::connector::NotOneOf;
+
+/// How an HMAC signature is written in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacEncoding {
+    /// Lowercase (or uppercase) hex.
+    Hex,
+    /// Standard base64.
+    Base64,
+}
+
+/// The method names API.md lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiverMethod {
+    /// Generic HMAC-SHA256.
+    HmacSha256,
+    /// Standard Webhooks (and Svix).
+    StandardWebhooks,
+    /// GitHub `X-Hub-Signature-256`.
+    Github,
+    /// Stripe `Stripe-Signature`.
+    Stripe,
+    /// Shopify `X-Shopify-Hmac-Sha256`.
+    Shopify,
+    /// Slack `X-Slack-Signature`.
+    Slack,
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+    /// A header carrying the secret.
+    ApiKey,
+}
+
+impl ReceiverMethod {
+    /// The API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiverMethod::HmacSha256 => "hmac_sha256",
+            ReceiverMethod::StandardWebhooks => "standard_webhooks",
+            ReceiverMethod::Github => "github",
+            ReceiverMethod::Stripe => "stripe",
+            ReceiverMethod::Shopify => "shopify",
+            ReceiverMethod::Slack => "slack",
+            ReceiverMethod::Bearer => "bearer",
+            ReceiverMethod::ApiKey => "api_key",
+        }
+    }
+}
+
+impl std::str::FromStr for ReceiverMethod {
+    type Err = NotOneOf;
+
+    fn from_str(s: &str) -> Result<Self, NotOneOf> {
+        Ok(match s {
+            "hmac_sha256" => ReceiverMethod::HmacSha256,
+            "standard_webhooks" => ReceiverMethod::StandardWebhooks,
+            "github" => ReceiverMethod::Github,
+            "stripe" => ReceiverMethod::Stripe,
+            "shopify" => ReceiverMethod::Shopify,
+            "slack" => ReceiverMethod::Slack,
+            "bearer" => ReceiverMethod::Bearer,
+            "api_key" => ReceiverMethod::ApiKey,
+            _ => {
+                return Err(NotOneOf("hmac_sha256 standard_webhooks github stripe shopify slack bearer api_key"));
+            }
+        })
+    }
+}
+
+/// A receiver's method with its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiverAuth {
+    /// Generic HMAC-SHA256 of the body, or of `{timestamp}.{body}` when a
+    /// timestamp header is named.
+    HmacSha256 {
+        /// Signature header (lowercase).
+        header: String,
+        /// How the signature is written.
+        encoding: HmacEncoding,
+        /// Text before the signature, e.g. `sha256=`.
+        prefix: String,
+        /// Header with a Unix timestamp that is part of the signed content.
+        timestamp_header: Option<String>,
+    },
+    /// Standard Webhooks v1 (HMAC), and v1a (ed25519) when a public key is set.
+    StandardWebhooks {
+        /// `whpk_<base64>` ed25519 public key for v1a signatures.
+        public_key: Option<[u8; 32]>,
+    },
+    /// GitHub.
+    Github,
+    /// Stripe.
+    Stripe,
+    /// Shopify.
+    Shopify,
+    /// Slack.
+    Slack,
+    /// Bearer token.
+    Bearer,
+    /// API key in a header.
+    ApiKey {
+        /// The header (lowercase).
+        header: String,
+    },
+}
+
+fn header_name(v: Option<&Value>, default: &str, field: &str, errors: &mut FieldErrors) -> String {
+    match v {
+        None => default.to_owned(),
+        Some(Value::String(s))
+            if !s.is_empty()
+                && s.len() <= 100
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            s.to_ascii_lowercase()
+        }
+        Some(_) => {
+            errors.add(field, "must be a header name");
+            default.to_owned()
+        }
+    }
+}
+
+impl ReceiverAuth {
+    /// The method.
+    pub fn method(&self) -> ReceiverMethod {
+        match self {
+            ReceiverAuth::HmacSha256 { .. } => ReceiverMethod::HmacSha256,
+            ReceiverAuth::StandardWebhooks { .. } => ReceiverMethod::StandardWebhooks,
+            ReceiverAuth::Github => ReceiverMethod::Github,
+            ReceiverAuth::Stripe => ReceiverMethod::Stripe,
+            ReceiverAuth::Shopify => ReceiverMethod::Shopify,
+            ReceiverAuth::Slack => ReceiverMethod::Slack,
+            ReceiverAuth::Bearer => ReceiverMethod::Bearer,
+            ReceiverAuth::ApiKey { .. } => ReceiverMethod::ApiKey,
+        }
+    }
+
+    /// Whether the method carries a timestamp (and so a tolerance applies).
+    pub fn is_timestamped(&self) -> bool {
+        match self {
+            ReceiverAuth::HmacSha256 { timestamp_header, .. } => timestamp_header.is_some(),
+            ReceiverAuth::StandardWebhooks { .. } | ReceiverAuth::Stripe | ReceiverAuth::Slack => true,
+            _ => false,
+        }
+    }
+
+    /// Parses `{"method": M, …options}`; errors are keyed `auth.<field>`.
+    pub fn parse(raw: &Value) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let Some(obj) = raw.as_object() else {
+            return Err(FieldErrors::single("auth", "must be an object with a method"));
+        };
+        let method = match obj.get("method").and_then(Value::as_str) {
+            Some(m) => match m.parse::<ReceiverMethod>() {
+                Ok(m) => m,
+                Err(e) => return Err(FieldErrors::single("auth.method", e.to_string())),
+            },
+            None => return Err(FieldErrors::single("auth.method", "is required")),
+        };
+        let allowed: &[&str] = match method {
+            ReceiverMethod::HmacSha256 => &["method", "header", "encoding", "prefix", "timestamp_header"],
+            ReceiverMethod::StandardWebhooks => &["method", "public_key"],
+            ReceiverMethod::ApiKey => &["method", "header"],
+            _ => &["method"],
+        };
+        for k in obj.keys() {
+            if !allowed.contains(&k.as_str()) {
+                errors.add(format!("auth.{k}"), format!("is not an option of {}", method.as_str()));
+            }
+        }
+        let auth = match method {
+            ReceiverMethod::HmacSha256 => {
+                let header = header_name(obj.get("header"), "x-signature", "auth.header", &mut errors);
+                let encoding = match obj.get("encoding").and_then(Value::as_str) {
+                    None | Some("hex") => HmacEncoding::Hex,
+                    Some("base64") => HmacEncoding::Base64,
+                    Some(_) => {
+                        errors.add("auth.encoding", "must be hex or base64");
+                        HmacEncoding::Hex
+                    }
+                };
+                let prefix = match obj.get("prefix") {
+                    None => String::new(),
+                    Some(Value::String(p)) if p.len() <= 50 => p.clone(),
+                    Some(_) => {
+                        errors.add("auth.prefix", "must be a string of at most 50 characters");
+                        String::new()
+                    }
+                };
+                let timestamp_header =
+                    obj.get("timestamp_header").map(|v| header_name(Some(v), "", "auth.timestamp_header", &mut errors));
+                ReceiverAuth::HmacSha256 { header, encoding, prefix, timestamp_header }
+            }
+            ReceiverMethod::StandardWebhooks => {
+                let public_key = match obj.get("public_key") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(k)) => {
+                        let raw = k.strip_prefix("whpk_").unwrap_or(k);
+                        match STANDARD.decode(raw).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+                            Some(b) if ed25519_dalek::VerifyingKey::from_bytes(&b).is_ok() => Some(b),
+                            _ => {
+                                errors.add("auth.public_key", "must be whpk_<base64 of a 32-byte ed25519 key>");
+                                None
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        errors.add("auth.public_key", "must be a string");
+                        None
+                    }
+                };
+                ReceiverAuth::StandardWebhooks { public_key }
+            }
+            ReceiverMethod::Github => ReceiverAuth::Github,
+            ReceiverMethod::Stripe => ReceiverAuth::Stripe,
+            ReceiverMethod::Shopify => ReceiverAuth::Shopify,
+            ReceiverMethod::Slack => ReceiverAuth::Slack,
+            ReceiverMethod::Bearer => ReceiverAuth::Bearer,
+            ReceiverMethod::ApiKey => {
+                ReceiverAuth::ApiKey { header: header_name(obj.get("header"), "x-api-key", "auth.header", &mut errors) }
+            }
+        };
+        errors.into_result().map(|()| auth)
+    }
+
+    /// The JSON stored and returned (`method` plus its options).
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("method".into(), json!(self.method().as_str()));
+        match self {
+            ReceiverAuth::HmacSha256 { header, encoding, prefix, timestamp_header } => {
+                m.insert("header".into(), json!(header));
+                m.insert(
+                    "encoding".into(),
+                    json!(match encoding {
+                        HmacEncoding::Hex => "hex",
+                        HmacEncoding::Base64 => "base64",
+                    }),
+                );
+                m.insert("prefix".into(), json!(prefix));
+                m.insert("timestamp_header".into(), json!(timestamp_header));
+            }
+            ReceiverAuth::StandardWebhooks { public_key } => {
+                m.insert("public_key".into(), json!(public_key.map(|k| format!("whpk_{}", STANDARD.encode(k)))));
+            }
+            ReceiverAuth::ApiKey { header } => {
+                m.insert("header".into(), json!(header));
+            }
+            _ => {}
+        }
+        Value::Object(m)
+    }
+}
+
+/// A new random secret in the form the method expects: `whsec_<base64 of
+/// 32 bytes>` for Standard Webhooks and Stripe, base64url of 32 bytes
+/// otherwise.
+pub fn generate_secret(method: ReceiverMethod) -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    match method {
+        ReceiverMethod::StandardWebhooks | ReceiverMethod::Stripe => format!("whsec_{}", STANDARD.encode(bytes)),
+        _ => URL_SAFE_NO_PAD.encode(bytes),
+    }
+}
+
+/// The key bytes a method signs with, from the secret as the provider gives
+/// it: Standard Webhooks decodes the base64 after `whsec_`; every other
+/// method (Stripe included) uses the secret's bytes as they are.
+pub fn key_material(method: ReceiverMethod, secret: &str) -> Result<Vec<u8>, &'static str> {
+    if secret.len() < 16 || secret.len() > 512 || secret.chars().any(char::is_control) {
+        return Err("must be 16 to 512 printable characters");
+    }
+    match method {
+        ReceiverMethod::StandardWebhooks => {
+            let raw = secret.strip_prefix("whsec_").unwrap_or(secret);
+            match STANDARD.decode(raw) {
+                Ok(b) if b.len() >= 16 => Ok(b),
+                _ => Err("must be whsec_<base64 of at least 16 bytes>"),
+            }
+        }
+        _ => Ok(secret.as_bytes().to_vec()),
+    }
+}

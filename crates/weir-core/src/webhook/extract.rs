@@ -1,0 +1,68 @@
+//! Which event a delivery is: its type (for `*` receivers) and the
+//! provider's own id for it (for duplicate detection).
+
+use serde_json::Value;
+
+use super::Headers;
+use super::auth::ReceiverMethod;
+
+/// Longest event type or provider id kept; longer values are refused.
+pub const MAX_ID_LEN: usize = 200;
+
+fn clean(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty() && v.len() <= MAX_ID_LEN && !v.chars().any(char::is_control)).then(|| v.to_owned())
+}
+
+/// The provider's id of this delivery: `webhook-id`/`svix-id`,
+/// `X-GitHub-Delivery`, `X-Shopify-Webhook-Id`, Stripe's body `id`, or a
+/// generic `Idempotency-Key` header.
+pub fn provider_event_id(method: ReceiverMethod, headers: &dyn Headers, body: &Value) -> Option<String> {
+    let from_headers = match method {
+        ReceiverMethod::StandardWebhooks => headers.get("webhook-id").or_else(|| headers.get("svix-id")),
+        ReceiverMethod::Github => headers.get("x-github-delivery"),
+        ReceiverMethod::Shopify => headers.get("x-shopify-webhook-id"),
+        _ => None,
+    };
+    let from_body = match method {
+        ReceiverMethod::Stripe => body.get("id").and_then(Value::as_str),
+        _ => None,
+    };
+    from_headers.or(from_body).or_else(|| headers.get("idempotency-key")).and_then(clean)
+}
+
+/// The event type: the receiver's own unless it is `*`, then the first of
+/// the `webhook-event-type`, `X-GitHub-Event`, `X-Shopify-Topic`,
+/// `X-Event-Type` headers, or the body's `type` or `event` string.
+pub fn event_type_of(receiver_type: &str, headers: &dyn Headers, body: &Value) -> Option<String> {
+    if receiver_type != "*" {
+        return Some(receiver_type.to_owned());
+    }
+    ["webhook-event-type", "x-github-event", "x-shopify-topic", "x-event-type"]
+        .iter()
+        .find_map(|h| headers.get(h))
+        .or_else(|| body.get("type").and_then(Value::as_str))
+        .or_else(|| body.get("event").and_then(Value::as_str))
+        .and_then(clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn ids_and_types_by_provider() {
+        let h = [("Webhook-Id", "msg_1"), ("X-GitHub-Delivery", "gh-1"), ("Idempotency-Key", "idem-9")];
+        assert_eq!(provider_event_id(ReceiverMethod::StandardWebhooks, &h, &json!({})).as_deref(), Some("msg_1"));
+        assert_eq!(provider_event_id(ReceiverMethod::Github, &h, &json!({})).as_deref(), Some("gh-1"));
+        assert_eq!(provider_event_id(ReceiverMethod::Stripe, &h, &json!({"id": "evt_1"})).as_deref(), Some("evt_1"));
+        assert_eq!(provider_event_id(ReceiverMethod::Bearer, &h, &json!({})).as_deref(), Some("idem-9"));
+        assert_eq!(provider_event_id(ReceiverMethod::Bearer, &[("x", "y")], &json!({})), None);
+        assert_eq!(event_type_of("order.created", &h, &json!({"type": "x"})).as_deref(), Some("order.created"));
+        assert_eq!(event_type_of("*", &[("X-GitHub-Event", "push")], &json!({})).as_deref(), Some("push"));
+        assert_eq!(event_type_of("*", &[("a", "b")], &json!({"event": "paid"})).as_deref(), Some("paid"));
+        assert_eq!(event_type_of("*", &[("a", "b")], &json!({"type": 5})), None);
+    }
+}
