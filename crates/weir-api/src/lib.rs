@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod envelope;
 pub mod extract;
+pub mod intake;
 pub mod middleware;
 pub mod openapi;
 pub mod policy;
@@ -52,6 +53,8 @@ pub struct Services {
     pub master_key: MasterKey,
     /// The shared outbound HTTP client.
     pub outbound: Outbound,
+    /// Webhook intake (group-commit writer, receiver cache, rate limits).
+    pub intake: intake::Intake,
 }
 
 /// What every handler can reach.
@@ -63,6 +66,8 @@ pub struct AppState {
     pub master_key: MasterKey,
     /// The shared outbound HTTP client.
     pub outbound: Outbound,
+    /// Webhook intake.
+    pub intake: intake::Intake,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: Arc<String>,
 }
@@ -73,7 +78,7 @@ pub struct AppState {
 pub fn router(services: Services, limits: &HttpLimits) -> Router {
     let (routes, api) = routes::all().split_for_parts();
     let openapi_json = Arc::new(openapi::render(api));
-    let Services { store, master_key, outbound } = services;
-    let state = AppState { store, master_key, outbound, openapi_json };
+    let Services { store, master_key, outbound, intake } = services;
+    let state = AppState { store, master_key, outbound, intake, openapi_json };
     middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
 }

@@ -15,6 +15,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "system", description = "Tenant management (system token)"),
         (name = "tokens", description = "A tenant's API tokens"),
         (name = "connectors", description = "Connectors, connection tests and production change approval"),
+        (name = "receivers", description = "Webhook receivers and their secrets"),
+        (name = "receiving", description = "The receive endpoint providers call"),
+        (name = "events", description = "Received webhook events"),
     )
 )]
 struct BaseDoc;

@@ -58,6 +58,15 @@ pub enum ApiError {
         /// Messages by field, if the conflict is about fields.
         errors: Option<FieldErrors>,
     },
+    /// 410: the receiver or its connector is out of service.
+    #[error("gone")]
+    Gone(&'static str),
+    /// 429: over the rate limit; retry after this many seconds.
+    #[error("rate limited")]
+    TooManyRequests(u64),
+    /// 401 from a webhook receiver: the delivery did not authenticate.
+    #[error("delivery not authenticated: {0}")]
+    DeliveryUnauthorized(String),
     /// 413: body over the limit.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -92,6 +101,9 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::DeliveryUnauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -110,6 +122,11 @@ impl ApiError {
                 ("conflict", Some(detail.clone()), errors.as_ref().map(|e| e.as_map().clone()))
             }
             ApiError::PayloadTooLarge => ("payload-too-large", None, None),
+            ApiError::Gone(d) => ("gone", Some((*d).to_owned()), None),
+            ApiError::TooManyRequests(s) => {
+                ("rate-limited", Some(format!("over this connector's rate limit; retry in {s} s")), None)
+            }
+            ApiError::DeliveryUnauthorized(d) => ("unauthorized", Some(d.clone()), None),
             ApiError::UnsupportedMediaType => {
                 ("unsupported-media-type", Some("send Content-Type: application/json".to_owned()), None)
             }
@@ -198,7 +215,11 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(error = %cause, source = ?cause.source(), "internal error");
         }
-        problem_response(self.status(), &self.problem())
+        let mut res = problem_response(self.status(), &self.problem());
+        if let ApiError::TooManyRequests(secs) = self {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        res
     }
 }
 

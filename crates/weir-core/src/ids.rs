@@ -8,6 +8,15 @@ pub fn new_id() -> String {
     Uuid::now_v7().to_string()
 }
 
+/// A random, unguessable key (`bytes` bytes of CSPRNG output, base64url):
+/// receiver keys in receive URLs.
+pub fn random_key(bytes: usize) -> String {
+    use base64::Engine as _;
+    let mut buf = vec![0u8; bytes];
+    rand::fill(buf.as_mut_slice());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
 /// Whether `s` has the shape of an id Weir issues. Used to answer 404 early
 /// for ids that cannot exist, without touching the database.
 pub fn is_valid_id(s: &str) -> bool {

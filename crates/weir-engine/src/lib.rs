@@ -4,7 +4,9 @@
 //! live-event bus join it as they are built.
 
 pub mod connectors;
+pub mod ingest;
 pub mod outbound;
 
 pub use connectors::{ConnectionTest, Connector, ConnectorError, FetchedPage, PushOutcome, build_connector};
+pub use ingest::{Ingest, IngestError, IngestOptions};
 pub use outbound::{Outbound, OutboundPolicy};

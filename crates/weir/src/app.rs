@@ -14,7 +14,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use weir_api::{HttpLimits, Services};
 use weir_core::{MasterKey, PlainToken};
-use weir_engine::{Outbound, OutboundPolicy};
+use weir_engine::{Ingest, IngestOptions, Outbound, OutboundPolicy};
 use weir_store::{MasterKeyCheck, Store, StoreError};
 
 use crate::config::Config;
@@ -141,7 +141,9 @@ pub async fn run(
     let master_key = resolve_master_key(&store, &config).await?;
     let outbound = Outbound::new(OutboundPolicy { block_private: config.outbound_block_private })?;
     let limits = HttpLimits { max_body_bytes: config.max_body_bytes, request_timeout: config.request_timeout };
-    let app = weir_api::router(Services { store: store.clone(), master_key, outbound }, &limits);
+    let (ingest, writer) = Ingest::spawn(store.clone(), IngestOptions::default());
+    let intake = weir_api::intake::Intake::new(ingest, config.rate_limit_per_minute, config.max_body_bytes);
+    let app = weir_api::router(Services { store: store.clone(), master_key, outbound, intake }, &limits);
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     tracing::info!(
         %addr,
@@ -151,11 +153,12 @@ pub async fn run(
     );
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = stopping_tx.send(());
-    });
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
     let grace = config.shutdown_timeout;
     let deadline = async move {
         if stopping_rx.await.is_ok() {
@@ -167,6 +170,11 @@ pub async fn run(
     tokio::select! {
         result = server => result.map_err(StartupError::Serve)?,
         () = deadline => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections"),
+    }
+    // The router (and with it every ingest handle) is gone: the writer
+    // commits what is left and ends.
+    if tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), writer).await.is_err() {
+        tracing::warn!("ingest writer did not finish within the grace period");
     }
     store.close().await;
     tracing::info!("stopped");

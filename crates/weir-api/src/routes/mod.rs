@@ -3,7 +3,10 @@
 
 pub mod change_requests;
 pub mod connectors;
+pub mod events;
 pub mod health;
+pub mod receive;
+pub mod receivers;
 pub mod system;
 pub mod tokens;
 
@@ -31,4 +34,11 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(change_requests::get_change_request))
         .routes(routes!(change_requests::approve_change_request))
         .routes(routes!(change_requests::reject_change_request))
+        .routes(routes!(receivers::create_receiver))
+        .routes(routes!(receivers::list_receivers))
+        .routes(routes!(receivers::get_receiver, receivers::update_receiver, receivers::delete_receiver))
+        .routes(routes!(receivers::rotate_secret))
+        .routes(routes!(receive::receive))
+        .routes(routes!(events::list_events))
+        .routes(routes!(events::get_event))
 }

@@ -245,10 +245,12 @@ impl ReceiverAuth {
                     }),
                 );
                 m.insert("prefix".into(), json!(prefix));
-                m.insert("timestamp_header".into(), json!(timestamp_header));
+                if let Some(th) = timestamp_header {
+                    m.insert("timestamp_header".into(), json!(th));
+                }
             }
-            ReceiverAuth::StandardWebhooks { public_key } => {
-                m.insert("public_key".into(), json!(public_key.map(|k| format!("whpk_{}", STANDARD.encode(k)))));
+            ReceiverAuth::StandardWebhooks { public_key: Some(k) } => {
+                m.insert("public_key".into(), json!(format!("whpk_{}", STANDARD.encode(k))));
             }
             ReceiverAuth::ApiKey { header } => {
                 m.insert("header".into(), json!(header));
@@ -287,5 +289,35 @@ pub fn key_material(method: ReceiverMethod, secret: &str) -> Result<Vec<u8>, &'s
             }
         }
         _ => Ok(secret.as_bytes().to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_method_round_trips_through_its_stored_json() {
+        let pk = format!(
+            "whpk_{}",
+            STANDARD.encode(ed25519_dalek::SigningKey::from_bytes(&[3; 32]).verifying_key().to_bytes())
+        );
+        for raw in [
+            json!({"method": "hmac_sha256"}),
+            json!({"method": "hmac_sha256", "header": "X-Sig", "encoding": "base64", "prefix": "v1=", "timestamp_header": "X-Ts"}),
+            json!({"method": "standard_webhooks"}),
+            json!({"method": "standard_webhooks", "public_key": pk}),
+            json!({"method": "github"}),
+            json!({"method": "stripe"}),
+            json!({"method": "shopify"}),
+            json!({"method": "slack"}),
+            json!({"method": "bearer"}),
+            json!({"method": "api_key", "header": "X-Key"}),
+        ] {
+            let auth = ReceiverAuth::parse(&raw).unwrap();
+            assert_eq!(ReceiverAuth::parse(&auth.to_json()).unwrap(), auth, "{raw}");
+        }
+        assert!(ReceiverAuth::parse(&json!({"method": "github", "header": "x"})).is_err());
+        assert!(ReceiverAuth::parse(&json!({"method": "standard_webhooks", "public_key": "whpk_AAAA"})).is_err());
     }
 }

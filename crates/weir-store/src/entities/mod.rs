@@ -10,4 +10,5 @@ pub mod instance_settings;
 pub mod sync_configurations;
 pub mod system_tokens;
 pub mod tenants;
+pub mod webhook_events;
 pub mod webhook_receivers;

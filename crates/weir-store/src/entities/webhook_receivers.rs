@@ -26,6 +26,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::connectors::Entity",
+        from = "Column::ConnectorId",
+        to = "super::connectors::Column::Id"
+    )]
+    Connector,
+}
+
+impl Related<super::connectors::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Connector.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
 };
 use serde_json::{Value, json};
 use weir_core::audit::{GENESIS_HASH, canonical_json, chain_hash};
@@ -75,64 +75,71 @@ pub fn hashed_content(tenant_id: &str, m: &audit_logs::Model) -> String {
 }
 
 impl Store {
-    /// Appends `entry` to the scope's chain on `conn` (a transaction that
-    /// has already written the change, which on SQLite holds the write lock;
-    /// on PostgreSQL the tenant row is locked so appends take turns).
+    /// Appends `entry` to the scope's chain on `conn` (a write transaction:
+    /// see [`Store::append_audits`]).
     pub(crate) async fn append_audit<C: ConnectionTrait>(
         &self,
         conn: &C,
         scope: &TenantScope,
         entry: AuditEntry,
     ) -> Result<(), StoreError> {
+        self.append_audits(conn, scope.tenant_id(), vec![entry]).await
+    }
+
+    /// Appends `entries`, in order, to one tenant's chain on `conn` — a
+    /// write transaction (`Store::write_txn`), which on SQLite holds the
+    /// write lock; on PostgreSQL the tenant row is locked here so appends
+    /// from several instances take turns.
+    pub(crate) async fn append_audits<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant_id: &str,
+        entries: Vec<AuditEntry>,
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         if conn.get_database_backend() == DbBackend::Postgres {
             conn.query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT id FROM tenants WHERE id = $1 FOR UPDATE",
-                [scope.tenant_id().into()],
+                [tenant_id.into()],
             ))
             .await?;
         }
         let last = audit_logs::Entity::find()
-            .filter(audit_logs::Column::TenantId.eq(scope.tenant_id()))
+            .filter(audit_logs::Column::TenantId.eq(tenant_id))
             .order_by_desc(audit_logs::Column::Seq)
             .limit(1)
             .one(conn)
             .await?;
-        let (seq, prev_hash) = match last {
-            Some(l) => (l.seq + 1, l.entry_hash),
-            None => (1, GENESIS_HASH.to_owned()),
+        let (mut seq, mut prev_hash) = match last {
+            Some(l) => (l.seq, l.entry_hash),
+            None => (0, GENESIS_HASH.to_owned()),
         };
-        let mut model = audit_logs::Model {
-            id: ids::new_id(),
-            tenant_id: scope.tenant_id().to_owned(),
-            seq,
-            action: entry.action.to_owned(),
-            actor: entry.actor,
-            resource_type: Some(entry.resource_type.to_owned()),
-            resource_id: Some(entry.resource_id),
-            connector_id: entry.connector_id,
-            details: entry.details,
-            prev_hash,
-            entry_hash: String::new(),
-            created_at: now(),
-        };
-        model.entry_hash = chain_hash(&model.prev_hash, &hashed_content(scope.tenant_id(), &model));
-        audit_logs::ActiveModel {
-            id: Set(model.id),
-            tenant_id: Set(model.tenant_id),
-            seq: Set(model.seq),
-            action: Set(model.action),
-            actor: Set(model.actor),
-            resource_type: Set(model.resource_type),
-            resource_id: Set(model.resource_id),
-            connector_id: Set(model.connector_id),
-            details: Set(model.details),
-            prev_hash: Set(model.prev_hash),
-            entry_hash: Set(model.entry_hash),
-            created_at: Set(model.created_at),
+        let at = now();
+        let mut models = Vec::with_capacity(entries.len());
+        for entry in entries {
+            seq += 1;
+            let mut model = audit_logs::Model {
+                id: ids::new_id(),
+                tenant_id: tenant_id.to_owned(),
+                seq,
+                action: entry.action.to_owned(),
+                actor: entry.actor,
+                resource_type: Some(entry.resource_type.to_owned()),
+                resource_id: Some(entry.resource_id),
+                connector_id: entry.connector_id,
+                details: entry.details,
+                prev_hash: prev_hash.clone(),
+                entry_hash: String::new(),
+                created_at: at,
+            };
+            model.entry_hash = chain_hash(&model.prev_hash, &hashed_content(tenant_id, &model));
+            prev_hash = model.entry_hash.clone();
+            models.push(audit_logs::ActiveModel::from(model));
         }
-        .insert(conn)
-        .await?;
+        audit_logs::Entity::insert_many(models).exec_without_returning(conn).await?;
         Ok(())
     }
 

@@ -5,7 +5,9 @@
 pub mod audit;
 pub mod change_requests;
 pub mod connectors;
+pub mod events;
 pub mod instance;
+pub mod receivers;
 pub mod tenants;
 pub mod tokens;
 

@@ -8,3 +8,4 @@ mod bad_input;
 mod basics;
 mod connectors;
 mod tenants_and_tokens;
+mod webhooks;

@@ -1,0 +1,141 @@
+//! What webhook intake keeps between requests: receivers by key (with
+//! their parsed method, opened secrets and compiled JSON Schema validator),
+//! cached briefly so the hot path does not query and decrypt per request;
+//! and the per-connector rate limiters (GCRA, `governor`).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use weir_core::MasterKey;
+use weir_core::webhook::{ReceiverAuth, key_material};
+use weir_engine::Ingest;
+use weir_store::{KeyedReceiver, Store, StoreError};
+
+/// How long a looked-up receiver is reused. Changes made through this
+/// instance invalidate at once; other instances' changes show within this.
+const CACHE_TTL: Duration = Duration::from_secs(5);
+/// Entries kept before the cache is cleared wholesale (bounds memory under
+/// floods of random keys).
+const CACHE_MAX: usize = 10_000;
+
+/// A receiver ready to authenticate deliveries.
+pub struct ReadyReceiver {
+    /// The stored receiver and its connector's state.
+    pub keyed: KeyedReceiver,
+    /// Its method.
+    pub auth: ReceiverAuth,
+    /// Key material: current secret first, then the previous one in grace.
+    pub keys: Vec<Vec<u8>>,
+    /// Its compiled schema, if it has one.
+    pub schema: Option<Arc<jsonschema::Validator>>,
+}
+
+type Entry = (Instant, Option<Arc<ReadyReceiver>>);
+/// A connector's limiter and the limit it was built for.
+type Limiter = (u32, Arc<DefaultDirectRateLimiter>);
+
+/// Intake's shared state.
+#[derive(Clone)]
+pub struct Intake {
+    /// The group-commit writer.
+    pub ingest: Ingest,
+    /// Server default per-connector limit (0 = unlimited).
+    pub default_rate_per_minute: u32,
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    cache: Arc<Mutex<HashMap<String, Entry>>>,
+    limiters: Arc<Mutex<HashMap<String, Limiter>>>,
+}
+
+/// A receiver could not be prepared (bad stored data or database).
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Stored data is unusable (a bug or a wrong key).
+    #[error("receiver {0} is unusable: {1}")]
+    Broken(String, String),
+}
+
+impl Intake {
+    /// New intake state.
+    pub fn new(ingest: Ingest, default_rate_per_minute: u32, max_body_bytes: usize) -> Self {
+        Self { ingest, default_rate_per_minute, max_body_bytes, cache: Arc::default(), limiters: Arc::default() }
+    }
+
+    /// The receiver with `key`, prepared (cached for a few seconds).
+    pub async fn receiver(
+        &self,
+        store: &Store,
+        master_key: &MasterKey,
+        key: &str,
+    ) -> Result<Option<Arc<ReadyReceiver>>, IntakeError> {
+        if let Ok(cache) = self.cache.lock()
+            && let Some((at, entry)) = cache.get(key)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(entry.clone());
+        }
+        let ready = match store.receiver_by_key(key).await? {
+            Some(keyed) => Some(Arc::new(prepare(keyed, master_key)?)),
+            None => None,
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key.to_owned(), (Instant::now(), ready.clone()));
+        }
+        Ok(ready)
+    }
+
+    /// Forgets a receiver (after it changed through this instance).
+    pub fn invalidate(&self, key: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(key);
+        }
+    }
+
+    /// Takes one request from the connector's budget; `Err(seconds)` to
+    /// wait when over it. `limit` 0 means unlimited.
+    pub fn admit(&self, connector_id: &str, limit: u32) -> Result<(), u64> {
+        let Some(per_minute) = NonZeroU32::new(limit) else { return Ok(()) };
+        let limiter = {
+            let Ok(mut map) = self.limiters.lock() else { return Ok(()) };
+            match map.get(connector_id) {
+                Some((l, lim)) if *l == limit => lim.clone(),
+                _ => {
+                    let lim = Arc::new(RateLimiter::direct(Quota::per_minute(per_minute)));
+                    map.insert(connector_id.to_owned(), (limit, lim.clone()));
+                    lim
+                }
+            }
+        };
+        limiter.check().map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+}
+
+fn prepare(keyed: KeyedReceiver, master_key: &MasterKey) -> Result<ReadyReceiver, IntakeError> {
+    let id = keyed.receiver.id.clone();
+    let broken = |why: String| IntakeError::Broken(id.clone(), why);
+    let auth = ReceiverAuth::parse(&keyed.receiver.auth).map_err(|e| broken(format!("{e:?}")))?;
+    let mut keys = Vec::new();
+    for sealed in [&keyed.secret_sealed, &keyed.previous_secret_sealed].into_iter().flatten() {
+        let secret = master_key.open(sealed).map_err(|e| broken(e.to_string()))?;
+        let secret = String::from_utf8(secret).map_err(|_| broken("secret is not text".into()))?;
+        keys.push(key_material(auth.method(), &secret).map_err(|e| broken(e.to_owned()))?);
+    }
+    let schema = match &keyed.receiver.schema {
+        Some(s) => Some(Arc::new(jsonschema::validator_for(s).map_err(|e| broken(e.to_string()))?)),
+        None => None,
+    };
+    Ok(ReadyReceiver { keyed, auth, keys, schema })
+}

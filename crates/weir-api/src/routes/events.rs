@@ -1,0 +1,183 @@
+//! `/api/v1/integration/webhook-events`: the tenant's received events.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use weir_core::{FieldErrors, ids};
+use weir_store::{EventFilter, WebhookEvent};
+
+use crate::AppState;
+use crate::auth::TenantCaller;
+use crate::envelope::{Data, List};
+use crate::extract::{ApiQuery, Id, PageParams};
+use crate::policy::{ConnectorAction, connector as policy};
+use crate::problem::{ApiError, Problem};
+
+/// An event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    /// Id.
+    pub id: String,
+    /// Receiver.
+    pub receiver_id: String,
+    /// Connector.
+    pub connector_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// The provider's id of the delivery.
+    pub provider_event_id: Option<String>,
+    /// `pending`, `processing`, `completed`, `failed`.
+    pub processing_status: String,
+    /// Processing attempts.
+    pub attempts: i32,
+    /// Last processing error.
+    pub error_message: Option<String>,
+    /// The payload (null once retention removed it).
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    /// SHA-256 of the raw body.
+    pub payload_sha256: String,
+    /// Raw body size in bytes.
+    pub payload_size: i64,
+    /// Processing result.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    /// Arrival.
+    pub received_at: DateTime<Utc>,
+    /// End of processing.
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+impl From<WebhookEvent> for EventOut {
+    fn from(e: WebhookEvent) -> Self {
+        Self {
+            id: e.id,
+            receiver_id: e.receiver_id,
+            connector_id: e.connector_id,
+            event_type: e.event_type,
+            provider_event_id: e.provider_event_id,
+            processing_status: e.processing_status,
+            attempts: e.attempts,
+            error_message: e.error_message,
+            payload: e.payload,
+            payload_sha256: e.payload_sha256,
+            payload_size: e.payload_size,
+            result: e.result,
+            received_at: e.received_at,
+            processed_at: e.processed_at,
+        }
+    }
+}
+
+/// Event list filters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// `pending`, `processing`, `completed` or `failed`.
+    pub status: Option<String>,
+    /// Connector id.
+    pub connector_id: Option<String>,
+    /// Receiver id.
+    pub receiver_id: Option<String>,
+    /// Event type.
+    pub event_type: Option<String>,
+    /// From (a date = its UTC start, or RFC 3339), inclusive.
+    pub from: Option<String>,
+    /// To (a date = through its UTC end, or RFC 3339), exclusive.
+    pub to: Option<String>,
+    /// 1-based page.
+    pub page: Option<u64>,
+    /// 1 to 100.
+    pub per_page: Option<u64>,
+}
+
+/// Parses a range bound: RFC 3339, or a date (start of day; for an upper
+/// bound, the start of the next day, so the whole day is included).
+pub fn parse_bound(s: &str, upper: bool) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    let d = if upper { d.succ_opt()? } else { d };
+    Some(d.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+impl EventQuery {
+    fn parse(&self) -> Result<EventFilter, ApiError> {
+        let mut e = FieldErrors::new();
+        if let Some(s) = &self.status
+            && !matches!(s.as_str(), "pending" | "processing" | "completed" | "failed")
+        {
+            e.add("status", "must be pending, processing, completed or failed");
+        }
+        for (field, v) in [("connector_id", &self.connector_id), ("receiver_id", &self.receiver_id)] {
+            if v.as_deref().is_some_and(|v| !ids::is_valid_id(v)) {
+                e.add(field, "is not an id");
+            }
+        }
+        let from = self.from.as_deref().map(|s| parse_bound(s, false));
+        let to = self.to.as_deref().map(|s| parse_bound(s, true));
+        if matches!(from, Some(None)) {
+            e.add("from", "must be a date (2026-01-10) or an RFC 3339 time");
+        }
+        if matches!(to, Some(None)) {
+            e.add("to", "must be a date (2026-01-10) or an RFC 3339 time");
+        }
+        let (from, to) = (from.flatten(), to.flatten());
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            e.add("from", "must not be after to");
+        }
+        e.into_result().map_err(ApiError::Validation)?;
+        Ok(EventFilter {
+            status: self.status.clone(),
+            connector_id: self.connector_id.clone(),
+            receiver_id: self.receiver_id.clone(),
+            event_type: self.event_type.clone(),
+            from,
+            to,
+        })
+    }
+}
+
+/// List events (viewer), newest first.
+#[utoipa::path(get, path = "/api/v1/integration/webhook-events", tag = "events", security(("bearer" = [])),
+    params(EventQuery),
+    responses(
+        (status = 200, body = List<EventOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> Result<Json<List<EventOut>>, ApiError> {
+    caller.require(policy(ConnectorAction::Read))?;
+    let filter = q.parse()?;
+    let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
+    let paged = state.store.list_events(caller.scope(), &filter, page).await?;
+    Ok(Json(List::new(paged.items.into_iter().map(EventOut::from).collect(), page, paged.total)))
+}
+
+/// Show an event with its payload (viewer).
+#[utoipa::path(get, path = "/api/v1/integration/webhook-events/{id}", tag = "events", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Event id")),
+    responses(
+        (status = 200, body = Data<EventOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_event(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Id(id): Id,
+) -> Result<Json<Data<EventOut>>, ApiError> {
+    caller.require(policy(ConnectorAction::Read))?;
+    Ok(Json(Data::new(state.store.get_event(caller.scope(), &id).await?.into())))
+}

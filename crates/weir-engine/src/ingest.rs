@@ -1,0 +1,108 @@
+//! Group-committed ingest. Receive handlers hand their verified delivery to
+//! one writer task and wait; the writer takes everything that is waiting (up
+//! to a batch limit), commits it in one transaction (events, audit entries,
+//! rollups) and only then answers each handler. Under load many deliveries
+//! share one commit, which is how ingest approaches the database's commit
+//! rate instead of one commit per request.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use weir_store::{Delivery, DeliveryOutcome, Store, StoreError};
+
+/// Why a delivery was not committed. The API answers 503 for both: the
+/// client must retry, and nothing was acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The commit failed.
+    #[error("ingest commit failed: {0}")]
+    Commit(#[source] StoreError),
+    /// The writer is gone (shutting down).
+    #[error("ingest writer stopped")]
+    Stopped,
+}
+
+struct Job {
+    delivery: Delivery,
+    reply: oneshot::Sender<Result<DeliveryOutcome, IngestError>>,
+}
+
+/// The handle receive handlers submit to. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Ingest {
+    tx: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+/// Writer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    /// Most deliveries committed together.
+    pub max_batch: usize,
+    /// Deliveries waiting for the writer before submitters wait for room.
+    pub queue: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self { max_batch: 256, queue: 8192 }
+    }
+}
+
+impl Ingest {
+    /// Starts the writer. It runs until every [`Ingest`] handle is dropped,
+    /// then commits what is left and ends.
+    pub fn spawn(store: Store, opts: IngestOptions) -> (Ingest, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(opts.queue.max(1));
+        let handle = tokio::spawn(writer(store, rx, opts.max_batch.max(1)));
+        (Ingest { tx }, handle)
+    }
+
+    /// Commits `delivery` (with whatever else is waiting) and returns what
+    /// became of it.
+    pub async fn submit(&self, delivery: Delivery) -> Result<DeliveryOutcome, IngestError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Job { delivery, reply }).await.map_err(|_| IngestError::Stopped)?;
+        rx.await.map_err(|_| IngestError::Stopped)?
+    }
+}
+
+async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut jobs, max_batch).await > 0 {
+        let batch: Vec<Delivery> = jobs.iter().map(|j| j.delivery.clone()).collect();
+        match store.ingest_batch(&batch).await {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.drain(..).zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) if jobs.len() > 1 => {
+                // One bad delivery must not sink the others: commit each alone.
+                tracing::warn!(error = %e, batch = jobs.len(), "batch commit failed; committing one by one");
+                for job in jobs.drain(..) {
+                    let result = store
+                        .ingest_batch(std::slice::from_ref(&job.delivery))
+                        .await
+                        .map_err(IngestError::Commit)
+                        .and_then(|mut o| o.pop().ok_or(IngestError::Stopped));
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "ingest commit failed");
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(IngestError::Commit(StoreError::StateConflict("commit failed"))));
+                }
+                // Give a struggling database a moment before the next batch.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

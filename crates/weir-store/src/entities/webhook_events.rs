@@ -1,0 +1,37 @@
+//! `webhook_events`: received deliveries; also the processing queue.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "webhook_events")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub receiver_id: String,
+    pub connector_id: String,
+    pub event_type: String,
+    pub provider_event_id: Option<String>,
+    pub payload: Option<Json>,
+    pub payload_sha256: String,
+    pub payload_size: i64,
+    pub headers: Option<Json>,
+    pub processing_status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub next_attempt_at: DateTimeUtc,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTimeUtc>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub result: Option<Json>,
+    pub attempt_log: Option<Json>,
+    pub received_at: DateTimeUtc,
+    pub processed_at: Option<DateTimeUtc>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

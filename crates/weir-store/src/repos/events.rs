@@ -1,0 +1,456 @@
+//! Webhook events: the group-committed ingest of deliveries (stored,
+//! duplicate or rejected — each audited, each counted in the day's rollup,
+//! all in one transaction per batch), and the tenant-scoped events API.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde_json::{Value, json};
+use tracing::instrument;
+use weir_core::PageRequest;
+
+use super::audit::AuditEntry;
+use super::{Paged, now};
+use crate::entities::{webhook_events as we, webhook_receivers as wr};
+use crate::{Store, StoreError, TenantScope};
+
+/// A verified, parsed delivery to store.
+#[derive(Debug, Clone)]
+pub struct AcceptedDelivery {
+    /// The id the event gets if it is not a duplicate.
+    pub event_id: String,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Receiver.
+    pub receiver_id: String,
+    /// Connector.
+    pub connector_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Provider's id, for duplicate detection.
+    pub provider_event_id: Option<String>,
+    /// Parsed body.
+    pub payload: Value,
+    /// SHA-256 of the raw body, hex.
+    pub sha256: String,
+    /// Raw body size.
+    pub size: u64,
+    /// Client address.
+    pub source: Option<String>,
+    /// Arrival time.
+    pub received_at: DateTime<Utc>,
+}
+
+/// A refused delivery to record (its body is never stored).
+#[derive(Debug, Clone)]
+pub struct RejectedDelivery {
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Receiver.
+    pub receiver_id: String,
+    /// Connector.
+    pub connector_id: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// Stable error type (`signature_invalid`, `payload_too_large`, …).
+    pub error_type: &'static str,
+    /// Why, as told to the client.
+    pub detail: String,
+    /// SHA-256 of what was read of the body, if anything.
+    pub sha256: Option<String>,
+    /// Bytes read (or announced).
+    pub size: u64,
+    /// Client address.
+    pub source: Option<String>,
+    /// Arrival time.
+    pub received_at: DateTime<Utc>,
+}
+
+/// One item of an ingest batch.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// To store.
+    Accepted(AcceptedDelivery),
+    /// To audit only.
+    Rejected(RejectedDelivery),
+}
+
+/// What became of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Stored as a new event.
+    Stored {
+        /// Its id.
+        event_id: String,
+    },
+    /// A repeat of a stored event; nothing new stored.
+    Duplicate {
+        /// The first event's id.
+        event_id: String,
+        /// The first event's processing status.
+        status: String,
+    },
+    /// Audited (a rejection).
+    Audited,
+}
+
+/// An event as the API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEvent {
+    /// Id.
+    pub id: String,
+    /// Receiver.
+    pub receiver_id: String,
+    /// Connector.
+    pub connector_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Provider's id.
+    pub provider_event_id: Option<String>,
+    /// `pending`, `processing`, `completed`, `failed`.
+    pub processing_status: String,
+    /// Processing attempts so far.
+    pub attempts: i32,
+    /// Last error.
+    pub error_message: Option<String>,
+    /// Payload (None after retention).
+    pub payload: Option<Value>,
+    /// SHA-256 of the raw body.
+    pub payload_sha256: String,
+    /// Raw body size.
+    pub payload_size: i64,
+    /// Processing result.
+    pub result: Option<Value>,
+    /// Arrival.
+    pub received_at: DateTime<Utc>,
+    /// Processing end.
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+impl From<we::Model> for WebhookEvent {
+    fn from(m: we::Model) -> Self {
+        Self {
+            id: m.id,
+            receiver_id: m.receiver_id,
+            connector_id: m.connector_id,
+            event_type: m.event_type,
+            provider_event_id: m.provider_event_id,
+            processing_status: m.processing_status,
+            attempts: m.attempts,
+            error_message: m.error_message,
+            payload: m.payload,
+            payload_sha256: m.payload_sha256,
+            payload_size: m.payload_size,
+            result: m.result,
+            received_at: m.received_at,
+            processed_at: m.processed_at,
+        }
+    }
+}
+
+/// Event list filters.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Processing status.
+    pub status: Option<String>,
+    /// Connector.
+    pub connector_id: Option<String>,
+    /// Receiver.
+    pub receiver_id: Option<String>,
+    /// Event type.
+    pub event_type: Option<String>,
+    /// Received at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Received before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+struct DayCounts {
+    received: i64,
+    duplicate: i64,
+    rejected: i64,
+}
+
+impl Store {
+    /// Commits a batch of deliveries in one transaction: new events stored
+    /// (a repeated provider event id resolves to the first event), an audit
+    /// entry for every delivery, the day's rollup counters, and receivers'
+    /// `last_received_at` — then answers each delivery's outcome, in order.
+    #[instrument(skip_all, fields(batch = batch.len()))]
+    pub async fn ingest_batch(&self, batch: &[Delivery]) -> Result<Vec<DeliveryOutcome>, StoreError> {
+        let txn = self.write_txn().await?;
+        let accepted: Vec<&AcceptedDelivery> = batch
+            .iter()
+            .filter_map(|d| match d {
+                Delivery::Accepted(a) => Some(a),
+                Delivery::Rejected(_) => None,
+            })
+            .collect();
+        let mut resolved: HashMap<&str, DeliveryOutcome> = HashMap::new();
+        if !accepted.is_empty() {
+            let at = now();
+            let models = accepted.iter().map(|a| we::ActiveModel {
+                id: Set(a.event_id.clone()),
+                tenant_id: Set(a.tenant_id.clone()),
+                receiver_id: Set(a.receiver_id.clone()),
+                connector_id: Set(a.connector_id.clone()),
+                event_type: Set(a.event_type.clone()),
+                provider_event_id: Set(a.provider_event_id.clone()),
+                payload: Set(Some(a.payload.clone())),
+                payload_sha256: Set(a.sha256.clone()),
+                payload_size: Set(i64::try_from(a.size).unwrap_or(i64::MAX)),
+                headers: Set(None),
+                processing_status: Set("pending".to_owned()),
+                attempts: Set(0),
+                max_attempts: Set(3),
+                next_attempt_at: Set(a.received_at),
+                lease_owner: Set(None),
+                lease_expires_at: Set(None),
+                error_type: Set(None),
+                error_message: Set(None),
+                result: Set(None),
+                attempt_log: Set(None),
+                received_at: Set(a.received_at),
+                processed_at: Set(None),
+                updated_at: Set(at),
+            });
+            we::Entity::insert_many(models)
+                .on_conflict(
+                    OnConflict::columns([we::Column::ReceiverId, we::Column::ProviderEventId]).do_nothing().to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            let ids: Vec<String> = accepted.iter().map(|a| a.event_id.clone()).collect();
+            let stored: HashSet<String> = we::Entity::find()
+                .select_only()
+                .column(we::Column::Id)
+                .filter(we::Column::Id.is_in(ids))
+                .into_tuple::<String>()
+                .all(&txn)
+                .await?
+                .into_iter()
+                .collect();
+            let dups: Vec<&&AcceptedDelivery> = accepted.iter().filter(|a| !stored.contains(&a.event_id)).collect();
+            let mut firsts: HashMap<(String, String), (String, String)> = HashMap::new();
+            if !dups.is_empty() {
+                let receivers: Vec<String> = dups.iter().map(|a| a.receiver_id.clone()).collect();
+                let pids: Vec<String> = dups.iter().filter_map(|a| a.provider_event_id.clone()).collect();
+                let rows: Vec<(String, String, Option<String>, String)> = we::Entity::find()
+                    .select_only()
+                    .columns([
+                        we::Column::Id,
+                        we::Column::ReceiverId,
+                        we::Column::ProviderEventId,
+                        we::Column::ProcessingStatus,
+                    ])
+                    .filter(we::Column::ReceiverId.is_in(receivers))
+                    .filter(we::Column::ProviderEventId.is_in(pids))
+                    .into_tuple()
+                    .all(&txn)
+                    .await?;
+                for (id, rid, pid, status) in rows {
+                    if let Some(pid) = pid {
+                        firsts.insert((rid, pid), (id, status));
+                    }
+                }
+            }
+            for a in &accepted {
+                let outcome = if stored.contains(&a.event_id) {
+                    DeliveryOutcome::Stored { event_id: a.event_id.clone() }
+                } else {
+                    let key = (a.receiver_id.clone(), a.provider_event_id.clone().unwrap_or_default());
+                    let (event_id, status) = firsts
+                        .get(&key)
+                        .cloned()
+                        .ok_or(StoreError::StateConflict("a duplicate delivery's first event could not be found"))?;
+                    DeliveryOutcome::Duplicate { event_id, status }
+                };
+                resolved.insert(a.event_id.as_str(), outcome);
+            }
+        }
+
+        // Audit entries per tenant, in batch order; rollups per tenant/connector/day.
+        let mut audits: BTreeMap<&str, Vec<AuditEntry>> = BTreeMap::new();
+        let mut days: BTreeMap<(String, String, chrono::NaiveDate), DayCounts> = BTreeMap::new();
+        let mut errors: BTreeMap<(String, String, chrono::NaiveDate, &'static str), i64> = BTreeMap::new();
+        let mut last_received: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for d in batch {
+            match d {
+                Delivery::Accepted(a) => {
+                    let outcome = resolved.get(a.event_id.as_str()).cloned().unwrap_or(DeliveryOutcome::Audited);
+                    let (label, status, event_id) = match &outcome {
+                        DeliveryOutcome::Stored { event_id } => ("accepted", 202, event_id.clone()),
+                        DeliveryOutcome::Duplicate { event_id, .. } => ("duplicate", 200, event_id.clone()),
+                        DeliveryOutcome::Audited => ("accepted", 202, a.event_id.clone()),
+                    };
+                    let day = days
+                        .entry((a.tenant_id.clone(), a.connector_id.clone(), a.received_at.date_naive()))
+                        .or_default();
+                    if label == "duplicate" {
+                        day.duplicate += 1;
+                    } else {
+                        day.received += 1;
+                        let e = last_received.entry(a.receiver_id.as_str()).or_insert(a.received_at);
+                        *e = (*e).max(a.received_at);
+                    }
+                    audits.entry(a.tenant_id.as_str()).or_default().push(AuditEntry {
+                        action: "webhook.received",
+                        actor: format!("receiver:{}", a.receiver_id),
+                        resource_type: "webhook_event",
+                        resource_id: event_id,
+                        connector_id: Some(a.connector_id.clone()),
+                        details: json!({
+                            "outcome": label, "status": status, "receiver_id": a.receiver_id,
+                            "event_type": a.event_type, "provider_event_id": a.provider_event_id,
+                            "size": a.size, "sha256": a.sha256, "source": a.source,
+                        }),
+                    });
+                    outcomes.push(outcome);
+                }
+                Delivery::Rejected(r) => {
+                    let day = r.received_at.date_naive();
+                    days.entry((r.tenant_id.clone(), r.connector_id.clone(), day)).or_default().rejected += 1;
+                    *errors.entry((r.tenant_id.clone(), r.connector_id.clone(), day, r.error_type)).or_default() += 1;
+                    audits.entry(r.tenant_id.as_str()).or_default().push(AuditEntry {
+                        action: "webhook.rejected",
+                        actor: format!("receiver:{}", r.receiver_id),
+                        resource_type: "webhook_receiver",
+                        resource_id: r.receiver_id.clone(),
+                        connector_id: Some(r.connector_id.clone()),
+                        details: json!({
+                            "outcome": "rejected", "status": r.status, "error_type": r.error_type,
+                            "detail": r.detail, "size": r.size, "sha256": r.sha256, "source": r.source,
+                        }),
+                    });
+                    outcomes.push(DeliveryOutcome::Audited);
+                }
+            }
+        }
+        for (tenant, entries) in audits {
+            self.append_audits(&txn, tenant, entries).await?;
+        }
+        let at = now();
+        for ((tenant, connector, day), c) in days {
+            let stmt = Query::insert()
+                .into_table("daily_rollups")
+                .columns([
+                    "tenant_id",
+                    "connector_id",
+                    "day",
+                    "webhooks_received",
+                    "webhooks_duplicate",
+                    "webhooks_rejected",
+                    "updated_at",
+                ])
+                .values([
+                    tenant.into(),
+                    connector.into(),
+                    day.into(),
+                    c.received.into(),
+                    c.duplicate.into(),
+                    c.rejected.into(),
+                    at.into(),
+                ])
+                .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
+                .on_conflict(
+                    OnConflict::columns(["tenant_id", "connector_id", "day"])
+                        .value(
+                            "webhooks_received",
+                            Expr::cust("daily_rollups.webhooks_received + excluded.webhooks_received"),
+                        )
+                        .value(
+                            "webhooks_duplicate",
+                            Expr::cust("daily_rollups.webhooks_duplicate + excluded.webhooks_duplicate"),
+                        )
+                        .value(
+                            "webhooks_rejected",
+                            Expr::cust("daily_rollups.webhooks_rejected + excluded.webhooks_rejected"),
+                        )
+                        .value("updated_at", Expr::cust("excluded.updated_at"))
+                        .to_owned(),
+                )
+                .to_owned();
+            txn.execute_raw(txn.get_database_backend().build(&stmt)).await?;
+        }
+        for ((tenant, connector, day, error_type), n) in errors {
+            let stmt = Query::insert()
+                .into_table("daily_error_rollups")
+                .columns(["tenant_id", "connector_id", "day", "error_type", "error_count"])
+                .values([tenant.into(), connector.into(), day.into(), error_type.into(), n.into()])
+                .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
+                .on_conflict(
+                    OnConflict::columns(["tenant_id", "connector_id", "day", "error_type"])
+                        .value("error_count", Expr::cust("daily_error_rollups.error_count + excluded.error_count"))
+                        .to_owned(),
+                )
+                .to_owned();
+            txn.execute_raw(txn.get_database_backend().build(&stmt)).await?;
+        }
+        for (receiver, at) in last_received {
+            wr::Entity::update_many()
+                .col_expr(wr::Column::LastReceivedAt, Expr::value(at))
+                .filter(wr::Column::Id.eq(receiver))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// The tenant's events, newest first.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn list_events(
+        &self,
+        scope: &TenantScope,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> Result<Paged<WebhookEvent>, StoreError> {
+        let mut q = we::Entity::find().filter(we::Column::TenantId.eq(scope.tenant_id()));
+        if let Some(s) = &filter.status {
+            q = q.filter(we::Column::ProcessingStatus.eq(s.as_str()));
+        }
+        if let Some(c) = &filter.connector_id {
+            q = q.filter(we::Column::ConnectorId.eq(c.as_str()));
+        }
+        if let Some(r) = &filter.receiver_id {
+            q = q.filter(we::Column::ReceiverId.eq(r.as_str()));
+        }
+        if let Some(t) = &filter.event_type {
+            q = q.filter(we::Column::EventType.eq(t.as_str()));
+        }
+        if let Some(f) = filter.from {
+            q = q.filter(we::Column::ReceivedAt.gte(f));
+        }
+        if let Some(t) = filter.to {
+            q = q.filter(we::Column::ReceivedAt.lt(t));
+        }
+        let total = q.clone().count(&self.db).await?;
+        let items = q
+            .order_by_desc(we::Column::ReceivedAt)
+            .order_by_desc(we::Column::Id)
+            .offset(page.offset())
+            .limit(page.per_page())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(WebhookEvent::from)
+            .collect();
+        Ok(Paged { items, total })
+    }
+
+    /// One event of the tenant.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn get_event(&self, scope: &TenantScope, id: &str) -> Result<WebhookEvent, StoreError> {
+        we::Entity::find()
+            .filter(we::Column::TenantId.eq(scope.tenant_id()))
+            .filter(we::Column::Id.eq(id))
+            .one(&self.db)
+            .await?
+            .map(WebhookEvent::from)
+            .ok_or(StoreError::NotFound)
+    }
+}
