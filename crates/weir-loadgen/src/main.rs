@@ -2,10 +2,18 @@
 //! bounded in count and time, and only loopback targets are accepted.
 //!
 //! ```text
-//! weir-loadgen connectors-list --base http://127.0.0.1:8080 --system-token weir_… \
-//!     --connectors 1000 --calls 200
+//! weir-loadgen connectors-list --base http://127.0.0.1:8080 --system-token weir_… --connectors 1000
+//! weir-loadgen webhooks --base http://127.0.0.1:8080 --system-token weir_… --method standard_webhooks \
+//!     --concurrency 64 --duration-secs 20 --schema
+//! weir-loadgen noop --listen 127.0.0.1:18099 --lifetime-secs 60      # baseline server
+//! weir-loadgen blast --url http://127.0.0.1:18099/x --concurrency 64 --duration-secs 20
+//! weir-loadgen insert-rate --database-url postgres://… --rows 200000
 //! ```
 
+mod baselines;
+mod webhooks;
+
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -37,10 +45,119 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         calls: u32,
     },
+    /// Send signed webhooks at a fixed concurrency; check stored == accepted.
+    Webhooks {
+        /// Server base URL (loopback only).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base: String,
+        /// The server's system token.
+        #[arg(long, env = "WEIR_SYSTEM_TOKEN")]
+        system_token: String,
+        /// bearer, hmac_sha256 or standard_webhooks.
+        #[arg(long, default_value = "standard_webhooks")]
+        method: String,
+        /// Concurrent senders.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Run time (at most 600).
+        #[arg(long, default_value_t = 20)]
+        duration_secs: u64,
+        /// Stop after this many requests (0 = time only).
+        #[arg(long, default_value_t = 0)]
+        count: u64,
+        /// Validate against a small JSON Schema.
+        #[arg(long)]
+        schema: bool,
+        /// Approximate body size in bytes.
+        #[arg(long, default_value_t = 1024)]
+        body_bytes: usize,
+    },
+    /// A no-op HTTP server (202 to any POST) for the baseline; ends by itself.
+    Noop {
+        /// Loopback address to listen on.
+        #[arg(long, default_value = "127.0.0.1:18099")]
+        listen: String,
+        /// Seconds before it exits (at most 3600).
+        #[arg(long, default_value_t = 120)]
+        lifetime_secs: u64,
+    },
+    /// POST unsigned 1 KB JSON bodies to a URL (the no-op baseline).
+    Blast {
+        /// Target URL (loopback only).
+        #[arg(long)]
+        url: String,
+        /// Concurrent senders.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Run time (at most 600).
+        #[arg(long, default_value_t = 20)]
+        duration_secs: u64,
+    },
+    /// Raw batched insert rate of 1 KB JSON rows into a scratch table.
+    InsertRate {
+        /// sqlite://… or postgres://… (loopback only for PostgreSQL).
+        #[arg(long)]
+        database_url: String,
+        /// Rows to insert (at most 2,000,000).
+        #[arg(long, default_value_t = 200_000)]
+        rows: u64,
+        /// Rows per INSERT.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 4)]
+        writers: usize,
+    },
+}
+
+/// Latencies and answers of a run.
+#[derive(Default)]
+pub struct Report {
+    latencies: Vec<Duration>,
+    /// Answers by status (0 = transport error).
+    pub by_status: BTreeMap<u16, u64>,
+}
+
+impl Report {
+    /// Records one answer.
+    pub fn record(&mut self, status: u16, latency: Duration) {
+        self.latencies.push(latency);
+        *self.by_status.entry(status).or_default() += 1;
+    }
+
+    /// Adds another worker's report.
+    pub fn merge(&mut self, other: Report) {
+        self.latencies.extend(other.latencies);
+        for (s, n) in other.by_status {
+            *self.by_status.entry(s).or_default() += n;
+        }
+    }
+
+    /// Prints throughput of `ok` answers and latency percentiles.
+    pub fn print(&mut self, label: &str, elapsed: Duration, ok: u16) {
+        self.latencies.sort();
+        let n = self.latencies.len();
+        let oks = self.by_status.get(&ok).copied().unwrap_or(0);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        if n == 0 {
+            println!("{label}: no requests");
+            return;
+        }
+        println!(
+            "{label}: {n} requests in {:.1} s; {ok}/s = {:.0}; p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; answers: {}",
+            elapsed.as_secs_f64(),
+            oks as f64 / elapsed.as_secs_f64(),
+            ms(percentile(&self.latencies, 0.50)),
+            ms(percentile(&self.latencies, 0.95)),
+            ms(percentile(&self.latencies, 0.99)),
+            ms(self.latencies[n - 1]),
+            webhooks::by_status(&self.by_status),
+        );
+    }
 }
 
 /// Refuses anything but a loopback target.
-fn check_loopback(base: &str) -> anyhow::Result<()> {
+pub(crate) fn check_loopback(base: &str) -> anyhow::Result<()> {
     let url = url::Url::parse(base).context("--base is not a URL")?;
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
@@ -57,7 +174,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> anyhow::Result<Value> {
+pub(crate) async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> anyhow::Result<Value> {
     let r = c.post(url).bearer_auth(token).json(&body).send().await?;
     let status = r.status();
     let v: Value = r.json().await?;
@@ -125,6 +242,24 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::ConnectorsList { base, system_token, connectors, calls } => {
             connectors_list(base.trim_end_matches('/'), &system_token, connectors, calls).await
+        }
+        Command::Webhooks { base, system_token, method, concurrency, duration_secs, count, schema, body_bytes } => {
+            webhooks::run(webhooks::Plan {
+                base: base.trim_end_matches('/').to_owned(),
+                system_token,
+                method,
+                concurrency,
+                duration: Duration::from_secs(duration_secs),
+                count,
+                schema,
+                body_bytes,
+            })
+            .await
+        }
+        Command::Noop { listen, lifetime_secs } => baselines::noop(&listen, lifetime_secs).await,
+        Command::Blast { url, concurrency, duration_secs } => baselines::blast(&url, concurrency, duration_secs).await,
+        Command::InsertRate { database_url, rows, batch, writers } => {
+            baselines::insert_rate(&database_url, rows, batch, writers).await
         }
     }
 }

@@ -1,0 +1,156 @@
+//! `weir-loadgen webhooks`: signed deliveries at a fixed concurrency for a
+//! bounded time or count; reports accepted/s, latency percentiles and
+//! errors by status, then checks that the server stored exactly one event
+//! per 202.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use serde_json::{Value, json};
+use weir_core::webhook::sign::sign_headers;
+use weir_core::webhook::{ReceiverAuth, key_material};
+
+use crate::{Report, check_loopback, post};
+
+/// What to send.
+pub struct Plan {
+    /// Server base URL.
+    pub base: String,
+    /// System token.
+    pub system_token: String,
+    /// `bearer`, `hmac_sha256` or `standard_webhooks`.
+    pub method: String,
+    /// Concurrent senders.
+    pub concurrency: usize,
+    /// Stop after this long.
+    pub duration: Duration,
+    /// Stop after this many requests (0 = no count limit).
+    pub count: u64,
+    /// Give the receiver a small JSON Schema.
+    pub schema: bool,
+    /// Approximate body size.
+    pub body_bytes: usize,
+}
+
+/// Creates a tenant, connector and receiver; returns (admin token, receiver JSON).
+async fn setup(c: &reqwest::Client, plan: &Plan) -> anyhow::Result<(String, Value)> {
+    let base = &plan.base;
+    let slug = format!("load-{}-{}", std::process::id(), chrono_free_suffix());
+    let t = post(c, format!("{base}/api/v1/system/tenants"), &plan.system_token, json!({"slug": slug, "name": "Load"}))
+        .await?;
+    let tid = t["data"]["id"].as_str().context("tenant id")?;
+    let tok = post(
+        c,
+        format!("{base}/api/v1/system/tenants/{tid}/tokens"),
+        &plan.system_token,
+        json!({"name": "load", "role": "admin"}),
+    )
+    .await?;
+    let admin = tok["data"]["token"].as_str().context("token")?.to_owned();
+    let conn = post(c, format!("{base}/api/v1/integration/connectors"), &admin,
+        json!({"code": "load", "name": "Load", "type": "webhook", "environment": "development", "rate_limit_per_minute": 0})).await?;
+    let cid = conn["data"]["id"].as_str().context("connector id")?;
+    let mut body = json!({"event_type": "order.created", "auth": {"method": plan.method}});
+    if plan.schema {
+        body["schema"] = json!({"type": "object", "required": ["id", "data"],
+            "properties": {"id": {"type": "string"}, "data": {"type": "object"}}});
+    }
+    let r = post(c, format!("{base}/api/v1/integration/connectors/{cid}/webhook-receivers"), &admin, body).await?;
+    Ok((admin, r["data"].clone()))
+}
+
+fn chrono_free_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64 % 1_000_000)
+        .unwrap_or(0)
+}
+
+/// Runs the plan.
+pub async fn run(plan: Plan) -> anyhow::Result<()> {
+    check_loopback(&plan.base)?;
+    ensure!(plan.concurrency >= 1 && plan.concurrency <= 1024, "concurrency must be 1..=1024");
+    ensure!(plan.duration <= Duration::from_secs(600), "bounded: at most 600 s");
+    ensure!(plan.count <= 10_000_000, "bounded: at most 10,000,000 requests");
+    let c =
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(plan.concurrency).build()?;
+    let (admin, receiver) = setup(&c, &plan).await?;
+    let auth = ReceiverAuth::parse(&receiver["auth"]).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let secret = receiver["secret"].as_str().context("secret")?;
+    let key = key_material(auth.method(), secret).map_err(|e| anyhow::anyhow!(e))?;
+    let url = format!("{}{}", plan.base, receiver["receiver_url"].as_str().context("url")?);
+    let pad = "x".repeat(plan.body_bytes.saturating_sub(120));
+    let shared = Arc::new((auth, key, url, pad));
+    let sent = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + plan.duration;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..plan.concurrency {
+        let (c, shared, sent) = (c.clone(), shared.clone(), sent.clone());
+        let count = plan.count;
+        workers.push(tokio::spawn(async move {
+            let (auth, key, url, pad) = &*shared;
+            let mut report = Report::default();
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let n = sent.fetch_add(1, Ordering::Relaxed);
+                if count > 0 && n >= count {
+                    break;
+                }
+                i += 1;
+                let id = format!("msg_{w}_{i}");
+                let body = format!(r#"{{"id":"{id}","type":"order.created","data":{{"total":42,"pad":"{pad}"}}}}"#);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                let mut req = c.post(url).header("content-type", "application/json");
+                for (k, v) in sign_headers(auth, key, &id, now, body.as_bytes()) {
+                    req = req.header(k, v);
+                }
+                let t0 = Instant::now();
+                match req.body(body).send().await {
+                    Ok(res) => {
+                        let status = res.status().as_u16();
+                        let _ = res.bytes().await;
+                        report.record(status, t0.elapsed());
+                    }
+                    Err(_) => report.record(0, t0.elapsed()),
+                }
+            }
+            report
+        }));
+    }
+    let mut total = Report::default();
+    for w in futures::future::join_all(workers).await {
+        total.merge(w?);
+    }
+    let elapsed = started.elapsed();
+    total.print(
+        &format!("webhooks method={} concurrency={} schema={}", plan.method, plan.concurrency, plan.schema),
+        elapsed,
+        202,
+    );
+    // Every 202 is a stored event, and nothing else is.
+    let r =
+        c.get(format!("{}/api/v1/integration/webhook-events?per_page=1", plan.base)).bearer_auth(&admin).send().await?;
+    let stored = r.json::<Value>().await?["meta"]["total"].as_u64().unwrap_or(0);
+    let accepted = total.by_status.get(&202).copied().unwrap_or(0);
+    println!(
+        "stored events: {stored}, 202 answers: {accepted} -> {}",
+        if stored == accepted { "MATCH" } else { "MISMATCH" }
+    );
+    ensure!(stored == accepted, "stored events differ from 202 answers");
+    Ok(())
+}
+
+/// Errors by status, for printing.
+pub fn by_status(m: &BTreeMap<u16, u64>) -> String {
+    m.iter()
+        .map(|(s, n)| format!("{}={n}", if *s == 0 { "transport".to_owned() } else { s.to_string() }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
