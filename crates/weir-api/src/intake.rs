@@ -35,6 +35,8 @@ pub struct ReadyReceiver {
 }
 
 type Entry = (Instant, Option<Arc<ReadyReceiver>>);
+/// A receiver's compiled schema and the `updated_at` it was compiled for.
+type CompiledSchema = (chrono::DateTime<chrono::Utc>, Arc<jsonschema::Validator>);
 /// A connector's limiter and the limit it was built for.
 type Limiter = (u32, Arc<DefaultDirectRateLimiter>);
 
@@ -48,6 +50,9 @@ pub struct Intake {
     /// Largest accepted body.
     pub max_body_bytes: usize,
     cache: Arc<Mutex<HashMap<String, Entry>>>,
+    /// Compiled schemas by receiver id, kept until the receiver changes
+    /// (its `updated_at`), across receiver cache refreshes.
+    schemas: Arc<Mutex<HashMap<String, CompiledSchema>>>,
     limiters: Arc<Mutex<HashMap<String, Limiter>>>,
 }
 
@@ -65,7 +70,14 @@ pub enum IntakeError {
 impl Intake {
     /// New intake state.
     pub fn new(ingest: Ingest, default_rate_per_minute: u32, max_body_bytes: usize) -> Self {
-        Self { ingest, default_rate_per_minute, max_body_bytes, cache: Arc::default(), limiters: Arc::default() }
+        Self {
+            ingest,
+            default_rate_per_minute,
+            max_body_bytes,
+            cache: Arc::default(),
+            schemas: Arc::default(),
+            limiters: Arc::default(),
+        }
     }
 
     /// The receiver with `key`, prepared (cached for a few seconds).
@@ -82,7 +94,10 @@ impl Intake {
             return Ok(entry.clone());
         }
         let ready = match store.receiver_by_key(key).await? {
-            Some(keyed) => Some(Arc::new(prepare(keyed, master_key)?)),
+            Some(keyed) => {
+                let schema = self.schema_for(&keyed)?;
+                Some(Arc::new(prepare(keyed, master_key, schema)?))
+            }
             None => None,
         };
         if let Ok(mut cache) = self.cache.lock() {
@@ -92,6 +107,27 @@ impl Intake {
             cache.insert(key.to_owned(), (Instant::now(), ready.clone()));
         }
         Ok(ready)
+    }
+
+    /// The receiver's compiled schema: reused while `updated_at` is the same.
+    fn schema_for(&self, keyed: &KeyedReceiver) -> Result<Option<Arc<jsonschema::Validator>>, IntakeError> {
+        let r = &keyed.receiver;
+        let Some(schema) = &r.schema else { return Ok(None) };
+        if let Ok(map) = self.schemas.lock()
+            && let Some((at, v)) = map.get(&r.id)
+            && *at == r.updated_at
+        {
+            return Ok(Some(v.clone()));
+        }
+        let compiled =
+            Arc::new(jsonschema::validator_for(schema).map_err(|e| IntakeError::Broken(r.id.clone(), e.to_string()))?);
+        if let Ok(mut map) = self.schemas.lock() {
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(r.id.clone(), (r.updated_at, compiled.clone()));
+        }
+        Ok(Some(compiled))
     }
 
     /// Forgets a receiver (after it changed through this instance).
@@ -123,7 +159,11 @@ impl Intake {
     }
 }
 
-fn prepare(keyed: KeyedReceiver, master_key: &MasterKey) -> Result<ReadyReceiver, IntakeError> {
+fn prepare(
+    keyed: KeyedReceiver,
+    master_key: &MasterKey,
+    schema: Option<Arc<jsonschema::Validator>>,
+) -> Result<ReadyReceiver, IntakeError> {
     let id = keyed.receiver.id.clone();
     let broken = |why: String| IntakeError::Broken(id.clone(), why);
     let auth = ReceiverAuth::parse(&keyed.receiver.auth).map_err(|e| broken(format!("{e:?}")))?;
@@ -133,9 +173,5 @@ fn prepare(keyed: KeyedReceiver, master_key: &MasterKey) -> Result<ReadyReceiver
         let secret = String::from_utf8(secret).map_err(|_| broken("secret is not text".into()))?;
         keys.push(key_material(auth.method(), &secret).map_err(|e| broken(e.to_owned()))?);
     }
-    let schema = match &keyed.receiver.schema {
-        Some(s) => Some(Arc::new(jsonschema::validator_for(s).map_err(|e| broken(e.to_string()))?)),
-        None => None,
-    };
     Ok(ReadyReceiver { keyed, auth, keys, schema })
 }
