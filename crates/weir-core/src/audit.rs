@@ -53,7 +53,7 @@ pub fn chain_hash(prev_hash: &str, canonical_json: &str) -> String {
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
     h.update(canonical_json.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&h.finalize())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod connector;
+pub mod hex;
 pub mod ids;
 pub mod pagination;
 pub mod role;

@@ -64,12 +64,7 @@ pub struct TokenHash(String);
 impl TokenHash {
     /// Hashes a presented token.
     pub fn of(token: &str) -> Self {
-        let digest = Sha256::digest(token.as_bytes());
-        let mut hex = String::with_capacity(64);
-        for b in digest.iter() {
-            hex.push_str(&format!("{b:02x}"));
-        }
-        Self(hex)
+        Self(crate::hex::encode(&Sha256::digest(token.as_bytes())))
     }
 
     /// The hex digest.

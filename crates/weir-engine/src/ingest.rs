@@ -76,29 +76,29 @@ impl Ingest {
 async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
-        let batch: Vec<Delivery> = jobs.iter().map(|j| j.delivery.clone()).collect();
+        let (batch, replies): (Vec<Delivery>, Vec<_>) = jobs.drain(..).map(|j| (j.delivery, j.reply)).unzip();
         match store.ingest_batch(&batch).await {
             Ok(outcomes) => {
-                for (job, outcome) in jobs.drain(..).zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
                 }
             }
-            Err(e) if jobs.len() > 1 => {
+            Err(e) if batch.len() > 1 => {
                 // One bad delivery must not sink the others: commit each alone.
-                tracing::warn!(error = %e, batch = jobs.len(), "batch commit failed; committing one by one");
-                for job in jobs.drain(..) {
+                tracing::warn!(error = %e, batch = batch.len(), "batch commit failed; committing one by one");
+                for (delivery, reply) in batch.iter().zip(replies) {
                     let result = store
-                        .ingest_batch(std::slice::from_ref(&job.delivery))
+                        .ingest_batch(std::slice::from_ref(delivery))
                         .await
                         .map_err(IngestError::Commit)
                         .and_then(|mut o| o.pop().ok_or(IngestError::Stopped));
-                    let _ = job.reply.send(result);
+                    let _ = reply.send(result);
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "ingest commit failed");
-                for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(IngestError::Commit(StoreError::StateConflict("commit failed"))));
+                for reply in replies {
+                    let _ = reply.send(Err(IngestError::Commit(StoreError::StateConflict("commit failed"))));
                 }
                 // Give a struggling database a moment before the next batch.
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -44,7 +44,7 @@ impl Headers for HeaderView<'_> {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    weir_core::hex::encode(&Sha256::digest(bytes))
 }
 
 struct Ctx<'a> {

@@ -139,7 +139,12 @@ impl Store {
             prev_hash = model.entry_hash.clone();
             models.push(audit_logs::ActiveModel::from(model));
         }
-        audit_logs::Entity::insert_many(models).exec_without_returning(conn).await?;
+        // At most 64 entries (~32 KB) per statement: see `events::MAX_STATEMENT_BYTES`.
+        let mut models = models.into_iter().peekable();
+        while models.peek().is_some() {
+            let chunk: Vec<_> = models.by_ref().take(64).collect();
+            audit_logs::Entity::insert_many(chunk).exec_without_returning(conn).await?;
+        }
         Ok(())
     }
 

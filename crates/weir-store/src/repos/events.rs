@@ -167,6 +167,17 @@ pub struct EventFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// Largest payload total per INSERT statement (see `ingest_batch`).
+pub(crate) const MAX_STATEMENT_BYTES: u64 = 32 * 1024;
+
+async fn insert_events<C: ConnectionTrait>(conn: &C, models: Vec<we::ActiveModel>) -> Result<(), StoreError> {
+    we::Entity::insert_many(models)
+        .on_conflict(OnConflict::columns([we::Column::ReceiverId, we::Column::ProviderEventId]).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
 #[derive(Default)]
 struct DayCounts {
     received: i64,
@@ -217,12 +228,22 @@ impl Store {
                 processed_at: Set(None),
                 updated_at: Set(at),
             });
-            we::Entity::insert_many(models)
-                .on_conflict(
-                    OnConflict::columns([we::Column::ReceiverId, we::Column::ProviderEventId]).do_nothing().to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await?;
+            // Several statements of at most ~32 KB of payload each: a larger
+            // Bind message spans TCP segments and, without TCP_NODELAY (which
+            // sqlx 0.9 does not set), waits ~40 ms for a delayed ACK.
+            let mut chunk = Vec::new();
+            let mut chunk_bytes = 0u64;
+            for (m, a) in models.zip(&accepted) {
+                chunk_bytes += a.size + 512;
+                chunk.push(m);
+                if chunk_bytes >= MAX_STATEMENT_BYTES {
+                    insert_events(&txn, std::mem::take(&mut chunk)).await?;
+                    chunk_bytes = 0;
+                }
+            }
+            if !chunk.is_empty() {
+                insert_events(&txn, chunk).await?;
+            }
             let ids: Vec<String> = accepted.iter().map(|a| a.event_id.clone()).collect();
             let stored: HashSet<String> = we::Entity::find()
                 .select_only()
