@@ -31,7 +31,8 @@ struct Job {
 /// The handle receive handlers submit to. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Ingest {
-    tx: mpsc::Sender<Job>,
+    writers: std::sync::Arc<[mpsc::Sender<Job>]>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Job {
@@ -45,30 +46,44 @@ impl std::fmt::Debug for Job {
 pub struct IngestOptions {
     /// Most deliveries committed together.
     pub max_batch: usize,
-    /// Deliveries waiting for the writer before submitters wait for room.
+    /// Deliveries waiting for each writer before submitters wait for room.
     pub queue: usize,
+    /// Writer tasks. One suits SQLite (a single writer at a time anyway);
+    /// on PostgreSQL two let one batch's inserts overlap another's commit.
+    pub writers: usize,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self { max_batch: 256, queue: 8192 }
+        Self { max_batch: 256, queue: 8192, writers: 1 }
     }
 }
 
 impl Ingest {
-    /// Starts the writer. It runs until every [`Ingest`] handle is dropped,
-    /// then commits what is left and ends.
+    /// Starts the writers. They run until every [`Ingest`] handle is
+    /// dropped, then commit what is left and end (the handle resolves then).
     pub fn spawn(store: Store, opts: IngestOptions) -> (Ingest, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(opts.queue.max(1));
-        let handle = tokio::spawn(writer(store, rx, opts.max_batch.max(1)));
-        (Ingest { tx }, handle)
+        let mut senders = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..opts.writers.max(1) {
+            let (tx, rx) = mpsc::channel(opts.queue.max(1));
+            senders.push(tx);
+            tasks.push(tokio::spawn(writer(store.clone(), rx, opts.max_batch.max(1))));
+        }
+        let handle = tokio::spawn(async move {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        (Ingest { writers: senders.into(), next: Default::default() }, handle)
     }
 
     /// Commits `delivery` (with whatever else is waiting) and returns what
     /// became of it.
     pub async fn submit(&self, delivery: Delivery) -> Result<DeliveryOutcome, IngestError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Job { delivery, reply }).await.map_err(|_| IngestError::Stopped)?;
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.writers.len();
+        self.writers[i].send(Job { delivery, reply }).await.map_err(|_| IngestError::Stopped)?;
         rx.await.map_err(|_| IngestError::Stopped)?
     }
 }

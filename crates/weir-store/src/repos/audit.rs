@@ -99,10 +99,13 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
+        // NO KEY UPDATE, not UPDATE: it serialises appenders without
+        // conflicting with the KEY SHARE locks that foreign-key checks of
+        // concurrent inserts take on the same tenant row (which deadlocked).
         if conn.get_database_backend() == DbBackend::Postgres {
             conn.query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT id FROM tenants WHERE id = $1 FOR UPDATE",
+                "SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
                 [tenant_id.into()],
             ))
             .await?;

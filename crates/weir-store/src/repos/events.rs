@@ -351,9 +351,6 @@ impl Store {
                 }
             }
         }
-        for (tenant, entries) in audits {
-            self.append_audits(&txn, tenant, entries).await?;
-        }
         let at = now();
         for ((tenant, connector, day), c) in days {
             let stmt = Query::insert()
@@ -417,6 +414,11 @@ impl Store {
                 .filter(wr::Column::Id.eq(receiver))
                 .exec(&txn)
                 .await?;
+        }
+        // Last before the commit: on PostgreSQL appending locks the tenant's
+        // row, and the lock should be held as briefly as possible.
+        for (tenant, entries) in audits {
+            self.append_audits(&txn, tenant, entries).await?;
         }
         txn.commit().await?;
         Ok(outcomes)
