@@ -307,6 +307,21 @@ async fn bad_payloads_are_refused_and_audited(b: Backend) {
         ]
     );
 
+    // Draft 7 schemas work too (the draft is taken from `$schema`).
+    let r7 = receiver(
+        &app,
+        &f,
+        json!({"event_type": "x", "auth": {"method": "bearer"}, "schema": {
+        "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+        "properties": {"qty": {"type": "integer", "minimum": 1}}, "required": ["qty"]}}),
+    )
+    .await;
+    let t7 = vec![("authorization".to_owned(), format!("Bearer {}", r7["secret"].as_str().unwrap()))];
+    assert_eq!(deliver(&app, &r7, &t7, br#"{"qty": 2}"#).await.0, StatusCode::ACCEPTED);
+    let (s, p) = deliver(&app, &r7, &t7, br#"{"qty": 0}"#).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p["errors"]["/qty"].is_array(), "{p}");
+
     // An invalid schema is refused when the receiver is created.
     let path = format!("{CONNECTORS}/{}/webhook-receivers", f.connector_id);
     let bad = app
