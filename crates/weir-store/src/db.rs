@@ -124,6 +124,10 @@ pub struct DbOptions {
     pub acquire_timeout: Duration,
     /// SQLite: how long a writer waits for the lock before failing.
     pub sqlite_busy_timeout: Duration,
+    /// SQLite: fsync on every commit (`FULL`, survives power loss) or only at
+    /// checkpoints (`NORMAL` in WAL mode: survives a crash of Weir, may lose
+    /// the last commits on power loss or an OS crash).
+    pub sqlite_sync_full: bool,
 }
 
 impl Default for DbOptions {
@@ -132,6 +136,7 @@ impl Default for DbOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             sqlite_busy_timeout: Duration::from_secs(5),
+            sqlite_sync_full: true,
         }
     }
 }
@@ -164,10 +169,11 @@ impl Store {
             .connect_timeout(opts.acquire_timeout)
             .sqlx_logging(false);
         let busy = opts.sqlite_busy_timeout;
+        let sync = if opts.sqlite_sync_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
         co.map_sqlx_sqlite_opts(move |o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
+                .synchronous(sync)
                 .foreign_keys(true)
                 .busy_timeout(busy)
         });

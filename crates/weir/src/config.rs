@@ -116,6 +116,8 @@ settings! {
     db_max_connections: "WEIR_DB_MAX_CONNECTIONS",
     /// Seconds to wait for a pooled connection before answering 503 [default: 5].
     db_acquire_timeout_secs: "WEIR_DB_ACQUIRE_TIMEOUT_SECS",
+    /// SQLite durability: full (fsync every commit) or normal (WAL; survives a crash of Weir, not of the OS) [default: full].
+    sqlite_synchronous: "WEIR_SQLITE_SYNCHRONOUS",
     /// Log filter, e.g. info or weir=debug,tower_http=info [default: info].
     log: "WEIR_LOG",
     /// Log format: text or json [default: text].
@@ -298,6 +300,12 @@ impl Settings {
                 Some(RedactedUrl { url: SecretString::from(v.trim().to_owned()), redacted: u.to_string() })
             }
         };
+        let ss = check!(self, sqlite_synchronous);
+        let sqlite_sync_full = match ss.value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("full") => true,
+            Some("normal") => false,
+            Some(other) => return Err(ss.fail(format!("{other:?}: use full or normal"))),
+        };
         let bp = check!(self, outbound_block_private);
         let outbound_block_private = match bp.value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
             None | Some("false") | Some("0") | Some("no") => false,
@@ -326,6 +334,7 @@ impl Settings {
                 acquire_timeout: Duration::from_secs(
                     check!(self, db_acquire_timeout_secs).parse(5u64, Some((1, 300)))?,
                 ),
+                sqlite_sync_full,
                 ..DbOptions::default()
             },
             log: check!(self, log).value.unwrap_or("info").to_owned(),
@@ -382,6 +391,10 @@ mod tests {
         assert!(e.contains("WEIR_SYSTEM_TOKEN") && !e.contains("short\""), "{e}");
         let e = Settings { log_format: Some("xml".into()), ..s() }.resolve().unwrap_err().to_string();
         assert!(e.contains("WEIR_LOG_FORMAT"), "{e}");
+        let e = Settings { sqlite_synchronous: Some("off".into()), ..s() }.resolve().unwrap_err().to_string();
+        assert!(e.contains("WEIR_SQLITE_SYNCHRONOUS"), "{e}");
+        assert!(!Settings { sqlite_synchronous: Some("normal".into()), ..s() }.resolve().unwrap().db.sqlite_sync_full);
+        assert!(s().resolve().unwrap().db.sqlite_sync_full, "durable by default");
     }
 
     #[test]
