@@ -48,26 +48,20 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     })
 }
 
-/// Parses JSON bytes into `T`, classifying failures (400 vs 422).
+/// Parses JSON bytes into `T`, classifying failures: not JSON (or NUL
+/// characters, which storage refuses) → 400; the wrong shape → 422 naming
+/// the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            match inner.classify() {
-                serde_json::error::Category::Data => {
-                    let message = inner.to_string();
-                    // serde_json appends " at line L column C": useful for
-                    // syntax errors, noise for a field error.
-                    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                    Err(ApiError::field(field_key(&path, &message), message))
-                }
-                _ => Err(ApiError::BadRequest(format!("invalid JSON: {inner}"))),
-            }
-        }
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
+    if weir_core::json::contains_nul(&value) {
+        return Err(ApiError::BadRequest("invalid JSON: NUL characters (\\u0000) are not accepted".to_owned()));
     }
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        ApiError::field(field_key(&path, &message), message)
+    })
 }
 
 impl<S, T> FromRequest<S> for ApiJson<T>

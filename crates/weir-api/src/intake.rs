@@ -130,6 +130,14 @@ impl Intake {
         Ok(Some(compiled))
     }
 
+    /// Forgets every cached receiver (after a connector changed: its state
+    /// and rate limit are part of each of its receivers' entries).
+    pub fn invalidate_all(&self) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
+        }
+    }
+
     /// Forgets a receiver (after it changed through this instance).
     pub fn invalidate(&self, key: &str) {
         if let Ok(mut cache) = self.cache.lock() {

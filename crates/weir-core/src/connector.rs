@@ -132,7 +132,7 @@ pub struct HttpConfig {
     /// Headers sent with every request (not for secrets: use credentials).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Per-request timeout, 100 to 120000 ms (default 10000).
+    /// Per-request timeout, 100 to 25000 ms (default 10000).
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// How to authenticate.
@@ -207,6 +207,11 @@ impl ConnectorConfig {
     }
 }
 
+/// Headers that carry secrets; refused in `config.headers`, which is stored
+/// and returned in the clear.
+const SECRET_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token", "x-access-token"];
+
 fn is_header_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
@@ -224,19 +229,30 @@ fn validate_http(c: &HttpConfig) -> FieldErrors {
         }
         _ => e.add("config.base_url", "must be an http:// or https:// URL with a host"),
     }
+    if c.base_url.chars().any(char::is_control) {
+        e.add("config.base_url", "must not contain control characters");
+    }
     if c.base_url.len() > 2000 {
         e.add("config.base_url", "must be at most 2000 characters");
     }
     if !c.health_path.starts_with('/') || c.health_path.len() > 2000 || c.health_path.chars().any(char::is_control) {
         e.add("config.health_path", "must be a path starting with '/'");
     }
-    if !(100..=120_000).contains(&c.timeout_ms) {
-        e.add("config.timeout_ms", "must be between 100 and 120000");
+    // Below the default request timeout (30 s), so a test-connection answers
+    // with its own timeout rather than the server's 408.
+    if !(100..=25_000).contains(&c.timeout_ms) {
+        e.add("config.timeout_ms", "must be between 100 and 25000");
     }
     if c.headers.len() > 32 {
         e.add("config.headers", "at most 32 headers");
     }
     for (name, value) in &c.headers {
+        let lower = name.to_ascii_lowercase();
+        if SECRET_HEADERS.contains(&lower.as_str())
+            || c.auth.header.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(name))
+        {
+            e.add(format!("config.headers.{name}"), "carries secrets: use auth and credentials, which are sealed");
+        }
         if !is_header_name(name) {
             e.add(format!("config.headers.{name}"), "is not a valid header name");
         }

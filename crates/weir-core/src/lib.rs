@@ -12,6 +12,7 @@ pub mod audit;
 pub mod connector;
 pub mod hex;
 pub mod ids;
+pub mod json;
 pub mod pagination;
 pub mod role;
 pub mod seal;

@@ -51,4 +51,6 @@ pub struct Principal {
     pub role: Role,
     /// Their token's id (for audit and self-revocation).
     pub token_id: String,
+    /// Who issued their token: `system`, `cli` or another token's id.
+    pub issued_by: Option<String>,
 }

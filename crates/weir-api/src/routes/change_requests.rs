@@ -225,7 +225,10 @@ pub async fn approve_change_request(
     caller.require(policy(ConnectorAction::Decide))?;
     let note = note_of(body)?;
     let pending = state.store.get_change_request(caller.scope(), &id).await?;
-    if pending.request.requested_by == caller.token_id() {
+    // A token the requester issued is the requester too.
+    if pending.request.requested_by == caller.token_id()
+        || caller.0.issued_by.as_deref() == Some(pending.request.requested_by.as_str())
+    {
         return Err(ApiError::Forbidden("the requester cannot approve their own change; another admin must"));
     }
     if pending.request.status != "pending" {
@@ -242,6 +245,7 @@ pub async fn approve_change_request(
     let changes = changes_from_request(&pending, &connector, &state.master_key, stored.as_ref())?;
     let (request, connector) =
         state.store.decide_change_request(caller.scope(), &id, Some(changes), note, caller.token_id()).await?;
+    state.intake.invalidate_all();
     tracing::info!(change_request_id = %id, "change request approved and applied");
     Ok(Json(Data::new(DecisionOut { change_request: request.into(), connector: connector.map(ConnectorOut::from) })))
 }

@@ -426,6 +426,7 @@ pub async fn update_connector(
         return Ok(Json(Data::new(ConnectorOut::from(current))).into_response());
     }
     let updated = state.store.update_connector(caller.scope(), &id, changes, &actor(&caller)).await?;
+    state.intake.invalidate_all();
     Ok(Json(Data::new(ConnectorOut::from(updated))).into_response())
 }
 
@@ -447,6 +448,7 @@ pub async fn delete_connector(
 ) -> Result<StatusCode, ApiError> {
     caller.require(policy(ConnectorAction::Delete))?;
     state.store.delete_connector(caller.scope(), &id, &actor(&caller)).await?;
+    state.intake.invalidate_all();
     tracing::info!(connector_id = %id, "connector deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -35,9 +35,11 @@ pub struct EventOut {
     pub attempts: i32,
     /// Last processing error.
     pub error_message: Option<String>,
-    /// The payload (null once retention removed it).
+    /// The payload (show only; null once retention removed it). Lists leave
+    /// it out so a page of large events stays small.
+    #[serde(skip_serializing_if = "Omit::is_omitted")]
     #[schema(value_type = Option<Object>)]
-    pub payload: Option<Value>,
+    pub payload: Omit<Option<Value>>,
     /// SHA-256 of the raw body.
     pub payload_sha256: String,
     /// Raw body size in bytes.
@@ -62,12 +64,36 @@ impl From<WebhookEvent> for EventOut {
             processing_status: e.processing_status,
             attempts: e.attempts,
             error_message: e.error_message,
-            payload: e.payload,
+            payload: Omit::Shown(e.payload),
             payload_sha256: e.payload_sha256,
             payload_size: e.payload_size,
             result: e.result,
             received_at: e.received_at,
             processed_at: e.processed_at,
+        }
+    }
+}
+
+/// A field shown (possibly as null) or left out of the answer.
+#[derive(Debug)]
+pub enum Omit<T> {
+    /// Serialized as is.
+    Shown(T),
+    /// Not in the answer.
+    Omitted,
+}
+
+impl<T> Omit<T> {
+    fn is_omitted(&self) -> bool {
+        matches!(self, Omit::Omitted)
+    }
+}
+
+impl<T: Serialize> Serialize for Omit<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Omit::Shown(v) => v.serialize(s),
+            Omit::Omitted => s.serialize_none(),
         }
     }
 }
@@ -162,7 +188,8 @@ pub async fn list_events(
     let filter = q.parse()?;
     let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
     let paged = state.store.list_events(caller.scope(), &filter, page).await?;
-    Ok(Json(List::new(paged.items.into_iter().map(EventOut::from).collect(), page, paged.total)))
+    let items = paged.items.into_iter().map(|e| EventOut { payload: Omit::Omitted, ..EventOut::from(e) }).collect();
+    Ok(Json(List::new(items, page, paged.total)))
 }
 
 /// Show an event with its payload (viewer).

@@ -180,6 +180,10 @@ pub async fn receive(
         return Err(ctx.reject(ApiError::DeliveryUnauthorized(e.to_string()), error_type, Some(&bytes), size).await);
     }
     let payload: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) if weir_core::json::contains_nul(&v) => {
+            let err = ApiError::BadRequest("invalid JSON: NUL characters (\\u0000) are not accepted".to_owned());
+            return Err(ctx.reject(err, "malformed_json", Some(&bytes), size).await);
+        }
         Ok(v) => v,
         Err(e) => {
             let err = ApiError::BadRequest(format!("invalid JSON: {e}"));

@@ -2,6 +2,7 @@
 //! provider's own id for it (for duplicate detection).
 
 use serde_json::Value;
+use sha2::Digest as _;
 
 use super::Headers;
 use super::auth::ReceiverMethod;
@@ -18,17 +19,26 @@ fn clean(v: &str) -> Option<String> {
 /// `X-GitHub-Delivery`, `X-Shopify-Webhook-Id`, Stripe's body `id`, or a
 /// generic `Idempotency-Key` header.
 pub fn provider_event_id(method: ReceiverMethod, headers: &dyn Headers, body: &Value) -> Option<String> {
-    let from_headers = match method {
-        ReceiverMethod::StandardWebhooks => headers.get("webhook-id").or_else(|| headers.get("svix-id")),
-        ReceiverMethod::Github => headers.get("x-github-delivery"),
-        ReceiverMethod::Shopify => headers.get("x-shopify-webhook-id"),
-        _ => None,
+    // The method's own header first, then any of the others API.md lists.
+    let own: &[&str] = match method {
+        ReceiverMethod::Github => &["x-github-delivery"],
+        ReceiverMethod::Shopify => &["x-shopify-webhook-id"],
+        _ => &[],
     };
+    let from_own = own.iter().find_map(|h| headers.get(h));
     let from_body = match method {
         ReceiverMethod::Stripe => body.get("id").and_then(Value::as_str),
         _ => None,
     };
-    from_headers.or(from_body).or_else(|| headers.get("idempotency-key")).and_then(clean)
+    let from_any = ["webhook-id", "svix-id", "x-github-delivery", "x-shopify-webhook-id", "idempotency-key"]
+        .iter()
+        .find_map(|h| headers.get(h));
+    let raw = from_own.or(from_body).or(from_any)?.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    // An over-long or odd id still deduplicates: it is kept as its hash.
+    clean(raw).or_else(|| Some(format!("sha256:{}", crate::hex::encode(&sha2::Sha256::digest(raw.as_bytes())))))
 }
 
 /// The event type: the receiver's own unless it is `*`, then the first of
@@ -58,8 +68,19 @@ mod tests {
         assert_eq!(provider_event_id(ReceiverMethod::StandardWebhooks, &h, &json!({})).as_deref(), Some("msg_1"));
         assert_eq!(provider_event_id(ReceiverMethod::Github, &h, &json!({})).as_deref(), Some("gh-1"));
         assert_eq!(provider_event_id(ReceiverMethod::Stripe, &h, &json!({"id": "evt_1"})).as_deref(), Some("evt_1"));
-        assert_eq!(provider_event_id(ReceiverMethod::Bearer, &h, &json!({})).as_deref(), Some("idem-9"));
+        assert_eq!(provider_event_id(ReceiverMethod::Bearer, &h, &json!({})).as_deref(), Some("msg_1"));
+        let only_idem = [("Idempotency-Key", "idem-9")];
+        assert_eq!(provider_event_id(ReceiverMethod::Bearer, &only_idem, &json!({})).as_deref(), Some("idem-9"));
         assert_eq!(provider_event_id(ReceiverMethod::Bearer, &[("x", "y")], &json!({})), None);
+        // Listed headers count for any method; long ids are hashed, not dropped.
+        assert_eq!(
+            provider_event_id(ReceiverMethod::Bearer, &[("webhook-id", "w1")], &json!({})).as_deref(),
+            Some("w1")
+        );
+        let long = "x".repeat(500);
+        let hashed =
+            provider_event_id(ReceiverMethod::Bearer, &[("idempotency-key", long.as_str())], &json!({})).unwrap();
+        assert!(hashed.starts_with("sha256:") && hashed.len() == 71);
         assert_eq!(event_type_of("order.created", &h, &json!({"type": "x"})).as_deref(), Some("order.created"));
         assert_eq!(event_type_of("*", &[("X-GitHub-Event", "push")], &json!({})).as_deref(), Some("push"));
         assert_eq!(event_type_of("*", &[("a", "b")], &json!({"event": "paid"})).as_deref(), Some("paid"));

@@ -117,10 +117,11 @@ fn header<'a>(req: &'a Inbound<'_>, name: &'static str) -> Result<&'a str, Verif
 }
 
 fn check_time(ts: i64, now: i64, tolerance: i64) -> Result<(), VerifyError> {
-    if ts < now - tolerance {
-        Err(VerifyError::Stale(now - ts, tolerance))
-    } else if ts > now + tolerance {
-        Err(VerifyError::Future(ts - now, tolerance))
+    // Saturating: a hostile timestamp like i64::MIN must not overflow.
+    if ts < now.saturating_sub(tolerance) {
+        Err(VerifyError::Stale(now.saturating_sub(ts), tolerance))
+    } else if ts > now.saturating_add(tolerance) {
+        Err(VerifyError::Future(ts.saturating_sub(now), tolerance))
     } else {
         Ok(())
     }
@@ -305,3 +306,16 @@ impl SignatureVerifier for ApiKey {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod overflow {
+    use super::*;
+
+    #[test]
+    fn extreme_timestamps_are_refused_not_overflowed() {
+        for ts in [i64::MIN, i64::MAX] {
+            assert!(check_time(ts, 1_700_000_000, 300).is_err());
+        }
+        assert!(matches!(check_time(i64::MIN, i64::MAX, i64::MAX), Ok(()) | Err(_)));
+    }
+}

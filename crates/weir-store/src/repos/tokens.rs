@@ -175,7 +175,12 @@ impl Store {
                 .await?;
         }
         let token = ApiToken::try_from(token)?;
-        Ok(Some(Principal { scope: TenantScope::new(token.tenant_id), role: token.role, token_id: token.id }))
+        Ok(Some(Principal {
+            scope: TenantScope::new(token.tenant_id),
+            role: token.role,
+            token_id: token.id,
+            issued_by: token.created_by,
+        }))
     }
 
     /// Resolves a presented system token.

@@ -386,6 +386,13 @@ async fn production_changes_need_a_second_admin(b: Backend) {
     let approve = format!("/api/v1/integration/change-requests/{cr_id}/approve");
     let problem = assert_problem(app.req(Method::POST, &approve, Some(&admin1)), StatusCode::FORBIDDEN).await;
     assert!(problem["detail"].as_str().unwrap().contains("own"));
+    // Nor can a token the requester minted for itself.
+    let (s, minted) = app
+        .call(Method::POST, "/api/v1/tokens", Some(&admin1), Some(json!({"name": "sock puppet", "role": "admin"})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let puppet = minted["data"]["token"].as_str().unwrap().to_owned();
+    assert_problem(app.req(Method::POST, &approve, Some(&puppet)), StatusCode::FORBIDDEN).await;
     assert_problem(app.req(Method::POST, &approve, Some(&operator)), StatusCode::FORBIDDEN).await;
     let (s, decided) = app.call(Method::POST, &approve, Some(&admin2), Some(json!({"note": "checked with ops"}))).await;
     assert_eq!(s, StatusCode::OK, "{decided}");
