@@ -355,6 +355,43 @@ async fn secrets_stay_out_of_trace_logs(backend: helpers::Backend) {
     .await
     .unwrap();
     assert_eq!(r.status(), 202);
+    // Receiver secrets: created, used by a delivery, rotated.
+    let r: Value = call(
+        reqwest::Method::POST,
+        &format!("/api/v1/integration/connectors/{id}/webhook-receivers"),
+        &admin,
+        Some(json!({"event_type": "x", "auth": {"method": "bearer"}, "secret": "TOPSECRET-receiver-5521"})),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let url = r["data"]["receiver_url"].as_str().unwrap();
+    let res = c
+        .post(format!("{base}{url}"))
+        .bearer_auth("TOPSECRET-receiver-5521")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let rid = r["data"]["id"].as_str().unwrap();
+    let rotated: Value = call(
+        reqwest::Method::POST,
+        &format!("/api/v1/integration/webhook-receivers/{rid}/rotate-secret"),
+        &admin,
+        Some(json!({"secret": "TOPSECRET-rotated-7731"})),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(rotated["data"]["secret"], "TOPSECRET-rotated-7731");
     assert!(sigterm_and_wait(&mut child).await.success());
     let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(logs.contains("connector created"), "logs were captured ({} bytes)", logs.len());

@@ -59,7 +59,39 @@ async fn database_outage_is_503_never_500() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
     let tenant = app.tenant("acme").await;
     let (_, admin) = app.token(&tenant, "admin").await;
+    let (s, c) = app
+        .call(
+            Method::POST,
+            "/api/v1/integration/connectors",
+            Some(&admin),
+            Some(serde_json::json!({"code": "shop", "name": "Shop", "type": "webhook", "environment": "development"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let path = format!("/api/v1/integration/connectors/{}/webhook-receivers", c["data"]["id"].as_str().unwrap());
+    let (_, r) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(&admin),
+            Some(serde_json::json!({"event_type": "x", "auth": {"method": "bearer"}})),
+        )
+        .await;
+    let url = r["data"]["receiver_url"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {}", r["data"]["secret"].as_str().unwrap());
+    let deliver = || {
+        app.client
+            .post(app.url(&url))
+            .header("authorization", bearer.as_str())
+            .header("content-type", "application/json")
+            .body("{}")
+    };
+    assert_eq!(deliver().send().await.unwrap().status(), StatusCode::ACCEPTED);
     app.drop_database_now().await;
+    // A delivery that cannot be committed is 503, never 2xx (the receiver itself is still cached).
+    let res = deliver().send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().get("retry-after").is_some());
     for (path, token) in [("/readyz", None), ("/api/v1/tokens", Some(admin.as_str()))] {
         let res = app.req(Method::GET, path, token).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");

@@ -452,6 +452,36 @@ async fn receivers_and_events_are_tenant_scoped(b: Backend) {
         let (_, l) = app.call(Method::GET, list, Some(&fa.admin), None).await;
         assert_eq!(l["meta"]["total"], 1, "{list}");
     }
+    // Roles inside A: viewers and operators read receivers, only admins change them.
+    let (ta, _) = {
+        let store = app.store().await;
+        let p = store.authenticate(&fa.admin).await.unwrap().unwrap();
+        store.close().await;
+        (p.scope.tenant_id().to_owned(), ())
+    };
+    for role in ["viewer", "operator"] {
+        let (_, t) = app.token(&ta, role).await;
+        let (s, _) =
+            app.call(Method::GET, &format!("/api/v1/integration/webhook-receivers/{rid}"), Some(&t), None).await;
+        assert_eq!(s, StatusCode::OK, "{role} reads");
+        let writes = [
+            (Method::PATCH, format!("/api/v1/integration/webhook-receivers/{rid}"), Some(json!({"is_active": false}))),
+            (Method::DELETE, format!("/api/v1/integration/webhook-receivers/{rid}"), None),
+            (Method::POST, format!("/api/v1/integration/webhook-receivers/{rid}/rotate-secret"), None),
+            (
+                Method::POST,
+                format!("{CONNECTORS}/{}/webhook-receivers", fa.connector_id),
+                Some(json!({"event_type": "x", "auth": {"method": "bearer"}})),
+            ),
+        ];
+        for (m, p, body) in writes {
+            let mut req = app.req(m, &p, Some(&t));
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            assert_problem(req, StatusCode::FORBIDDEN).await;
+        }
+    }
     // A's receiver still works: nothing was changed by B.
     assert_eq!(deliver(&app, &r, &token, b"{}").await.0, StatusCode::ACCEPTED);
     // Filters.
