@@ -216,11 +216,11 @@ impl ConnectorIn {
                 Ok(c) => {
                     match Credentials::parse(c.auth_type(), self.credentials.as_ref()) {
                         Ok(cr) => credentials = Some(cr),
-                        Err(e) => e.as_map().iter().for_each(|(k, v)| v.iter().for_each(|m| errors.add(k, m))),
+                        Err(e) => errors.merge(e),
                     }
                     config = Some(c);
                 }
-                Err(e) => e.as_map().iter().for_each(|(k, v)| v.iter().for_each(|m| errors.add(k, m))),
+                Err(e) => errors.merge(e),
             }
         }
         match (code, name, kind, environment, config, credentials) {

@@ -211,7 +211,7 @@ pub async fn create_receiver(
     let auth = match ReceiverAuth::parse(&body.auth) {
         Ok(a) => Some(a),
         Err(e) => {
-            e.as_map().iter().for_each(|(k, v)| v.iter().for_each(|m| errors.add(k, m)));
+            errors.merge(e);
             None
         }
     };
@@ -305,7 +305,7 @@ pub async fn update_receiver(
                 None
             }
             Err(e) => {
-                e.as_map().iter().for_each(|(k, v)| v.iter().for_each(|m| errors.add(k, m)));
+                errors.merge(e);
                 None
             }
         },

@@ -59,6 +59,24 @@ pub struct AuditRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl From<audit_logs::Model> for AuditRecord {
+    fn from(m: audit_logs::Model) -> Self {
+        Self {
+            id: m.id,
+            seq: m.seq,
+            action: m.action,
+            actor: m.actor,
+            resource_type: m.resource_type,
+            resource_id: m.resource_id,
+            connector_id: m.connector_id,
+            details: m.details,
+            prev_hash: m.prev_hash,
+            entry_hash: m.entry_hash,
+            created_at: m.created_at,
+        }
+    }
+}
+
 /// The JSON an entry's hash covers.
 pub fn hashed_content(tenant_id: &str, m: &audit_logs::Model) -> String {
     canonical_json(&json!({
@@ -162,19 +180,7 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|m| AuditRecord {
-                id: m.id,
-                seq: m.seq,
-                action: m.action,
-                actor: m.actor,
-                resource_type: m.resource_type,
-                resource_id: m.resource_id,
-                connector_id: m.connector_id,
-                details: m.details,
-                prev_hash: m.prev_hash,
-                entry_hash: m.entry_hash,
-                created_at: m.created_at,
-            })
+            .map(AuditRecord::from)
             .collect();
         Ok(Paged { items, total })
     }
