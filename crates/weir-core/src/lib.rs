@@ -13,6 +13,7 @@ pub mod connector;
 pub mod hex;
 pub mod ids;
 pub mod json;
+pub mod mapping;
 pub mod pagination;
 pub mod role;
 pub mod seal;

@@ -1,0 +1,152 @@
+//! The field-mapping engine: turns a payload into a record by rules
+//! (`source` path → transforms → `target`), with defaults, required fields
+//! and per-rule errors naming their target. Pure and total: any JSON in,
+//! an output and a list of errors out — never a panic.
+
+mod path;
+mod transform;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use path::{JsonPath, PathError, Segment};
+pub use transform::Transform;
+
+use crate::FieldErrors;
+
+/// One rule of a mapping (API.md § Field mappings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Where to read, from the payload root; absent for rules that build
+    /// their value from other paths (`concat`, `template`) or a default.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Where to write in the record; dots nest objects.
+    pub target: String,
+    /// Applied in order to the value read.
+    #[serde(default)]
+    pub transforms: Vec<Transform>,
+    /// Used when the source is absent or null.
+    #[serde(default)]
+    pub default: Option<Value>,
+    /// A missing value is an error naming the target.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// A rule's failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleError {
+    /// The rule's target.
+    pub target: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The result of applying a mapping.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct MappingOutput {
+    /// The record built.
+    pub output: Map<String, Value>,
+    /// Every rule that failed.
+    pub errors: Vec<RuleError>,
+}
+
+/// A validated set of rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    rules: Vec<(Rule, Option<JsonPath>, Vec<String>)>,
+}
+
+/// Most rules a mapping may hold.
+pub const MAX_RULES: usize = 500;
+
+impl Mapping {
+    /// Checks every rule (paths parse, targets are sensible, transform
+    /// options are valid); errors are keyed `rules[i].<field>`.
+    pub fn parse(rules: Vec<Rule>) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        if rules.len() > MAX_RULES {
+            errors.add("rules", format!("at most {MAX_RULES} rules"));
+        }
+        let mut out = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.into_iter().enumerate() {
+            let source = match rule.source.as_deref().map(JsonPath::parse) {
+                Some(Ok(p)) => Some(p),
+                Some(Err(e)) => {
+                    errors.add(format!("rules[{i}].source"), e.to_string());
+                    None
+                }
+                None => None,
+            };
+            let target: Vec<String> = rule.target.split('.').map(str::to_owned).collect();
+            if rule.target.is_empty() || rule.target.len() > 200 || target.iter().any(String::is_empty) {
+                errors.add(format!("rules[{i}].target"), "must be a name or dotted path of names");
+            }
+            for (j, t) in rule.transforms.iter().enumerate() {
+                if let Err(m) = t.check() {
+                    errors.add(format!("rules[{i}].transforms[{j}]"), m);
+                }
+            }
+            if rule.source.is_none() && rule.default.is_none() && !rule.transforms.iter().any(Transform::builds_value) {
+                errors.add(
+                    format!("rules[{i}].source"),
+                    "is required unless a default, concat or template gives the value",
+                );
+            }
+            out.push((rule, source, target));
+        }
+        errors.into_result().map(|()| Self { rules: out })
+    }
+
+    /// Applies the rules to `payload`.
+    pub fn apply(&self, payload: &Value) -> MappingOutput {
+        let mut result = MappingOutput::default();
+        for (rule, source, target) in &self.rules {
+            let read = source.as_ref().and_then(|p| p.get(payload)).filter(|v| !v.is_null()).cloned();
+            let mut value = read.or_else(|| rule.default.clone());
+            let mut failed = false;
+            for t in &rule.transforms {
+                match t.apply(value.take(), payload) {
+                    Ok(v) => value = v,
+                    Err(message) => {
+                        result.errors.push(RuleError { target: rule.target.clone(), message });
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if failed {
+                continue;
+            }
+            match value {
+                Some(v) if !v.is_null() => insert(&mut result.output, target, v),
+                _ if rule.required => result
+                    .errors
+                    .push(RuleError { target: rule.target.clone(), message: "required value is missing".to_owned() }),
+                _ => {}
+            }
+        }
+        result
+    }
+}
+
+/// Writes `v` at the dotted `target`, creating objects on the way (a
+/// non-object in the way is replaced).
+fn insert(out: &mut Map<String, Value>, target: &[String], v: Value) {
+    let Some((last, parents)) = target.split_last() else { return };
+    let mut cur = out;
+    for key in parents {
+        let slot = cur.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        let Value::Object(next) = slot else { return };
+        cur = next;
+    }
+    cur.insert(last.clone(), v);
+}
+
+#[cfg(test)]
+mod tests;

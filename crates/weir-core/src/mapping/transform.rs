@@ -1,0 +1,265 @@
+//! Transforms (API.md § Field mappings), each total: a value that does not
+//! fit is an error message, never a panic.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Number, Value};
+
+use super::path::JsonPath;
+
+/// One step applied to a rule's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Transform {
+    /// Strip surrounding whitespace.
+    Trim,
+    /// Lowercase.
+    Lowercase,
+    /// Uppercase.
+    Uppercase,
+    /// Scalars to text; objects and arrays to JSON text.
+    ToString,
+    /// Text or number to a number.
+    ToNumber,
+    /// Text or integral number to an integer.
+    ToInteger,
+    /// `true/false/yes/no/1/0` (any case), booleans, 0/1 to a boolean.
+    ToBoolean,
+    /// Text (RFC 3339, or `format` in chrono's strftime syntax, UTC) or Unix
+    /// seconds to an RFC 3339 UTC time.
+    ToDatetime {
+        /// e.g. `%d/%m/%Y %H:%M`; a date-only format gives midnight UTC.
+        #[serde(default)]
+        format: Option<String>,
+    },
+    /// Round a number to `digits` decimals (0–15).
+    Round {
+        /// Decimals kept.
+        #[serde(default)]
+        digits: u32,
+    },
+    /// Join the values at `sources` (paths from the payload root) as text.
+    Concat {
+        /// Paths to join; absent or null ones are skipped.
+        sources: Vec<String>,
+        /// Between values.
+        #[serde(default)]
+        separator: String,
+    },
+    /// Replace a value by its entry in `table`.
+    Lookup {
+        /// Text keys to values.
+        table: BTreeMap<String, Value>,
+        /// When the value is not in the table; absent means an error.
+        #[serde(default)]
+        default: Option<Value>,
+    },
+    /// Fill `{path}` placeholders with values from the payload root.
+    Template {
+        /// e.g. `{data.first} {data.last}`.
+        template: String,
+    },
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn placeholders(template: &str) -> Result<Vec<(bool, String)>, String> {
+    // (is_path, text) pieces.
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push((false, rest[..open].to_owned()));
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or_else(|| "has an unclosed {".to_owned())?;
+        out.push((true, after[..close].trim().to_owned()));
+        rest = &after[close + 1..];
+    }
+    if rest.contains('}') {
+        return Err("has an unmatched }".to_owned());
+    }
+    out.push((false, rest.to_owned()));
+    Ok(out)
+}
+
+impl Transform {
+    /// Whether this transform produces a value from the payload by itself.
+    pub fn builds_value(&self) -> bool {
+        matches!(self, Transform::Concat { .. } | Transform::Template { .. })
+    }
+
+    /// Checks the options at save time.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Transform::Round { digits } if *digits > 15 => Err("round: digits must be 0 to 15".to_owned()),
+            Transform::Concat { sources, .. } => {
+                if sources.is_empty() || sources.len() > 50 {
+                    return Err("concat: needs 1 to 50 sources".to_owned());
+                }
+                sources.iter().try_for_each(|s| JsonPath::parse(s).map(drop).map_err(|e| format!("concat: {e}")))
+            }
+            Transform::Template { template } => {
+                if template.len() > 2000 {
+                    return Err("template: at most 2000 characters".to_owned());
+                }
+                for (is_path, p) in placeholders(template).map_err(|e| format!("template {e}"))? {
+                    if is_path {
+                        JsonPath::parse(&p).map_err(|e| format!("template: {e}"))?;
+                    }
+                }
+                Ok(())
+            }
+            Transform::ToDatetime { format: Some(f) } if f.is_empty() || f.len() > 100 => {
+                Err("to_datetime: format must be 1 to 100 characters".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies the transform to `value` (`None` = absent); `root` is the
+    /// whole payload, for `concat` and `template`.
+    pub fn apply(&self, value: Option<Value>, root: &Value) -> Result<Option<Value>, String> {
+        match self {
+            Transform::Concat { sources, separator } => {
+                let parts: Vec<String> = sources
+                    .iter()
+                    .filter_map(|s| JsonPath::parse(s).ok())
+                    .filter_map(|p| p.get(root).and_then(text))
+                    .collect();
+                return Ok((!parts.is_empty()).then(|| Value::String(parts.join(separator))));
+            }
+            Transform::Template { template } => {
+                let pieces = placeholders(template).map_err(|e| format!("template {e}"))?;
+                let mut out = String::new();
+                for (is_path, p) in pieces {
+                    if is_path {
+                        if let Some(v) = JsonPath::parse(&p).ok().and_then(|path| path.get(root).and_then(text)) {
+                            out.push_str(&v);
+                        }
+                    } else {
+                        out.push_str(&p);
+                    }
+                }
+                return Ok(Some(Value::String(out)));
+            }
+            _ => {}
+        }
+        let Some(v) = value else { return Ok(None) };
+        if v.is_null() {
+            return Ok(None);
+        }
+        let got = |what: &str| format!("{} expects {what}", self.name());
+        Ok(Some(match self {
+            Transform::Trim => Value::String(v.as_str().ok_or_else(|| got("text"))?.trim().to_owned()),
+            Transform::Lowercase => Value::String(v.as_str().ok_or_else(|| got("text"))?.to_lowercase()),
+            Transform::Uppercase => Value::String(v.as_str().ok_or_else(|| got("text"))?.to_uppercase()),
+            Transform::ToString => Value::String(text(&v).unwrap_or_default()),
+            Transform::ToNumber => match &v {
+                Value::Number(_) => v,
+                Value::String(s) => {
+                    let n: f64 = s.trim().parse().map_err(|_| format!("to_number: {s:?} is not a number"))?;
+                    Value::Number(Number::from_f64(n).ok_or_else(|| format!("to_number: {s:?} is not finite"))?)
+                }
+                _ => return Err(got("text or a number")),
+            },
+            Transform::ToInteger => match &v {
+                Value::Number(n) if n.is_i64() || n.is_u64() => v,
+                Value::Number(n) => {
+                    let f = n.as_f64().unwrap_or(f64::NAN);
+                    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                        Value::from(f as i64)
+                    } else {
+                        return Err(format!("to_integer: {n} is not an integer"));
+                    }
+                }
+                Value::String(s) => {
+                    Value::from(s.trim().parse::<i64>().map_err(|_| format!("to_integer: {s:?} is not an integer"))?)
+                }
+                _ => return Err(got("text or a number")),
+            },
+            Transform::ToBoolean => match &v {
+                Value::Bool(_) => v,
+                Value::Number(n) if n.as_f64() == Some(0.0) => Value::Bool(false),
+                Value::Number(n) if n.as_f64() == Some(1.0) => Value::Bool(true),
+                Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "y" | "1" | "on" => Value::Bool(true),
+                    "false" | "no" | "n" | "0" | "off" => Value::Bool(false),
+                    _ => return Err(format!("to_boolean: {s:?} is not a boolean")),
+                },
+                _ => return Err(got("a boolean, 0/1 or text")),
+            },
+            Transform::ToDatetime { format } => Value::String(to_datetime(&v, format.as_deref())?),
+            Transform::Round { digits } => {
+                let n = v.as_f64().ok_or_else(|| got("a number"))?;
+                let factor = 10f64.powi(i32::try_from(*digits).unwrap_or(15).min(15));
+                let r = (n * factor).round() / factor;
+                Value::Number(Number::from_f64(r).ok_or_else(|| "round: result is not finite".to_owned())?)
+            }
+            Transform::Lookup { table, default } => {
+                let key = text(&v).unwrap_or_default();
+                match table.get(&key) {
+                    Some(found) => found.clone(),
+                    None => match default {
+                        Some(d) => d.clone(),
+                        None => return Err(format!("lookup: {key:?} is not in the table")),
+                    },
+                }
+            }
+            Transform::Concat { .. } | Transform::Template { .. } => v,
+        }))
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Transform::Trim => "trim",
+            Transform::Lowercase => "lowercase",
+            Transform::Uppercase => "uppercase",
+            Transform::ToString => "to_string",
+            Transform::ToNumber => "to_number",
+            Transform::ToInteger => "to_integer",
+            Transform::ToBoolean => "to_boolean",
+            Transform::ToDatetime { .. } => "to_datetime",
+            Transform::Round { .. } => "round",
+            Transform::Concat { .. } => "concat",
+            Transform::Lookup { .. } => "lookup",
+            Transform::Template { .. } => "template",
+        }
+    }
+}
+
+fn to_datetime(v: &Value, format: Option<&str>) -> Result<String, String> {
+    let utc = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    match (v, format) {
+        (Value::Number(n), _) => {
+            let secs = n.as_i64().ok_or_else(|| format!("to_datetime: {n} is not whole Unix seconds"))?;
+            DateTime::from_timestamp(secs, 0).map(utc).ok_or_else(|| format!("to_datetime: {n} is out of range"))
+        }
+        (Value::String(s), None) => DateTime::parse_from_rfc3339(s.trim())
+            .map(|t| utc(t.with_timezone(&Utc)))
+            .map_err(|_| format!("to_datetime: {s:?} is not an RFC 3339 time")),
+        (Value::String(s), Some(f)) => {
+            let s = s.trim();
+            if let Ok(t) = DateTime::parse_from_str(s, f) {
+                return Ok(utc(t.with_timezone(&Utc)));
+            }
+            if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+                return Ok(utc(t.and_utc()));
+            }
+            NaiveDate::parse_from_str(s, f)
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| utc(t.and_utc()))
+                .ok_or_else(|| format!("to_datetime: {s:?} does not match {f:?}"))
+        }
+        _ => Err("to_datetime expects text or Unix seconds".to_owned()),
+    }
+}
