@@ -18,6 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "receivers", description = "Webhook receivers and their secrets"),
         (name = "receiving", description = "The receive endpoint providers call"),
         (name = "events", description = "Received webhook events"),
+        (name = "field-mappings", description = "Rules that turn payloads into records"),
     )
 )]
 struct BaseDoc;

@@ -24,6 +24,7 @@ pub use repos::audit::{AuditEntry, AuditRecord};
 pub use repos::change_requests::{ChangeRequest, ChangeRequestFilter, PendingChange};
 pub use repos::connectors::{Connector, ConnectorChanges, ConnectorFilter, NewConnector, SealedCredentials};
 pub use repos::events::{AcceptedDelivery, Delivery, DeliveryOutcome, EventFilter, RejectedDelivery, WebhookEvent};
+pub use repos::field_mappings::{FieldMapping, MappingSpec};
 pub use repos::instance::MasterKeyCheck;
 pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};
 pub use repos::tenants::{NewTenant, Tenant};

@@ -4,6 +4,7 @@
 pub mod change_requests;
 pub mod connectors;
 pub mod events;
+pub mod field_mappings;
 pub mod health;
 pub mod receive;
 pub mod receivers;
@@ -41,4 +42,11 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(receive::receive))
         .routes(routes!(events::list_events))
         .routes(routes!(events::get_event))
+        .routes(routes!(field_mappings::list_field_mappings, field_mappings::create_field_mapping))
+        .routes(routes!(
+            field_mappings::get_field_mapping,
+            field_mappings::update_field_mapping,
+            field_mappings::delete_field_mapping
+        ))
+        .routes(routes!(field_mappings::preview_field_mapping))
 }

@@ -6,6 +6,7 @@ pub mod api_tokens;
 pub mod audit_logs;
 pub mod connector_change_requests;
 pub mod connectors;
+pub mod field_mappings;
 pub mod instance_settings;
 pub mod sync_configurations;
 pub mod system_tokens;

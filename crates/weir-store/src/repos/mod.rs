@@ -6,6 +6,7 @@ pub mod audit;
 pub mod change_requests;
 pub mod connectors;
 pub mod events;
+pub mod field_mappings;
 pub mod instance;
 pub mod receivers;
 pub mod tenants;

@@ -7,5 +7,6 @@ mod auth;
 mod bad_input;
 mod basics;
 mod connectors;
+mod field_mappings;
 mod tenants_and_tokens;
 mod webhooks;
