@@ -181,26 +181,15 @@ impl ConnectorChanges {
     }
 
     /// The non-secret part for an audit entry: field names and the new
-    /// values of plain fields (credentials appear only as `"replaced"` or
-    /// `"cleared"`).
+    /// values of plain fields (the request form without `config`, whose
+    /// headers may be long; credentials only as `"replaced"`/`"cleared"`).
     pub fn audit_details(&self) -> Value {
-        let mut d = serde_json::Map::new();
+        let mut d = match self.to_request_json() {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        d.remove("config");
         d.insert("changed".into(), json!(self.fields()));
-        if let Some(n) = &self.name {
-            d.insert("name".into(), json!(n));
-        }
-        if let Some(e) = self.environment {
-            d.insert("environment".into(), json!(e.as_str()));
-        }
-        if let Some(a) = self.is_active {
-            d.insert("is_active".into(), json!(a));
-        }
-        if let Some(c) = &self.credentials {
-            d.insert("credentials".into(), json!(if c.is_some() { "replaced" } else { "cleared" }));
-        }
-        if let Some(r) = self.rate_limit_per_minute {
-            d.insert("rate_limit_per_minute".into(), json!(r));
-        }
         Value::Object(d)
     }
 }
