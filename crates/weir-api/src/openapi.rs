@@ -19,6 +19,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "receiving", description = "The receive endpoint providers call"),
         (name = "events", description = "Received webhook events"),
         (name = "field-mappings", description = "Rules that turn payloads into records"),
+        (name = "records", description = "The business system's records"),
     )
 )]
 struct BaseDoc;

@@ -8,6 +8,7 @@ pub mod field_mappings;
 pub mod health;
 pub mod receive;
 pub mod receivers;
+pub mod records;
 pub mod system;
 pub mod tokens;
 
@@ -49,4 +50,6 @@ pub fn all() -> OpenApiRouter<AppState> {
             field_mappings::delete_field_mapping
         ))
         .routes(routes!(field_mappings::preview_field_mapping))
+        .routes(routes!(records::list_records))
+        .routes(routes!(records::get_record))
 }

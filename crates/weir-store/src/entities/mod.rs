@@ -8,6 +8,7 @@ pub mod connector_change_requests;
 pub mod connectors;
 pub mod field_mappings;
 pub mod instance_settings;
+pub mod records;
 pub mod sync_configurations;
 pub mod system_tokens;
 pub mod tenants;

@@ -9,6 +9,7 @@ pub mod events;
 pub mod field_mappings;
 pub mod instance;
 pub mod receivers;
+pub mod records;
 pub mod tenants;
 pub mod tokens;
 

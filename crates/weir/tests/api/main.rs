@@ -8,5 +8,6 @@ mod bad_input;
 mod basics;
 mod connectors;
 mod field_mappings;
+mod records;
 mod tenants_and_tokens;
 mod webhooks;

@@ -1,0 +1,120 @@
+//! `/api/v1/integration/records`: the business system's side, read-only
+//! here (processing and syncs write records).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use weir_core::FieldErrors;
+use weir_store::Record;
+
+use super::events::parse_bound;
+use crate::AppState;
+use crate::auth::TenantCaller;
+use crate::envelope::{Data, List};
+use crate::extract::{ApiQuery, PageParams};
+use crate::policy::{ConnectorAction, connector as policy};
+use crate::problem::{ApiError, Problem};
+
+/// A record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordOut {
+    /// Entity type.
+    pub entity_type: String,
+    /// The outside system's id.
+    pub external_id: String,
+    /// Fields.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// 1 on creation, +1 per change.
+    pub version: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Record> for RecordOut {
+    fn from(r: Record) -> Self {
+        Self {
+            entity_type: r.entity_type,
+            external_id: r.external_id,
+            data: r.data,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Record list filters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecordQuery {
+    /// Only this entity type.
+    pub entity_type: Option<String>,
+    /// Only records changed after this time (RFC 3339 or a date).
+    pub updated_after: Option<String>,
+    /// 1-based page.
+    pub page: Option<u64>,
+    /// 1 to 100.
+    pub per_page: Option<u64>,
+}
+
+/// List records (viewer), oldest change first.
+#[utoipa::path(get, path = "/api/v1/integration/records", tag = "records", security(("bearer" = [])),
+    params(RecordQuery),
+    responses(
+        (status = 200, body = List<RecordOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_records(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    ApiQuery(q): ApiQuery<RecordQuery>,
+) -> Result<Json<List<RecordOut>>, ApiError> {
+    caller.require(policy(ConnectorAction::Read))?;
+    let mut errors = FieldErrors::new();
+    let after = match q.updated_after.as_deref() {
+        None => None,
+        Some(s) => match parse_bound(s, false) {
+            Some(t) => Some(t),
+            None => {
+                errors.add("updated_after", "must be a date (2026-01-10) or an RFC 3339 time");
+                None
+            }
+        },
+    };
+    errors.into_result().map_err(ApiError::Validation)?;
+    let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
+    let paged = state.store.list_records(caller.scope(), q.entity_type.as_deref(), after, page).await?;
+    Ok(Json(List::new(paged.items.into_iter().map(RecordOut::from).collect(), page, paged.total)))
+}
+
+/// Show a record (viewer).
+#[utoipa::path(get, path = "/api/v1/integration/records/{entity_type}/{external_id}", tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("entity_type" = String, Path, description = "Entity type"),
+        ("external_id" = String, Path, description = "External id"),
+    ),
+    responses(
+        (status = 200, body = Data<RecordOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_record(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path((entity_type, external_id)): Path<(String, String)>,
+) -> Result<Json<Data<RecordOut>>, ApiError> {
+    caller.require(policy(ConnectorAction::Read))?;
+    if entity_type.len() > 100 || external_id.len() > 255 {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(Data::new(state.store.get_record(caller.scope(), &entity_type, &external_id).await?.into())))
+}

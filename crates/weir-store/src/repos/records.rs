@@ -1,0 +1,190 @@
+//! Records: the business system's entities, written idempotently — the same
+//! data again changes nothing; different data is a new version.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::Value;
+use tracing::instrument;
+use weir_core::{PageRequest, ids};
+
+use super::{Paged, now};
+use crate::entities::records as rec;
+use crate::{Store, StoreError, TenantScope};
+
+/// A record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Entity type, e.g. `customer`.
+    pub entity_type: String,
+    /// The id the outside system gives it.
+    pub external_id: String,
+    /// Its fields.
+    pub data: Value,
+    /// 1 on creation, +1 on every change.
+    pub version: i64,
+    /// The connector that last changed it.
+    pub source_connector_id: Option<String>,
+    /// The event that last changed it.
+    pub last_event_id: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<rec::Model> for Record {
+    fn from(m: rec::Model) -> Self {
+        Self {
+            entity_type: m.entity_type,
+            external_id: m.external_id,
+            data: m.data,
+            version: m.version,
+            source_connector_id: m.source_connector_id,
+            last_event_id: m.last_event_id,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// A new record.
+    Created,
+    /// New data: a new version.
+    Updated,
+    /// The same data again: nothing written.
+    Unchanged,
+}
+
+/// A record to write.
+#[derive(Debug, Clone)]
+pub struct RecordWrite {
+    /// Entity type.
+    pub entity_type: String,
+    /// External id.
+    pub external_id: String,
+    /// Fields.
+    pub data: Value,
+    /// Connector it came from.
+    pub source_connector_id: Option<String>,
+    /// Event it came from.
+    pub last_event_id: Option<String>,
+}
+
+fn of(scope: &TenantScope) -> sea_orm::Select<rec::Entity> {
+    rec::Entity::find().filter(rec::Column::TenantId.eq(scope.tenant_id()))
+}
+
+impl Store {
+    /// Creates or versions a record on `conn` (part of the caller's
+    /// transaction, e.g. the event that produced it).
+    pub async fn upsert_record_on<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        scope: &TenantScope,
+        w: RecordWrite,
+    ) -> Result<(Record, UpsertOutcome), StoreError> {
+        let existing = of(scope)
+            .filter(rec::Column::EntityType.eq(w.entity_type.as_str()))
+            .filter(rec::Column::ExternalId.eq(w.external_id.as_str()))
+            .one(conn)
+            .await?;
+        let at = now();
+        match existing {
+            Some(m) if m.data == w.data => Ok((m.into(), UpsertOutcome::Unchanged)),
+            Some(m) => {
+                let version = m.version + 1;
+                let mut am = m.into_active_model();
+                am.data = Set(w.data);
+                am.version = Set(version);
+                am.source_connector_id = Set(w.source_connector_id);
+                am.last_event_id = Set(w.last_event_id);
+                am.updated_at = Set(at);
+                Ok((am.update(conn).await?.into(), UpsertOutcome::Updated))
+            }
+            None => {
+                let m = rec::ActiveModel {
+                    id: Set(ids::new_id()),
+                    tenant_id: Set(scope.tenant_id().to_owned()),
+                    entity_type: Set(w.entity_type),
+                    external_id: Set(w.external_id),
+                    data: Set(w.data),
+                    version: Set(1),
+                    source_connector_id: Set(w.source_connector_id),
+                    last_event_id: Set(w.last_event_id),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                }
+                .insert(conn)
+                .await?;
+                Ok((m.into(), UpsertOutcome::Created))
+            }
+        }
+    }
+
+    /// Creates or versions a record in its own transaction.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn upsert_record(
+        &self,
+        scope: &TenantScope,
+        w: RecordWrite,
+    ) -> Result<(Record, UpsertOutcome), StoreError> {
+        let txn = self.write_txn().await?;
+        let result = self.upsert_record_on(&txn, scope, w).await?;
+        txn.commit().await?;
+        Ok(result)
+    }
+
+    /// One record.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn get_record(
+        &self,
+        scope: &TenantScope,
+        entity_type: &str,
+        external_id: &str,
+    ) -> Result<Record, StoreError> {
+        of(scope)
+            .filter(rec::Column::EntityType.eq(entity_type))
+            .filter(rec::Column::ExternalId.eq(external_id))
+            .one(&self.db)
+            .await?
+            .map(Record::from)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Records, oldest change first (so `updated_after` can walk forward),
+    /// optionally of one type and changed after a time.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn list_records(
+        &self,
+        scope: &TenantScope,
+        entity_type: Option<&str>,
+        updated_after: Option<DateTime<Utc>>,
+        page: PageRequest,
+    ) -> Result<Paged<Record>, StoreError> {
+        let mut q = of(scope);
+        if let Some(t) = entity_type {
+            q = q.filter(rec::Column::EntityType.eq(t));
+        }
+        if let Some(after) = updated_after {
+            q = q.filter(rec::Column::UpdatedAt.gt(after));
+        }
+        let total = q.clone().count(&self.db).await?;
+        let items = q
+            .order_by_asc(rec::Column::UpdatedAt)
+            .order_by_asc(rec::Column::Id)
+            .offset(page.offset())
+            .limit(page.per_page())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Record::from)
+            .collect();
+        Ok(Paged { items, total })
+    }
+}
