@@ -18,7 +18,8 @@ use crate::problem::ApiError;
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
 
-fn is_json(content_type: Option<&str>) -> bool {
+/// Whether a Content-Type names JSON (`application/json` or `application/*+json`).
+pub(crate) fn is_json(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return false };
     let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))

@@ -252,6 +252,25 @@ async fn help_and_version() {
     }
 }
 
+/// Creates tenant `acme` with the system token; returns an admin token.
+async fn tenant_admin(c: &reqwest::Client, base: &str, system: &str) -> String {
+    let post = |path: String, body: Value| c.post(format!("{base}{path}")).bearer_auth(system).json(&body).send();
+    let t: Value = post("/api/v1/system/tenants".into(), json!({"slug": "acme", "name": "Acme"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tid = t["data"]["id"].as_str().unwrap();
+    let tok: Value = post(format!("/api/v1/system/tenants/{tid}/tokens"), json!({"name": "a", "role": "admin"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tok["data"]["token"].as_str().unwrap().to_owned()
+}
+
 /// Starts `weir serve` with `extra` environment; returns the child and base URL.
 async fn serve(dir: &Path, extra: &[(&str, String)]) -> (Child, String) {
     let port = free_port();
@@ -301,28 +320,7 @@ async fn secrets_stay_out_of_trace_logs(backend: helpers::Backend) {
         }
         r
     };
-    let t: Value =
-        call(reqwest::Method::POST, "/api/v1/system/tenants", system, Some(json!({"slug": "acme", "name": "Acme"})))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-    let tid = t["data"]["id"].as_str().unwrap();
-    let tok: Value = call(
-        reqwest::Method::POST,
-        &format!("/api/v1/system/tenants/{tid}/tokens"),
-        system,
-        Some(json!({"name": "a", "role": "admin"})),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let admin = tok["data"]["token"].as_str().unwrap().to_owned();
+    let admin = tenant_admin(&c, &base, system).await;
     let remote = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::any())
         .respond_with(wiremock::ResponseTemplate::new(200))
@@ -420,28 +418,8 @@ async fn master_key_file_and_mismatch() {
     assert_eq!(mode, 0o600, "key file readable by its owner only");
     // Seal something under the generated key.
     let c = client();
-    let t: Value = c
-        .post(format!("{base}/api/v1/system/tenants"))
-        .bearer_auth(&system.1)
-        .json(&json!({"slug": "acme", "name": "Acme"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tid = t["data"]["id"].as_str().unwrap();
-    let tok: Value = c
-        .post(format!("{base}/api/v1/system/tenants/{tid}/tokens"))
-        .bearer_auth(&system.1)
-        .json(&json!({"name": "a", "role": "admin"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = c.post(format!("{base}/api/v1/integration/connectors")).bearer_auth(tok["data"]["token"].as_str().unwrap())
+    let admin = tenant_admin(&c, &base, &system.1).await;
+    let r = c.post(format!("{base}/api/v1/integration/connectors")).bearer_auth(&admin)
         .json(&json!({"code": "xx", "name": "x", "type": "http", "config": {"base_url": "http://127.0.0.1:9", "auth": {"type": "bearer"}},
                       "credentials": {"token": "abc"}}))
         .send().await.unwrap();

@@ -21,6 +21,7 @@ use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome, RejectedDelivery};
 
 use crate::AppState;
 use crate::envelope::Data;
+use crate::extract::is_json;
 use crate::intake::ReadyReceiver;
 use crate::problem::{ApiError, Problem};
 
@@ -94,13 +95,6 @@ fn error_status(e: &ApiError) -> u16 {
     }
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
-        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
-    })
-}
-
 /// Receive a webhook delivery (authenticated by the receiver's method, not a Weir token).
 #[utoipa::path(post, path = "/api/v1/integration/webhooks/{connector_code}/receive/{receiver_key}", tag = "receiving",
     params(
@@ -154,7 +148,7 @@ pub async fn receive(
         return Err(ctx.reject(ApiError::TooManyRequests(wait), "rate_limited", None, 0).await);
     }
     let (parts, body) = request.into_parts();
-    if !is_json(&parts.headers) {
+    if !is_json(parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())) {
         return Err(ctx.reject(ApiError::UnsupportedMediaType, "unsupported_media_type", None, 0).await);
     }
     let max = state.intake.max_body_bytes;
