@@ -17,6 +17,7 @@ pub mod mapping;
 pub mod pagination;
 pub mod role;
 pub mod seal;
+pub mod sync;
 pub mod tenant;
 pub mod token;
 pub mod validation;

@@ -62,6 +62,12 @@ pub struct Mapping {
 /// Most rules a mapping may hold.
 pub const MAX_RULES: usize = 500;
 
+/// Deepest a value the engine copies or prints may nest (arrays and objects
+/// count a level each): serde_json parses no deeper than this, and copying
+/// or printing a `Value` recurses once per level, so a deeper value built in
+/// code would overflow the stack.
+pub const MAX_DEPTH: usize = 128;
+
 impl Mapping {
     /// Checks every rule (paths parse, targets are sensible, transform
     /// options are valid); errors are keyed `rules[i].<field>`.
@@ -89,6 +95,9 @@ impl Mapping {
                     errors.add(format!("rules[{i}].transforms[{j}]"), m);
                 }
             }
+            if rule.default.as_ref().is_some_and(too_deep) {
+                errors.add(format!("rules[{i}].default"), format!("is nested more than {MAX_DEPTH} levels deep"));
+            }
             if rule.source.is_none() && rule.default.is_none() && !rule.transforms.iter().any(Transform::builds_value) {
                 errors.add(
                     format!("rules[{i}].source"),
@@ -104,8 +113,13 @@ impl Mapping {
     pub fn apply(&self, payload: &Value) -> MappingOutput {
         let mut result = MappingOutput::default();
         for (rule, source, target) in &self.rules {
-            let read = source.as_ref().and_then(|p| p.get(payload)).filter(|v| !v.is_null()).cloned();
-            let mut value = read.or_else(|| rule.default.clone());
+            let read = source.as_ref().and_then(|p| p.get(payload)).filter(|v| !v.is_null());
+            if read.is_some_and(too_deep) {
+                let message = format!("value is nested more than {MAX_DEPTH} levels deep");
+                result.errors.push(RuleError { target: rule.target.clone(), message });
+                continue;
+            }
+            let mut value = read.cloned().or_else(|| rule.default.clone());
             let mut failed = false;
             for t in &rule.transforms {
                 match t.apply(value.take(), payload) {
@@ -132,6 +146,44 @@ impl Mapping {
     }
 }
 
+/// Whether `v` nests more than [`MAX_DEPTH`] arrays and objects deep. Walks
+/// with an explicit stack (of at most `MAX_DEPTH` iterators), so asking is
+/// safe at any depth.
+fn too_deep(v: &Value) -> bool {
+    enum Children<'v> {
+        Array(std::slice::Iter<'v, Value>),
+        Object(serde_json::map::Values<'v>),
+    }
+    fn children(v: &Value) -> Option<Children<'_>> {
+        match v {
+            Value::Array(a) => Some(Children::Array(a.iter())),
+            Value::Object(m) => Some(Children::Object(m.values())),
+            _ => None,
+        }
+    }
+    let mut stack: Vec<Children<'_>> = children(v).into_iter().collect();
+    while let Some(top) = stack.last_mut() {
+        let next = match top {
+            Children::Array(i) => i.next(),
+            Children::Object(i) => i.next(),
+        };
+        match next {
+            Some(child) => {
+                if let Some(c) = children(child) {
+                    if stack.len() == MAX_DEPTH {
+                        return true;
+                    }
+                    stack.push(c);
+                }
+            }
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    false
+}
+
 /// Writes `v` at the dotted `target`, creating objects on the way (a
 /// non-object in the way is replaced).
 fn insert(out: &mut Map<String, Value>, target: &[String], v: Value) {
@@ -150,3 +202,5 @@ fn insert(out: &mut Map<String, Value>, target: &[String], v: Value) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_edge;

@@ -8,33 +8,39 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
 use super::path::JsonPath;
+use super::{MAX_DEPTH, too_deep};
 
 /// One step applied to a rule's value.
+///
+/// The option-less ops are empty struct variants (`Trim {}`), not unit
+/// variants: serde ignores `deny_unknown_fields` for the unit variants of an
+/// internally tagged enum, so `{"op": "trim", "digits": 2}` used to be
+/// accepted with its stray option silently dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Transform {
     /// Strip surrounding whitespace.
-    Trim,
+    Trim {},
     /// Lowercase.
-    Lowercase,
+    Lowercase {},
     /// Uppercase.
-    Uppercase,
+    Uppercase {},
     /// Scalars to text; objects and arrays to JSON text.
-    ToString,
-    /// Text or number to a number.
-    ToNumber,
+    ToString {},
+    /// Text or number to a number; integer text stays an exact integer.
+    ToNumber {},
     /// Text or integral number to an integer.
-    ToInteger,
+    ToInteger {},
     /// `true/false/yes/no/1/0` (any case), booleans, 0/1 to a boolean.
-    ToBoolean,
+    ToBoolean {},
     /// Text (RFC 3339, or `format` in chrono's strftime syntax, UTC) or Unix
-    /// seconds to an RFC 3339 UTC time.
+    /// seconds (an integer or a whole float) to an RFC 3339 UTC time.
     ToDatetime {
         /// e.g. `%d/%m/%Y %H:%M`; a date-only format gives midnight UTC.
         #[serde(default)]
         format: Option<String>,
     },
-    /// Round a number to `digits` decimals (0–15).
+    /// Round a number to `digits` decimals (0–15); integers are already round.
     Round {
         /// Decimals kept.
         #[serde(default)]
@@ -70,6 +76,16 @@ fn text(v: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         Value::Null => None,
         other => Some(other.to_string()),
+    }
+}
+
+/// The text at `path` from `root`, if any; a value too deep to print is an
+/// error (printing recurses once per level).
+fn read_text(path: &str, root: &Value) -> Result<Option<String>, String> {
+    match JsonPath::parse(path).ok().and_then(|p| p.get(root)) {
+        Some(v) if too_deep(v) => Err(format!("{path:?} is nested more than {MAX_DEPTH} levels deep")),
+        Some(v) => Ok(text(v)),
+        None => Ok(None),
     }
 }
 
@@ -121,6 +137,9 @@ impl Transform {
             Transform::ToDatetime { format: Some(f) } if f.is_empty() || f.len() > 100 => {
                 Err("to_datetime: format must be 1 to 100 characters".to_owned())
             }
+            Transform::Lookup { table, default } if table.values().chain(default).any(too_deep) => {
+                Err(format!("lookup: a value is nested more than {MAX_DEPTH} levels deep"))
+            }
             _ => Ok(()),
         }
     }
@@ -130,11 +149,12 @@ impl Transform {
     pub fn apply(&self, value: Option<Value>, root: &Value) -> Result<Option<Value>, String> {
         match self {
             Transform::Concat { sources, separator } => {
-                let parts: Vec<String> = sources
-                    .iter()
-                    .filter_map(|s| JsonPath::parse(s).ok())
-                    .filter_map(|p| p.get(root).and_then(text))
-                    .collect();
+                let mut parts = Vec::new();
+                for s in sources {
+                    if let Some(t) = read_text(s, root).map_err(|e| format!("concat: {e}"))? {
+                        parts.push(t);
+                    }
+                }
                 return Ok((!parts.is_empty()).then(|| Value::String(parts.join(separator))));
             }
             Transform::Template { template } => {
@@ -142,8 +162,8 @@ impl Transform {
                 let mut out = String::new();
                 for (is_path, p) in pieces {
                     if is_path {
-                        if let Some(v) = JsonPath::parse(&p).ok().and_then(|path| path.get(root).and_then(text)) {
-                            out.push_str(&v);
+                        if let Some(t) = read_text(&p, root).map_err(|e| format!("template: {e}"))? {
+                            out.push_str(&t);
                         }
                     } else {
                         out.push_str(&p);
@@ -159,19 +179,28 @@ impl Transform {
         }
         let got = |what: &str| format!("{} expects {what}", self.name());
         Ok(Some(match self {
-            Transform::Trim => Value::String(v.as_str().ok_or_else(|| got("text"))?.trim().to_owned()),
-            Transform::Lowercase => Value::String(v.as_str().ok_or_else(|| got("text"))?.to_lowercase()),
-            Transform::Uppercase => Value::String(v.as_str().ok_or_else(|| got("text"))?.to_uppercase()),
-            Transform::ToString => Value::String(text(&v).unwrap_or_default()),
-            Transform::ToNumber => match &v {
+            Transform::Trim {} => Value::String(v.as_str().ok_or_else(|| got("text"))?.trim().to_owned()),
+            Transform::Lowercase {} => Value::String(v.as_str().ok_or_else(|| got("text"))?.to_lowercase()),
+            Transform::Uppercase {} => Value::String(v.as_str().ok_or_else(|| got("text"))?.to_uppercase()),
+            Transform::ToString {} => Value::String(text(&v).unwrap_or_default()),
+            Transform::ToNumber {} => match &v {
                 Value::Number(_) => v,
                 Value::String(s) => {
-                    let n: f64 = s.trim().parse().map_err(|_| format!("to_number: {s:?} is not a number"))?;
-                    Value::Number(Number::from_f64(n).ok_or_else(|| format!("to_number: {s:?} is not finite"))?)
+                    let t = s.trim();
+                    // Integers first: through f64 they would turn into floats
+                    // (`42.0`) and lose digits above 2^53.
+                    if let Ok(i) = t.parse::<i64>() {
+                        Value::from(i)
+                    } else if let Ok(u) = t.parse::<u64>() {
+                        Value::from(u)
+                    } else {
+                        let n: f64 = t.parse().map_err(|_| format!("to_number: {s:?} is not a number"))?;
+                        Value::Number(Number::from_f64(n).ok_or_else(|| format!("to_number: {s:?} is not finite"))?)
+                    }
                 }
                 _ => return Err(got("text or a number")),
             },
-            Transform::ToInteger => match &v {
+            Transform::ToInteger {} => match &v {
                 Value::Number(n) if n.is_i64() || n.is_u64() => v,
                 Value::Number(n) => {
                     let f = n.as_f64().unwrap_or(f64::NAN);
@@ -182,11 +211,16 @@ impl Transform {
                     }
                 }
                 Value::String(s) => {
-                    Value::from(s.trim().parse::<i64>().map_err(|_| format!("to_integer: {s:?} is not an integer"))?)
+                    let t = s.trim();
+                    match (t.parse::<i64>(), t.parse::<u64>()) {
+                        (Ok(i), _) => Value::from(i),
+                        (_, Ok(u)) => Value::from(u),
+                        _ => return Err(format!("to_integer: {s:?} is not an integer")),
+                    }
                 }
                 _ => return Err(got("text or a number")),
             },
-            Transform::ToBoolean => match &v {
+            Transform::ToBoolean {} => match &v {
                 Value::Bool(_) => v,
                 Value::Number(n) if n.as_f64() == Some(0.0) => Value::Bool(false),
                 Value::Number(n) if n.as_f64() == Some(1.0) => Value::Bool(true),
@@ -198,12 +232,20 @@ impl Transform {
                 _ => return Err(got("a boolean, 0/1 or text")),
             },
             Transform::ToDatetime { format } => Value::String(to_datetime(&v, format.as_deref())?),
-            Transform::Round { digits } => {
-                let n = v.as_f64().ok_or_else(|| got("a number"))?;
-                let factor = 10f64.powi(i32::try_from(*digits).unwrap_or(15).min(15));
-                let r = (n * factor).round() / factor;
-                Value::Number(Number::from_f64(r).ok_or_else(|| "round: result is not finite".to_owned())?)
-            }
+            Transform::Round { digits } => match &v {
+                // Already round; through f64 they would lose digits above 2^53.
+                Value::Number(n) if n.is_i64() || n.is_u64() => v,
+                Value::Number(n) => {
+                    let x = n.as_f64().ok_or_else(|| got("a number"))?;
+                    let factor = 10f64.powi(i32::try_from(*digits).unwrap_or(15).min(15));
+                    let scaled = x * factor;
+                    // From 2^52 up every float is whole: nothing is left to
+                    // round (and `x * factor` may even overflow to infinity).
+                    let r = if scaled.abs() < 4_503_599_627_370_496.0 { scaled.round() / factor } else { x };
+                    Value::Number(Number::from_f64(r).ok_or_else(|| "round: result is not finite".to_owned())?)
+                }
+                _ => return Err(got("a number")),
+            },
             Transform::Lookup { table, default } => {
                 let key = text(&v).unwrap_or_default();
                 match table.get(&key) {
@@ -220,13 +262,13 @@ impl Transform {
 
     fn name(&self) -> &'static str {
         match self {
-            Transform::Trim => "trim",
-            Transform::Lowercase => "lowercase",
-            Transform::Uppercase => "uppercase",
-            Transform::ToString => "to_string",
-            Transform::ToNumber => "to_number",
-            Transform::ToInteger => "to_integer",
-            Transform::ToBoolean => "to_boolean",
+            Transform::Trim {} => "trim",
+            Transform::Lowercase {} => "lowercase",
+            Transform::Uppercase {} => "uppercase",
+            Transform::ToString {} => "to_string",
+            Transform::ToNumber {} => "to_number",
+            Transform::ToInteger {} => "to_integer",
+            Transform::ToBoolean {} => "to_boolean",
             Transform::ToDatetime { .. } => "to_datetime",
             Transform::Round { .. } => "round",
             Transform::Concat { .. } => "concat",
@@ -240,8 +282,22 @@ fn to_datetime(v: &Value, format: Option<&str>) -> Result<String, String> {
     let utc = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     match (v, format) {
         (Value::Number(n), _) => {
-            let secs = n.as_i64().ok_or_else(|| format!("to_datetime: {n} is not whole Unix seconds"))?;
-            DateTime::from_timestamp(secs, 0).map(utc).ok_or_else(|| format!("to_datetime: {n} is out of range"))
+            let out_of_range = || format!("to_datetime: {n} is out of range");
+            let secs = match n.as_i64() {
+                Some(secs) => secs,
+                // A whole float (`1700000000.0`) is whole seconds too.
+                None => {
+                    let f = n.as_f64().unwrap_or(f64::NAN);
+                    if f.fract() != 0.0 {
+                        return Err(format!("to_datetime: {n} is not whole Unix seconds"));
+                    }
+                    if f.abs() >= 9.0e15 {
+                        return Err(out_of_range());
+                    }
+                    f as i64
+                }
+            };
+            DateTime::from_timestamp(secs, 0).map(utc).ok_or_else(out_of_range)
         }
         (Value::String(s), None) => DateTime::parse_from_rfc3339(s.trim())
             .map(|t| utc(t.with_timezone(&Utc)))

@@ -14,6 +14,8 @@ pub struct Model {
     pub version: i64,
     pub source_connector_id: Option<String>,
     pub last_event_id: Option<String>,
+    /// The ordering value (e.g. the source's `updated_at`) of the data held.
+    pub ordering_value: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

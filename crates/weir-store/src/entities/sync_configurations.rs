@@ -25,6 +25,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
+    /// The HTTP destination's signing secret, sealed under the master key.
+    pub destination_secret_sealed: Option<Vec<u8>>,
+    /// The mapped field that orders versions of a record (e.g. `updated_at`).
+    pub ordering_field: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

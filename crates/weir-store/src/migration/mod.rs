@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial_schema;
 mod m20261128_000002_instance_settings;
+mod m20261128_000003_processing;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial_schema::Migration),
             Box::new(m20261128_000002_instance_settings::Migration),
+            Box::new(m20261128_000003_processing::Migration),
         ]
     }
 

@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{Value, json};
 use tracing::instrument;
 use weir_core::PageRequest;
 
 use super::audit::AuditEntry;
+use super::rollups::{DayCounters, ErrorCounters};
 use super::{Paged, now};
 use crate::entities::{webhook_events as we, webhook_receivers as wr};
 use crate::{Store, StoreError, TenantScope};
@@ -178,13 +179,6 @@ async fn insert_events<C: ConnectionTrait>(conn: &C, models: Vec<we::ActiveModel
     Ok(())
 }
 
-#[derive(Default)]
-struct DayCounts {
-    received: i64,
-    duplicate: i64,
-    rejected: i64,
-}
-
 impl Store {
     /// Commits a batch of deliveries in one transaction: new events stored
     /// (a repeated provider event id resolves to the first event), an audit
@@ -295,8 +289,8 @@ impl Store {
 
         // Audit entries per tenant, in batch order; rollups per tenant/connector/day.
         let mut audits: BTreeMap<&str, Vec<AuditEntry>> = BTreeMap::new();
-        let mut days: BTreeMap<(String, String, chrono::NaiveDate), DayCounts> = BTreeMap::new();
-        let mut errors: BTreeMap<(String, String, chrono::NaiveDate, &'static str), i64> = BTreeMap::new();
+        let mut days = DayCounters::default();
+        let mut errors = ErrorCounters::default();
         let mut last_received: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         for d in batch {
@@ -308,13 +302,11 @@ impl Store {
                         DeliveryOutcome::Duplicate { event_id, .. } => ("duplicate", 200, event_id.clone()),
                         DeliveryOutcome::Audited => ("accepted", 202, a.event_id.clone()),
                     };
-                    let day = days
-                        .entry((a.tenant_id.clone(), a.connector_id.clone(), a.received_at.date_naive()))
-                        .or_default();
+                    let day = a.received_at.date_naive();
                     if label == "duplicate" {
-                        day.duplicate += 1;
+                        days.add(&a.tenant_id, &a.connector_id, day, "webhooks_duplicate", 1);
                     } else {
-                        day.received += 1;
+                        days.add(&a.tenant_id, &a.connector_id, day, "webhooks_received", 1);
                         let e = last_received.entry(a.receiver_id.as_str()).or_insert(a.received_at);
                         *e = (*e).max(a.received_at);
                     }
@@ -334,8 +326,8 @@ impl Store {
                 }
                 Delivery::Rejected(r) => {
                     let day = r.received_at.date_naive();
-                    days.entry((r.tenant_id.clone(), r.connector_id.clone(), day)).or_default().rejected += 1;
-                    *errors.entry((r.tenant_id.clone(), r.connector_id.clone(), day, r.error_type)).or_default() += 1;
+                    days.add(&r.tenant_id, &r.connector_id, day, "webhooks_rejected", 1);
+                    errors.add(&r.tenant_id, &r.connector_id, day, r.error_type, 1);
                     audits.entry(r.tenant_id.as_str()).or_default().push(AuditEntry {
                         action: "webhook.rejected",
                         actor: format!("receiver:{}", r.receiver_id),
@@ -351,63 +343,8 @@ impl Store {
                 }
             }
         }
-        let at = now();
-        for ((tenant, connector, day), c) in days {
-            let stmt = Query::insert()
-                .into_table("daily_rollups")
-                .columns([
-                    "tenant_id",
-                    "connector_id",
-                    "day",
-                    "webhooks_received",
-                    "webhooks_duplicate",
-                    "webhooks_rejected",
-                    "updated_at",
-                ])
-                .values([
-                    tenant.into(),
-                    connector.into(),
-                    day.into(),
-                    c.received.into(),
-                    c.duplicate.into(),
-                    c.rejected.into(),
-                    at.into(),
-                ])
-                .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
-                .on_conflict(
-                    OnConflict::columns(["tenant_id", "connector_id", "day"])
-                        .value(
-                            "webhooks_received",
-                            Expr::cust("daily_rollups.webhooks_received + excluded.webhooks_received"),
-                        )
-                        .value(
-                            "webhooks_duplicate",
-                            Expr::cust("daily_rollups.webhooks_duplicate + excluded.webhooks_duplicate"),
-                        )
-                        .value(
-                            "webhooks_rejected",
-                            Expr::cust("daily_rollups.webhooks_rejected + excluded.webhooks_rejected"),
-                        )
-                        .value("updated_at", Expr::cust("excluded.updated_at"))
-                        .to_owned(),
-                )
-                .to_owned();
-            txn.execute_raw(txn.get_database_backend().build(&stmt)).await?;
-        }
-        for ((tenant, connector, day, error_type), n) in errors {
-            let stmt = Query::insert()
-                .into_table("daily_error_rollups")
-                .columns(["tenant_id", "connector_id", "day", "error_type", "error_count"])
-                .values([tenant.into(), connector.into(), day.into(), error_type.into(), n.into()])
-                .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
-                .on_conflict(
-                    OnConflict::columns(["tenant_id", "connector_id", "day", "error_type"])
-                        .value("error_count", Expr::cust("daily_error_rollups.error_count + excluded.error_count"))
-                        .to_owned(),
-                )
-                .to_owned();
-            txn.execute_raw(txn.get_database_backend().build(&stmt)).await?;
-        }
+        days.write(&txn).await?;
+        errors.write(&txn).await?;
         for (receiver, at) in last_received {
             wr::Entity::update_many()
                 .col_expr(wr::Column::LastReceivedAt, Expr::value(at))

@@ -8,8 +8,11 @@ pub mod connectors;
 pub mod events;
 pub mod field_mappings;
 pub mod instance;
+pub mod queue;
 pub mod receivers;
 pub mod records;
+pub(crate) mod rollups;
+pub mod sync_configurations;
 pub mod tenants;
 pub mod tokens;
 

@@ -1,6 +1,8 @@
 //! Records: the business system's entities, written idempotently — the same
 //! data again changes nothing; different data is a new version.
 
+use std::cmp::Ordering;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
@@ -8,6 +10,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 use tracing::instrument;
+use weir_core::sync::compare_ordering;
 use weir_core::{PageRequest, ids};
 
 use super::{Paged, now};
@@ -59,6 +62,8 @@ pub enum UpsertOutcome {
     Updated,
     /// The same data again: nothing written.
     Unchanged,
+    /// Older than the record held (by its ordering value): nothing written.
+    Stale,
 }
 
 /// A record to write.
@@ -74,6 +79,9 @@ pub struct RecordWrite {
     pub source_connector_id: Option<String>,
     /// Event it came from.
     pub last_event_id: Option<String>,
+    /// The data's ordering value (e.g. the source's `updated_at`): data
+    /// ordered before the record's current value is not written.
+    pub ordering_value: Option<String>,
 }
 
 fn of(scope: &TenantScope) -> sea_orm::Select<rec::Entity> {
@@ -95,7 +103,12 @@ impl Store {
             .one(conn)
             .await?;
         let at = now();
+        let older = |m: &rec::Model| match (&w.ordering_value, &m.ordering_value) {
+            (Some(new), Some(held)) => compare_ordering(new, held) == Ordering::Less,
+            _ => false,
+        };
         match existing {
+            Some(m) if older(&m) => Ok((m.into(), UpsertOutcome::Stale)),
             Some(m) if m.data == w.data => Ok((m.into(), UpsertOutcome::Unchanged)),
             Some(m) => {
                 let version = m.version + 1;
@@ -104,6 +117,9 @@ impl Store {
                 am.version = Set(version);
                 am.source_connector_id = Set(w.source_connector_id);
                 am.last_event_id = Set(w.last_event_id);
+                if w.ordering_value.is_some() {
+                    am.ordering_value = Set(w.ordering_value);
+                }
                 am.updated_at = Set(at);
                 Ok((am.update(conn).await?.into(), UpsertOutcome::Updated))
             }
@@ -117,6 +133,7 @@ impl Store {
                     version: Set(1),
                     source_connector_id: Set(w.source_connector_id),
                     last_event_id: Set(w.last_event_id),
+                    ordering_value: Set(w.ordering_value),
                     created_at: Set(at),
                     updated_at: Set(at),
                 }

@@ -24,6 +24,7 @@ async fn upserts_are_idempotent_and_versioned(b: Backend) {
         data: json!({"email": email}),
         source_connector_id: None,
         last_event_id: None,
+        ordering_value: None,
     };
     assert_eq!(store.upsert_record(&scope, w("a@x.com")).await.unwrap().1, UpsertOutcome::Created);
     assert_eq!(store.upsert_record(&scope, w("a@x.com")).await.unwrap().1, UpsertOutcome::Unchanged);

@@ -1,0 +1,540 @@
+//! The processing queue on `webhook_events` (a transactional outbox):
+//! `pending → processing → completed | failed`. Workers claim batches under
+//! a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's single writer
+//! makes the same statement atomic), write an event's records and its new
+//! status in one transaction, and a lease that expires returns a vanished
+//! worker's events to the pool. Replays put events back to `pending`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter};
+use serde_json::{Value, json};
+use tracing::instrument;
+
+use super::audit::AuditEntry;
+use super::now;
+use super::records::{RecordWrite, UpsertOutcome};
+use super::rollups::{DayCounters, ErrorCounters};
+use crate::entities::webhook_events as we;
+use crate::{EventFilter, Store, StoreError, TenantScope};
+
+/// Processing statuses.
+pub mod status {
+    /// Waiting for a worker (or its retry time).
+    pub const PENDING: &str = "pending";
+    /// Claimed by a worker under a lease.
+    pub const PROCESSING: &str = "processing";
+    /// Done.
+    pub const COMPLETED: &str = "completed";
+    /// Given up on.
+    pub const FAILED: &str = "failed";
+}
+
+/// The attempt budget an event starts with (TASK-007).
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;
+
+/// An event a worker holds the lease of. Holding it is what lets the worker
+/// act in the event's tenant: `scope` is minted by the claim.
+#[derive(Debug, Clone)]
+pub struct ClaimedEvent {
+    /// The event's tenant.
+    pub scope: TenantScope,
+    /// Id.
+    pub id: String,
+    /// Connector.
+    pub connector_id: String,
+    /// Receiver.
+    pub receiver_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Payload (None once past retention).
+    pub payload: Option<Value>,
+    /// This attempt's number (1-based; counted at claim).
+    pub attempts: i32,
+    /// Earlier attempts, oldest first.
+    pub attempt_log: Vec<Value>,
+    /// Arrival.
+    pub received_at: DateTime<Utc>,
+}
+
+/// How an attempt ends.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    /// Done. `result: None` lets the store describe the records written.
+    Completed {
+        /// The event's result.
+        result: Option<Value>,
+    },
+    /// A transient failure with attempts left: back to `pending` at `at`.
+    Retry {
+        /// When to try again.
+        at: DateTime<Utc>,
+        /// Stable error type.
+        error_type: String,
+        /// Readable cause.
+        error_message: String,
+    },
+    /// Given up: a permanent failure, or the last attempt failed.
+    Failed {
+        /// Stable error type (`mapping_error`, `destination_error`, …).
+        error_type: String,
+        /// Readable cause.
+        error_message: String,
+        /// Partial result (e.g. the records written before a delivery failed).
+        result: Option<Value>,
+    },
+}
+
+impl Finish {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Finish::Completed { .. } => "completed",
+            Finish::Retry { .. } => "retry",
+            Finish::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// A record a route produced from an event.
+#[derive(Debug, Clone)]
+pub struct PlannedRecord {
+    /// The configuration that produced it.
+    pub sync_configuration_id: String,
+    /// What to write.
+    pub write: RecordWrite,
+}
+
+/// What writing a planned record did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordEffect {
+    /// The configuration that produced it.
+    pub sync_configuration_id: String,
+    /// Record type.
+    pub entity_type: String,
+    /// Record id in the source.
+    pub external_id: String,
+    /// Created, updated, unchanged or stale.
+    pub outcome: UpsertOutcome,
+    /// The record's version after the write.
+    pub version: i64,
+}
+
+impl RecordEffect {
+    /// The effect as an event result shows it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "sync_configuration_id": self.sync_configuration_id,
+            "entity_type": self.entity_type,
+            "external_id": self.external_id,
+            "action": outcome_name(self.outcome),
+            "version": self.version,
+        })
+    }
+}
+
+fn outcome_name(o: UpsertOutcome) -> &'static str {
+    match o {
+        UpsertOutcome::Created => "created",
+        UpsertOutcome::Updated => "updated",
+        UpsertOutcome::Unchanged => "unchanged",
+        UpsertOutcome::Stale => "ignored_stale",
+    }
+}
+
+/// One event's share of a processing transaction.
+#[derive(Debug)]
+pub struct EventWork<'a> {
+    /// The claimed event.
+    pub event: &'a ClaimedEvent,
+    /// Records to write (idempotently: a repeat changes nothing).
+    pub records: Vec<PlannedRecord>,
+    /// How the attempt ends; `None` keeps the event claimed (deliveries to
+    /// make before it can finish).
+    pub finish: Option<Finish>,
+    /// When this attempt started.
+    pub started_at: DateTime<Utc>,
+    /// Extra audit entries (delivery outcomes).
+    pub audits: Vec<AuditEntry>,
+}
+
+fn claimed_from(m: we::Model) -> ClaimedEvent {
+    ClaimedEvent {
+        scope: TenantScope::new(m.tenant_id),
+        id: m.id,
+        connector_id: m.connector_id,
+        receiver_id: m.receiver_id,
+        event_type: m.event_type,
+        payload: m.payload,
+        attempts: m.attempts,
+        attempt_log: match m.attempt_log {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
+        received_at: m.received_at,
+    }
+}
+
+fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
+}
+
+impl Store {
+    /// Claims up to `limit` due events for `owner` for `lease`: pending
+    /// events whose time has come, and claimed events whose lease expired
+    /// (their worker vanished). Each claim counts an attempt.
+    #[instrument(skip_all, fields(limit))]
+    pub async fn claim_events(
+        &self,
+        owner: &str,
+        limit: u64,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedEvent>, StoreError> {
+        let at = now();
+        let due = Condition::any()
+            .add(
+                Condition::all()
+                    .add(we::Column::ProcessingStatus.eq(status::PENDING))
+                    .add(we::Column::NextAttemptAt.lte(at)),
+            )
+            .add(
+                Condition::all()
+                    .add(we::Column::ProcessingStatus.eq(status::PROCESSING))
+                    .add(we::Column::LeaseExpiresAt.lt(at)),
+            );
+        // SQLite ignores the lock clause: there the write transaction
+        // already serialises claimers.
+        let candidates = Query::select()
+            .column(we::Column::Id)
+            .from(we::Entity)
+            .cond_where(due)
+            .order_by(we::Column::NextAttemptAt, sea_orm::Order::Asc)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .to_owned();
+        let txn = self.write_txn().await?;
+        let mut claimed = we::Entity::update_many()
+            .col_expr(we::Column::ProcessingStatus, Expr::value(status::PROCESSING))
+            .col_expr(we::Column::LeaseOwner, Expr::value(owner))
+            .col_expr(we::Column::LeaseExpiresAt, Expr::value(lease_end(at, lease)))
+            .col_expr(we::Column::Attempts, Expr::col(we::Column::Attempts).add(1))
+            .col_expr(we::Column::UpdatedAt, Expr::value(at))
+            .filter(we::Column::Id.in_subquery(candidates))
+            .exec_with_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        claimed.sort_by(|a, b| a.next_attempt_at.cmp(&b.next_attempt_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(claimed.into_iter().map(claimed_from).collect())
+    }
+
+    /// Extends `owner`'s leases on `ids` (a long delivery keeps its claim).
+    pub async fn extend_leases(&self, owner: &str, ids: &[String], lease: Duration) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        we::Entity::update_many()
+            .col_expr(we::Column::LeaseExpiresAt, Expr::value(lease_end(now(), lease)))
+            .filter(we::Column::Id.is_in(ids.iter().cloned()))
+            .filter(we::Column::LeaseOwner.eq(owner))
+            .filter(we::Column::ProcessingStatus.eq(status::PROCESSING))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Returns `owner`'s claimed events to `pending` without counting the
+    /// attempt (graceful shutdown). Answers how many were released.
+    #[instrument(skip_all)]
+    pub async fn release_claims(&self, owner: &str) -> Result<u64, StoreError> {
+        let at = now();
+        let txn = self.write_txn().await?;
+        let r = we::Entity::update_many()
+            .col_expr(we::Column::ProcessingStatus, Expr::value(status::PENDING))
+            .col_expr(we::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(we::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(we::Column::Attempts, Expr::cust("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"))
+            .col_expr(we::Column::NextAttemptAt, Expr::value(at))
+            .col_expr(we::Column::UpdatedAt, Expr::value(at))
+            .filter(we::Column::LeaseOwner.eq(owner))
+            .filter(we::Column::ProcessingStatus.eq(status::PROCESSING))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(r.rows_affected)
+    }
+
+    /// Writes a batch of events' records and ends their attempts, all in one
+    /// transaction: records upserted (idempotent, versioned, ordered), each
+    /// change audited, each finished event's status, result, attempt log,
+    /// audit entry and rollup counters. An event whose lease `owner` lost
+    /// is not finished here (its new holder will finish it; the records it
+    /// wrote are the same records). Answers each work item's record effects.
+    #[instrument(skip_all, fields(events = works.len()))]
+    pub async fn process_events(
+        &self,
+        owner: &str,
+        works: Vec<EventWork<'_>>,
+    ) -> Result<Vec<Vec<RecordEffect>>, StoreError> {
+        let txn = self.write_txn().await?;
+        let at = now();
+        let mut all_effects = Vec::with_capacity(works.len());
+        let mut audits: Vec<(TenantScope, Vec<AuditEntry>)> = Vec::new();
+        let mut days = DayCounters::default();
+        let mut errors = ErrorCounters::default();
+        for work in works {
+            let ev = work.event;
+            let mut entries = work.audits;
+            let mut effects = Vec::with_capacity(work.records.len());
+            for planned in work.records {
+                let (record, outcome) = self.upsert_record_on(&txn, &ev.scope, planned.write).await?;
+                let action = match outcome {
+                    UpsertOutcome::Created => Some("record.created"),
+                    UpsertOutcome::Updated => Some("record.updated"),
+                    UpsertOutcome::Stale => Some("record.ignored"),
+                    UpsertOutcome::Unchanged => None,
+                };
+                if let Some(action) = action {
+                    entries.push(AuditEntry {
+                        action,
+                        actor: format!("sync_configuration:{}", planned.sync_configuration_id),
+                        resource_type: "record",
+                        resource_id: format!("{}/{}", record.entity_type, record.external_id),
+                        connector_id: Some(ev.connector_id.clone()),
+                        details: json!({
+                            "entity_type": record.entity_type, "external_id": record.external_id,
+                            "version": record.version, "event_id": ev.id,
+                            "sync_configuration_id": planned.sync_configuration_id,
+                            "reason": (outcome == UpsertOutcome::Stale).then_some("older than the record held"),
+                        }),
+                    });
+                }
+                if matches!(outcome, UpsertOutcome::Created | UpsertOutcome::Updated) {
+                    days.add(ev.scope.tenant_id(), &ev.connector_id, at.date_naive(), "records_processed", 1);
+                }
+                effects.push(RecordEffect {
+                    sync_configuration_id: planned.sync_configuration_id,
+                    entity_type: record.entity_type,
+                    external_id: record.external_id,
+                    outcome,
+                    version: record.version,
+                });
+            }
+            if let Some(finish) = work.finish {
+                let attempt = json!({
+                    "attempt": ev.attempts, "started_at": work.started_at, "finished_at": at,
+                    "outcome": finish.outcome(),
+                    "error_type": match &finish { Finish::Retry { error_type, .. } | Finish::Failed { error_type, .. } => Some(error_type), _ => None },
+                    "error": match &finish { Finish::Retry { error_message, .. } | Finish::Failed { error_message, .. } => Some(error_message), _ => None },
+                });
+                let mut log = ev.attempt_log.clone();
+                log.push(attempt);
+                let mut update = we::Entity::update_many()
+                    .col_expr(we::Column::LeaseOwner, Expr::value(Option::<String>::None))
+                    .col_expr(we::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+                    .col_expr(we::Column::AttemptLog, Expr::value(Value::Array(log)))
+                    .col_expr(we::Column::UpdatedAt, Expr::value(at));
+                let day = at.date_naive();
+                let tenant = ev.scope.tenant_id();
+                match &finish {
+                    Finish::Completed { result } => {
+                        let result = result.clone().unwrap_or_else(|| {
+                            json!({"action": "processed", "records": effects.iter().map(RecordEffect::to_json).collect::<Vec<_>>()})
+                        });
+                        update = update
+                            .col_expr(we::Column::ProcessingStatus, Expr::value(status::COMPLETED))
+                            .col_expr(we::Column::Result, Expr::value(result))
+                            .col_expr(we::Column::ErrorType, Expr::value(Option::<String>::None))
+                            .col_expr(we::Column::ErrorMessage, Expr::value(Option::<String>::None))
+                            .col_expr(we::Column::ProcessedAt, Expr::value(at));
+                    }
+                    Finish::Retry { at: next, error_type, error_message } => {
+                        update = update
+                            .col_expr(we::Column::ProcessingStatus, Expr::value(status::PENDING))
+                            .col_expr(we::Column::NextAttemptAt, Expr::value(*next))
+                            .col_expr(we::Column::ErrorType, Expr::value(error_type.clone()))
+                            .col_expr(we::Column::ErrorMessage, Expr::value(error_message.clone()));
+                    }
+                    Finish::Failed { error_type, error_message, result } => {
+                        let result = result.clone().or_else(|| {
+                            (!effects.is_empty()).then(|| {
+                                json!({"action": "failed", "records": effects.iter().map(RecordEffect::to_json).collect::<Vec<_>>()})
+                            })
+                        });
+                        update = update
+                            .col_expr(we::Column::ProcessingStatus, Expr::value(status::FAILED))
+                            .col_expr(we::Column::Result, Expr::value(result))
+                            .col_expr(we::Column::ErrorType, Expr::value(error_type.clone()))
+                            .col_expr(we::Column::ErrorMessage, Expr::value(error_message.clone()))
+                            .col_expr(we::Column::ProcessedAt, Expr::value(at));
+                    }
+                }
+                let updated = update
+                    .filter(we::Column::Id.eq(ev.id.as_str()))
+                    .filter(we::Column::LeaseOwner.eq(owner))
+                    .filter(we::Column::ProcessingStatus.eq(status::PROCESSING))
+                    .exec(&txn)
+                    .await?
+                    .rows_affected;
+                if updated == 1 {
+                    match &finish {
+                        Finish::Completed { result } => {
+                            days.add(tenant, &ev.connector_id, day, "webhooks_completed", 1);
+                            if let Some(r) = result
+                                && r.get("action").and_then(Value::as_str) == Some("ignored")
+                            {
+                                entries.push(AuditEntry {
+                                    action: "webhook_event.ignored",
+                                    actor: "worker".to_owned(),
+                                    resource_type: "webhook_event",
+                                    resource_id: ev.id.clone(),
+                                    connector_id: Some(ev.connector_id.clone()),
+                                    details: r.clone(),
+                                });
+                            }
+                        }
+                        Finish::Retry { .. } => {}
+                        Finish::Failed { error_type, error_message, .. } => {
+                            days.add(tenant, &ev.connector_id, day, "webhooks_failed", 1);
+                            errors.add(tenant, &ev.connector_id, day, error_type, 1);
+                            entries.push(AuditEntry {
+                                action: "webhook_event.failed",
+                                actor: "worker".to_owned(),
+                                resource_type: "webhook_event",
+                                resource_id: ev.id.clone(),
+                                connector_id: Some(ev.connector_id.clone()),
+                                details: json!({
+                                    "event_type": ev.event_type, "attempts": ev.attempts,
+                                    "error_type": error_type, "error": error_message,
+                                }),
+                            });
+                        }
+                    }
+                }
+            }
+            if !entries.is_empty() {
+                match audits.iter_mut().find(|(s, _)| s == &ev.scope) {
+                    Some((_, list)) => list.extend(entries),
+                    None => audits.push((ev.scope.clone(), entries)),
+                }
+            }
+            all_effects.push(effects);
+        }
+        days.write(&txn).await?;
+        errors.write(&txn).await?;
+        // Last: on PostgreSQL appending locks the tenant row; hold it briefly.
+        for (scope, entries) in audits {
+            self.append_audits(&txn, scope.tenant_id(), entries).await?;
+        }
+        txn.commit().await?;
+        Ok(all_effects)
+    }
+
+    /// Puts one finished event back to `pending` with a fresh attempt
+    /// budget. `StateConflict` while it is being processed or once its
+    /// payload is past retention.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn replay_event(&self, scope: &TenantScope, id: &str, actor: &str) -> Result<(), StoreError> {
+        let txn = self.write_txn().await?;
+        let m = we::Entity::find()
+            .filter(we::Column::TenantId.eq(scope.tenant_id()))
+            .filter(we::Column::Id.eq(id))
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if m.processing_status == status::PROCESSING {
+            return Err(StoreError::StateConflict("the event is being processed; replay it once it finishes"));
+        }
+        if m.payload.is_none() {
+            return Err(StoreError::StateConflict("the event's payload is past retention and cannot be replayed"));
+        }
+        let previous = m.processing_status.clone();
+        reset_for_replay(we::Entity::update_many().filter(we::Column::Id.eq(id)), now()).exec(&txn).await?;
+        let entry = AuditEntry {
+            action: "webhook_event.replayed",
+            actor: actor.to_owned(),
+            resource_type: "webhook_event",
+            resource_id: m.id,
+            connector_id: Some(m.connector_id),
+            details: json!({"previous_status": previous, "attempts_before": m.attempts}),
+        };
+        self.append_audit(&txn, scope, entry).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Puts every finished event matching `filter` (status `failed` unless
+    /// `completed` is asked for) back to `pending`. Answers how many.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn replay_events(&self, scope: &TenantScope, filter: &EventFilter, actor: &str) -> Result<u64, StoreError> {
+        let statuses = match filter.status.as_deref() {
+            Some(s @ (status::FAILED | status::COMPLETED)) => vec![s.to_owned()],
+            Some(_) => return Ok(0),
+            None => vec![status::FAILED.to_owned()],
+        };
+        let mut q = we::Entity::update_many()
+            .filter(we::Column::TenantId.eq(scope.tenant_id()))
+            .filter(we::Column::ProcessingStatus.is_in(statuses.clone()))
+            .filter(we::Column::Payload.is_not_null());
+        if let Some(c) = &filter.connector_id {
+            q = q.filter(we::Column::ConnectorId.eq(c.as_str()));
+        }
+        if let Some(r) = &filter.receiver_id {
+            q = q.filter(we::Column::ReceiverId.eq(r.as_str()));
+        }
+        if let Some(t) = &filter.event_type {
+            q = q.filter(we::Column::EventType.eq(t.as_str()));
+        }
+        if let Some(f) = filter.from {
+            q = q.filter(we::Column::ReceivedAt.gte(f));
+        }
+        if let Some(t) = filter.to {
+            q = q.filter(we::Column::ReceivedAt.lt(t));
+        }
+        let txn = self.write_txn().await?;
+        let n = reset_for_replay(q, now()).exec(&txn).await?.rows_affected;
+        let entry = AuditEntry {
+            action: "webhook_event.bulk_replayed",
+            actor: actor.to_owned(),
+            resource_type: "webhook_event",
+            resource_id: "*".to_owned(),
+            connector_id: filter.connector_id.clone(),
+            details: json!({
+                "count": n, "statuses": statuses, "receiver_id": filter.receiver_id,
+                "event_type": filter.event_type, "from": filter.from, "to": filter.to,
+            }),
+        };
+        self.append_audit(&txn, scope, entry).await?;
+        txn.commit().await?;
+        Ok(n)
+    }
+
+    /// How many events wait (pending or claimed), and the oldest one's arrival.
+    pub async fn queue_depth(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+        use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+        let waiting = we::Entity::find()
+            .filter(we::Column::ProcessingStatus.is_in([status::PENDING, status::PROCESSING]));
+        let n = waiting.clone().count(&self.db).await?;
+        let oldest = waiting
+            .select_only()
+            .column(we::Column::ReceivedAt)
+            .order_by_asc(we::Column::ReceivedAt)
+            .limit(1)
+            .into_tuple::<DateTime<Utc>>()
+            .one(&self.db)
+            .await?;
+        Ok((n, oldest))
+    }
+}
+
+fn reset_for_replay(q: sea_orm::UpdateMany<we::Entity>, at: DateTime<Utc>) -> sea_orm::UpdateMany<we::Entity> {
+    q.col_expr(we::Column::ProcessingStatus, Expr::value(status::PENDING))
+        .col_expr(we::Column::Attempts, Expr::value(0))
+        .col_expr(we::Column::NextAttemptAt, Expr::value(at))
+        .col_expr(we::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(we::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(we::Column::ErrorType, Expr::value(Option::<String>::None))
+        .col_expr(we::Column::ErrorMessage, Expr::value(Option::<String>::None))
+        .col_expr(we::Column::ProcessedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(we::Column::UpdatedAt, Expr::value(at))
+}

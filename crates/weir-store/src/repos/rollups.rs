@@ -1,0 +1,78 @@
+//! Daily rollups: per tenant, connector and UTC day counters, bumped in the
+//! same transaction as the facts they count (so the dashboard never drifts
+//! from the tables).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, OnConflict, Query, SimpleExpr};
+
+use super::now;
+use crate::StoreError;
+
+/// Counters of `daily_rollups` to add, keyed by (tenant, connector, day).
+#[derive(Debug, Default)]
+pub(crate) struct DayCounters(BTreeMap<(String, String, NaiveDate), BTreeMap<&'static str, i64>>);
+
+/// Error counts of `daily_error_rollups`, keyed by (tenant, connector, day, type).
+#[derive(Debug, Default)]
+pub(crate) struct ErrorCounters(BTreeMap<(String, String, NaiveDate, String), i64>);
+
+impl DayCounters {
+    /// Adds `n` to `column` (a counter column of `daily_rollups`).
+    pub(crate) fn add(&mut self, tenant: &str, connector: &str, day: NaiveDate, column: &'static str, n: i64) {
+        *self.0.entry((tenant.to_owned(), connector.to_owned(), day)).or_default().entry(column).or_default() += n;
+    }
+
+    /// Writes every counter: one upsert per (tenant, connector, day).
+    pub(crate) async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<(), StoreError> {
+        let at = now();
+        for ((tenant, connector, day), counts) in self.0 {
+            let mut columns = vec!["tenant_id", "connector_id", "day", "updated_at"];
+            let mut values: Vec<SimpleExpr> = vec![tenant.into(), connector.into(), day.into(), at.into()];
+            let mut on_conflict = OnConflict::columns(["tenant_id", "connector_id", "day"]);
+            on_conflict.value("updated_at", Expr::cust("excluded.updated_at"));
+            for (column, n) in counts {
+                columns.push(column);
+                values.push(n.into());
+                on_conflict.value(column, Expr::cust(format!("daily_rollups.{column} + excluded.{column}")));
+            }
+            let stmt = Query::insert()
+                .into_table("daily_rollups")
+                .columns(columns)
+                .values(values)
+                .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
+                .on_conflict(on_conflict)
+                .to_owned();
+            conn.execute_raw(conn.get_database_backend().build(&stmt)).await?;
+        }
+        Ok(())
+    }
+}
+
+impl ErrorCounters {
+    /// Counts `n` errors of `error_type`.
+    pub(crate) fn add(&mut self, tenant: &str, connector: &str, day: NaiveDate, error_type: &str, n: i64) {
+        *self.0.entry((tenant.to_owned(), connector.to_owned(), day, error_type.to_owned())).or_default() += n;
+    }
+
+    /// Writes every count.
+    pub(crate) async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<(), StoreError> {
+        for ((tenant, connector, day, error_type), n) in self.0 {
+            let stmt = Query::insert()
+                .into_table("daily_error_rollups")
+                .columns(["tenant_id", "connector_id", "day", "error_type", "error_count"])
+                .values([tenant.into(), connector.into(), day.into(), error_type.into(), n.into()])
+                .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
+                .on_conflict(
+                    OnConflict::columns(["tenant_id", "connector_id", "day", "error_type"])
+                        .value("error_count", Expr::cust("daily_error_rollups.error_count + excluded.error_count"))
+                        .to_owned(),
+                )
+                .to_owned();
+            conn.execute_raw(conn.get_database_backend().build(&stmt)).await?;
+        }
+        Ok(())
+    }
+}
