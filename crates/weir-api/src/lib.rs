@@ -55,6 +55,8 @@ pub struct Services {
     pub outbound: Outbound,
     /// Webhook intake (group-commit writer, receiver cache, rate limits).
     pub intake: intake::Intake,
+    /// Wakes idle workers (after a replay puts events back in the queue).
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// What every handler can reach.
@@ -68,6 +70,8 @@ pub struct AppState {
     pub outbound: Outbound,
     /// Webhook intake.
     pub intake: intake::Intake,
+    /// Wakes idle workers.
+    pub wake: Arc<tokio::sync::Notify>,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: Arc<String>,
 }
@@ -78,7 +82,7 @@ pub struct AppState {
 pub fn router(services: Services, limits: &HttpLimits) -> Router {
     let (routes, api) = routes::all().split_for_parts();
     let openapi_json = Arc::new(openapi::render(api));
-    let Services { store, master_key, outbound, intake } = services;
-    let state = AppState { store, master_key, outbound, intake, openapi_json };
+    let Services { store, master_key, outbound, intake, wake } = services;
+    let state = AppState { store, master_key, outbound, intake, wake, openapi_json };
     middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
 }

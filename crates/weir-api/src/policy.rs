@@ -31,3 +31,37 @@ pub fn connector(action: ConnectorAction) -> Role {
         }
     }
 }
+
+/// What a caller wants to do with webhook events and records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventAction {
+    /// List and show events and records.
+    Read,
+    /// Put events back in the queue.
+    Replay,
+}
+
+/// EventPolicy: viewer reads; operator (and admin) replays.
+pub fn event(action: EventAction) -> Role {
+    match action {
+        EventAction::Read => Role::Viewer,
+        EventAction::Replay => Role::Operator,
+    }
+}
+
+/// What a caller wants to do with sync configurations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncAction {
+    /// List and show.
+    Read,
+    /// Create, change, delete.
+    Manage,
+}
+
+/// SyncConfigurationPolicy: viewer reads; admin manages.
+pub fn sync(action: SyncAction) -> Role {
+    match action {
+        SyncAction::Read => Role::Viewer,
+        SyncAction::Manage => Role::Admin,
+    }
+}

@@ -5,9 +5,10 @@
 //! share one commit, which is how ingest approaches the database's commit
 //! rate instead of one commit per request.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use weir_store::{Delivery, DeliveryOutcome, Store, StoreError};
 
@@ -31,8 +32,8 @@ struct Job {
 /// The handle receive handlers submit to. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Ingest {
-    writers: std::sync::Arc<[mpsc::Sender<Job>]>,
-    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    writers: Arc<[mpsc::Sender<Job>]>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Job {
@@ -62,13 +63,15 @@ impl Default for IngestOptions {
 impl Ingest {
     /// Starts the writers. They run until every [`Ingest`] handle is
     /// dropped, then commit what is left and end (the handle resolves then).
-    pub fn spawn(store: Store, opts: IngestOptions) -> (Ingest, JoinHandle<()>) {
+    /// `wake` is notified after every commit that stored events, so idle
+    /// workers start at once instead of at their next poll.
+    pub fn spawn(store: Store, opts: IngestOptions, wake: Arc<Notify>) -> (Ingest, JoinHandle<()>) {
         let mut senders = Vec::new();
         let mut tasks = Vec::new();
         for _ in 0..opts.writers.max(1) {
             let (tx, rx) = mpsc::channel(opts.queue.max(1));
             senders.push(tx);
-            tasks.push(tokio::spawn(writer(store.clone(), rx, opts.max_batch.max(1))));
+            tasks.push(tokio::spawn(writer(store.clone(), rx, opts.max_batch.max(1), wake.clone())));
         }
         let handle = tokio::spawn(async move {
             for t in tasks {
@@ -88,12 +91,15 @@ impl Ingest {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wake: Arc<Notify>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
         let (batch, replies): (Vec<Delivery>, Vec<_>) = jobs.drain(..).map(|j| (j.delivery, j.reply)).unzip();
         match store.ingest_batch(&batch).await {
             Ok(outcomes) => {
+                if outcomes.iter().any(|o| matches!(o, DeliveryOutcome::Stored { .. })) {
+                    wake.notify_waiters();
+                }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
@@ -109,6 +115,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
                         .and_then(|mut o| o.pop().ok_or(IngestError::Stopped));
                     let _ = reply.send(result);
                 }
+                wake.notify_waiters();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "ingest commit failed");

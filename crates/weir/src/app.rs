@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -12,9 +13,10 @@ use base64::Engine as _;
 use secrecy::ExposeSecret;
 use thiserror::Error;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use weir_api::{HttpLimits, Services};
 use weir_core::{MasterKey, PlainToken};
-use weir_engine::{Ingest, IngestOptions, Outbound, OutboundPolicy};
+use weir_engine::{Ingest, IngestOptions, Outbound, OutboundPolicy, Processor};
 use weir_store::{MasterKeyCheck, Store, StoreError};
 
 use crate::config::Config;
@@ -141,11 +143,19 @@ pub async fn run(
     let master_key = resolve_master_key(&store, &config).await?;
     let outbound = Outbound::new(OutboundPolicy { block_private: config.outbound_block_private })?;
     let limits = HttpLimits { max_body_bytes: config.max_body_bytes, request_timeout: config.request_timeout };
+    // Ingest commits wake idle workers; so do replays.
+    let wake = Arc::new(Notify::new());
+    let processor_wake = wake.clone();
     // One writer on both backends: two on PostgreSQL measured slower (their
     // audit appends for one tenant take turns on its row lock anyway).
-    let (ingest, writer) = Ingest::spawn(store.clone(), IngestOptions::default());
+    let (ingest, writer) = Ingest::spawn(store.clone(), IngestOptions::default(), wake.clone());
+    let processor =
+        Processor::new(store.clone(), master_key.clone(), outbound.clone(), config.processing.clone(), wake);
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let workers = (config.processing.workers > 0).then(|| processor.spawn(workers_stopped));
     let intake = weir_api::intake::Intake::new(ingest, config.rate_limit_per_minute, config.max_body_bytes);
-    let app = weir_api::router(Services { store: store.clone(), master_key, outbound, intake }, &limits);
+    let services = Services { store: store.clone(), master_key, outbound, intake, wake: processor_wake };
+    let app = weir_api::router(services, &limits);
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     tracing::info!(
         %addr,
@@ -177,6 +187,13 @@ pub async fn run(
     // commits what is left and ends.
     if tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), writer).await.is_err() {
         tracing::warn!("ingest writer did not finish within the grace period");
+    }
+    // Workers finish their batch and release what they still hold.
+    let _ = stop_workers.send(true);
+    if let Some(workers) = workers
+        && tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), workers).await.is_err()
+    {
+        tracing::warn!("workers did not finish within the grace period; their leases will expire");
     }
     store.close().await;
     tracing::info!("stopped");

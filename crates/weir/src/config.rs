@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use thiserror::Error;
 use weir_core::MasterKey;
+use weir_engine::{ProcessorOptions, RetryPolicy};
 use weir_store::{DatabaseUrl, DbOptions};
 
 /// A value that could not be used, naming the option.
@@ -118,6 +119,18 @@ settings! {
     db_acquire_timeout_secs: "WEIR_DB_ACQUIRE_TIMEOUT_SECS",
     /// SQLite durability: full (fsync every commit) or normal (WAL; survives a crash of Weir, not of the OS) [default: full].
     sqlite_synchronous: "WEIR_SQLITE_SYNCHRONOUS",
+    /// Event-processing workers in this instance; 0 = process nothing here [default: 2].
+    workers: "WEIR_WORKERS",
+    /// Most events a worker claims at once [default: 64].
+    worker_batch: "WEIR_WORKER_BATCH",
+    /// Seconds a worker's claim holds before another worker may take the event over [default: 60].
+    lease_secs: "WEIR_LEASE_SECS",
+    /// Delays before the 2nd, 3rd, … attempt of a failed event, e.g. 10s,60s,300s or 50ms,100ms (±20% jitter) [default: 10s,60s,300s].
+    retry_backoff: "WEIR_RETRY_BACKOFF",
+    /// Attempts before an event is marked failed [default: 3].
+    max_attempts: "WEIR_MAX_ATTEMPTS",
+    /// Milliseconds between an idle worker's looks for due retries (new events wake it at once) [default: 500].
+    worker_poll_ms: "WEIR_WORKER_POLL_MS",
     /// Log filter, e.g. info or weir=debug,tower_http=info [default: info].
     log: "WEIR_LOG",
     /// Log format: text or json [default: text].
@@ -186,6 +199,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Pool settings.
     pub db: DbOptions,
+    /// Worker pool and retry settings.
+    pub processing: ProcessorOptions,
     /// Log filter.
     pub log: String,
     /// Log format.
@@ -312,6 +327,30 @@ impl Settings {
             Some("true") | Some("1") | Some("yes") => true,
             Some(other) => return Err(bp.fail(format!("{other:?}: use true or false"))),
         };
+        let rb = check!(self, retry_backoff);
+        let backoff = match rb.value {
+            None => RetryPolicy::default().backoff,
+            Some(v) => v
+                .split(',')
+                .map(|d| humantime::parse_duration(d.trim()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| rb.fail(format!("{v:?}: {e} (use e.g. 10s,60s,300s)")))?,
+        };
+        if backoff.is_empty() || backoff.iter().any(|d| d.is_zero() || *d > Duration::from_secs(7 * 24 * 3600)) {
+            return Err(rb.fail("every delay must be above 0 and at most 7 days"));
+        }
+        let processing = ProcessorOptions {
+            workers: check!(self, workers).parse(2usize, Some((0, 64)))?,
+            batch_size: check!(self, worker_batch).parse(64u64, Some((1, 1000)))?,
+            lease: Duration::from_secs(check!(self, lease_secs).parse(60u64, Some((1, 3600)))?),
+            poll_interval: Duration::from_millis(check!(self, worker_poll_ms).parse(500u64, Some((1, 60_000)))?),
+            retry: RetryPolicy {
+                backoff,
+                max_attempts: check!(self, max_attempts).parse(3u32, Some((1, 100)))?,
+                ..RetryPolicy::default()
+            },
+            ..ProcessorOptions::default()
+        };
         let log_format = match check!(self, log_format).value.map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -339,6 +378,7 @@ impl Settings {
             },
             log: check!(self, log).value.unwrap_or("info").to_owned(),
             log_format,
+            processing,
         })
     }
 }

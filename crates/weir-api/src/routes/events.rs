@@ -1,7 +1,9 @@
-//! `/api/v1/integration/webhook-events`: the tenant's received events.
+//! `/api/v1/integration/webhook-events`: the tenant's received events, and
+//! replays that put them back in the processing queue.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,8 +14,8 @@ use weir_store::{EventFilter, WebhookEvent};
 use crate::AppState;
 use crate::auth::TenantCaller;
 use crate::envelope::{Data, List};
-use crate::extract::{ApiQuery, Id, PageParams};
-use crate::policy::{ConnectorAction, connector as policy};
+use crate::extract::{ApiQuery, Id, OptionalJson, PageParams};
+use crate::policy::{EventAction, event as policy};
 use crate::problem::{ApiError, Problem};
 
 /// An event.
@@ -33,8 +35,15 @@ pub struct EventOut {
     pub processing_status: String,
     /// Processing attempts.
     pub attempts: i32,
+    /// Last processing error's stable type (`mapping_error`, `destination_error`, …).
+    pub error_type: Option<String>,
     /// Last processing error.
     pub error_message: Option<String>,
+    /// Every processing attempt, oldest first: `{attempt, started_at,
+    /// finished_at, outcome, error_type, error}` (show only).
+    #[serde(skip_serializing_if = "Omit::is_omitted")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub attempt_log: Omit<Vec<Value>>,
     /// The payload (show only; null once retention removed it). Lists leave
     /// it out so a page of large events stays small.
     #[serde(skip_serializing_if = "Omit::is_omitted")]
@@ -63,7 +72,9 @@ impl From<WebhookEvent> for EventOut {
             provider_event_id: e.provider_event_id,
             processing_status: e.processing_status,
             attempts: e.attempts,
+            error_type: e.error_type,
             error_message: e.error_message,
+            attempt_log: Omit::Shown(e.attempt_log),
             payload: Omit::Shown(e.payload),
             payload_sha256: e.payload_sha256,
             payload_size: e.payload_size,
@@ -184,11 +195,11 @@ pub async fn list_events(
     caller: TenantCaller,
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Json<List<EventOut>>, ApiError> {
-    caller.require(policy(ConnectorAction::Read))?;
+    caller.require(policy(EventAction::Read))?;
     let filter = q.parse()?;
     let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
     let paged = state.store.list_events(caller.scope(), &filter, page).await?;
-    let items = paged.items.into_iter().map(|e| EventOut { payload: Omit::Omitted, ..EventOut::from(e) }).collect();
+    let items = paged.items.into_iter().map(|e| EventOut { payload: Omit::Omitted, attempt_log: Omit::Omitted, ..EventOut::from(e) }).collect();
     Ok(Json(List::new(items, page, paged.total)))
 }
 
@@ -205,6 +216,97 @@ pub async fn get_event(
     caller: TenantCaller,
     Id(id): Id,
 ) -> Result<Json<Data<EventOut>>, ApiError> {
-    caller.require(policy(ConnectorAction::Read))?;
+    caller.require(policy(EventAction::Read))?;
     Ok(Json(Data::new(state.store.get_event(caller.scope(), &id).await?.into())))
+}
+
+/// The answer to a replay.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayOut {
+    /// Events put back to `pending`.
+    pub replayed: u64,
+    /// Their status now.
+    pub status: &'static str,
+}
+
+/// Replay one event (operator): it goes back to `pending` with a fresh
+/// attempt budget. 409 while it is being processed or once its payload is
+/// past retention.
+#[utoipa::path(post, path = "/api/v1/integration/webhook-events/{id}/replay", tag = "events", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Event id")),
+    responses(
+        (status = 202, body = Data<ReplayOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn replay_event(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Id(id): Id,
+) -> Result<(StatusCode, Json<Data<ReplayOut>>), ApiError> {
+    caller.require(policy(EventAction::Replay))?;
+    state.store.replay_event(caller.scope(), &id, &format!("token:{}", caller.token_id())).await?;
+    state.wake.notify_waiters();
+    Ok((StatusCode::ACCEPTED, Json(Data::new(ReplayOut { replayed: 1, status: "pending" }))))
+}
+
+/// Which events a bulk replay takes (all optional; `status` is `failed`
+/// unless `completed` is named).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayFilterIn {
+    /// `failed` (default) or `completed`.
+    pub status: Option<String>,
+    /// Connector id.
+    pub connector_id: Option<String>,
+    /// Receiver id.
+    pub receiver_id: Option<String>,
+    /// Event type.
+    pub event_type: Option<String>,
+    /// Received from (date or RFC 3339), inclusive.
+    pub from: Option<String>,
+    /// Received to (date = through its end, or RFC 3339), exclusive.
+    pub to: Option<String>,
+}
+
+/// Replay every finished event matching a filter (operator).
+#[utoipa::path(post, path = "/api/v1/integration/webhook-events/replay", tag = "events", security(("bearer" = [])),
+    request_body = ReplayFilterIn,
+    responses(
+        (status = 202, body = Data<ReplayOut>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn replay_events(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    OptionalJson(body): OptionalJson<ReplayFilterIn>,
+) -> Result<(StatusCode, Json<Data<ReplayOut>>), ApiError> {
+    caller.require(policy(EventAction::Replay))?;
+    let body = body.unwrap_or_default();
+    if let Some(s) = &body.status
+        && !matches!(s.as_str(), "failed" | "completed")
+    {
+        return Err(ApiError::Validation(FieldErrors::single("status", "must be failed or completed")));
+    }
+    let q = EventQuery {
+        status: body.status,
+        connector_id: body.connector_id,
+        receiver_id: body.receiver_id,
+        event_type: body.event_type,
+        from: body.from,
+        to: body.to,
+        page: None,
+        per_page: None,
+    };
+    let filter = q.parse()?;
+    let n = state.store.replay_events(caller.scope(), &filter, &format!("token:{}", caller.token_id())).await?;
+    if n > 0 {
+        state.wake.notify_waiters();
+    }
+    Ok((StatusCode::ACCEPTED, Json(Data::new(ReplayOut { replayed: n, status: "pending" }))))
 }

@@ -111,16 +111,11 @@ pub struct FieldMappingQuery {
     pub per_page: Option<u64>,
 }
 
-fn is_entity_type(s: &str) -> bool {
-    (1..=100).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
-}
-
 impl FieldMappingIn {
     fn parse(self) -> Result<MappingSpec, ApiError> {
         let mut errors = FieldErrors::new();
         let name = errors.check("name", parse_display_name(&self.name, 200));
-        if !is_entity_type(&self.entity_type) {
+        if !weir_core::sync::is_entity_type(&self.entity_type) {
             errors.add("entity_type", "must be 1 to 100 of a-z, 0-9, '_', '.', '-'");
         }
         if !self.rules.iter().any(|r| r.target == self.key) {

@@ -9,6 +9,7 @@ pub mod health;
 pub mod receive;
 pub mod receivers;
 pub mod records;
+pub mod sync_configurations;
 pub mod system;
 pub mod tokens;
 
@@ -43,6 +44,8 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(receive::receive))
         .routes(routes!(events::list_events))
         .routes(routes!(events::get_event))
+        .routes(routes!(events::replay_event))
+        .routes(routes!(events::replay_events))
         .routes(routes!(field_mappings::list_field_mappings, field_mappings::create_field_mapping))
         .routes(routes!(
             field_mappings::get_field_mapping,
@@ -50,6 +53,15 @@ pub fn all() -> OpenApiRouter<AppState> {
             field_mappings::delete_field_mapping
         ))
         .routes(routes!(field_mappings::preview_field_mapping))
+        .routes(routes!(
+            sync_configurations::list_sync_configurations,
+            sync_configurations::create_sync_configuration
+        ))
+        .routes(routes!(
+            sync_configurations::get_sync_configuration,
+            sync_configurations::update_sync_configuration,
+            sync_configurations::delete_sync_configuration
+        ))
         .routes(routes!(records::list_records))
         .routes(routes!(records::get_record))
 }

@@ -114,8 +114,12 @@ pub struct WebhookEvent {
     pub processing_status: String,
     /// Processing attempts so far.
     pub attempts: i32,
+    /// Last error's stable type.
+    pub error_type: Option<String>,
     /// Last error.
     pub error_message: Option<String>,
+    /// Every processing attempt: `{attempt, started_at, finished_at, outcome, error_type, error}`.
+    pub attempt_log: Vec<Value>,
     /// Payload (None after retention).
     pub payload: Option<Value>,
     /// SHA-256 of the raw body.
@@ -140,7 +144,12 @@ impl From<we::Model> for WebhookEvent {
             provider_event_id: m.provider_event_id,
             processing_status: m.processing_status,
             attempts: m.attempts,
+            error_type: m.error_type,
             error_message: m.error_message,
+            attempt_log: match m.attempt_log {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
+            },
             payload: m.payload,
             payload_sha256: m.payload_sha256,
             payload_size: m.payload_size,

@@ -313,7 +313,13 @@ impl Store {
     }
 
     /// The active, live `webhook` configurations of a connector, with their
-    /// mappings (one query each), on `conn`.
+    /// mappings (the workers' routing table).
+    pub async fn webhook_routes(&self, scope: &TenantScope, connector_id: &str) -> Result<Vec<WebhookRoute>, StoreError> {
+        self.webhook_routes_on(&self.db, scope, connector_id).await
+    }
+
+    /// [`Store::webhook_routes`] on `conn` (one query each for
+    /// configurations and mappings).
     pub async fn webhook_routes_on<C: ConnectionTrait>(
         &self,
         conn: &C,

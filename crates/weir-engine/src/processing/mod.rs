@@ -1,0 +1,383 @@
+//! The worker pool: turns stored webhook events into records.
+//!
+//! A worker claims a batch of due events under a lease, routes each to the
+//! webhook sync configurations of its connector ([`plan`]), writes the
+//! records and finishes the events in one transaction, then delivers to
+//! HTTP destinations and finishes those events in a second one. Transient
+//! failures retry with backoff ([`RetryPolicy`]); permanent ones fail at
+//! once. [`Processor::run_pending_once`] drains the queue deterministically
+//! for tests.
+
+mod destination;
+mod plan;
+mod retry;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use weir_core::MasterKey;
+use weir_store::{AuditEntry, ClaimedEvent, EventWork, Finish, RecordEffect, Store, StoreError};
+
+pub use plan::error_type;
+pub use retry::RetryPolicy;
+
+use self::destination::{DeliveryResult, deliver};
+use self::plan::{CompiledRoute, Plan, PlannedDelivery};
+use crate::Outbound;
+
+/// Worker pool settings.
+#[derive(Debug, Clone)]
+pub struct ProcessorOptions {
+    /// Concurrent workers (each claims its own batches).
+    pub workers: usize,
+    /// Most events one worker claims at a time.
+    pub batch_size: u64,
+    /// How long a claim holds before another worker may take the event.
+    pub lease: Duration,
+    /// How often an idle worker looks for due events (it is also woken by
+    /// every ingest commit).
+    pub poll_interval: Duration,
+    /// Concurrent destination deliveries per worker.
+    pub delivery_concurrency: usize,
+    /// Retries.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ProcessorOptions {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            batch_size: 64,
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
+            delivery_concurrency: 16,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The processing engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Processor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    master_key: MasterKey,
+    outbound: Outbound,
+    options: ProcessorOptions,
+    instance: String,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Processor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Processor").field("instance", &self.inner.instance).finish_non_exhaustive()
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Events claimed.
+    pub claimed: usize,
+    /// Completed (including ignored).
+    pub completed: usize,
+    /// Scheduled for another attempt.
+    pub retried: usize,
+    /// Failed for good.
+    pub failed: usize,
+}
+
+impl BatchReport {
+    fn add(&mut self, f: &Finish) {
+        match f {
+            Finish::Completed { .. } => self.completed += 1,
+            Finish::Retry { .. } => self.retried += 1,
+            Finish::Failed { .. } => self.failed += 1,
+        }
+    }
+}
+
+impl Processor {
+    /// A processor over `store`. `wake` is what ingest notifies on commit.
+    pub fn new(
+        store: Store,
+        master_key: MasterKey,
+        outbound: Outbound,
+        options: ProcessorOptions,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let instance = weir_core::ids::random_key(8);
+        Self { inner: Arc::new(Inner { store, master_key, outbound, options, instance, wake }) }
+    }
+
+    /// Claims and processes batches until nothing is due; answers the totals.
+    /// Events scheduled for a later retry are not waited for.
+    pub async fn run_pending_once(&self) -> Result<BatchReport, StoreError> {
+        let owner = format!("{}-once", self.inner.instance);
+        let mut total = BatchReport::default();
+        loop {
+            let r = self.process_batch(&owner).await?;
+            if r.claimed == 0 {
+                return Ok(total);
+            }
+            total.claimed += r.claimed;
+            total.completed += r.completed;
+            total.retried += r.retried;
+            total.failed += r.failed;
+        }
+    }
+
+    /// Starts the workers. They stop when `stop` turns true: each finishes
+    /// its batch, then releases anything it still holds.
+    pub fn spawn(&self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        let workers: Vec<JoinHandle<()>> = (0..self.inner.options.workers.max(1))
+            .map(|n| {
+                let this = self.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move { this.work(n, stop).await })
+            })
+            .collect();
+        tokio::spawn(async move {
+            for w in workers {
+                let _ = w.await;
+            }
+        })
+    }
+
+    async fn work(&self, n: usize, mut stop: watch::Receiver<bool>) {
+        let owner = format!("{}-w{n}", self.inner.instance);
+        let mut backoff = Duration::from_millis(100);
+        while !*stop.borrow() {
+            // Register for a wake-up before looking, so a commit that lands
+            // while this batch runs is not missed.
+            let woken = self.inner.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.process_batch(&owner).await {
+                Ok(r) if r.claimed > 0 => {
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
+                Ok(_) => {
+                    tokio::select! {
+                        () = &mut woken => {}
+                        () = tokio::time::sleep(self.inner.options.poll_interval) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, worker = %owner, retry_in_ms = backoff.as_millis() as u64, "processing failed; backing off");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        match self.inner.store.release_claims(&owner).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(worker = %owner, released = n, "released claimed events"),
+            Err(e) => tracing::warn!(error = %e, worker = %owner, "could not release claims; their leases will expire"),
+        }
+    }
+
+    /// Claims one batch as `owner` and processes it.
+    pub async fn process_batch(&self, owner: &str) -> Result<BatchReport, StoreError> {
+        let opts = &self.inner.options;
+        let events = self.inner.store.claim_events(owner, opts.batch_size, opts.lease).await?;
+        let mut report = BatchReport { claimed: events.len(), ..BatchReport::default() };
+        if events.is_empty() {
+            return Ok(report);
+        }
+        let started_at = Utc::now();
+        let routes = self.routes_for(&events).await?;
+        let mut works = Vec::with_capacity(events.len());
+        let mut held: Vec<(usize, Vec<PlannedDelivery>)> = Vec::new();
+        for (i, ev) in events.iter().enumerate() {
+            let (records, finish, deliveries) = if ev.attempts > opts.retry.max_attempts as i32 {
+                let finish = Finish::Failed {
+                    error_type: error_type::WORKER_LOST.to_owned(),
+                    error_message: format!("a worker stopped responding during attempt {}", ev.attempts - 1),
+                    result: None,
+                };
+                (Vec::new(), Some(finish), Vec::new())
+            } else {
+                let key = (ev.scope.tenant_id().to_owned(), ev.connector_id.clone());
+                match plan::plan(ev, routes.get(&key).map(Vec::as_slice).unwrap_or_default()) {
+                    Plan::Ignore(result) => (Vec::new(), Some(Finish::Completed { result: Some(result) }), Vec::new()),
+                    Plan::Fail { error_type, message, result } => {
+                        (Vec::new(), Some(Finish::Failed { error_type: error_type.to_owned(), error_message: message, result }), Vec::new())
+                    }
+                    Plan::Write { records, deliveries } if deliveries.is_empty() => {
+                        (records, Some(Finish::Completed { result: None }), Vec::new())
+                    }
+                    Plan::Write { records, deliveries } => (records, None, deliveries),
+                }
+            };
+            if let Some(f) = &finish {
+                report.add(f);
+            } else {
+                held.push((i, deliveries));
+            }
+            works.push(EventWork { event: ev, records, finish, started_at, audits: Vec::new() });
+        }
+        let effects = match self.inner.store.process_events(owner, works).await {
+            Ok(e) => e,
+            Err(e) => {
+                // Nothing of the batch was written: every event retries.
+                tracing::warn!(error = %e, events = events.len(), "processing transaction failed");
+                self.retry_all(owner, &events, started_at, &e).await?;
+                return Err(e);
+            }
+        };
+        if held.is_empty() {
+            return Ok(report);
+        }
+        let finished = self.deliver_held(&events, &effects, held, started_at).await;
+        for w in &finished {
+            if let Some(f) = &w.finish {
+                report.add(f);
+            }
+        }
+        self.inner.store.process_events(owner, finished).await?;
+        Ok(report)
+    }
+
+    /// Each (tenant, connector)'s compiled routes, one lookup per pair.
+    async fn routes_for(
+        &self,
+        events: &[ClaimedEvent],
+    ) -> Result<HashMap<(String, String), Vec<CompiledRoute>>, StoreError> {
+        let mut routes = HashMap::new();
+        for ev in events {
+            let key = (ev.scope.tenant_id().to_owned(), ev.connector_id.clone());
+            if routes.contains_key(&key) {
+                continue;
+            }
+            let found = self.inner.store.webhook_routes(&ev.scope, &ev.connector_id).await?;
+            let compiled =
+                found.into_iter().map(|r| CompiledRoute::compile(r, &self.inner.master_key)).collect::<Vec<_>>();
+            routes.insert(key, compiled);
+        }
+        Ok(routes)
+    }
+
+    async fn retry_all(
+        &self,
+        owner: &str,
+        events: &[ClaimedEvent],
+        started_at: chrono::DateTime<Utc>,
+        cause: &StoreError,
+    ) -> Result<(), StoreError> {
+        let works = events
+            .iter()
+            .map(|ev| EventWork {
+                event: ev,
+                records: Vec::new(),
+                finish: Some(self.transient(ev, error_type::DATABASE, format!("the database failed: {cause}"), None)),
+                started_at,
+                audits: Vec::new(),
+            })
+            .collect();
+        self.inner.store.process_events(owner, works).await.map(|_| ())
+    }
+
+    /// A transient failure: retry after the backoff, or fail on the last attempt.
+    fn transient(&self, ev: &ClaimedEvent, error_type: &str, message: String, result: Option<Value>) -> Finish {
+        let retry = &self.inner.options.retry;
+        if retry.may_retry(ev.attempts) {
+            let delay = chrono::Duration::from_std(retry.delay(ev.attempts)).unwrap_or(chrono::Duration::seconds(10));
+            Finish::Retry { at: Utc::now() + delay, error_type: error_type.to_owned(), error_message: message }
+        } else {
+            Finish::Failed { error_type: error_type.to_owned(), error_message: message, result }
+        }
+    }
+
+    /// Delivers the held events' records and decides how each ends.
+    async fn deliver_held<'a>(
+        &self,
+        events: &'a [ClaimedEvent],
+        effects: &[Vec<RecordEffect>],
+        held: Vec<(usize, Vec<PlannedDelivery>)>,
+        started_at: chrono::DateTime<Utc>,
+    ) -> Vec<EventWork<'a>> {
+        // Owned jobs: the futures borrow nothing, so the worker's future
+        // stays `Send` for any lifetime.
+        let mut jobs = Vec::new();
+        for (i, ds) in &held {
+            for d in ds {
+                let effect = effects[*i].iter().find(|e| e.sync_configuration_id == d.sync_configuration_id).cloned();
+                jobs.push((*i, d.clone(), effect, events[*i].id.clone(), self.inner.outbound.clone()));
+            }
+        }
+        let results: Vec<(usize, PlannedDelivery, Option<DeliveryResult>)> = futures::stream::iter(jobs)
+            .map(|(i, d, effect, event_id, outbound)| async move {
+                // An older event than the record held is not delivered.
+                if effect.as_ref().is_some_and(|e| e.outcome == weir_store::UpsertOutcome::Stale) {
+                    return (i, d, None);
+                }
+                let r = deliver(&outbound, &event_id, &d, effect.as_ref()).await;
+                (i, d, Some(r))
+            })
+            .buffer_unordered(self.inner.options.delivery_concurrency.max(1))
+            .collect()
+            .await;
+        held.iter()
+            .map(|(i, _)| {
+                let ev = &events[*i];
+                let mine: Vec<_> = results.iter().filter(|(j, _, _)| j == i).collect();
+                let mut audits = Vec::new();
+                let mut summaries = Vec::new();
+                for (_, d, r) in &mine {
+                    let Some(r) = r else { continue };
+                    summaries.push(r.to_json(d));
+                    let (action, details) = match r {
+                        DeliveryResult::Delivered { .. } => ("destination.delivered", r.to_json(d)),
+                        _ => ("destination.failed", r.to_json(d)),
+                    };
+                    audits.push(AuditEntry {
+                        action,
+                        actor: format!("sync_configuration:{}", d.sync_configuration_id),
+                        resource_type: "webhook_event",
+                        resource_id: ev.id.clone(),
+                        connector_id: Some(ev.connector_id.clone()),
+                        details: json!({"attempt": ev.attempts, "delivery": details}),
+                    });
+                }
+                let result = json!({
+                    "action": "processed",
+                    "records": effects[*i].iter().map(RecordEffect::to_json).collect::<Vec<_>>(),
+                    "deliveries": summaries,
+                });
+                let permanent = mine.iter().find_map(|(_, _, r)| match r {
+                    Some(DeliveryResult::Permanent { error, .. }) => Some(error.clone()),
+                    _ => None,
+                });
+                let transient = mine.iter().find_map(|(_, _, r)| match r {
+                    Some(DeliveryResult::Transient { error, .. }) => Some(error.clone()),
+                    _ => None,
+                });
+                let finish = match (permanent, transient) {
+                    (Some(e), _) => Finish::Failed {
+                        error_type: error_type::DESTINATION.to_owned(),
+                        error_message: e,
+                        result: Some(result),
+                    },
+                    (None, Some(e)) => self.transient(ev, error_type::DESTINATION, e, Some(result)),
+                    (None, None) => Finish::Completed { result: Some(result) },
+                };
+                EventWork { event: ev, records: Vec::new(), finish: Some(finish), started_at, audits }
+            })
+            .collect()
+    }
+}
