@@ -378,11 +378,10 @@ mod tests {
             .map(|r| r.0)
             .collect();
         assert_eq!(fields, ["connector_id"]);
-        let fields: Vec<_> =
-            check_shape(Direction::Inbound, Trigger::Manual, ConnectorType::Http, Supplied::default())
-                .into_iter()
-                .map(|r| r.0)
-                .collect();
+        let fields: Vec<_> = check_shape(Direction::Inbound, Trigger::Manual, ConnectorType::Http, Supplied::default())
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         assert_eq!(fields, ["source", "field_mapping_id"]);
         let push = Supplied { destination: true, ..Supplied::default() };
         assert!(check_shape(Direction::Outbound, Trigger::Manual, ConnectorType::Http, push).is_empty());
@@ -435,8 +434,7 @@ mod tests {
         let mut e = FieldErrors::new();
         dest.validate(Trigger::Webhook, &mut e);
         assert!(e.as_map().contains_key("destination.url"));
-        let dest: DestinationSpec =
-            serde_json::from_value(serde_json::json!({"url": "http://127.0.0.1:9/x"})).unwrap();
+        let dest: DestinationSpec = serde_json::from_value(serde_json::json!({"url": "http://127.0.0.1:9/x"})).unwrap();
         let mut e = FieldErrors::new();
         dest.validate(Trigger::Webhook, &mut e);
         assert!(e.is_empty());

@@ -26,12 +26,10 @@ pub use repos::connectors::{Connector, ConnectorChanges, ConnectorFilter, NewCon
 pub use repos::events::{AcceptedDelivery, Delivery, DeliveryOutcome, EventFilter, RejectedDelivery, WebhookEvent};
 pub use repos::field_mappings::{FieldMapping, MappingSpec};
 pub use repos::instance::MasterKeyCheck;
-pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};
 pub use repos::queue::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEffect};
+pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};
 pub use repos::records::{Record, RecordWrite, UpsertOutcome};
-pub use repos::sync_configurations::{
-    SyncConfiguration, SyncConfigurationFilter, SyncConfigurationSpec, WebhookRoute,
-};
+pub use repos::sync_configurations::{SyncConfiguration, SyncConfigurationFilter, SyncConfigurationSpec, WebhookRoute};
 pub use repos::tenants::{NewTenant, Tenant};
 pub use repos::tokens::{ApiToken, IssuedToken, NewToken};
 pub use scope::{Principal, SystemScope, TenantScope};

@@ -199,7 +199,11 @@ pub async fn list_events(
     let filter = q.parse()?;
     let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
     let paged = state.store.list_events(caller.scope(), &filter, page).await?;
-    let items = paged.items.into_iter().map(|e| EventOut { payload: Omit::Omitted, attempt_log: Omit::Omitted, ..EventOut::from(e) }).collect();
+    let items = paged
+        .items
+        .into_iter()
+        .map(|e| EventOut { payload: Omit::Omitted, attempt_log: Omit::Omitted, ..EventOut::from(e) })
+        .collect();
     Ok(Json(List::new(items, page, paged.total)))
 }
 

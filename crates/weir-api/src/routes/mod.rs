@@ -53,10 +53,7 @@ pub fn all() -> OpenApiRouter<AppState> {
             field_mappings::delete_field_mapping
         ))
         .routes(routes!(field_mappings::preview_field_mapping))
-        .routes(routes!(
-            sync_configurations::list_sync_configurations,
-            sync_configurations::create_sync_configuration
-        ))
+        .routes(routes!(sync_configurations::list_sync_configurations, sync_configurations::create_sync_configuration))
         .routes(routes!(
             sync_configurations::get_sync_configuration,
             sync_configurations::update_sync_configuration,

@@ -261,7 +261,10 @@ async fn validate(
             None => e.add("field_mapping_id", "no such field mapping"),
             Some(m) => {
                 if m.entity_type != body.entity_type {
-                    e.add("field_mapping_id", format!("maps to entity type `{}`, not `{}`", m.entity_type, body.entity_type));
+                    e.add(
+                        "field_mapping_id",
+                        format!("maps to entity type `{}`, not `{}`", m.entity_type, body.entity_type),
+                    );
                 }
                 if let Some(f) = &body.ordering_field {
                     let targets: Vec<&str> = m

@@ -86,10 +86,14 @@ pub(crate) async fn deliver(
             let status = resp.status().as_u16();
             match status {
                 200..=299 => DeliveryResult::Delivered { status },
-                408 | 429 | 500..=599 => {
-                    DeliveryResult::Transient { status: Some(status), error: format!("the destination answered {status}") }
-                }
-                _ => DeliveryResult::Permanent { status: Some(status), error: format!("the destination answered {status}") },
+                408 | 429 | 500..=599 => DeliveryResult::Transient {
+                    status: Some(status),
+                    error: format!("the destination answered {status}"),
+                },
+                _ => DeliveryResult::Permanent {
+                    status: Some(status),
+                    error: format!("the destination answered {status}"),
+                },
             }
         }
         Err(e) if e.is_timeout() => DeliveryResult::Transient {

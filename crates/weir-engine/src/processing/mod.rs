@@ -215,9 +215,11 @@ impl Processor {
                 let key = (ev.scope.tenant_id().to_owned(), ev.connector_id.clone());
                 match plan::plan(ev, routes.get(&key).map(Vec::as_slice).unwrap_or_default()) {
                     Plan::Ignore(result) => (Vec::new(), Some(Finish::Completed { result: Some(result) }), Vec::new()),
-                    Plan::Fail { error_type, message, result } => {
-                        (Vec::new(), Some(Finish::Failed { error_type: error_type.to_owned(), error_message: message, result }), Vec::new())
-                    }
+                    Plan::Fail { error_type, message, result } => (
+                        Vec::new(),
+                        Some(Finish::Failed { error_type: error_type.to_owned(), error_message: message, result }),
+                        Vec::new(),
+                    ),
                     Plan::Write { records, deliveries } if deliveries.is_empty() => {
                         (records, Some(Finish::Completed { result: None }), Vec::new())
                     }

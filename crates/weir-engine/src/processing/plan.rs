@@ -44,7 +44,10 @@ impl CompiledRoute {
         let mapping = serde_json::from_value::<Vec<Rule>>(route.rules.clone())
             .map_err(|e| e.to_string())
             .and_then(|rules| Mapping::parse(rules).map_err(|e| format!("{:?}", e.as_map())));
-        let destination = route.destination.as_ref().map(|d| open_destination(d, route.destination_secret_sealed.as_deref(), master_key));
+        let destination = route
+            .destination
+            .as_ref()
+            .map(|d| open_destination(d, route.destination_secret_sealed.as_deref(), master_key));
         Self { route, mapping, destination }
     }
 }
@@ -150,8 +153,7 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
             continue;
         }
         let Some(external_id) = external_id else { continue };
-        let ordering_value =
-            r.route.ordering_field.as_ref().and_then(|f| mapped.output.get(f)).and_then(ordering_text);
+        let ordering_value = r.route.ordering_field.as_ref().and_then(|f| mapped.output.get(f)).and_then(ordering_text);
         let data = Value::Object(mapped.output);
         if let Some(destination) = destination {
             deliveries.push(PlannedDelivery {

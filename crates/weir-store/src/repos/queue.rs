@@ -466,7 +466,12 @@ impl Store {
     /// Puts every finished event matching `filter` (status `failed` unless
     /// `completed` is asked for) back to `pending`. Answers how many.
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
-    pub async fn replay_events(&self, scope: &TenantScope, filter: &EventFilter, actor: &str) -> Result<u64, StoreError> {
+    pub async fn replay_events(
+        &self,
+        scope: &TenantScope,
+        filter: &EventFilter,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
         let statuses = match filter.status.as_deref() {
             Some(s @ (status::FAILED | status::COMPLETED)) => vec![s.to_owned()],
             Some(_) => return Ok(0),
@@ -512,8 +517,8 @@ impl Store {
     /// How many events wait (pending or claimed), and the oldest one's arrival.
     pub async fn queue_depth(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
-        let waiting = we::Entity::find()
-            .filter(we::Column::ProcessingStatus.is_in([status::PENDING, status::PROCESSING]));
+        let waiting =
+            we::Entity::find().filter(we::Column::ProcessingStatus.is_in([status::PENDING, status::PROCESSING]));
         let n = waiting.clone().count(&self.db).await?;
         let oldest = waiting
             .select_only()

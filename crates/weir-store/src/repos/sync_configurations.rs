@@ -219,11 +219,7 @@ impl Store {
 
     /// One live configuration.
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
-    pub async fn get_sync_configuration(
-        &self,
-        scope: &TenantScope,
-        id: &str,
-    ) -> Result<SyncConfiguration, StoreError> {
+    pub async fn get_sync_configuration(&self, scope: &TenantScope, id: &str) -> Result<SyncConfiguration, StoreError> {
         live(scope).filter(sc::Column::Id.eq(id)).one(&self.db).await?.map(Into::into).ok_or(StoreError::NotFound)
     }
 
@@ -298,7 +294,12 @@ impl Store {
 
     /// Soft-deletes a configuration: it stops routing and running at once.
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
-    pub async fn delete_sync_configuration(&self, scope: &TenantScope, id: &str, actor: &str) -> Result<(), StoreError> {
+    pub async fn delete_sync_configuration(
+        &self,
+        scope: &TenantScope,
+        id: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         let txn = self.write_txn().await?;
         let m = live(scope).filter(sc::Column::Id.eq(id)).one(&txn).await?.ok_or(StoreError::NotFound)?;
         let at = now();
@@ -314,7 +315,11 @@ impl Store {
 
     /// The active, live `webhook` configurations of a connector, with their
     /// mappings (the workers' routing table).
-    pub async fn webhook_routes(&self, scope: &TenantScope, connector_id: &str) -> Result<Vec<WebhookRoute>, StoreError> {
+    pub async fn webhook_routes(
+        &self,
+        scope: &TenantScope,
+        connector_id: &str,
+    ) -> Result<Vec<WebhookRoute>, StoreError> {
         self.webhook_routes_on(&self.db, scope, connector_id).await
     }
 

@@ -459,6 +459,8 @@ async fn deletion_is_guarded_and_cascades(b: Backend) {
         created_at: Set(at),
         updated_at: Set(at),
         deleted_at: Set(None),
+        destination_secret_sealed: Set(None),
+        ordering_field: Set(None),
     }
     .insert(db)
     .await

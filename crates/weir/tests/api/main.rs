@@ -8,6 +8,7 @@ mod bad_input;
 mod basics;
 mod connectors;
 mod field_mappings;
+mod processing;
 mod records;
 mod tenants_and_tokens;
 mod webhooks;
