@@ -71,6 +71,13 @@ enum Command {
         /// Approximate body size in bytes.
         #[arg(long, default_value_t = 1024)]
         body_bytes: usize,
+        /// Route events through a 10-rule mapping into records; report
+        /// end-to-end throughput and queue lag.
+        #[arg(long)]
+        process: bool,
+        /// Target requests/s across all senders (0 = as fast as possible).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
     },
     /// A no-op HTTP server (202 to any POST) for the baseline; ends by itself.
     Noop {
@@ -169,7 +176,7 @@ pub(crate) fn check_loopback(base: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
 }
@@ -248,7 +255,18 @@ async fn main() -> anyhow::Result<()> {
         Command::ConnectorsList { base, system_token, connectors, calls } => {
             connectors_list(base.trim_end_matches('/'), &system_token, connectors, calls).await
         }
-        Command::Webhooks { base, system_token, method, concurrency, duration_secs, count, schema, body_bytes } => {
+        Command::Webhooks {
+            base,
+            system_token,
+            method,
+            concurrency,
+            duration_secs,
+            count,
+            schema,
+            body_bytes,
+            process,
+            rate,
+        } => {
             webhooks::run(webhooks::Plan {
                 base: base.trim_end_matches('/').to_owned(),
                 system_token,
@@ -258,6 +276,8 @@ async fn main() -> anyhow::Result<()> {
                 count,
                 schema,
                 body_bytes,
+                process,
+                rate,
             })
             .await
         }

@@ -33,6 +33,27 @@ pub struct Plan {
     pub schema: bool,
     /// Approximate body size.
     pub body_bytes: usize,
+    /// Also route the events through a 10-rule mapping into records and
+    /// report end-to-end throughput and queue lag.
+    pub process: bool,
+    /// Target requests per second across all senders (0 = as fast as possible).
+    pub rate: u64,
+}
+
+/// The 10 rules of the end-to-end benchmark's mapping.
+fn ten_rules() -> Value {
+    json!([
+        {"source": "id", "target": "external_id", "required": true, "transforms": [{"op": "to_string"}]},
+        {"source": "type", "target": "event"},
+        {"source": "data.total", "target": "total", "transforms": [{"op": "to_number"}]},
+        {"source": "data.total", "target": "total_rounded", "transforms": [{"op": "round", "digits": 0}]},
+        {"source": "data.total", "target": "total_text", "transforms": [{"op": "to_string"}]},
+        {"source": "id", "target": "id_upper", "transforms": [{"op": "uppercase"}]},
+        {"source": "data.pad", "target": "note", "transforms": [{"op": "trim"}]},
+        {"source": "data.currency", "target": "currency", "default": "EUR"},
+        {"target": "label", "transforms": [{"op": "template", "template": "{type}:{id}"}]},
+        {"source": "type", "target": "status", "transforms": [{"op": "lookup", "table": {"order.created": "new"}, "default": "other"}]}
+    ])
 }
 
 /// Creates a tenant, connector and receiver; returns (admin token, receiver JSON).
@@ -59,6 +80,25 @@ async fn setup(c: &reqwest::Client, plan: &Plan) -> anyhow::Result<(String, Valu
             "properties": {"id": {"type": "string"}, "data": {"type": "object"}}});
     }
     let r = post(c, format!("{base}/api/v1/integration/connectors/{cid}/webhook-receivers"), &admin, body).await?;
+    if plan.process {
+        let m = post(
+            c,
+            format!("{base}/api/v1/integration/field-mappings"),
+            &admin,
+            json!({"name": "orders", "entity_type": "order", "key": "external_id", "rules": ten_rules()}),
+        )
+        .await?;
+        post(
+            c,
+            format!("{base}/api/v1/integration/sync-configurations"),
+            &admin,
+            json!({
+                "connector_id": cid, "name": "orders in", "direction": "inbound", "entity_type": "order",
+                "field_mapping_id": m["data"]["id"], "trigger": "webhook", "event_types": ["order.created"],
+            }),
+        )
+        .await?;
+    }
     Ok((admin, r["data"].clone()))
 }
 
@@ -87,6 +127,9 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     let sent = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + plan.duration;
     let started = Instant::now();
+    let started_at = chrono::Utc::now();
+    // Each sender's share of the target rate, as a pause between its requests.
+    let pause = (plan.rate > 0).then(|| Duration::from_secs_f64(plan.concurrency as f64 / plan.rate as f64));
     let mut workers = Vec::new();
     for w in 0..plan.concurrency {
         let (c, shared, sent) = (c.clone(), shared.clone(), sent.clone());
@@ -95,7 +138,15 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
             let (auth, key, url, pad) = &*shared;
             let mut report = Report::default();
             let mut i = 0u64;
+            let mut tick = pause.map(|p| {
+                let mut t = tokio::time::interval(p);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             while Instant::now() < deadline {
+                if let Some(t) = tick.as_mut() {
+                    t.tick().await;
+                }
                 let n = sent.fetch_add(1, Ordering::Relaxed);
                 if count > 0 && n >= count {
                     break;
@@ -144,6 +195,66 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         if stored == accepted { "MATCH" } else { "MISMATCH" }
     );
     ensure!(stored == accepted, "stored events differ from 202 answers");
+    if plan.process {
+        end_to_end(&c, &plan.base, &admin, accepted, started_at).await?;
+    }
+    Ok(())
+}
+
+/// Waits (bounded) until every accepted event is processed, then reports
+/// end-to-end throughput (first send → last record written) and queue lag
+/// (received → processed) percentiles.
+async fn end_to_end(
+    c: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    accepted: u64,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let total = |status: &'static str| {
+        let url = format!("{base}/api/v1/integration/webhook-events?per_page=1&status={status}");
+        async move {
+            let v: Value = c.get(url).bearer_auth(admin).send().await?.json().await?;
+            anyhow::Ok(v["meta"]["total"].as_u64().unwrap_or(0))
+        }
+    };
+    let wait_until = Instant::now() + Duration::from_secs(300);
+    loop {
+        let (done, failed) = (total("completed").await?, total("failed").await?);
+        if done + failed >= accepted {
+            ensure!(failed == 0, "{failed} events failed");
+            break;
+        }
+        ensure!(Instant::now() < wait_until, "only {done} of {accepted} events processed after 300 s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut lags = Vec::with_capacity(accepted as usize);
+    let mut last = started_at;
+    let pages = accepted.div_ceil(100);
+    for page in 1..=pages {
+        let url = format!("{base}/api/v1/integration/webhook-events?per_page=100&page={page}");
+        let v: Value = c.get(url).bearer_auth(admin).send().await?.json().await?;
+        for e in v["data"].as_array().into_iter().flatten() {
+            let t = |k: &str| e[k].as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+            if let (Some(r), Some(p)) = (t("received_at"), t("processed_at")) {
+                let p = p.with_timezone(&chrono::Utc);
+                last = last.max(p);
+                lags.push((p - r.with_timezone(&chrono::Utc)).to_std().unwrap_or_default());
+            }
+        }
+    }
+    ensure!(!lags.is_empty(), "no processed events");
+    lags.sort();
+    let span = (last - started_at).to_std().unwrap_or_default().as_secs_f64();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "end to end: {} events processed in {span:.1} s from first send = {:.0} events/s; lag received->completed p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        lags.len(),
+        lags.len() as f64 / span,
+        ms(crate::percentile(&lags, 0.5)),
+        ms(crate::percentile(&lags, 0.99)),
+        ms(lags[lags.len() - 1]),
+    );
     Ok(())
 }
 

@@ -282,44 +282,57 @@ impl Store {
         let mut audits: Vec<(TenantScope, Vec<AuditEntry>)> = Vec::new();
         let mut days = DayCounters::default();
         let mut errors = ErrorCounters::default();
-        for work in works {
-            let ev = work.event;
-            let mut entries = work.audits;
-            let mut effects = Vec::with_capacity(work.records.len());
-            for planned in work.records {
-                let (record, outcome) = self.upsert_record_on(&txn, &ev.scope, planned.write).await?;
-                let action = match outcome {
-                    UpsertOutcome::Created => Some("record.created"),
-                    UpsertOutcome::Updated => Some("record.updated"),
-                    UpsertOutcome::Stale => Some("record.ignored"),
-                    UpsertOutcome::Unchanged => None,
-                };
-                if let Some(action) = action {
-                    entries.push(AuditEntry {
-                        action,
-                        actor: format!("sync_configuration:{}", planned.sync_configuration_id),
-                        resource_type: "record",
-                        resource_id: format!("{}/{}", record.entity_type, record.external_id),
-                        connector_id: Some(ev.connector_id.clone()),
-                        details: json!({
-                            "entity_type": record.entity_type, "external_id": record.external_id,
-                            "version": record.version, "event_id": ev.id,
-                            "sync_configuration_id": planned.sync_configuration_id,
-                            "reason": (outcome == UpsertOutcome::Stale).then_some("older than the record held"),
-                        }),
-                    });
-                }
-                if matches!(outcome, UpsertOutcome::Created | UpsertOutcome::Updated) {
-                    days.add(ev.scope.tenant_id(), &ev.connector_id, at.date_naive(), "records_processed", 1);
-                }
-                effects.push(RecordEffect {
-                    sync_configuration_id: planned.sync_configuration_id,
-                    entity_type: record.entity_type,
-                    external_id: record.external_id,
-                    outcome,
-                    version: record.version,
+        // Records first, in key order across the whole batch (stable, so
+        // one key's events keep their order): concurrent workers then lock
+        // rows in the same order and cannot deadlock each other.
+        let mut writes: Vec<(usize, PlannedRecord)> = Vec::new();
+        let mut works: Vec<EventWork<'_>> = works;
+        for (i, w) in works.iter_mut().enumerate() {
+            writes.extend(std::mem::take(&mut w.records).into_iter().map(|r| (i, r)));
+        }
+        writes.sort_by(|(_, a), (_, b)| {
+            (a.write.entity_type.as_str(), a.write.external_id.as_str())
+                .cmp(&(b.write.entity_type.as_str(), b.write.external_id.as_str()))
+        });
+        let mut effects_of: Vec<Vec<RecordEffect>> = vec![Vec::new(); works.len()];
+        let mut entries_of: Vec<Vec<AuditEntry>> = works.iter_mut().map(|w| std::mem::take(&mut w.audits)).collect();
+        for (i, planned) in writes {
+            let ev = works[i].event;
+            let (record, outcome) = self.upsert_record_on(&txn, &ev.scope, planned.write).await?;
+            let action = match outcome {
+                UpsertOutcome::Created => Some("record.created"),
+                UpsertOutcome::Updated => Some("record.updated"),
+                UpsertOutcome::Stale => Some("record.ignored"),
+                UpsertOutcome::Unchanged => None,
+            };
+            if let Some(action) = action {
+                entries_of[i].push(AuditEntry {
+                    action,
+                    actor: format!("sync_configuration:{}", planned.sync_configuration_id),
+                    resource_type: "record",
+                    resource_id: format!("{}/{}", record.entity_type, record.external_id),
+                    connector_id: Some(ev.connector_id.clone()),
+                    details: json!({
+                        "entity_type": record.entity_type, "external_id": record.external_id,
+                        "version": record.version, "event_id": ev.id,
+                        "sync_configuration_id": planned.sync_configuration_id,
+                        "reason": (outcome == UpsertOutcome::Stale).then_some("older than the record held"),
+                    }),
                 });
             }
+            if matches!(outcome, UpsertOutcome::Created | UpsertOutcome::Updated) {
+                days.add(ev.scope.tenant_id(), &ev.connector_id, at.date_naive(), "records_processed", 1);
+            }
+            effects_of[i].push(RecordEffect {
+                sync_configuration_id: planned.sync_configuration_id,
+                entity_type: record.entity_type,
+                external_id: record.external_id,
+                outcome,
+                version: record.version,
+            });
+        }
+        for ((work, effects), mut entries) in works.into_iter().zip(effects_of).zip(entries_of) {
+            let ev = work.event;
             if let Some(finish) = work.finish {
                 let attempt = json!({
                     "attempt": ev.attempts, "started_at": work.started_at, "finished_at": at,

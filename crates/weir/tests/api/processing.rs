@@ -398,6 +398,17 @@ async fn leases_expire_and_two_pools_never_double_process(b: Backend) {
     assert_eq!(store.release_claims("stopping").await.unwrap(), 1);
     let (_, ev) = app.call(Method::GET, &format!("{EVENTS}/{id}"), Some(&p.viewer), None).await;
     assert_eq!((ev["data"]["processing_status"].as_str(), ev["data"]["attempts"].as_i64()), (Some("pending"), Some(0)));
+
+    // An event whose every attempt loses its worker fails instead of looping.
+    for attempt in 1..=3 {
+        let got = store.claim_events("crashing", 10, Duration::from_millis(20)).await.unwrap();
+        assert_eq!((got.len(), got[0].attempts), (1, attempt));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let r = a.run_pending_once().await.unwrap();
+    assert_eq!((r.claimed, r.failed), (1, 1), "{r:?}");
+    let ev = finished(&app, &p.viewer, &id).await;
+    assert_eq!((ev["processing_status"].as_str(), ev["error_type"].as_str()), (Some("failed"), Some("worker_lost")));
     store.close().await;
     app.stop().await;
 }

@@ -24,6 +24,12 @@ backend_tests!(
 
 const CONNECTORS: &str = "/api/v1/integration/connectors";
 
+/// No workers: these tests look at events as intake stored them
+/// (processing has its own suite).
+fn intake_only() -> weir::config::Settings {
+    weir::config::Settings { workers: Some("0".into()), ..weir::config::Settings::default() }
+}
+
 struct Fixture {
     admin: String,
     connector_id: String,
@@ -80,7 +86,7 @@ async fn audit_actions(app: &TestApp, token: &str) -> Vec<weir_store::AuditRecor
 }
 
 async fn every_method_accepts_valid_and_refuses_forged(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else { return };
+    let Some(app) = TestApp::spawn_with(b, intake_only()).await else { return };
     let f = fixture(&app, "acme", shop()).await;
     let now = chrono::Utc::now().timestamp();
     let methods = [
@@ -185,7 +191,7 @@ async fn every_method_accepts_valid_and_refuses_forged(b: Backend) {
 }
 
 async fn rotation_keeps_the_old_secret_during_grace(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else { return };
+    let Some(app) = TestApp::spawn_with(b, intake_only()).await else { return };
     let f = fixture(&app, "acme", shop()).await;
     let r = receiver(&app, &f, json!({"event_type": "*", "auth": {"method": "standard_webhooks"}, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})).await;
     assert_eq!(r["secret"], "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "a supplied secret is kept");
@@ -217,7 +223,7 @@ async fn rotation_keeps_the_old_secret_during_grace(b: Backend) {
 }
 
 async fn duplicates_store_one_event_even_concurrently(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else { return };
+    let Some(app) = TestApp::spawn_with(b, intake_only()).await else { return };
     let f = fixture(&app, "acme", shop()).await;
     let r = receiver(&app, &f, json!({"event_type": "push", "auth": {"method": "github"}})).await;
     let secret = r["secret"].as_str().unwrap().to_owned();
@@ -244,7 +250,7 @@ async fn duplicates_store_one_event_even_concurrently(b: Backend) {
 }
 
 async fn bad_payloads_are_refused_and_audited(b: Backend) {
-    let settings = weir::Settings { max_body_bytes: Some("4096".into()), ..Default::default() };
+    let settings = weir::Settings { max_body_bytes: Some("4096".into()), ..intake_only() };
     let Some(app) = TestApp::spawn_with(b, settings).await else { return };
     let f = fixture(&app, "acme", shop()).await;
     let schema = json!({
@@ -352,7 +358,7 @@ async fn bad_payloads_are_refused_and_audited(b: Backend) {
 }
 
 async fn rate_limit_answers_429(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else { return };
+    let Some(app) = TestApp::spawn_with(b, intake_only()).await else { return };
     let mut c = shop();
     c["rate_limit_per_minute"] = json!(3);
     let f = fixture(&app, "acme", c).await;
@@ -379,7 +385,7 @@ async fn rate_limit_answers_429(b: Backend) {
 }
 
 async fn inactive_and_unknown_receivers(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else { return };
+    let Some(app) = TestApp::spawn_with(b, intake_only()).await else { return };
     let f = fixture(&app, "acme", shop()).await;
     let r = receiver(&app, &f, json!({"event_type": "x", "auth": {"method": "api_key"}})).await;
     let key = vec![("x-api-key".to_owned(), r["secret"].as_str().unwrap().to_owned())];
@@ -418,7 +424,7 @@ async fn inactive_and_unknown_receivers(b: Backend) {
 }
 
 async fn receivers_and_events_are_tenant_scoped(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else { return };
+    let Some(app) = TestApp::spawn_with(b, intake_only()).await else { return };
     let fa = fixture(&app, "tenant-a", shop()).await;
     let fb = fixture(&app, "tenant-b", shop()).await;
     let r = receiver(&app, &fa, json!({"event_type": "x", "auth": {"method": "bearer"}})).await;
