@@ -68,6 +68,14 @@ pub const MAX_RULES: usize = 500;
 /// code would overflow the stack.
 pub const MAX_DEPTH: usize = 128;
 
+/// Largest text one `concat` or `template` may build, in bytes.
+pub const MAX_BUILT_TEXT_BYTES: usize = 1024 * 1024;
+
+/// Largest record one mapping may build (serialized JSON bytes): a rule
+/// whose value would take the record past it is an error, so a mapping that
+/// copies a large payload many times cannot exhaust memory.
+pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
+
 impl Mapping {
     /// Checks every rule (paths parse, targets are sensible, transform
     /// options are valid); errors are keyed `rules[i].<field>`.
@@ -112,6 +120,7 @@ impl Mapping {
     /// Applies the rules to `payload`.
     pub fn apply(&self, payload: &Value) -> MappingOutput {
         let mut result = MappingOutput::default();
+        let mut output_bytes = 0usize;
         for (rule, source, target) in &self.rules {
             let read = source.as_ref().and_then(|p| p.get(payload)).filter(|v| !v.is_null());
             if read.is_some_and(too_deep) {
@@ -135,7 +144,15 @@ impl Mapping {
                 continue;
             }
             match value {
-                Some(v) if !v.is_null() => insert(&mut result.output, target, v),
+                Some(v) if !v.is_null() => {
+                    output_bytes = output_bytes.saturating_add(serialized_len(&v));
+                    if output_bytes > MAX_OUTPUT_BYTES {
+                        let message = format!("the record would be over {MAX_OUTPUT_BYTES} bytes");
+                        result.errors.push(RuleError { target: rule.target.clone(), message });
+                        continue;
+                    }
+                    insert(&mut result.output, target, v)
+                }
                 _ if rule.required => result
                     .errors
                     .push(RuleError { target: rule.target.clone(), message: "required value is missing".to_owned() }),
@@ -144,6 +161,24 @@ impl Mapping {
         }
         result
     }
+}
+
+/// The length of `v` as JSON, counted without building the text.
+fn serialized_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing to a counter cannot fail, and `v` is within `MAX_DEPTH`.
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// Whether `v` nests more than [`MAX_DEPTH`] arrays and objects deep. Walks

@@ -1127,3 +1127,36 @@ fn output_serializes_as_the_preview_shape() {
     let empty: Map<String, Value> = Map::new();
     assert_eq!(m.apply(&json!({"a": null})).output, empty);
 }
+
+/// A mapping cannot build an unbounded record: copies of a large payload
+/// stop at `MAX_OUTPUT_BYTES`, built text at `MAX_BUILT_TEXT_BYTES`, and a
+/// long `concat` separator is refused at save time.
+#[test]
+fn output_size_is_bounded() {
+    use super::{MAX_BUILT_TEXT_BYTES, MAX_OUTPUT_BYTES};
+    let big = "x".repeat(1024 * 1024);
+    let payload = serde_json::json!({"big": big});
+    let rules: Vec<Rule> = (0..6)
+        .map(|i| serde_json::from_value(serde_json::json!({"source": "big", "target": format!("copy{i}")})).unwrap())
+        .collect();
+    let out = Mapping::parse(rules).unwrap().apply(&payload);
+    assert_eq!(out.output.len(), 3, "three 1 MiB copies fit in 4 MiB");
+    assert_eq!(out.errors.len(), 3);
+    assert!(out.errors[0].message.contains(&MAX_OUTPUT_BYTES.to_string()), "{:?}", out.errors);
+    assert_eq!(out.errors[0].target, "copy3");
+
+    let template = "{big}{big}".to_owned();
+    let rule: Rule = serde_json::from_value(
+        serde_json::json!({"target": "t", "transforms": [{"op": "template", "template": template}]}),
+    )
+    .unwrap();
+    let out = Mapping::parse(vec![rule]).unwrap().apply(&payload);
+    assert!(out.output.is_empty());
+    assert!(out.errors[0].message.contains(&MAX_BUILT_TEXT_BYTES.to_string()), "{:?}", out.errors);
+
+    let rule: Rule = serde_json::from_value(serde_json::json!({
+        "target": "c", "transforms": [{"op": "concat", "sources": ["a", "b"], "separator": "-".repeat(101)}]
+    }))
+    .unwrap();
+    assert!(Mapping::parse(vec![rule]).is_err());
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
 use super::path::JsonPath;
-use super::{MAX_DEPTH, too_deep};
+use super::{MAX_BUILT_TEXT_BYTES, MAX_DEPTH, too_deep};
 
 /// One step applied to a rule's value.
 ///
@@ -117,9 +117,12 @@ impl Transform {
     pub fn check(&self) -> Result<(), String> {
         match self {
             Transform::Round { digits } if *digits > 15 => Err("round: digits must be 0 to 15".to_owned()),
-            Transform::Concat { sources, .. } => {
+            Transform::Concat { sources, separator } => {
                 if sources.is_empty() || sources.len() > 50 {
                     return Err("concat: needs 1 to 50 sources".to_owned());
+                }
+                if separator.len() > 100 {
+                    return Err("concat: separator must be at most 100 bytes".to_owned());
                 }
                 sources.iter().try_for_each(|s| JsonPath::parse(s).map(drop).map_err(|e| format!("concat: {e}")))
             }
@@ -155,7 +158,11 @@ impl Transform {
                         parts.push(t);
                     }
                 }
-                return Ok((!parts.is_empty()).then(|| Value::String(parts.join(separator))));
+                let joined = parts.join(separator);
+                if joined.len() > MAX_BUILT_TEXT_BYTES {
+                    return Err(format!("concat: the result is over {MAX_BUILT_TEXT_BYTES} bytes"));
+                }
+                return Ok((!parts.is_empty()).then_some(Value::String(joined)));
             }
             Transform::Template { template } => {
                 let pieces = placeholders(template).map_err(|e| format!("template {e}"))?;
@@ -167,6 +174,9 @@ impl Transform {
                         }
                     } else {
                         out.push_str(&p);
+                    }
+                    if out.len() > MAX_BUILT_TEXT_BYTES {
+                        return Err(format!("template: the result is over {MAX_BUILT_TEXT_BYTES} bytes"));
                     }
                 }
                 return Ok(Some(Value::String(out)));
