@@ -28,6 +28,10 @@ pub struct PageMeta {
     pub per_page: u64,
     /// Items across all pages.
     pub total: u64,
+    /// Lists with cursor paging: pass as `cursor` to get the next page
+    /// (absent on the last page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// A page of objects.
@@ -42,6 +46,12 @@ pub struct List<T> {
 impl<T> List<T> {
     /// Builds a page answer.
     pub fn new(data: Vec<T>, page: PageRequest, total: u64) -> Self {
-        Self { data, meta: PageMeta { page: page.page(), per_page: page.per_page(), total } }
+        Self { data, meta: PageMeta { page: page.page(), per_page: page.per_page(), total, next_cursor: None } }
+    }
+
+    /// Adds the cursor of the next page.
+    pub fn with_next_cursor(mut self, cursor: Option<String>) -> Self {
+        self.meta.next_cursor = cursor;
+        self
     }
 }

@@ -319,6 +319,9 @@ impl DestinationSpec {
             }
             match self.url.as_deref().map(url::Url::parse) {
                 None => errors.add("destination.url", "is required"),
+                Some(Ok(u)) if !u.username().is_empty() || u.password().is_some() => {
+                    errors.add("destination.url", "must not carry credentials; the signature authenticates Weir")
+                }
                 Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
                 Some(_) => errors.add("destination.url", "must be an absolute http(s) URL"),
             }

@@ -3,11 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{DateTime, Utc};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use weir_core::FieldErrors;
+use weir_core::{FieldErrors, ids};
 use weir_store::Record;
 
 use super::events::parse_bound;
@@ -15,7 +17,7 @@ use crate::AppState;
 use crate::auth::TenantCaller;
 use crate::envelope::{Data, List};
 use crate::extract::{ApiQuery, PageParams};
-use crate::policy::{ConnectorAction, connector as policy};
+use crate::policy::{EventAction, event as policy};
 use crate::problem::{ApiError, Problem};
 
 /// A record.
@@ -58,6 +60,10 @@ pub struct RecordQuery {
     pub entity_type: Option<String>,
     /// Only records changed after this time (RFC 3339 or a date).
     pub updated_after: Option<String>,
+    /// Continue after the previous page (`meta.next_cursor`); with a cursor
+    /// `page` is not used. Cursor pages follow `(updated_at, id)` order, so a
+    /// sync client neither skips nor repeats rows.
+    pub cursor: Option<String>,
     /// 1-based page.
     pub page: Option<u64>,
     /// 1 to 100.
@@ -77,9 +83,9 @@ pub async fn list_records(
     caller: TenantCaller,
     ApiQuery(q): ApiQuery<RecordQuery>,
 ) -> Result<Json<List<RecordOut>>, ApiError> {
-    caller.require(policy(ConnectorAction::Read))?;
+    caller.require(policy(EventAction::Read))?;
     let mut errors = FieldErrors::new();
-    let after = match q.updated_after.as_deref() {
+    let updated_after = match q.updated_after.as_deref() {
         None => None,
         Some(s) => match parse_bound(s, false) {
             Some(t) => Some(t),
@@ -89,10 +95,44 @@ pub async fn list_records(
             }
         },
     };
+    let after = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => {
+            if q.page.is_some_and(|p| p != 1) {
+                errors.add("page", "is not used with a cursor");
+            }
+            let parsed = decode_cursor(c);
+            if parsed.is_none() {
+                errors.add("cursor", "is not a cursor from meta.next_cursor");
+            }
+            parsed
+        }
+    };
     errors.into_result().map_err(ApiError::Validation)?;
     let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
-    let paged = state.store.list_records(caller.scope(), q.entity_type.as_deref(), after, page).await?;
-    Ok(Json(List::new(paged.items.into_iter().map(RecordOut::from).collect(), page, paged.total)))
+    let cursor_paging = q.cursor.is_some();
+    let paged = state.store.list_records(caller.scope(), q.entity_type.as_deref(), updated_after, after, page).await?;
+    let next = (paged.items.len() as u64 == page.per_page()).then(|| paged.items.last().map(encode_cursor)).flatten();
+    let items = paged.items.into_iter().map(RecordOut::from).collect();
+    let list = List::new(items, page, paged.total);
+    // Offset pages carry a cursor too, so a client can switch to it.
+    Ok(Json(if cursor_paging || next.is_some() { list.with_next_cursor(next) } else { list }))
+}
+
+/// `base64url("<updated_at RFC 3339 µs>|<id>")`: opaque to clients.
+fn encode_cursor(r: &Record) -> String {
+    let raw = format!("{}|{}", r.updated_at.to_rfc3339_opts(SecondsFormat::Micros, true), r.id);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, String)> {
+    if c.len() > 200 {
+        return None;
+    }
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).ok()?).ok()?;
+    let (t, id) = raw.split_once('|')?;
+    let t = DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
+    ids::is_valid_id(id).then(|| (t, id.to_owned()))
 }
 
 /// Show a record (viewer).
@@ -112,7 +152,7 @@ pub async fn get_record(
     caller: TenantCaller,
     Path((entity_type, external_id)): Path<(String, String)>,
 ) -> Result<Json<Data<RecordOut>>, ApiError> {
-    caller.require(policy(ConnectorAction::Read))?;
+    caller.require(policy(EventAction::Read))?;
     if entity_type.len() > 100 || external_id.len() > 255 {
         return Err(ApiError::NotFound);
     }

@@ -28,7 +28,7 @@ use crate::policy::{SyncAction, sync as policy};
 use crate::problem::{ApiError, Problem};
 
 /// An HTTP destination as written.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationIn {
     /// Connector API path (outbound runs).
@@ -74,6 +74,17 @@ pub struct SyncConfigurationIn {
     /// Default true.
     #[serde(default = "yes")]
     pub is_active: bool,
+}
+
+impl std::fmt::Debug for DestinationIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DestinationIn")
+            .field("path", &self.path)
+            .field("url", &self.url)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 fn yes() -> bool {

@@ -32,7 +32,7 @@ impl DeliveryResult {
         };
         json!({
             "sync_configuration_id": d.sync_configuration_id,
-            "url": d.destination.url.as_str(),
+            "host": d.destination.url.host_str(),
             "outcome": outcome, "status_code": status, "error": error,
         })
     }
@@ -103,6 +103,7 @@ pub(crate) async fn deliver(
         Err(e) if e.is_connect() => {
             DeliveryResult::Transient { status: None, error: "could not connect to the destination".to_owned() }
         }
-        Err(e) => DeliveryResult::Transient { status: None, error: format!("request failed: {e}") },
+        // Without the URL: its query may carry a token.
+        Err(e) => DeliveryResult::Transient { status: None, error: format!("request failed: {}", e.without_url()) },
     }
 }

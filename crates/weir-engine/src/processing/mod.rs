@@ -204,48 +204,65 @@ impl Processor {
         let mut works = Vec::with_capacity(events.len());
         let mut held: Vec<(usize, Vec<PlannedDelivery>)> = Vec::new();
         for (i, ev) in events.iter().enumerate() {
-            let (records, finish, deliveries) = if ev.attempts > opts.retry.max_attempts as i32 {
-                let finish = Finish::Failed {
-                    error_type: error_type::WORKER_LOST.to_owned(),
-                    error_message: format!("a worker stopped responding during attempt {}", ev.attempts - 1),
-                    result: None,
-                };
-                (Vec::new(), Some(finish), Vec::new())
-            } else {
-                let key = (ev.scope.tenant_id().to_owned(), ev.connector_id.clone());
-                match plan::plan(ev, routes.get(&key).map(Vec::as_slice).unwrap_or_default()) {
-                    Plan::Ignore(result) => (Vec::new(), Some(Finish::Completed { result: Some(result) }), Vec::new()),
-                    Plan::Fail { error_type, message, result } => (
-                        Vec::new(),
-                        Some(Finish::Failed { error_type: error_type.to_owned(), error_message: message, result }),
-                        Vec::new(),
-                    ),
-                    Plan::Write { records, deliveries } if deliveries.is_empty() => {
-                        (records, Some(Finish::Completed { result: None }), Vec::new())
-                    }
-                    Plan::Write { records, deliveries } => (records, None, deliveries),
-                }
-            };
-            if let Some(f) = &finish {
-                report.add(f);
-            } else {
-                held.push((i, deliveries));
+            let (work, deliveries) = self.work_for(ev, &routes, started_at);
+            match &work.finish {
+                Some(f) => report.add(f),
+                None => held.push((i, deliveries)),
             }
-            works.push(EventWork { event: ev, records, finish, started_at, audits: Vec::new() });
+            works.push(work);
         }
         let effects = match self.inner.store.process_events(owner, works).await {
             Ok(e) => e,
             Err(e) => {
-                // Nothing of the batch was written: every event retries.
-                tracing::warn!(error = %e, events = events.len(), "processing transaction failed");
-                self.retry_all(owner, &events, started_at, &e).await?;
-                return Err(e);
+                // Nothing of the batch was written. One event may be the
+                // cause: try each alone before anyone's attempt is spent.
+                tracing::warn!(error = %e, events = events.len(), "batch transaction failed; processing one by one");
+                let mut effects = Vec::with_capacity(events.len());
+                for ev in &events {
+                    let (work, _) = self.work_for(ev, &routes, started_at);
+                    match self.inner.store.process_events(owner, vec![work]).await {
+                        Ok(mut one) => effects.push(one.pop().unwrap_or_default()),
+                        Err(e) => {
+                            tracing::warn!(error = %e, event_id = %ev.id, "processing transaction failed");
+                            let finish =
+                                self.transient(ev, error_type::DATABASE, format!("the database failed: {e}"), None);
+                            let work = EventWork {
+                                event: ev,
+                                records: Vec::new(),
+                                finish: Some(finish),
+                                started_at,
+                                audits: Vec::new(),
+                            };
+                            // If even this fails the lease expires and the event returns.
+                            self.inner.store.process_events(owner, vec![work]).await?;
+                            held.retain(|(i, _)| events[*i].id != ev.id);
+                            effects.push(Vec::new());
+                        }
+                    }
+                }
+                effects
             }
         };
         if held.is_empty() {
             return Ok(report);
         }
-        let finished = self.deliver_held(&events, &effects, held, started_at).await;
+        // Deliveries may outlast the lease: renew it while they run, so no
+        // other worker takes these events over mid-delivery.
+        let held_ids: Vec<String> = held.iter().map(|(i, _)| events[*i].id.clone()).collect();
+        let deliveries = self.deliver_held(&events, &effects, held, started_at);
+        tokio::pin!(deliveries);
+        let mut heartbeat = tokio::time::interval((opts.lease / 3).max(Duration::from_millis(10)));
+        heartbeat.tick().await;
+        let finished = loop {
+            tokio::select! {
+                finished = &mut deliveries => break finished,
+                _ = heartbeat.tick() => {
+                    if let Err(e) = self.inner.store.extend_leases(owner, &held_ids, opts.lease).await {
+                        tracing::warn!(error = %e, "could not extend leases during deliveries");
+                    }
+                }
+            }
+        };
         for w in &finished {
             if let Some(f) = &w.finish {
                 report.add(f);
@@ -253,6 +270,37 @@ impl Processor {
         }
         self.inner.store.process_events(owner, finished).await?;
         Ok(report)
+    }
+
+    /// What to do with one claimed event: its records and how it ends (no
+    /// end yet when it has deliveries to make).
+    fn work_for<'e>(
+        &self,
+        ev: &'e ClaimedEvent,
+        routes: &HashMap<(String, String), Vec<CompiledRoute>>,
+        started_at: chrono::DateTime<Utc>,
+    ) -> (EventWork<'e>, Vec<PlannedDelivery>) {
+        let work = |records, finish| EventWork { event: ev, records, finish, started_at, audits: Vec::new() };
+        if ev.attempts > self.inner.options.retry.max_attempts as i32 {
+            let finish = Finish::Failed {
+                error_type: error_type::WORKER_LOST.to_owned(),
+                error_message: format!("a worker stopped responding during attempt {}", ev.attempts - 1),
+                result: None,
+            };
+            return (work(Vec::new(), Some(finish)), Vec::new());
+        }
+        let key = (ev.scope.tenant_id().to_owned(), ev.connector_id.clone());
+        match plan::plan(ev, routes.get(&key).map(Vec::as_slice).unwrap_or_default()) {
+            Plan::Ignore(result) => (work(Vec::new(), Some(Finish::Completed { result: Some(result) })), Vec::new()),
+            Plan::Fail { error_type, message, result } => {
+                let finish = Finish::Failed { error_type: error_type.to_owned(), error_message: message, result };
+                (work(Vec::new(), Some(finish)), Vec::new())
+            }
+            Plan::Write { records, deliveries } if deliveries.is_empty() => {
+                (work(records, Some(Finish::Completed { result: None })), Vec::new())
+            }
+            Plan::Write { records, deliveries } => (work(records, None), deliveries),
+        }
     }
 
     /// Each (tenant, connector)'s compiled routes, one lookup per pair.
@@ -272,26 +320,6 @@ impl Processor {
             routes.insert(key, compiled);
         }
         Ok(routes)
-    }
-
-    async fn retry_all(
-        &self,
-        owner: &str,
-        events: &[ClaimedEvent],
-        started_at: chrono::DateTime<Utc>,
-        cause: &StoreError,
-    ) -> Result<(), StoreError> {
-        let works = events
-            .iter()
-            .map(|ev| EventWork {
-                event: ev,
-                records: Vec::new(),
-                finish: Some(self.transient(ev, error_type::DATABASE, format!("the database failed: {cause}"), None)),
-                started_at,
-                audits: Vec::new(),
-            })
-            .collect();
-        self.inner.store.process_events(owner, works).await.map(|_| ())
     }
 
     /// A transient failure: retry after the backoff, or fail on the last attempt.

@@ -31,12 +31,18 @@ pub(crate) struct CompiledRoute {
 }
 
 /// Where and how to deliver a configuration's records.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Destination {
     pub url: url::Url,
     pub timeout_ms: u64,
     /// Standard Webhooks key bytes.
     pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Destination").field("host", &self.url.host_str()).field("key", &"<redacted>").finish()
+    }
 }
 
 impl CompiledRoute {
@@ -118,11 +124,14 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
     let mut records = Vec::new();
     let mut deliveries = Vec::new();
     let mut failures = Vec::new();
+    // A stored configuration that cannot be used (not the payload's fault).
+    let mut broken_configuration = false;
     for r in matching {
         let config_id = &r.route.sync_configuration_id;
         let mapping = match &r.mapping {
             Ok(m) => m,
             Err(e) => {
+                broken_configuration = true;
                 failures.push(json!({"sync_configuration_id": config_id, "target": null, "message": format!("the stored mapping is invalid: {e}")}));
                 continue;
             }
@@ -142,6 +151,7 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
         }
         let destination = match &r.destination {
             Some(Err(e)) => {
+                broken_configuration = true;
                 errors.push(json!({"sync_configuration_id": config_id, "target": null, "message": e}));
                 None
             }
@@ -186,7 +196,7 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
             .collect::<Vec<_>>()
             .join("; ");
         return Plan::Fail {
-            error_type: error_type::MAPPING,
+            error_type: if broken_configuration { error_type::CONFIGURATION } else { error_type::MAPPING },
             message,
             result: Some(json!({"action": "failed", "errors": failures})),
         };

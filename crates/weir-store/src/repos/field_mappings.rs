@@ -2,6 +2,7 @@
 //! with `weir_core::mapping::Mapping::parse` before they get here).
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
@@ -172,11 +173,21 @@ impl Store {
         let used = sc::Entity::find()
             .filter(sc::Column::TenantId.eq(scope.tenant_id()))
             .filter(sc::Column::FieldMappingId.eq(id))
+            .filter(sc::Column::DeletedAt.is_null())
             .count(&txn)
             .await?;
         if used > 0 {
             return Err(StoreError::StateConflict("a sync configuration uses this field mapping"));
         }
+        // Deleted configurations keep their row (audit, history) but let go
+        // of the mapping, so the foreign key allows the delete.
+        sc::Entity::update_many()
+            .col_expr(sc::Column::FieldMappingId, Expr::value(Option::<String>::None))
+            .filter(sc::Column::TenantId.eq(scope.tenant_id()))
+            .filter(sc::Column::FieldMappingId.eq(id))
+            .filter(sc::Column::DeletedAt.is_not_null())
+            .exec(&txn)
+            .await?;
         fm::Entity::delete_by_id(m.id.clone()).exec(&txn).await?;
         let entry = AuditEntry {
             action: "field_mapping.deleted",

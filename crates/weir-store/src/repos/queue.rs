@@ -5,11 +5,12 @@
 //! status in one transaction, and a lease that expires returns a vanished
 //! worker's events to the pool. Replays put events back to `pending`.
 
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use tracing::instrument;
 
@@ -279,7 +280,23 @@ impl Store {
         let txn = self.write_txn().await?;
         let at = now();
         let mut all_effects = Vec::with_capacity(works.len());
-        let mut audits: Vec<(TenantScope, Vec<AuditEntry>)> = Vec::new();
+        // By tenant id: appends lock tenant rows in one global order.
+        let mut audits: BTreeMap<String, (TenantScope, Vec<AuditEntry>)> = BTreeMap::new();
+        // The events this owner still holds, locked for this transaction: a
+        // worker whose lease was taken over writes nothing for them.
+        let ids: Vec<String> = works.iter().map(|w| w.event.id.clone()).collect();
+        let held: HashSet<String> = we::Entity::find()
+            .select_only()
+            .column(we::Column::Id)
+            .filter(we::Column::Id.is_in(ids))
+            .filter(we::Column::LeaseOwner.eq(owner))
+            .filter(we::Column::ProcessingStatus.eq(status::PROCESSING))
+            .lock_exclusive()
+            .into_tuple::<String>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
         let mut days = DayCounters::default();
         let mut errors = ErrorCounters::default();
         // Records first, in key order across the whole batch (stable, so
@@ -288,12 +305,17 @@ impl Store {
         let mut writes: Vec<(usize, PlannedRecord)> = Vec::new();
         let mut works: Vec<EventWork<'_>> = works;
         for (i, w) in works.iter_mut().enumerate() {
+            if !held.contains(&w.event.id) {
+                w.records.clear();
+                w.finish = None;
+                continue;
+            }
             writes.extend(std::mem::take(&mut w.records).into_iter().map(|r| (i, r)));
         }
-        writes.sort_by(|(_, a), (_, b)| {
-            (a.write.entity_type.as_str(), a.write.external_id.as_str())
-                .cmp(&(b.write.entity_type.as_str(), b.write.external_id.as_str()))
-        });
+        let key = |i: usize, r: &PlannedRecord| {
+            (works[i].event.scope.tenant_id().to_owned(), r.write.entity_type.clone(), r.write.external_id.clone())
+        };
+        writes.sort_by_cached_key(|(i, r)| key(*i, r));
         let mut effects_of: Vec<Vec<RecordEffect>> = vec![Vec::new(); works.len()];
         let mut entries_of: Vec<Vec<AuditEntry>> = works.iter_mut().map(|w| std::mem::take(&mut w.audits)).collect();
         for (i, planned) in writes {
@@ -426,18 +448,19 @@ impl Store {
                 }
             }
             if !entries.is_empty() {
-                match audits.iter_mut().find(|(s, _)| s == &ev.scope) {
-                    Some((_, list)) => list.extend(entries),
-                    None => audits.push((ev.scope.clone(), entries)),
-                }
+                audits
+                    .entry(ev.scope.tenant_id().to_owned())
+                    .or_insert_with(|| (ev.scope.clone(), Vec::new()))
+                    .1
+                    .extend(entries);
             }
             all_effects.push(effects);
         }
         days.write(&txn).await?;
         errors.write(&txn).await?;
         // Last: on PostgreSQL appending locks the tenant row; hold it briefly.
-        for (scope, entries) in audits {
-            self.append_audits(&txn, scope.tenant_id(), entries).await?;
+        for (tenant, (_, entries)) in audits {
+            self.append_audits(&txn, &tenant, entries).await?;
         }
         txn.commit().await?;
         Ok(all_effects)
@@ -462,7 +485,13 @@ impl Store {
             return Err(StoreError::StateConflict("the event's payload is past retention and cannot be replayed"));
         }
         let previous = m.processing_status.clone();
-        reset_for_replay(we::Entity::update_many().filter(we::Column::Id.eq(id)), now()).exec(&txn).await?;
+        // Guarded: a claim that lands between the read and this update wins.
+        let q = we::Entity::update_many()
+            .filter(we::Column::Id.eq(id))
+            .filter(we::Column::ProcessingStatus.ne(status::PROCESSING));
+        if reset_for_replay(q, now()).exec(&txn).await?.rows_affected == 0 {
+            return Err(StoreError::StateConflict("the event is being processed; replay it once it finishes"));
+        }
         let entry = AuditEntry {
             action: "webhook_event.replayed",
             actor: actor.to_owned(),
@@ -529,7 +558,7 @@ impl Store {
 
     /// How many events wait (pending or claimed), and the oldest one's arrival.
     pub async fn queue_depth(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
-        use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect};
+        use sea_orm::{PaginatorTrait, QueryOrder};
         let waiting =
             we::Entity::find().filter(we::Column::ProcessingStatus.is_in([status::PENDING, status::PROCESSING]));
         let n = waiting.clone().count(&self.db).await?;

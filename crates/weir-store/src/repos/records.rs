@@ -4,9 +4,10 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use tracing::instrument;
@@ -20,6 +21,8 @@ use crate::{Store, StoreError, TenantScope};
 /// A record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
+    /// Row id (the tie-breaker of cursor paging).
+    pub id: String,
     /// Entity type, e.g. `customer`.
     pub entity_type: String,
     /// The id the outside system gives it.
@@ -41,6 +44,7 @@ pub struct Record {
 impl From<rec::Model> for Record {
     fn from(m: rec::Model) -> Self {
         Self {
+            id: m.id,
             entity_type: m.entity_type,
             external_id: m.external_id,
             data: m.data,
@@ -91,57 +95,92 @@ fn of(scope: &TenantScope) -> sea_orm::Select<rec::Entity> {
 impl Store {
     /// Creates or versions a record on `conn` (part of the caller's
     /// transaction, e.g. the event that produced it).
+    ///
+    /// The record's row is locked (PostgreSQL `FOR UPDATE`; SQLite's write
+    /// transaction serialises anyway) and a concurrent creation resolves to
+    /// an update, so two workers writing one key take turns instead of
+    /// losing an update. Data older than the record's — by the ordering
+    /// value when both have one, else by the event that wrote it (UUIDv7
+    /// ids sort by arrival) — is not written (`Stale`).
     pub async fn upsert_record_on<C: ConnectionTrait>(
         &self,
         conn: &C,
         scope: &TenantScope,
         w: RecordWrite,
     ) -> Result<(Record, UpsertOutcome), StoreError> {
-        let existing = of(scope)
-            .filter(rec::Column::EntityType.eq(w.entity_type.as_str()))
-            .filter(rec::Column::ExternalId.eq(w.external_id.as_str()))
-            .one(conn)
-            .await?;
-        let at = now();
-        let older = |m: &rec::Model| match (&w.ordering_value, &m.ordering_value) {
-            (Some(new), Some(held)) => compare_ordering(new, held) == Ordering::Less,
-            _ => false,
+        let find = || {
+            of(scope)
+                .filter(rec::Column::EntityType.eq(w.entity_type.as_str()))
+                .filter(rec::Column::ExternalId.eq(w.external_id.as_str()))
+                .lock_exclusive()
         };
-        match existing {
-            Some(m) if older(&m) => Ok((m.into(), UpsertOutcome::Stale)),
-            Some(m) if m.data == w.data => Ok((m.into(), UpsertOutcome::Unchanged)),
-            Some(m) => {
-                let version = m.version + 1;
-                let mut am = m.into_active_model();
-                am.data = Set(w.data);
-                am.version = Set(version);
-                am.source_connector_id = Set(w.source_connector_id);
-                am.last_event_id = Set(w.last_event_id);
-                if w.ordering_value.is_some() {
-                    am.ordering_value = Set(w.ordering_value);
-                }
-                am.updated_at = Set(at);
-                Ok((am.update(conn).await?.into(), UpsertOutcome::Updated))
-            }
+        let at = now();
+        let existing = match find().one(conn).await? {
+            Some(m) => m,
             None => {
-                let m = rec::ActiveModel {
+                let am = rec::ActiveModel {
                     id: Set(ids::new_id()),
                     tenant_id: Set(scope.tenant_id().to_owned()),
-                    entity_type: Set(w.entity_type),
-                    external_id: Set(w.external_id),
-                    data: Set(w.data),
+                    entity_type: Set(w.entity_type.clone()),
+                    external_id: Set(w.external_id.clone()),
+                    data: Set(w.data.clone()),
                     version: Set(1),
-                    source_connector_id: Set(w.source_connector_id),
-                    last_event_id: Set(w.last_event_id),
-                    ordering_value: Set(w.ordering_value),
+                    source_connector_id: Set(w.source_connector_id.clone()),
+                    last_event_id: Set(w.last_event_id.clone()),
+                    ordering_value: Set(w.ordering_value.clone()),
                     created_at: Set(at),
                     updated_at: Set(at),
+                };
+                let inserted = rec::Entity::insert(am)
+                    .on_conflict(
+                        OnConflict::columns([rec::Column::TenantId, rec::Column::EntityType, rec::Column::ExternalId])
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .exec_without_returning(conn)
+                    .await?;
+                let m = find().one(conn).await?.ok_or(StoreError::NotFound)?;
+                if inserted == 1 {
+                    return Ok((m.into(), UpsertOutcome::Created));
                 }
-                .insert(conn)
-                .await?;
-                Ok((m.into(), UpsertOutcome::Created))
+                // Another transaction created it first: treat it as held.
+                m
             }
+        };
+        let m = existing;
+        let newer_event = match (&w.last_event_id, &m.last_event_id) {
+            (Some(new), Some(held)) => new.cmp(held),
+            _ => Ordering::Equal,
+        };
+        let order = match (&w.ordering_value, &m.ordering_value) {
+            (Some(new), Some(held)) => compare_ordering(new, held),
+            _ => newer_event,
+        };
+        if order == Ordering::Less {
+            return Ok((m.into(), UpsertOutcome::Stale));
         }
+        if m.data == w.data {
+            // Same data from a later event: remember it as the latest writer
+            // (no new version), so data older than it stays out.
+            if order == Ordering::Greater || newer_event == Ordering::Greater {
+                let mut am = m.clone().into_active_model();
+                am.last_event_id = Set(w.last_event_id.or(m.last_event_id.clone()));
+                am.ordering_value = Set(w.ordering_value.or(m.ordering_value.clone()));
+                am.update(conn).await?;
+            }
+            return Ok((m.into(), UpsertOutcome::Unchanged));
+        }
+        let version = m.version + 1;
+        let mut am = m.into_active_model();
+        am.data = Set(w.data);
+        am.version = Set(version);
+        am.source_connector_id = Set(w.source_connector_id);
+        am.last_event_id = Set(w.last_event_id);
+        if w.ordering_value.is_some() {
+            am.ordering_value = Set(w.ordering_value);
+        }
+        am.updated_at = Set(at);
+        Ok((am.update(conn).await?.into(), UpsertOutcome::Updated))
     }
 
     /// Creates or versions a record in its own transaction.
@@ -182,6 +221,7 @@ impl Store {
         scope: &TenantScope,
         entity_type: Option<&str>,
         updated_after: Option<DateTime<Utc>>,
+        after: Option<(DateTime<Utc>, String)>,
         page: PageRequest,
     ) -> Result<Paged<Record>, StoreError> {
         let mut q = of(scope);
@@ -190,6 +230,27 @@ impl Store {
         }
         if let Some(after) = updated_after {
             q = q.filter(rec::Column::UpdatedAt.gt(after));
+        }
+        // Keyset: strictly after the last row seen in (updated_at, id) order,
+        // so rows changing while a client pages are neither skipped nor repeated
+        // within one pass.
+        let total = q.clone().count(&self.db).await?;
+        if let Some((t, id)) = after {
+            q = q.filter(
+                Condition::any()
+                    .add(rec::Column::UpdatedAt.gt(t))
+                    .add(Condition::all().add(rec::Column::UpdatedAt.eq(t)).add(rec::Column::Id.gt(id))),
+            );
+            let items = q
+                .order_by_asc(rec::Column::UpdatedAt)
+                .order_by_asc(rec::Column::Id)
+                .limit(page.per_page())
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(Record::from)
+                .collect();
+            return Ok(Paged { items, total });
         }
         let total = q.clone().count(&self.db).await?;
         let items = q

@@ -24,6 +24,8 @@ backend_tests!(
     destination_retries_then_succeeds,
     destination_failures_fail_after_budget_or_at_once,
     leases_expire_and_two_pools_never_double_process,
+    one_key_from_two_pools_keeps_the_newest,
+    deliveries_longer_than_the_lease_keep_it,
     replay_single_and_bulk,
     sync_configurations_validate_and_stay_in_their_tenant,
 );
@@ -356,13 +358,7 @@ async fn leases_expire_and_two_pools_never_double_process(b: Backend) {
     for i in 0..60 {
         send_event(&app, &p, &format!("msg_{i}"), "customer.created", json!({"id": 100 + i, "email": "x@x.com"})).await;
     }
-    let processor = |store: weir_store::Store| {
-        let key = weir_core::MasterKey::from_bytes(std::array::from_fn(|i| i as u8));
-        let outbound = weir_engine::Outbound::new(weir_engine::OutboundPolicy::default()).unwrap();
-        let opts = weir_engine::ProcessorOptions { batch_size: 8, ..weir_engine::ProcessorOptions::default() };
-        weir_engine::Processor::new(store, key, outbound, opts, Default::default())
-    };
-    let (a, b2) = (processor(app.store().await), processor(app.store().await));
+    let (a, b2) = (pool(&app, 8).await, pool(&app, 8).await);
     let (ra, rb) = tokio::join!(a.run_pending_once(), b2.run_pending_once());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.completed + rb.completed, 61, "{ra:?} {rb:?}");
@@ -399,6 +395,14 @@ async fn leases_expire_and_two_pools_never_double_process(b: Backend) {
     let (_, ev) = app.call(Method::GET, &format!("{EVENTS}/{id}"), Some(&p.viewer), None).await;
     assert_eq!((ev["data"]["processing_status"].as_str(), ev["data"]["attempts"].as_i64()), (Some("pending"), Some(0)));
 
+    // A claimed event cannot be replayed (409); a pending one can.
+    let held = store.claim_events("busy", 10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(held.len(), 1);
+    let replay = format!("{EVENTS}/{id}/replay");
+    assert_problem(app.req(Method::POST, &replay, Some(&p.operator)), StatusCode::CONFLICT).await;
+    store.release_claims("busy").await.unwrap();
+    assert_eq!(app.call(Method::POST, &replay, Some(&p.operator), None).await.0, StatusCode::ACCEPTED);
+
     // An event whose every attempt loses its worker fails instead of looping.
     for attempt in 1..=3 {
         let got = store.claim_events("crashing", 10, Duration::from_millis(20)).await.unwrap();
@@ -410,6 +414,65 @@ async fn leases_expire_and_two_pools_never_double_process(b: Backend) {
     let ev = finished(&app, &p.viewer, &id).await;
     assert_eq!((ev["processing_status"].as_str(), ev["error_type"].as_str()), (Some("failed"), Some("worker_lost")));
     store.close().await;
+    app.stop().await;
+}
+
+/// A pool over a second connection to the test database, with the test
+/// master key.
+async fn pool(app: &TestApp, batch_size: u64) -> weir_engine::Processor {
+    let key = weir_core::MasterKey::from_bytes(std::array::from_fn(|i| i as u8));
+    let outbound = weir_engine::Outbound::new(weir_engine::OutboundPolicy::default()).unwrap();
+    let opts = weir_engine::ProcessorOptions { batch_size, ..weir_engine::ProcessorOptions::default() };
+    weir_engine::Processor::new(app.store().await, key, outbound, opts, Default::default())
+}
+
+async fn one_key_from_two_pools_keeps_the_newest(b: Backend) {
+    let settings = Settings { workers: Some("0".into()), ..fast() };
+    let Some(app) = TestApp::spawn_with(b, settings).await else { return };
+    let p = pipeline(&app, "acme").await;
+    route(&app, &p, json!({})).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let email = format!("v{i}@x.com");
+        ids.push(send_event(&app, &p, &format!("msg_{i}"), "customer.updated", json!({"id": 1, "email": email})).await);
+    }
+    let (a, b2) = (pool(&app, 4).await, pool(&app, 4).await);
+    let (ra, rb) = tokio::join!(a.run_pending_once(), b2.run_pending_once());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!((ra.completed + rb.completed, ra.retried + rb.retried), (40, 0), "{ra:?} {rb:?}");
+    // Whatever the interleaving, the newest event's data wins, and every
+    // version is accounted for by exactly one audited write.
+    let r = record(&app, &p.viewer, "1").await.1;
+    assert_eq!(r["data"]["data"]["email"], "v39@x.com", "{r}");
+    let actions = audit_actions(&app, &p.admin).await;
+    let writes = actions.iter().filter(|a| *a == "record.created" || *a == "record.updated").count() as i64;
+    assert_eq!(r["data"]["version"].as_i64(), Some(writes), "{actions:?}");
+    // Replaying an old event does not roll the record back.
+    let (s, _) = app.call(Method::POST, &format!("{EVENTS}/{}/replay", ids[0]), Some(&p.operator), None).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    a.run_pending_once().await.unwrap();
+    let ev = finished(&app, &p.viewer, &ids[0]).await;
+    assert_eq!(ev["result"]["records"][0]["action"], "ignored_stale", "{ev}");
+    assert_eq!(record(&app, &p.viewer, "1").await.1["data"]["data"]["email"], "v39@x.com");
+    app.stop().await;
+}
+
+async fn deliveries_longer_than_the_lease_keep_it(b: Backend) {
+    let settings = Settings { lease_secs: Some("1".into()), ..fast() };
+    let Some(app) = TestApp::spawn_with(b, settings).await else { return };
+    let erp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(2500)))
+        .mount(&erp)
+        .await;
+    let p = pipeline(&app, "acme").await;
+    route(&app, &p, json!({"destination": {"url": format!("{}/slow", erp.uri()), "timeout_ms": 5000}})).await;
+    let id = send_event(&app, &p, "msg_slow", "customer.created", json!({"id": 1})).await;
+    let ev = finished(&app, &p.viewer, &id).await;
+    // The lease was renewed while the delivery ran: no second worker took
+    // the event over, so one attempt and one delivery.
+    assert_eq!((ev["processing_status"].as_str(), ev["attempts"].as_i64()), (Some("completed"), Some(1)), "{ev}");
+    assert_eq!(erp.received_requests().await.unwrap().len(), 1);
     app.stop().await;
 }
 
