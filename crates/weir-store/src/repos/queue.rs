@@ -269,8 +269,8 @@ impl Store {
     /// transaction: records upserted (idempotent, versioned, ordered), each
     /// change audited, each finished event's status, result, attempt log,
     /// audit entry and rollup counters. An event whose lease `owner` lost
-    /// is not finished here (its new holder will finish it; the records it
-    /// wrote are the same records). Answers each work item's record effects.
+    /// gets nothing written — no records, no status (its new holder does
+    /// the work). Answers each work item's record effects (empty for those).
     #[instrument(skip_all, fields(events = works.len()))]
     pub async fn process_events(
         &self,
