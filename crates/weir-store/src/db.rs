@@ -177,6 +177,13 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(busy)
         });
+        // Plan every statement for its parameters and the table as it is
+        // now. sqlx prepares statements once per connection, and
+        // PostgreSQL's cached generic plan from the first executions — made
+        // while a table was still tiny (no statistics yet, or no autovacuum)
+        // — is a sequential scan that it then keeps using as the table grows:
+        // measured 5 ms per record lookup at 10,000 records instead of 0.1 ms.
+        co.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
         let db = Database::connect(co).await.map_err(StoreError::from)?;
         Ok(Self { db, backend: url.backend() })
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use tracing::instrument;
 
@@ -182,9 +182,9 @@ fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 }
 
 impl Store {
-    /// Claims up to `limit` due events for `owner` for `lease`: pending
-    /// events whose time has come, and claimed events whose lease expired
-    /// (their worker vanished). Each claim counts an attempt.
+    /// Claims due events for `owner` for `lease`: up to `limit` pending
+    /// events whose time has come, plus up to `limit` claimed events whose
+    /// lease expired (their worker vanished). Each claim counts an attempt.
     #[instrument(skip_all, fields(limit))]
     pub async fn claim_events(
         &self,
@@ -193,37 +193,42 @@ impl Store {
         lease: Duration,
     ) -> Result<Vec<ClaimedEvent>, StoreError> {
         let at = now();
-        let due = Condition::any()
-            .add(
-                Condition::all()
-                    .add(we::Column::ProcessingStatus.eq(status::PENDING))
-                    .add(we::Column::NextAttemptAt.lte(at)),
-            )
-            .add(
-                Condition::all()
-                    .add(we::Column::ProcessingStatus.eq(status::PROCESSING))
-                    .add(we::Column::LeaseExpiresAt.lt(at)),
-            );
+        // Two ordered scans of partial indexes (see migration 000003):
+        // pending events that are due, and claims whose lease expired.
         // SQLite ignores the lock clause: there the write transaction
         // already serialises claimers.
-        let candidates = Query::select()
+        let pending = Query::select()
             .column(we::Column::Id)
             .from(we::Entity)
-            .cond_where(due)
+            .and_where(we::Column::ProcessingStatus.eq(status::PENDING))
+            .and_where(we::Column::NextAttemptAt.lte(at))
             .order_by(we::Column::NextAttemptAt, sea_orm::Order::Asc)
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .to_owned();
+        let expired = Query::select()
+            .column(we::Column::Id)
+            .from(we::Entity)
+            .and_where(we::Column::ProcessingStatus.eq(status::PROCESSING))
+            .and_where(we::Column::LeaseExpiresAt.lt(at))
+            .order_by(we::Column::LeaseExpiresAt, sea_orm::Order::Asc)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .to_owned();
+        // Two statements, each a semi-join on one ordered partial-index
+        // scan (one `OR` of both would make PostgreSQL scan the table).
+        let claim = |candidates: sea_orm::sea_query::SelectStatement| {
+            we::Entity::update_many()
+                .col_expr(we::Column::ProcessingStatus, Expr::value(status::PROCESSING))
+                .col_expr(we::Column::LeaseOwner, Expr::value(owner))
+                .col_expr(we::Column::LeaseExpiresAt, Expr::value(lease_end(at, lease)))
+                .col_expr(we::Column::Attempts, Expr::col(we::Column::Attempts).add(1))
+                .col_expr(we::Column::UpdatedAt, Expr::value(at))
+                .filter(we::Column::Id.in_subquery(candidates))
+        };
         let txn = self.write_txn().await?;
-        let mut claimed = we::Entity::update_many()
-            .col_expr(we::Column::ProcessingStatus, Expr::value(status::PROCESSING))
-            .col_expr(we::Column::LeaseOwner, Expr::value(owner))
-            .col_expr(we::Column::LeaseExpiresAt, Expr::value(lease_end(at, lease)))
-            .col_expr(we::Column::Attempts, Expr::col(we::Column::Attempts).add(1))
-            .col_expr(we::Column::UpdatedAt, Expr::value(at))
-            .filter(we::Column::Id.in_subquery(candidates))
-            .exec_with_returning(&txn)
-            .await?;
+        let mut claimed = claim(pending).exec_with_returning(&txn).await?;
+        claimed.extend(claim(expired).exec_with_returning(&txn).await?);
         txn.commit().await?;
         claimed.sort_by(|a, b| a.next_attempt_at.cmp(&b.next_attempt_at).then_with(|| a.id.cmp(&b.id)));
         Ok(claimed.into_iter().map(claimed_from).collect())
@@ -299,6 +304,8 @@ impl Store {
             .collect();
         let mut days = DayCounters::default();
         let mut errors = ErrorCounters::default();
+        // (id, result JSON, attempt log JSON) of events completing now.
+        let mut completed: Vec<(String, String, String)> = Vec::new();
         // Records first, in key order across the whole batch (stable, so
         // one key's events keep their order): concurrent workers then lock
         // rows in the same order and cannot deadlock each other.
@@ -318,9 +325,11 @@ impl Store {
         writes.sort_by_cached_key(|(i, r)| key(*i, r));
         let mut effects_of: Vec<Vec<RecordEffect>> = vec![Vec::new(); works.len()];
         let mut entries_of: Vec<Vec<AuditEntry>> = works.iter_mut().map(|w| std::mem::take(&mut w.audits)).collect();
-        for (i, planned) in writes {
+        let batch: Vec<(&TenantScope, RecordWrite)> =
+            writes.iter().map(|(i, planned)| (&works[*i].event.scope, planned.write.clone())).collect();
+        let written = self.upsert_records_on(&txn, &batch).await?;
+        for ((i, planned), (record, outcome)) in writes.into_iter().zip(written) {
             let ev = works[i].event;
-            let (record, outcome) = self.upsert_record_on(&txn, &ev.scope, planned.write).await?;
             let action = match outcome {
                 UpsertOutcome::Created => Some("record.created"),
                 UpsertOutcome::Updated => Some("record.updated"),
@@ -367,7 +376,7 @@ impl Store {
                 let mut update = we::Entity::update_many()
                     .col_expr(we::Column::LeaseOwner, Expr::value(Option::<String>::None))
                     .col_expr(we::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
-                    .col_expr(we::Column::AttemptLog, Expr::value(Value::Array(log)))
+                    .col_expr(we::Column::AttemptLog, Expr::value(Value::Array(log.clone())))
                     .col_expr(we::Column::UpdatedAt, Expr::value(at));
                 let day = at.date_naive();
                 let tenant = ev.scope.tenant_id();
@@ -376,12 +385,8 @@ impl Store {
                         let result = result.clone().unwrap_or_else(|| {
                             json!({"action": "processed", "records": effects.iter().map(RecordEffect::to_json).collect::<Vec<_>>()})
                         });
-                        update = update
-                            .col_expr(we::Column::ProcessingStatus, Expr::value(status::COMPLETED))
-                            .col_expr(we::Column::Result, Expr::value(result))
-                            .col_expr(we::Column::ErrorType, Expr::value(Option::<String>::None))
-                            .col_expr(we::Column::ErrorMessage, Expr::value(Option::<String>::None))
-                            .col_expr(we::Column::ProcessedAt, Expr::value(at));
+                        // The common case, written for the whole batch at once below.
+                        completed.push((ev.id.clone(), result.to_string(), Value::Array(log).to_string()));
                     }
                     Finish::Retry { at: next, error_type, error_message } => {
                         update = update
@@ -404,14 +409,11 @@ impl Store {
                             .col_expr(we::Column::ProcessedAt, Expr::value(at));
                     }
                 }
-                let updated = update
-                    .filter(we::Column::Id.eq(ev.id.as_str()))
-                    .filter(we::Column::LeaseOwner.eq(owner))
-                    .filter(we::Column::ProcessingStatus.eq(status::PROCESSING))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected;
-                if updated == 1 {
+                // The event is held and locked (above): the update applies.
+                if !matches!(finish, Finish::Completed { .. }) {
+                    update.filter(we::Column::Id.eq(ev.id.as_str())).exec(&txn).await?;
+                }
+                {
                     match &finish {
                         Finish::Completed { result } => {
                             days.add(tenant, &ev.connector_id, day, "webhooks_completed", 1);
@@ -455,6 +457,9 @@ impl Store {
                     .extend(entries);
             }
             all_effects.push(effects);
+        }
+        for chunk in completed.chunks(64) {
+            complete_events(&txn, chunk, at).await?;
         }
         days.write(&txn).await?;
         errors.write(&txn).await?;
@@ -572,6 +577,56 @@ impl Store {
             .await?;
         Ok((n, oldest))
     }
+}
+
+/// Marks held events completed in one statement (`UPDATE … FROM (VALUES
+/// …)`, which both engines support) instead of one per event.
+async fn complete_events(
+    txn: &sea_orm::DatabaseTransaction,
+    rows: &[(String, String, String)],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    let mut n = 0;
+    let mut param = || {
+        n += 1;
+        match backend {
+            DbBackend::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        }
+    };
+    // One placeholder per use: SQLite's `?` are positional.
+    let (processed_at, updated_at) = (param(), param());
+    let tuples: Vec<String> = rows.iter().map(|_| format!("({}, {}, {})", param(), param(), param())).collect();
+    let json = |col: &str| match backend {
+        DbBackend::Postgres => format!("CAST(v.{col} AS jsonb)"),
+        _ => format!("v.{col}"),
+    };
+    let sql = format!(
+        "UPDATE webhook_events SET processing_status = '{completed}', lease_owner = NULL, \
+         lease_expires_at = NULL, error_type = NULL, error_message = NULL, processed_at = {processed_at}, \
+         updated_at = {updated_at}, result = {result}, attempt_log = {log} \
+         FROM (SELECT column1 AS id, column2 AS result, column3 AS log FROM (VALUES {values}) AS t) AS v \
+         WHERE webhook_events.id = v.id",
+        completed = status::COMPLETED,
+        result = json("result"),
+        log = json("log"),
+        values = tuples.join(", "),
+    );
+    let mut values: Vec<sea_orm::Value> = vec![at.into(), at.into()];
+    for (id, result, log) in rows {
+        values.extend([id.clone().into(), result.clone().into(), log.clone().into()]);
+    }
+    let done = txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
+    // The rows are held and locked by this transaction: all must match.
+    if done != rows.len() as u64 {
+        return Err(StoreError::StateConflict("completing a batch of events matched fewer rows than held"));
+    }
+    Ok(())
 }
 
 fn reset_for_replay(q: sea_orm::UpdateMany<we::Entity>, at: DateTime<Utc>) -> sea_orm::UpdateMany<we::Entity> {

@@ -2,12 +2,13 @@
 //! data again changes nothing; different data is a new version.
 
 use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::Value;
 use tracing::instrument;
@@ -16,7 +17,7 @@ use weir_core::{PageRequest, ids};
 
 use super::{Paged, now};
 use crate::entities::records as rec;
-use crate::{Store, StoreError, TenantScope};
+use crate::{Conflict, Store, StoreError, TenantScope};
 
 /// A record.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,99 +89,160 @@ pub struct RecordWrite {
     pub ordering_value: Option<String>,
 }
 
+/// Applies `w` to the held row `m` in memory: stale data is refused, the
+/// same data only moves the "latest writer" marks, new data is a version.
+fn apply_write(m: &mut rec::Model, w: &RecordWrite, at: DateTime<Utc>) -> UpsertOutcome {
+    let newer_event = match (&w.last_event_id, &m.last_event_id) {
+        (Some(new), Some(held)) => new.cmp(held),
+        _ => Ordering::Equal,
+    };
+    let order = match (&w.ordering_value, &m.ordering_value) {
+        (Some(new), Some(held)) => compare_ordering(new, held),
+        _ => newer_event,
+    };
+    if order == Ordering::Less {
+        return UpsertOutcome::Stale;
+    }
+    if newer_event == Ordering::Greater && w.last_event_id.is_some() {
+        m.last_event_id = w.last_event_id.clone();
+    }
+    if order != Ordering::Less && w.ordering_value.is_some() {
+        m.ordering_value = w.ordering_value.clone();
+    }
+    if m.data == w.data {
+        return UpsertOutcome::Unchanged;
+    }
+    m.data = w.data.clone();
+    m.version += 1;
+    m.source_connector_id = w.source_connector_id.clone();
+    m.last_event_id = w.last_event_id.clone();
+    m.updated_at = at;
+    UpsertOutcome::Updated
+}
+
 fn of(scope: &TenantScope) -> sea_orm::Select<rec::Entity> {
     rec::Entity::find().filter(rec::Column::TenantId.eq(scope.tenant_id()))
 }
 
 impl Store {
     /// Creates or versions a record on `conn` (part of the caller's
-    /// transaction, e.g. the event that produced it).
-    ///
-    /// The record's row is locked (PostgreSQL `FOR UPDATE`; SQLite's write
-    /// transaction serialises anyway) and a concurrent creation resolves to
-    /// an update, so two workers writing one key take turns instead of
-    /// losing an update. Data older than the record's — by the ordering
-    /// value when both have one, else by the event that wrote it (UUIDv7
-    /// ids sort by arrival) — is not written (`Stale`).
+    /// transaction, e.g. the event that produced it). See
+    /// [`Store::upsert_records_on`].
     pub async fn upsert_record_on<C: ConnectionTrait>(
         &self,
         conn: &C,
         scope: &TenantScope,
         w: RecordWrite,
     ) -> Result<(Record, UpsertOutcome), StoreError> {
-        let find = || {
-            of(scope)
-                .filter(rec::Column::EntityType.eq(w.entity_type.as_str()))
-                .filter(rec::Column::ExternalId.eq(w.external_id.as_str()))
-                .lock_exclusive()
+        let writes = [(scope, w)];
+        let result = match self.upsert_records_on(conn, &writes).await {
+            // Created by a concurrent transaction since our read: its row
+            // exists now, so a second pass locks it and updates.
+            Err(StoreError::Conflict(Conflict::RecordExists)) => self.upsert_records_on(conn, &writes).await,
+            other => other,
         };
-        let at = now();
-        let existing = match find().one(conn).await? {
-            Some(m) => m,
-            None => {
-                let am = rec::ActiveModel {
-                    id: Set(ids::new_id()),
-                    tenant_id: Set(scope.tenant_id().to_owned()),
-                    entity_type: Set(w.entity_type.clone()),
-                    external_id: Set(w.external_id.clone()),
-                    data: Set(w.data.clone()),
-                    version: Set(1),
-                    source_connector_id: Set(w.source_connector_id.clone()),
-                    last_event_id: Set(w.last_event_id.clone()),
-                    ordering_value: Set(w.ordering_value.clone()),
-                    created_at: Set(at),
-                    updated_at: Set(at),
-                };
-                let inserted = rec::Entity::insert(am)
-                    .on_conflict(
-                        OnConflict::columns([rec::Column::TenantId, rec::Column::EntityType, rec::Column::ExternalId])
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(conn)
+        result?.pop().ok_or(StoreError::NotFound)
+    }
+
+    /// Creates or versions records on `conn`, in the order given (callers
+    /// sort by tenant, entity type and key, so concurrent transactions lock
+    /// rows in one order). Answers each write's record and outcome.
+    ///
+    /// Rows are read in one locking query per (tenant, entity type)
+    /// (PostgreSQL `FOR UPDATE`; SQLite's write transaction serialises
+    /// anyway), writes to one key apply in turn in memory, then new records
+    /// are inserted in one statement and changed ones updated. Data older
+    /// than the record's — by the ordering value when both have one, else by
+    /// the event that wrote it (UUIDv7 ids sort by arrival) — is not written
+    /// (`Stale`). A record created by a concurrent transaction since the read
+    /// makes the call fail with `Conflict(RecordExists)` having written
+    /// nothing new; retrying in the same transaction then updates it.
+    pub async fn upsert_records_on<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        writes: &[(&TenantScope, RecordWrite)],
+    ) -> Result<Vec<(Record, UpsertOutcome)>, StoreError> {
+        // (tenant, entity type, key) → (current row, is new, changed).
+        let mut rows: HashMap<(String, String, String), (rec::Model, bool, bool)> = HashMap::new();
+        let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+        for (scope, w) in writes {
+            groups.entry((scope.tenant_id(), w.entity_type.as_str())).or_default().push(w.external_id.as_str());
+        }
+        for ((tenant, entity_type), mut keys) in groups {
+            keys.sort_unstable();
+            keys.dedup();
+            for chunk in keys.chunks(500) {
+                let found = rec::Entity::find()
+                    .filter(rec::Column::TenantId.eq(tenant))
+                    .filter(rec::Column::EntityType.eq(entity_type))
+                    .filter(rec::Column::ExternalId.is_in(chunk.iter().copied()))
+                    .order_by_asc(rec::Column::ExternalId)
+                    .lock_exclusive()
+                    .all(conn)
                     .await?;
-                let m = find().one(conn).await?.ok_or(StoreError::NotFound)?;
-                if inserted == 1 {
-                    return Ok((m.into(), UpsertOutcome::Created));
+                for m in found {
+                    rows.insert((m.tenant_id.clone(), m.entity_type.clone(), m.external_id.clone()), (m, false, false));
                 }
-                // Another transaction created it first: treat it as held.
-                m
             }
-        };
-        let m = existing;
-        let newer_event = match (&w.last_event_id, &m.last_event_id) {
-            (Some(new), Some(held)) => new.cmp(held),
-            _ => Ordering::Equal,
-        };
-        let order = match (&w.ordering_value, &m.ordering_value) {
-            (Some(new), Some(held)) => compare_ordering(new, held),
-            _ => newer_event,
-        };
-        if order == Ordering::Less {
-            return Ok((m.into(), UpsertOutcome::Stale));
         }
-        if m.data == w.data {
-            // Same data from a later event: remember it as the latest writer
-            // (no new version), so data older than it stays out.
-            if order == Ordering::Greater || newer_event == Ordering::Greater {
-                let mut am = m.clone().into_active_model();
-                am.last_event_id = Set(w.last_event_id.or(m.last_event_id.clone()));
-                am.ordering_value = Set(w.ordering_value.or(m.ordering_value.clone()));
-                am.update(conn).await?;
+        let at = now();
+        let mut out = Vec::with_capacity(writes.len());
+        let mut new_keys = Vec::new();
+        for (scope, w) in writes {
+            let key = (scope.tenant_id().to_owned(), w.entity_type.clone(), w.external_id.clone());
+            match rows.get_mut(&key) {
+                None => {
+                    let m = rec::Model {
+                        id: ids::new_id(),
+                        tenant_id: key.0.clone(),
+                        entity_type: w.entity_type.clone(),
+                        external_id: w.external_id.clone(),
+                        data: w.data.clone(),
+                        version: 1,
+                        source_connector_id: w.source_connector_id.clone(),
+                        last_event_id: w.last_event_id.clone(),
+                        ordering_value: w.ordering_value.clone(),
+                        created_at: at,
+                        updated_at: at,
+                    };
+                    out.push((Record::from(m.clone()), UpsertOutcome::Created));
+                    new_keys.push(key.clone());
+                    rows.insert(key, (m, true, true));
+                }
+                Some((m, _, changed)) => {
+                    let before = m.clone();
+                    let outcome = apply_write(m, w, at);
+                    *changed |= *m != before;
+                    out.push((Record::from(m.clone()), outcome));
+                }
             }
-            return Ok((m.into(), UpsertOutcome::Unchanged));
         }
-        let version = m.version + 1;
-        let mut am = m.into_active_model();
-        am.data = Set(w.data);
-        am.version = Set(version);
-        am.source_connector_id = Set(w.source_connector_id);
-        am.last_event_id = Set(w.last_event_id);
-        if w.ordering_value.is_some() {
-            am.ordering_value = Set(w.ordering_value);
+        let fresh: Vec<rec::ActiveModel> =
+            new_keys.iter().filter_map(|k| rows.get(k)).map(|(m, _, _)| rec::ActiveModel::from(m.clone())).collect();
+        let expected = fresh.len() as u64;
+        let mut inserted = 0;
+        let mut fresh = fresh.into_iter().peekable();
+        while fresh.peek().is_some() {
+            // At most 64 rows (~32 KB) per statement: see `events::MAX_STATEMENT_BYTES`.
+            let chunk: Vec<_> = fresh.by_ref().take(64).collect();
+            inserted += rec::Entity::insert_many(chunk)
+                .on_conflict(
+                    OnConflict::columns([rec::Column::TenantId, rec::Column::EntityType, rec::Column::ExternalId])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(conn)
+                .await?;
         }
-        am.updated_at = Set(at);
-        Ok((am.update(conn).await?.into(), UpsertOutcome::Updated))
+        if inserted != expected {
+            return Err(StoreError::Conflict(Conflict::RecordExists));
+        }
+        for (m, is_new, changed) in rows.into_values() {
+            if changed && !is_new {
+                rec::ActiveModel::from(m).reset_all().update(conn).await?;
+            }
+        }
+        Ok(out)
     }
 
     /// Creates or versions a record in its own transaction.
