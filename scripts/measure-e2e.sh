@@ -1,0 +1,15 @@
+#!/bin/bash
+# End-to-end processing run on a fresh database (release build, loopback).
+# Usage: scripts/measure-e2e.sh pg|sqlite [weir-loadgen webhooks args...]
+DB=$1; shift
+export WEIR_LOG=warn WEIR_SYSTEM_TOKEN=bench-system-token-0123456789abcdef
+if [ "$DB" = pg ]; then
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS weir_e2e WITH (FORCE)" -c "CREATE DATABASE weir_e2e" >/dev/null 2>&1
+  export WEIR_DATABASE_URL=postgres://postgres@127.0.0.1:5432/weir_e2e
+else
+  rm -rf /tmp/e2e-sqlite; mkdir -p /tmp/e2e-sqlite; export WEIR_DATA_DIR=/tmp/e2e-sqlite
+fi
+/work/main/target/release/weir serve --listen 127.0.0.1:18093 > /tmp/e2e-server.log 2>&1 & P=$!
+sleep 2
+/work/main/target/release/weir-loadgen webhooks --base http://127.0.0.1:18093 --system-token $WEIR_SYSTEM_TOKEN --process "$@" 2>&1 | tail -3
+kill -TERM $P; wait $P
