@@ -160,6 +160,12 @@ impl TestApp {
 
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    /// Stops the server but keeps its database, for tests that look at
+    /// what a shutdown left behind.
+    pub async fn shut_down(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

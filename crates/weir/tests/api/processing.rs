@@ -26,6 +26,7 @@ backend_tests!(
     leases_expire_and_two_pools_never_double_process,
     one_key_from_two_pools_keeps_the_newest,
     deliveries_longer_than_the_lease_keep_it,
+    shutdown_finishes_the_batch_in_flight,
     replay_single_and_bulk,
     sync_configurations_validate_and_stay_in_their_tenant,
 );
@@ -474,6 +475,35 @@ async fn deliveries_longer_than_the_lease_keep_it(b: Backend) {
     assert_eq!((ev["processing_status"].as_str(), ev["attempts"].as_i64()), (Some("completed"), Some(1)), "{ev}");
     assert_eq!(erp.received_requests().await.unwrap().len(), 1);
     app.stop().await;
+}
+
+async fn shutdown_finishes_the_batch_in_flight(b: Backend) {
+    let Some(mut app) = TestApp::spawn_with(b, fast()).await else { return };
+    let erp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
+        .mount(&erp)
+        .await;
+    let p = pipeline(&app, "acme").await;
+    route(&app, &p, json!({"destination": {"url": format!("{}/slow", erp.uri())}})).await;
+    let id = send_event(&app, &p, "msg_stop", "customer.created", json!({"id": 1})).await;
+    // Wait until a worker holds it (its delivery is under way), then stop.
+    for _ in 0..100 {
+        let (_, e) = app.call(Method::GET, &format!("{EVENTS}/{id}"), Some(&p.viewer), None).await;
+        if e["data"]["processing_status"] == "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let store = app.store().await;
+    let scope = store.authenticate(&p.viewer).await.unwrap().unwrap().scope;
+    app.shut_down().await;
+    // The worker finished its batch before the process ended: nothing is
+    // left claimed for a lease to expire.
+    let ev = store.get_event(&scope, &id).await.unwrap();
+    assert_eq!((ev.processing_status.as_str(), ev.attempts), ("completed", 1), "{ev:?}");
+    assert_eq!(erp.received_requests().await.unwrap().len(), 1);
+    store.close().await;
 }
 
 async fn replay_single_and_bulk(b: Backend) {
