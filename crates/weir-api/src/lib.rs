@@ -57,6 +57,8 @@ pub struct Services {
     pub intake: intake::Intake,
     /// Wakes idle workers (after a replay puts events back in the queue).
     pub wake: Arc<tokio::sync::Notify>,
+    /// The sync engine (woken when a run is queued).
+    pub sync: weir_engine::SyncEngine,
 }
 
 /// What every handler can reach.
@@ -72,6 +74,8 @@ pub struct AppState {
     pub intake: intake::Intake,
     /// Wakes idle workers.
     pub wake: Arc<tokio::sync::Notify>,
+    /// The sync engine.
+    pub sync: weir_engine::SyncEngine,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: Arc<String>,
 }
@@ -82,7 +86,7 @@ pub struct AppState {
 pub fn router(services: Services, limits: &HttpLimits) -> Router {
     let (routes, api) = routes::all().split_for_parts();
     let openapi_json = Arc::new(openapi::render(api));
-    let Services { store, master_key, outbound, intake, wake } = services;
-    let state = AppState { store, master_key, outbound, intake, wake, openapi_json };
+    let Services { store, master_key, outbound, intake, wake, sync } = services;
+    let state = AppState { store, master_key, outbound, intake, wake, sync, openapi_json };
     middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
 }

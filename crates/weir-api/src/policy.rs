@@ -49,19 +49,22 @@ pub fn event(action: EventAction) -> Role {
     }
 }
 
-/// What a caller wants to do with sync configurations.
+/// What a caller wants to do with sync configurations and their runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncAction {
-    /// List and show.
+    /// List and show configurations, runs, errors, exports, status.
     Read,
-    /// Create, change, delete.
+    /// Run now, cancel a run.
+    Execute,
+    /// Create, change, delete configurations.
     Manage,
 }
 
-/// SyncConfigurationPolicy: viewer reads; admin manages.
+/// SyncPolicy: viewer reads; operator runs and cancels; admin manages.
 pub fn sync(action: SyncAction) -> Role {
     match action {
         SyncAction::Read => Role::Viewer,
+        SyncAction::Execute => Role::Operator,
         SyncAction::Manage => Role::Admin,
     }
 }

@@ -30,6 +30,9 @@ pub use repos::queue::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEff
 pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};
 pub use repos::records::{Record, RecordWrite, UpsertOutcome};
 pub use repos::sync_configurations::{SyncConfiguration, SyncConfigurationFilter, SyncConfigurationSpec, WebhookRoute};
+pub use repos::sync_runs::{
+    ClaimedRun, NewSyncError, RunCounts, RunEnd, SyncError, SyncHistory, SyncHistoryFilter, SyncStatus, run_status,
+};
 pub use repos::tenants::{NewTenant, Tenant};
 pub use repos::tokens::{ApiToken, IssuedToken, NewToken};
 pub use scope::{Principal, SystemScope, TenantScope};

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use weir_api::{HttpLimits, Services};
 use weir_core::{MasterKey, PlainToken};
-use weir_engine::{Ingest, IngestOptions, Outbound, OutboundPolicy, Processor};
+use weir_engine::{Ingest, IngestOptions, Outbound, OutboundPolicy, Processor, SyncEngine};
 use weir_store::{MasterKeyCheck, Store, StoreError};
 
 use crate::config::Config;
@@ -152,9 +152,12 @@ pub async fn run(
     let processor =
         Processor::new(store.clone(), master_key.clone(), outbound.clone(), config.processing.clone(), wake);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-    let workers = (config.processing.workers > 0).then(|| processor.spawn(workers_stopped));
+    let workers = (config.processing.workers > 0).then(|| processor.spawn(workers_stopped.clone()));
+    let sync = SyncEngine::new(store.clone(), master_key.clone(), outbound.clone(), config.sync.clone());
+    let syncs =
+        (config.sync.concurrency > 0 || !config.sync.schedule_interval.is_zero()).then(|| sync.spawn(workers_stopped));
     let intake = weir_api::intake::Intake::new(ingest, config.rate_limit_per_minute, config.max_body_bytes);
-    let services = Services { store: store.clone(), master_key, outbound, intake, wake: processor_wake };
+    let services = Services { store: store.clone(), master_key, outbound, intake, wake: processor_wake, sync };
     let app = weir_api::router(services, &limits);
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     tracing::info!(
@@ -194,6 +197,11 @@ pub async fn run(
         && tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), workers).await.is_err()
     {
         tracing::warn!("workers did not finish within the grace period; their leases will expire");
+    }
+    if let Some(syncs) = syncs
+        && tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), syncs).await.is_err()
+    {
+        tracing::warn!("sync runs did not stop within the grace period; their leases will expire");
     }
     store.close().await;
     tracing::info!("stopped");

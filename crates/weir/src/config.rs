@@ -18,7 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use thiserror::Error;
 use weir_core::MasterKey;
-use weir_engine::{ProcessorOptions, RetryPolicy};
+use weir_engine::{ProcessorOptions, RetryPolicy, SyncOptions};
 use weir_store::{DatabaseUrl, DbOptions};
 
 /// A value that could not be used, naming the option.
@@ -131,6 +131,14 @@ settings! {
     max_attempts: "WEIR_MAX_ATTEMPTS",
     /// Milliseconds between an idle worker's looks for due retries (new events wake it at once) [default: 500].
     worker_poll_ms: "WEIR_WORKER_POLL_MS",
+    /// Sync runs at once in this instance; 0 = run no syncs here [default: 16].
+    sync_concurrency: "WEIR_SYNC_CONCURRENCY",
+    /// Sync runs at once per connector [default: 2].
+    sync_per_connector: "WEIR_SYNC_PER_CONNECTOR",
+    /// Milliseconds between the scheduler's looks for due configurations; 0 = no scheduler here [default: 5000].
+    scheduler_interval_ms: "WEIR_SCHEDULER_INTERVAL_MS",
+    /// Delays before retrying a sync page or push that failed with 5xx/timeout, e.g. 1s,5s (3 attempts in all) [default: 1s,5s,15s].
+    sync_retry_backoff: "WEIR_SYNC_RETRY_BACKOFF",
     /// Log filter, e.g. info or weir=debug,tower_http=info [default: info].
     log: "WEIR_LOG",
     /// Log format: text or json [default: text].
@@ -201,6 +209,8 @@ pub struct Config {
     pub db: DbOptions,
     /// Worker pool and retry settings.
     pub processing: ProcessorOptions,
+    /// Sync runs: pool limits, scheduler, page retries.
+    pub sync: SyncOptions,
     /// Log filter.
     pub log: String,
     /// Log format.
@@ -247,6 +257,21 @@ macro_rules! check {
             value: $s.$field.as_deref().filter(|v| !v.is_empty()),
         }
     };
+}
+
+/// A comma-separated list of delays (`10s,60s` or `50ms,100ms`), each above
+/// zero and at most 7 days.
+fn durations(c: &Check<'_>, default: Vec<Duration>) -> Result<Vec<Duration>, ConfigError> {
+    let Some(v) = c.value else { return Ok(default) };
+    let list = v
+        .split(',')
+        .map(|d| humantime::parse_duration(d.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| c.fail(format!("{v:?}: {e} (use e.g. 10s,60s,300s)")))?;
+    if list.is_empty() || list.iter().any(|d| d.is_zero() || *d > Duration::from_secs(7 * 24 * 3600)) {
+        return Err(c.fail("every delay must be above 0 and at most 7 days"));
+    }
+    Ok(list)
 }
 
 fn env_of(option: &str) -> &'static str {
@@ -327,18 +352,7 @@ impl Settings {
             Some("true") | Some("1") | Some("yes") => true,
             Some(other) => return Err(bp.fail(format!("{other:?}: use true or false"))),
         };
-        let rb = check!(self, retry_backoff);
-        let backoff = match rb.value {
-            None => RetryPolicy::default().backoff,
-            Some(v) => v
-                .split(',')
-                .map(|d| humantime::parse_duration(d.trim()))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| rb.fail(format!("{v:?}: {e} (use e.g. 10s,60s,300s)")))?,
-        };
-        if backoff.is_empty() || backoff.iter().any(|d| d.is_zero() || *d > Duration::from_secs(7 * 24 * 3600)) {
-            return Err(rb.fail("every delay must be above 0 and at most 7 days"));
-        }
+        let backoff = durations(&check!(self, retry_backoff), RetryPolicy::default().backoff)?;
         let processing = ProcessorOptions {
             workers: check!(self, workers).parse(2usize, Some((0, 64)))?,
             batch_size: check!(self, worker_batch).parse(64u64, Some((1, 1000)))?,
@@ -350,6 +364,19 @@ impl Settings {
                 ..RetryPolicy::default()
             },
             ..ProcessorOptions::default()
+        };
+        let sync_defaults = SyncOptions::default();
+        let sync = SyncOptions {
+            concurrency: check!(self, sync_concurrency).parse(16usize, Some((0, 1024)))?,
+            per_connector: check!(self, sync_per_connector).parse(2usize, Some((1, 64)))?,
+            schedule_interval: Duration::from_millis(
+                check!(self, scheduler_interval_ms).parse(5000u64, Some((0, 3_600_000)))?,
+            ),
+            page_retry: RetryPolicy {
+                backoff: durations(&check!(self, sync_retry_backoff), sync_defaults.page_retry.backoff.clone())?,
+                ..sync_defaults.page_retry.clone()
+            },
+            ..sync_defaults
         };
         let log_format = match check!(self, log_format).value.map(str::trim) {
             None | Some("text") => LogFormat::Text,
@@ -379,6 +406,7 @@ impl Settings {
             log: check!(self, log).value.unwrap_or("info").to_owned(),
             log_format,
             processing,
+            sync,
         })
     }
 }

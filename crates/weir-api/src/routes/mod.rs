@@ -10,6 +10,7 @@ pub mod receive;
 pub mod receivers;
 pub mod records;
 pub mod sync_configurations;
+pub mod sync_histories;
 pub mod system;
 pub mod tokens;
 
@@ -59,6 +60,13 @@ pub fn all() -> OpenApiRouter<AppState> {
             sync_configurations::update_sync_configuration,
             sync_configurations::delete_sync_configuration
         ))
+        .routes(routes!(sync_configurations::execute_sync_configuration))
+        .routes(routes!(sync_histories::list_sync_histories))
+        .routes(routes!(sync_histories::get_sync_history))
+        .routes(routes!(sync_histories::list_sync_errors))
+        .routes(routes!(sync_histories::export_sync_history))
+        .routes(routes!(sync_histories::cancel_sync_history))
+        .routes(routes!(sync_histories::sync_status))
         .routes(routes!(records::list_records))
         .routes(routes!(records::get_record))
 }

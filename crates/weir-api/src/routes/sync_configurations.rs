@@ -487,3 +487,35 @@ pub async fn delete_sync_configuration(
     state.store.delete_sync_configuration(caller.scope(), &id, &actor(&caller)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The answer to an execute.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecuteOut {
+    /// The queued run.
+    pub sync_history_id: String,
+    /// `queued`.
+    pub status: String,
+}
+
+/// Run a configuration now (operator): 202 with the queued run; 409 while
+/// one is queued or running, or for an inactive or `webhook` configuration.
+#[utoipa::path(post, path = "/api/v1/integration/sync-configurations/{id}/execute", tag = "sync-configurations",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Sync configuration id")),
+    responses(
+        (status = 202, body = Data<ExecuteOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn execute_sync_configuration(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Id(id): Id,
+) -> Result<(StatusCode, Json<Data<ExecuteOut>>), ApiError> {
+    caller.require(policy(SyncAction::Execute))?;
+    let h = state.store.queue_sync_run(caller.scope(), &id, "manual", &actor(&caller)).await?;
+    state.sync.wake();
+    Ok((StatusCode::ACCEPTED, Json(Data::new(ExecuteOut { sync_history_id: h.id, status: h.status }))))
+}

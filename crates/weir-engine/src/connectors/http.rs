@@ -168,7 +168,29 @@ impl Connector for HttpConnector {
         let headers = headers_of(&res);
         let bytes = res.bytes().await.map_err(|e| classify(&e, self.config.timeout_ms))?;
         let body = serde_json::from_slice(&bytes).map_err(|e| ConnectorError::InvalidBody(e.to_string()))?;
-        Ok(FetchedPage { status, headers, body })
+        Ok(FetchedPage { status, headers, body, bytes: bytes.len() as u64 })
+    }
+
+    async fn fetch_url(&self, url: &str) -> Result<FetchedPage, ConnectorError> {
+        let base = url::Url::parse(&self.config.url_for("/"))
+            .map_err(|_| ConnectorError::Connection("invalid base URL".to_owned()))?;
+        let target =
+            base.join(url).map_err(|_| ConnectorError::Connection(format!("invalid next-page URL {url:?}")))?;
+        if target.origin() != base.origin() {
+            return Err(ConnectorError::Connection(format!(
+                "the next-page link leaves the connector's origin ({}); not followed",
+                target.origin().ascii_serialization()
+            )));
+        }
+        let mut path = target.path().to_owned();
+        // `request` adds the base URL's own path prefix again.
+        let prefix = base.path().trim_end_matches('/');
+        if !prefix.is_empty() && path.starts_with(prefix) {
+            path = path[prefix.len()..].to_owned();
+        }
+        let query: Vec<(String, String)> =
+            target.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        self.fetch_page(&path, &query).await
     }
 
     async fn push_batch(&self, path: &str, records: &[Value]) -> Result<PushOutcome, ConnectorError> {

@@ -38,6 +38,8 @@ pub struct FetchedPage {
     pub headers: BTreeMap<String, String>,
     /// The decoded JSON body.
     pub body: Value,
+    /// The body's size in bytes.
+    pub bytes: u64,
 }
 
 /// What a push answered.
@@ -85,6 +87,13 @@ pub trait Connector: Send + Sync {
 
     /// GETs `path` with `query` and returns the JSON page.
     async fn fetch_page(&self, path: &str, query: &[(String, String)]) -> Result<FetchedPage, ConnectorError>;
+
+    /// GETs a page by URL (a `Link: rel="next"` target). Only URLs on the
+    /// connector's own origin are followed: its credentials go nowhere else.
+    async fn fetch_url(&self, url: &str) -> Result<FetchedPage, ConnectorError> {
+        let _ = url;
+        Err(ConnectorError::Unsupported("this connector has no pages to fetch"))
+    }
 
     /// POSTs `records` as a JSON array to `path`.
     async fn push_batch(&self, path: &str, records: &[Value]) -> Result<PushOutcome, ConnectorError>;

@@ -10,6 +10,8 @@ pub mod field_mappings;
 pub mod instance_settings;
 pub mod records;
 pub mod sync_configurations;
+pub mod sync_errors;
+pub mod sync_histories;
 pub mod system_tokens;
 pub mod tenants;
 pub mod webhook_events;

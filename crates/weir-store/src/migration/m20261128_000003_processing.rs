@@ -1,6 +1,7 @@
 //! Processing: a sync configuration's HTTP destination secret (sealed) and
 //! ordering field, and the ordering value a record was last written with,
-//! so an older event never overwrites a newer record.
+//! so an older event never overwrites a newer record; a sync run's bytes
+//! and pages.
 //!
 //! And queue-friendly indexes. The claim reads two partial indexes in
 //! order with `LIMIT` (plain index scans, which skip entries of rows that
@@ -23,6 +24,8 @@ impl MigrationTrait for Migration {
             ("sync_configurations", blob_null("destination_secret_sealed")),
             ("sync_configurations", string_len_null("ordering_field", 100)),
             ("records", string_len_null("ordering_value", 200)),
+            ("sync_histories", big_integer("bytes_transferred").default(0).take()),
+            ("sync_histories", big_integer("pages").default(0).take()),
         ];
         for (table, mut column) in columns {
             manager.alter_table(Table::alter().table(table).add_column(&mut column).take()).await?;
@@ -41,6 +44,8 @@ impl MigrationTrait for Migration {
             ("sync_configurations", "destination_secret_sealed"),
             ("sync_configurations", "ordering_field"),
             ("records", "ordering_value"),
+            ("sync_histories", "bytes_transferred"),
+            ("sync_histories", "pages"),
         ];
         for (table, column) in columns {
             manager.alter_table(Table::alter().table(table).drop_column(column).take()).await?;

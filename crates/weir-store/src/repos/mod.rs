@@ -13,6 +13,7 @@ pub mod receivers;
 pub mod records;
 pub(crate) mod rollups;
 pub mod sync_configurations;
+pub mod sync_runs;
 pub mod tenants;
 pub mod tokens;
 

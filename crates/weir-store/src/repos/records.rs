@@ -245,6 +245,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Creates or versions a page of records of one tenant in its own
+    /// transaction (a sync run's page), in key order. A concurrent creation
+    /// of one of them retries the page once.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id(), records = writes.len()))]
+    pub async fn upsert_records(
+        &self,
+        scope: &TenantScope,
+        mut writes: Vec<RecordWrite>,
+    ) -> Result<Vec<(Record, UpsertOutcome)>, StoreError> {
+        writes.sort_by(|a, b| (&a.entity_type, &a.external_id).cmp(&(&b.entity_type, &b.external_id)));
+        let pairs: Vec<(&TenantScope, RecordWrite)> = writes.into_iter().map(|w| (scope, w)).collect();
+        let mut retried = false;
+        loop {
+            let txn = self.write_txn().await?;
+            match self.upsert_records_on(&txn, &pairs).await {
+                Ok(done) => {
+                    txn.commit().await?;
+                    return Ok(done);
+                }
+                Err(StoreError::Conflict(Conflict::RecordExists)) if !retried => retried = true,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Creates or versions a record in its own transaction.
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
     pub async fn upsert_record(

@@ -1,0 +1,292 @@
+//! The sync engine: a bounded pool of runners for queued sync runs, and the
+//! scheduler that queues due scheduled configurations.
+//!
+//! Limits: at most `concurrency` runs at once in this instance (default 16)
+//! and `per_connector` runs per connector (default 2); one run per
+//! configuration at a time is the database's rule (a partial unique index).
+//! A runner claims only runs whose connector has a free slot, so a busy
+//! connector cannot take every slot. [`SyncEngine::run_pending_once`] drains
+//! the queue for tests.
+
+pub mod pages;
+pub mod runner;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use weir_core::MasterKey;
+use weir_store::{ClaimedRun, RunEnd, Store, StoreError, run_status};
+
+use self::runner::{RunContext, Stop};
+use crate::{Outbound, RetryPolicy};
+
+/// Sync engine settings.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Runs at once in this instance.
+    pub concurrency: usize,
+    /// Runs at once per connector.
+    pub per_connector: usize,
+    /// A running run's lease (renewed after every page).
+    pub lease: Duration,
+    /// How often an idle pool looks for queued runs.
+    pub poll_interval: Duration,
+    /// How often the scheduler looks for due configurations; zero disables it.
+    pub schedule_interval: Duration,
+    /// Page (and push) retries on 5xx, timeouts and connection failures.
+    pub page_retry: RetryPolicy,
+    /// Most 429 answers waited out per page.
+    pub max_rate_limit_waits: u32,
+    /// Longest `Retry-After` honoured (longer ones are cut to this).
+    pub max_retry_after: Duration,
+    /// Records per outbound push.
+    pub push_batch: u64,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            per_connector: 2,
+            lease: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(1),
+            schedule_interval: Duration::from_secs(5),
+            page_retry: RetryPolicy {
+                backoff: vec![Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(15)],
+                max_attempts: 3,
+                jitter: 0.2,
+            },
+            max_rate_limit_waits: 10,
+            max_retry_after: Duration::from_secs(60),
+            push_batch: 100,
+        }
+    }
+}
+
+/// The sync engine. Cheap to clone.
+#[derive(Clone)]
+pub struct SyncEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    master_key: MasterKey,
+    outbound: Outbound,
+    options: SyncOptions,
+    instance: String,
+    wake: Notify,
+    slots: Arc<Semaphore>,
+    per_connector: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine").field("instance", &self.inner.instance).finish_non_exhaustive()
+    }
+}
+
+impl SyncEngine {
+    /// An engine over `store`.
+    pub fn new(store: Store, master_key: MasterKey, outbound: Outbound, options: SyncOptions) -> Self {
+        let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                master_key,
+                outbound,
+                instance: weir_core::ids::random_key(8),
+                wake: Notify::new(),
+                slots,
+                per_connector: Mutex::new(HashMap::new()),
+                options,
+            }),
+        }
+    }
+
+    /// Tells an idle pool that a run was queued.
+    pub fn wake(&self) {
+        self.inner.wake.notify_waiters();
+    }
+
+    /// Queues due scheduled runs once (the scheduler's step); answers how many.
+    pub async fn schedule_once(&self) -> Result<u64, StoreError> {
+        let n = self.inner.store.queue_due_schedules(500).await?;
+        if n > 0 {
+            self.wake();
+        }
+        Ok(n)
+    }
+
+    /// Runs queued runs within the limits until none is left; answers how
+    /// many ran. For tests and one-shot use.
+    pub async fn run_pending_once(&self) -> Result<usize, StoreError> {
+        let (_tx, stop) = watch::channel(false);
+        self.drive(format!("{}-once", self.inner.instance), stop, true).await
+    }
+
+    /// Starts the pool and the scheduler; they stop when `stop` turns true
+    /// (running runs go back to the queue at their next page).
+    pub fn spawn(&self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        let pool = {
+            let this = self.clone();
+            let stop = stop.clone();
+            let owner = format!("{}-sync", this.inner.instance);
+            tokio::spawn(async move {
+                if this.inner.options.concurrency == 0 {
+                    return;
+                }
+                if let Err(e) = this.drive(owner, stop, false).await {
+                    tracing::error!(error = %e, "sync pool stopped");
+                }
+            })
+        };
+        let scheduler = {
+            let this = self.clone();
+            let mut stop = stop;
+            tokio::spawn(async move {
+                let every = this.inner.options.schedule_interval;
+                if every.is_zero() {
+                    return;
+                }
+                while !*stop.borrow() {
+                    if let Err(e) = this.schedule_once().await {
+                        tracing::warn!(error = %e, "scheduler step failed");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(every) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            })
+        };
+        tokio::spawn(async move {
+            let _ = pool.await;
+            let _ = scheduler.await;
+        })
+    }
+
+    fn connector_slots(&self, connector_id: &str) -> Arc<Semaphore> {
+        let mut map = self.inner.per_connector.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(connector_id.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.inner.options.per_connector.max(1))))
+            .clone()
+    }
+
+    fn busy_connectors(&self) -> Vec<String> {
+        let map = self.inner.per_connector.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.iter().filter(|(_, s)| s.available_permits() == 0).map(|(k, _)| k.clone()).collect()
+    }
+
+    /// Claims runs while slots are free and runs them; returns when idle
+    /// (`until_idle`) or stopped.
+    async fn drive(
+        &self,
+        owner: String,
+        mut stop: watch::Receiver<bool>,
+        until_idle: bool,
+    ) -> Result<usize, StoreError> {
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let mut started = 0;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            // Fill free slots.
+            let mut claim_failed = false;
+            while let Ok(slot) = self.inner.slots.clone().try_acquire_owned() {
+                let busy = self.busy_connectors();
+                let claimed = match self.inner.store.claim_sync_runs(&owner, 1, self.inner.options.lease, &busy).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming sync runs failed; backing off");
+                        claim_failed = true;
+                        break;
+                    }
+                };
+                let Some(run) = claimed.into_iter().next() else { break };
+                let Ok(conn_slot) = self.connector_slots(&run.history.connector_id).try_acquire_owned() else {
+                    // Another claimer filled the connector meanwhile: back to the queue.
+                    self.inner.store.requeue_sync_run(&run, &owner).await?;
+                    break;
+                };
+                started += 1;
+                let this = self.clone();
+                let (owner, stop) = (owner.clone(), stop.clone());
+                tasks.spawn(async move { this.execute(run, owner, stop, slot, conn_slot).await });
+            }
+            if claim_failed {
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+            backoff = Duration::from_millis(100);
+            if tasks.is_empty() && until_idle {
+                break;
+            }
+            let woken = self.inner.wake.notified();
+            tokio::select! {
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                () = woken, if !until_idle => {}
+                () = tokio::time::sleep(self.inner.options.poll_interval), if !until_idle => {}
+                _ = stop.changed() => {}
+            }
+        }
+        // Stopping: running runs notice at their next page and requeue.
+        while tasks.join_next().await.is_some() {}
+        Ok(started)
+    }
+
+    async fn execute(
+        &self,
+        run: ClaimedRun,
+        owner: String,
+        stop: watch::Receiver<bool>,
+        _slot: OwnedSemaphorePermit,
+        _connector_slot: OwnedSemaphorePermit,
+    ) {
+        let store = &self.inner.store;
+        if let Err(e) = store.audit_sync_started(&run).await {
+            tracing::warn!(error = %e, run = %run.history.id, "could not audit the run's start");
+        }
+        let mut ctx = RunContext {
+            store,
+            options: &self.inner.options,
+            run: &run,
+            owner: &owner,
+            stopping: &stop,
+            counts: Default::default(),
+        };
+        let result = match runner::load(store, &self.inner.master_key, &self.inner.outbound, &run).await {
+            Err(stop) => Err(stop),
+            Ok(loaded) => match loaded.config.direction.as_str() {
+                "outbound" => ctx.outbound(&loaded).await,
+                _ => ctx.inbound(&loaded).await,
+            },
+        };
+        let counts = ctx.counts;
+        let end = match result {
+            Ok(()) => runner::completed(counts),
+            Err(Stop::Failed(kind, message)) => {
+                RunEnd { status: run_status::FAILED, counts, error: Some((kind.to_owned(), message)) }
+            }
+            Err(Stop::Cancelled) => RunEnd { status: run_status::CANCELLED, counts, error: None },
+            Err(Stop::ShuttingDown) => {
+                if let Err(e) = store.requeue_sync_run(&run, &owner).await {
+                    tracing::warn!(error = %e, run = %run.history.id, "could not requeue the run; its lease will expire");
+                }
+                return;
+            }
+        };
+        if let Err(e) = store.finish_sync_run(&run, &owner, end).await {
+            tracing::warn!(error = %e, run = %run.history.id, "could not finish the run; its lease will expire");
+        }
+    }
+}

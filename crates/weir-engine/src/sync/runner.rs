@@ -1,0 +1,420 @@
+//! Executing one claimed run: inbound (pull pages, map, upsert records) or
+//! outbound (changed records, map, push batches), with page retries,
+//! `Retry-After`, per-record errors, progress, and cancellation.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use weir_core::mapping::{JsonPath, Mapping, Rule};
+use weir_core::sync::{DestinationSpec, SourceSpec, ordering_text};
+use weir_core::{ConnectorConfig, Credentials, MasterKey};
+use weir_store::{
+    ClaimedRun, NewSyncError, RecordWrite, RunCounts, RunEnd, Store, StoreError, SyncConfiguration, UpsertOutcome,
+    run_status,
+};
+
+use super::SyncOptions;
+use super::pages::{Next, Pager};
+use crate::Outbound;
+use crate::connectors::{Connector, ConnectorError, FetchedPage, build_connector};
+
+/// Stable error types of runs and their records.
+pub mod error_type {
+    /// A record did not map.
+    pub const MAPPING: &str = "mapping_error";
+    /// A record could not be written.
+    pub const RECORD: &str = "record_error";
+    /// A batch of records was refused by the destination.
+    pub const PUSH: &str = "push_error";
+    /// The remote could not be reached.
+    pub const CONNECTION: &str = "connection_error";
+    /// The remote did not answer in time.
+    pub const TIMEOUT: &str = "timeout";
+    /// The remote answered a server error status (after retries).
+    pub const HTTP: &str = "http_error";
+    /// The remote refused the request (a 4xx other than 408/429).
+    pub const REFUSED: &str = "http_refused";
+    /// The remote kept answering 429.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// The remote's answer is not what the configuration describes.
+    pub const INVALID_RESPONSE: &str = "invalid_response";
+    /// The configuration, connector or mapping cannot be used.
+    pub const CONFIGURATION: &str = "configuration_error";
+    /// The database failed.
+    pub const DATABASE: &str = "database_error";
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// Failed: (error type, message).
+    Failed(&'static str, String),
+    /// Cancellation was asked for.
+    Cancelled,
+    /// This instance is shutting down: the run goes back to the queue.
+    ShuttingDown,
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Failed(error_type::DATABASE, e.to_string())
+    }
+}
+
+/// Everything a run needs, loaded once.
+pub(crate) struct RunContext<'a> {
+    pub store: &'a Store,
+    pub options: &'a SyncOptions,
+    pub run: &'a ClaimedRun,
+    pub owner: &'a str,
+    pub stopping: &'a tokio::sync::watch::Receiver<bool>,
+    pub counts: RunCounts,
+}
+
+fn excerpt(v: &Value) -> Option<String> {
+    let s = v.to_string();
+    Some(s.chars().take(weir_store::repos::sync_runs::MAX_EXCERPT_CHARS).collect())
+}
+
+fn key_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() && s.len() <= 255 => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+pub(crate) struct Loaded {
+    pub config: SyncConfiguration,
+    pub remote: Box<dyn Connector>,
+    pub mapping: Option<(Mapping, String)>,
+}
+
+/// Loads the configuration, its connector (credentials opened) and mapping.
+pub(crate) async fn load(
+    store: &Store,
+    master_key: &MasterKey,
+    outbound: &Outbound,
+    run: &ClaimedRun,
+) -> Result<Loaded, Stop> {
+    let cfg = |m: String| Stop::Failed(error_type::CONFIGURATION, m);
+    let config = match store.get_sync_configuration(&run.scope, &run.history.sync_configuration_id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(cfg("the sync configuration was deleted".to_owned())),
+        Err(e) => return Err(e.into()),
+    };
+    let connector = match store.get_connector(&run.scope, &config.connector_id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(cfg("the connector was deleted".to_owned())),
+        Err(e) => return Err(e.into()),
+    };
+    if !connector.is_active {
+        return Err(cfg("the connector is inactive".to_owned()));
+    }
+    let parsed = ConnectorConfig::parse(connector.connector_type, Some(&connector.config))
+        .map_err(|e| cfg(format!("the connector's stored configuration is invalid: {e:?}")))?;
+    let sealed = store.connector_credentials(&run.scope, &connector.id).await?;
+    let credentials = match sealed {
+        None => Credentials::None,
+        Some(s) => {
+            let bytes = master_key
+                .open(&s.0)
+                .map_err(|_| cfg("the credentials cannot be opened with this master key".into()))?;
+            Credentials::from_bytes(&bytes).ok_or_else(|| cfg("the stored credentials are malformed".into()))?
+        }
+    };
+    let remote = build_connector(&parsed, credentials, outbound);
+    let mapping = match &config.field_mapping_id {
+        None => None,
+        Some(id) => {
+            let m =
+                store.get_field_mapping(&run.scope, id).await.map_err(|_| cfg("the field mapping is gone".into()))?;
+            let rules: Vec<Rule> =
+                serde_json::from_value(m.rules).map_err(|e| cfg(format!("the stored mapping is invalid: {e}")))?;
+            let mapping =
+                Mapping::parse(rules).map_err(|e| cfg(format!("the stored mapping is invalid: {:?}", e.as_map())))?;
+            Some((mapping, m.key))
+        }
+    };
+    Ok(Loaded { config, remote, mapping })
+}
+
+impl RunContext<'_> {
+    /// Saves progress; stops on cancellation or shutdown.
+    async fn checkpoint(&mut self) -> Result<(), Stop> {
+        let cancel = self.store.sync_run_progress(self.run, self.owner, self.counts, self.options.lease).await?;
+        if cancel {
+            return Err(Stop::Cancelled);
+        }
+        if *self.stopping.borrow() {
+            return Err(Stop::ShuttingDown);
+        }
+        Ok(())
+    }
+
+    /// Calls the remote with the retry rules: 5xx, timeouts and connection
+    /// failures retry with backoff; 429 waits `Retry-After` (bounded).
+    async fn call<T, F, Fut>(&mut self, what: &str, mut f: F) -> Result<T, Stop>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+    {
+        let mut attempt = 0i32;
+        let mut waits = 0u32;
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(ConnectorError::Status { status: 429, retry_after_secs }) => {
+                    waits += 1;
+                    if waits > self.options.max_rate_limit_waits {
+                        return Err(Stop::Failed(
+                            error_type::RATE_LIMITED,
+                            format!("{what}: still rate limited (429) after {} waits", waits - 1),
+                        ));
+                    }
+                    let wait = retry_after_secs.map(Duration::from_secs).unwrap_or(Duration::from_secs(1));
+                    tokio::time::sleep(wait.min(self.options.max_retry_after)).await;
+                }
+                Err(e) => {
+                    attempt += 1;
+                    let (kind, transient) = match &e {
+                        ConnectorError::Status { status, .. } if *status >= 500 || *status == 408 => {
+                            (error_type::HTTP, true)
+                        }
+                        ConnectorError::Status { .. } => (error_type::REFUSED, false),
+                        ConnectorError::Timeout(_) => (error_type::TIMEOUT, true),
+                        ConnectorError::Connection(_) => (error_type::CONNECTION, true),
+                        ConnectorError::InvalidBody(_) => (error_type::INVALID_RESPONSE, false),
+                        ConnectorError::Misconfigured(_) | ConnectorError::Unsupported(_) => {
+                            (error_type::CONFIGURATION, false)
+                        }
+                    };
+                    if !transient || !self.options.page_retry.may_retry(attempt) {
+                        let tries = if transient { format!(" after {attempt} attempts") } else { String::new() };
+                        return Err(Stop::Failed(kind, format!("{what}: {e}{tries}")));
+                    }
+                    tokio::time::sleep(self.options.page_retry.delay(attempt)).await;
+                }
+            }
+        }
+    }
+
+    /// Pulls every page, maps and upserts its records.
+    pub(crate) async fn inbound(&mut self, loaded: &Loaded) -> Result<(), Stop> {
+        let source: SourceSpec =
+            loaded.config.source.clone().and_then(|s| serde_json::from_value(s).ok()).ok_or_else(|| {
+                Stop::Failed(error_type::CONFIGURATION, "the configuration has no valid source".into())
+            })?;
+        let records_path = match &source.records_path {
+            Some(p) => Some(JsonPath::parse(p).map_err(|e| Stop::Failed(error_type::CONFIGURATION, e.to_string()))?),
+            None => None,
+        };
+        let Some((mapping, key)) = &loaded.mapping else {
+            return Err(Stop::Failed(error_type::CONFIGURATION, "an inbound run needs a field mapping".into()));
+        };
+        let mut pager = Pager::new(source.pagination.clone());
+        let mut next = pager.first();
+        let remote = loaded.remote.as_ref();
+        loop {
+            let page: FetchedPage = match &next {
+                Next::Done => break,
+                Next::Query(q) => {
+                    let q = q.clone();
+                    let what = format!("page {}", self.counts.pages + 1);
+                    self.call(&what, || remote.fetch_page(&source.path, &q)).await?
+                }
+                Next::Link(url) => {
+                    let url = url.clone();
+                    let what = format!("page {}", self.counts.pages + 1);
+                    self.call(&what, || remote.fetch_url(&url)).await?
+                }
+            };
+            self.counts.pages += 1;
+            self.counts.bytes += page.bytes as i64;
+            let items = match &records_path {
+                Some(p) => p.get(&page.body),
+                None => Some(&page.body),
+            };
+            let Some(Value::Array(items)) = items else {
+                return Err(Stop::Failed(
+                    error_type::INVALID_RESPONSE,
+                    format!("page {}: `records_path` does not lead to a list", self.counts.pages),
+                ));
+            };
+            self.counts.read += items.len() as i64;
+            let mut writes = Vec::with_capacity(items.len());
+            let mut errors = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let mapped = mapping.apply(item);
+                let external_id = key_text(mapped.output.get(key));
+                let reference =
+                    external_id.clone().unwrap_or_else(|| format!("page {} item {}", self.counts.pages, i + 1));
+                if !mapped.errors.is_empty() || external_id.is_none() {
+                    let mut messages: Vec<String> =
+                        mapped.errors.iter().map(|e| format!("{}: {}", e.target, e.message)).collect();
+                    if external_id.is_none() && !mapped.errors.iter().any(|e| &e.target == key) {
+                        messages.push(format!("{key}: the record key is missing or not a string or number"));
+                    }
+                    errors.push(NewSyncError {
+                        record_ref: Some(reference),
+                        error_type: error_type::MAPPING,
+                        message: messages.join("; "),
+                        excerpt: excerpt(item),
+                    });
+                    continue;
+                }
+                let ordering_value =
+                    loaded.config.ordering_field.as_ref().and_then(|f| mapped.output.get(f)).and_then(ordering_text);
+                writes.push(RecordWrite {
+                    entity_type: loaded.config.entity_type.clone(),
+                    external_id: external_id.unwrap_or_default(),
+                    data: Value::Object(mapped.output),
+                    source_connector_id: Some(loaded.config.connector_id.clone()),
+                    last_event_id: None,
+                    ordering_value,
+                });
+            }
+            self.write(writes, &mut errors).await?;
+            self.counts.failed += errors.len() as i64;
+            self.store.add_sync_errors(self.run, errors).await?;
+            next = pager.next(&page.body, &page.headers, items.len());
+            self.checkpoint().await?;
+        }
+        Ok(())
+    }
+
+    /// Upserts a page's records; if the page's transaction fails, each
+    /// record alone, so one bad record is one error, not a lost page.
+    async fn write(&mut self, writes: Vec<RecordWrite>, errors: &mut Vec<NewSyncError>) -> Result<(), Stop> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let scope = &self.run.scope;
+        match self.store.upsert_records(scope, writes.clone()).await {
+            Ok(done) => {
+                self.count(done.iter().map(|(_, o)| *o));
+                Ok(())
+            }
+            Err(StoreError::Unavailable(e)) => Err(Stop::Failed(error_type::DATABASE, e.to_string())),
+            Err(_) => {
+                for w in writes {
+                    let reference = w.external_id.clone();
+                    let data = w.data.clone();
+                    match self.store.upsert_records(scope, vec![w]).await {
+                        Ok(done) => self.count(done.iter().map(|(_, o)| *o)),
+                        Err(StoreError::Unavailable(e)) => {
+                            return Err(Stop::Failed(error_type::DATABASE, e.to_string()));
+                        }
+                        Err(e) => errors.push(NewSyncError {
+                            record_ref: Some(reference),
+                            error_type: error_type::RECORD,
+                            message: e.to_string(),
+                            excerpt: excerpt(&data),
+                        }),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn count(&mut self, outcomes: impl Iterator<Item = UpsertOutcome>) {
+        for o in outcomes {
+            match o {
+                UpsertOutcome::Created => self.counts.created += 1,
+                UpsertOutcome::Updated => self.counts.updated += 1,
+                UpsertOutcome::Unchanged | UpsertOutcome::Stale => {}
+            }
+        }
+    }
+
+    /// Pushes the records changed since the last successful run.
+    pub(crate) async fn outbound(&mut self, loaded: &Loaded) -> Result<(), Stop> {
+        let dest: DestinationSpec =
+            loaded.config.destination.clone().and_then(|d| serde_json::from_value(d).ok()).ok_or_else(|| {
+                Stop::Failed(error_type::CONFIGURATION, "the configuration has no valid destination".into())
+            })?;
+        let path = dest.path.clone().ok_or_else(|| {
+            Stop::Failed(error_type::CONFIGURATION, "an outbound run needs `destination.path`".into())
+        })?;
+        let since = loaded.config.last_success_at;
+        let mut after = None;
+        let remote = loaded.remote.as_ref();
+        loop {
+            let batch = self
+                .store
+                .records_changed_since(
+                    &self.run.scope,
+                    &loaded.config.entity_type,
+                    since,
+                    after.clone(),
+                    self.options.push_batch,
+                )
+                .await?;
+            let Some(last) = batch.last() else { break };
+            after = Some((last.updated_at, last.id.clone()));
+            self.counts.read += batch.len() as i64;
+            let mut bodies = Vec::with_capacity(batch.len());
+            let mut refs = Vec::with_capacity(batch.len());
+            let mut errors = Vec::new();
+            for r in &batch {
+                match &loaded.mapping {
+                    None => bodies.push(r.data.clone()),
+                    Some((m, _)) => {
+                        let mapped = m.apply(&r.data);
+                        if mapped.errors.is_empty() {
+                            bodies.push(Value::Object(mapped.output));
+                        } else {
+                            errors.push(NewSyncError {
+                                record_ref: Some(r.external_id.clone()),
+                                error_type: error_type::MAPPING,
+                                message: mapped
+                                    .errors
+                                    .iter()
+                                    .map(|e| format!("{}: {}", e.target, e.message))
+                                    .collect::<Vec<_>>()
+                                    .join("; "),
+                                excerpt: excerpt(&r.data),
+                            });
+                            continue;
+                        }
+                    }
+                }
+                refs.push(r.external_id.clone());
+            }
+            if !bodies.is_empty() {
+                let size = serde_json::to_vec(&bodies).map(|b| b.len()).unwrap_or(0) as i64;
+                let what = format!("batch {}", self.counts.pages + 1);
+                match self.call(&what, || remote.push_batch(&path, &bodies)).await {
+                    Ok(_) => {
+                        self.counts.updated += bodies.len() as i64;
+                        self.counts.bytes += size;
+                    }
+                    // The destination refused this batch (4xx): its records
+                    // are errors; the run goes on with the next batch.
+                    Err(Stop::Failed(error_type::REFUSED, message)) => {
+                        for (r, body) in refs.iter().zip(&bodies) {
+                            errors.push(NewSyncError {
+                                record_ref: Some(r.clone()),
+                                error_type: error_type::PUSH,
+                                message: message.clone(),
+                                excerpt: excerpt(body),
+                            });
+                        }
+                    }
+                    Err(stop) => return Err(stop),
+                }
+                self.counts.pages += 1;
+            }
+            self.counts.failed += errors.len() as i64;
+            self.store.add_sync_errors(self.run, errors).await?;
+            self.checkpoint().await?;
+        }
+        Ok(())
+    }
+}
+
+/// The end of a run that went through.
+pub(crate) fn completed(counts: RunCounts) -> RunEnd {
+    RunEnd { status: if counts.failed > 0 { run_status::PARTIAL } else { run_status::SUCCEEDED }, counts, error: None }
+}
