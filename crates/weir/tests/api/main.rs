@@ -10,5 +10,6 @@ mod connectors;
 mod field_mappings;
 mod processing;
 mod records;
+mod syncs;
 mod tenants_and_tokens;
 mod webhooks;
