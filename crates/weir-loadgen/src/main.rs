@@ -11,6 +11,7 @@
 //! ```
 
 mod baselines;
+mod syncs;
 mod webhooks;
 
 use std::collections::BTreeMap;
@@ -78,6 +79,31 @@ enum Command {
         /// Target requests/s across all senders (0 = as fast as possible).
         #[arg(long, default_value_t = 0)]
         rate: u64,
+    },
+    /// Sync benchmarks against a partner API served here: one large inbound
+    /// run, then many configurations at once.
+    Sync {
+        /// Server base URL (loopback only).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base: String,
+        /// The server's system token.
+        #[arg(long, env = "WEIR_SYSTEM_TOKEN")]
+        system_token: String,
+        /// Records in the large run (0 = skip it; at most 2,000,000).
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        /// Records per page.
+        #[arg(long, default_value_t = 100)]
+        page_size: u64,
+        /// Configurations run at once afterwards (0 = skip; at most 1000).
+        #[arg(long, default_value_t = 200)]
+        configurations: u32,
+        /// Loopback address for the partner API.
+        #[arg(long, default_value = "127.0.0.1:18098")]
+        partner: String,
+        /// The server's PID, to report its peak RSS.
+        #[arg(long)]
+        server_pid: Option<u32>,
     },
     /// A no-op HTTP server (202 to any POST) for the baseline; ends by itself.
     Noop {
@@ -278,6 +304,18 @@ async fn main() -> anyhow::Result<()> {
                 body_bytes,
                 process,
                 rate,
+            })
+            .await
+        }
+        Command::Sync { base, system_token, records, page_size, configurations, partner, server_pid } => {
+            syncs::run(syncs::Plan {
+                base: base.trim_end_matches('/').to_owned(),
+                system_token,
+                records,
+                page_size,
+                configurations,
+                partner,
+                server_pid,
             })
             .await
         }

@@ -1,0 +1,174 @@
+//! `weir-loadgen sync`: sync-engine benchmarks against a partner API this
+//! process serves on loopback: one large inbound run (records/s, the
+//! server's peak RSS), and many configurations run at once (wall time,
+//! p99 run duration).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use axum::extract::{Path, Query};
+use serde_json::{Value, json};
+
+use crate::{check_loopback, percentile, post};
+
+/// What to run.
+pub struct Plan {
+    /// Server base URL.
+    pub base: String,
+    /// System token.
+    pub system_token: String,
+    /// Records in the large run.
+    pub records: u64,
+    /// Records per page.
+    pub page_size: u64,
+    /// Configurations run at once in the second part (0 = skip).
+    pub configurations: u32,
+    /// Loopback address for the partner API.
+    pub partner: String,
+    /// The server's PID, to read its peak RSS (Linux `VmHWM`).
+    pub server_pid: Option<u32>,
+}
+
+/// The partner: `GET /{name}?page=N&size=M&total=T` → `{"data": [...], "next_page": N+1|null}`.
+async fn serve_partner(listen: &str) -> anyhow::Result<()> {
+    async fn page(Path(_name): Path<String>, Query(q): Query<std::collections::HashMap<String, u64>>) -> axum::Json<Value> {
+        let (page, size, total) = (q.get("page").copied().unwrap_or(1), q.get("size").copied().unwrap_or(100), q.get("total").copied().unwrap_or(0));
+        let start = (page - 1) * size;
+        let end = (start + size).min(total);
+        let data: Vec<Value> = (start..end)
+            .map(|i| {
+                json!({"id": i, "email": format!("Customer{i}@Example.com"), "name": format!("Customer {i}"),
+                       "total": i as f64 * 1.5, "country": "DE", "updated_at": "2026-11-01T10:00:00Z"})
+            })
+            .collect();
+        let next = if end < total { json!(page + 1) } else { Value::Null };
+        axum::Json(json!({"data": data, "next_page": next}))
+    }
+    let app = axum::Router::new().route("/{name}", axum::routing::get(page));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(())
+}
+
+fn rules() -> Value {
+    json!([
+        {"source": "id", "target": "external_id", "required": true, "transforms": [{"op": "to_string"}]},
+        {"source": "email", "target": "email", "transforms": [{"op": "trim"}, {"op": "lowercase"}]},
+        {"source": "name", "target": "name"},
+        {"source": "total", "target": "total", "transforms": [{"op": "round", "digits": 1}]},
+        {"source": "country", "target": "country", "transforms": [{"op": "lookup", "table": {"DE": "Germany"}, "default": "other"}]},
+        {"source": "updated_at", "target": "updated_at", "transforms": [{"op": "to_datetime"}]}
+    ])
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn wait_finished(c: &reqwest::Client, base: &str, token: &str, run: &str, limit: Duration) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let h: Value = c.get(format!("{base}/api/v1/integration/sync-histories/{run}")).bearer_auth(token).send().await?.json().await?;
+        if !matches!(h["data"]["status"].as_str(), Some("queued" | "running")) {
+            return Ok(h["data"].clone());
+        }
+        ensure!(Instant::now() < deadline, "run {run} did not finish in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs the plan.
+pub async fn run(plan: Plan) -> anyhow::Result<()> {
+    check_loopback(&plan.base)?;
+    check_loopback(&format!("http://{}", plan.partner))?;
+    ensure!(plan.records <= 2_000_000 && (1..=10_000).contains(&plan.page_size), "bounded run");
+    ensure!(plan.configurations <= 1000, "bounded: at most 1000 configurations");
+    serve_partner(&plan.partner).await?;
+    let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let base = plan.base.as_str();
+    let slug = format!("sync-{}", std::process::id());
+    let t = post(&c, format!("{base}/api/v1/system/tenants"), &plan.system_token, json!({"slug": slug, "name": "Sync bench"})).await?;
+    let tid = t["data"]["id"].as_str().context("tenant id")?;
+    let tok = post(&c, format!("{base}/api/v1/system/tenants/{tid}/tokens"), &plan.system_token, json!({"name": "bench", "role": "admin"})).await?;
+    let admin = tok["data"]["token"].as_str().context("token")?.to_owned();
+    let m = post(&c, format!("{base}/api/v1/integration/field-mappings"), &admin,
+        json!({"name": "customers", "entity_type": "customer", "key": "external_id", "rules": rules()})).await?;
+    let mapping = m["data"]["id"].as_str().context("mapping id")?.to_owned();
+    let connector = |code: String| {
+        json!({"code": code, "name": "Partner", "type": "http", "environment": "development",
+               "config": {"base_url": format!("http://{}", plan.partner), "auth": {"type": "bearer"}},
+               "credentials": {"token": "bench"}})
+    };
+    let config = |cid: &str, name: String, path: String| {
+        json!({"connector_id": cid, "name": name, "direction": "inbound", "entity_type": "customer",
+               "field_mapping_id": mapping, "trigger": "manual",
+               "source": {"path": path, "records_path": "data",
+                          "pagination": {"type": "page", "param": "page", "start": 1, "next_path": "next_page"}}})
+    };
+
+    // One large run.
+    if plan.records > 0 {
+        let conn = post(&c, format!("{base}/api/v1/integration/connectors"), &admin, connector("big".into())).await?;
+        let cid = conn["data"]["id"].as_str().context("connector id")?.to_owned();
+        // The page size and total travel as query parameters of the source path.
+        let path = format!("/big?size={}&total={}", plan.page_size, plan.records);
+        let cfg = post(&c, format!("{base}/api/v1/integration/sync-configurations"), &admin,
+            config(&cid, "big".into(), path)).await?;
+        let id = cfg["data"]["id"].as_str().context("config id")?.to_owned();
+        let rss_before = plan.server_pid.and_then(peak_rss_kib);
+        let started = Instant::now();
+        let r = post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
+        let run = r["data"]["sync_history_id"].as_str().context("run id")?.to_owned();
+        let h = wait_finished(&c, base, &admin, &run, Duration::from_secs(900)).await?;
+        let wall = started.elapsed().as_secs_f64();
+        if h["status"] != "succeeded" {
+            bail!("the large run ended {}: {}", h["status"], h);
+        }
+        let created = h["records_created"].as_f64().unwrap_or(0.0);
+        let run_secs = h["duration_ms"].as_f64().unwrap_or(0.0) / 1e3;
+        println!(
+            "large inbound run: {} records over {} pages; run {:.1} s = {:.0} records/s (wall {:.1} s); created {}; peak RSS of the server {} KiB (before {} KiB)",
+            h["records_read"], h["pages"], run_secs, created / run_secs.max(1e-9), wall, created,
+            plan.server_pid.and_then(peak_rss_kib).map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
+            rss_before.map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
+        );
+    }
+
+    // Many configurations at once.
+    if plan.configurations > 0 {
+        let mut ids = Vec::new();
+        for i in 0..plan.configurations {
+            let conn = post(&c, format!("{base}/api/v1/integration/connectors"), &admin, connector(format!("p{i:04}"))).await?;
+            let cid = conn["data"]["id"].as_str().context("connector id")?.to_owned();
+            let cfg = post(&c, format!("{base}/api/v1/integration/sync-configurations"), &admin,
+                config(&cid, format!("c{i}"), format!("/many{i}?size=100&total=300"))).await?;
+            ids.push(cfg["data"]["id"].as_str().context("config id")?.to_owned());
+        }
+        let started = Instant::now();
+        let mut runs = Vec::new();
+        for id in &ids {
+            let r = post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
+            runs.push(r["data"]["sync_history_id"].as_str().context("run id")?.to_owned());
+        }
+        let mut durations = Vec::new();
+        for r in &runs {
+            let h = wait_finished(&c, base, &admin, r, Duration::from_secs(600)).await?;
+            ensure!(h["status"] == "succeeded", "run ended {}", h["status"]);
+            durations.push(Duration::from_millis(h["duration_ms"].as_u64().unwrap_or(0)));
+        }
+        let wall = started.elapsed();
+        durations.sort();
+        println!(
+            "{} configurations at once: wall {:.1} s; run duration p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            plan.configurations,
+            wall.as_secs_f64(),
+            percentile(&durations, 0.5).as_secs_f64() * 1e3,
+            percentile(&durations, 0.99).as_secs_f64() * 1e3,
+            durations.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        );
+    }
+    Ok(())
+}
