@@ -31,8 +31,15 @@ pub struct Plan {
 
 /// The partner: `GET /{name}?page=N&size=M&total=T` → `{"data": [...], "next_page": N+1|null}`.
 async fn serve_partner(listen: &str) -> anyhow::Result<()> {
-    async fn page(Path(_name): Path<String>, Query(q): Query<std::collections::HashMap<String, u64>>) -> axum::Json<Value> {
-        let (page, size, total) = (q.get("page").copied().unwrap_or(1), q.get("size").copied().unwrap_or(100), q.get("total").copied().unwrap_or(0));
+    async fn page(
+        Path(_name): Path<String>,
+        Query(q): Query<std::collections::HashMap<String, u64>>,
+    ) -> axum::Json<Value> {
+        let (page, size, total) = (
+            q.get("page").copied().unwrap_or(1),
+            q.get("size").copied().unwrap_or(100),
+            q.get("total").copied().unwrap_or(0),
+        );
         let start = (page - 1) * size;
         let end = (start + size).min(total);
         let data: Vec<Value> = (start..end)
@@ -68,10 +75,22 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-async fn wait_finished(c: &reqwest::Client, base: &str, token: &str, run: &str, limit: Duration) -> anyhow::Result<Value> {
+async fn wait_finished(
+    c: &reqwest::Client,
+    base: &str,
+    token: &str,
+    run: &str,
+    limit: Duration,
+) -> anyhow::Result<Value> {
     let deadline = Instant::now() + limit;
     loop {
-        let h: Value = c.get(format!("{base}/api/v1/integration/sync-histories/{run}")).bearer_auth(token).send().await?.json().await?;
+        let h: Value = c
+            .get(format!("{base}/api/v1/integration/sync-histories/{run}"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
         if !matches!(h["data"]["status"].as_str(), Some("queued" | "running")) {
             return Ok(h["data"].clone());
         }
@@ -90,12 +109,29 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let base = plan.base.as_str();
     let slug = format!("sync-{}", std::process::id());
-    let t = post(&c, format!("{base}/api/v1/system/tenants"), &plan.system_token, json!({"slug": slug, "name": "Sync bench"})).await?;
+    let t = post(
+        &c,
+        format!("{base}/api/v1/system/tenants"),
+        &plan.system_token,
+        json!({"slug": slug, "name": "Sync bench"}),
+    )
+    .await?;
     let tid = t["data"]["id"].as_str().context("tenant id")?;
-    let tok = post(&c, format!("{base}/api/v1/system/tenants/{tid}/tokens"), &plan.system_token, json!({"name": "bench", "role": "admin"})).await?;
+    let tok = post(
+        &c,
+        format!("{base}/api/v1/system/tenants/{tid}/tokens"),
+        &plan.system_token,
+        json!({"name": "bench", "role": "admin"}),
+    )
+    .await?;
     let admin = tok["data"]["token"].as_str().context("token")?.to_owned();
-    let m = post(&c, format!("{base}/api/v1/integration/field-mappings"), &admin,
-        json!({"name": "customers", "entity_type": "customer", "key": "external_id", "rules": rules()})).await?;
+    let m = post(
+        &c,
+        format!("{base}/api/v1/integration/field-mappings"),
+        &admin,
+        json!({"name": "customers", "entity_type": "customer", "key": "external_id", "rules": rules()}),
+    )
+    .await?;
     let mapping = m["data"]["id"].as_str().context("mapping id")?.to_owned();
     let connector = |code: String| {
         json!({"code": code, "name": "Partner", "type": "http", "environment": "development",
@@ -115,12 +151,18 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         let cid = conn["data"]["id"].as_str().context("connector id")?.to_owned();
         // The page size and total travel as query parameters of the source path.
         let path = format!("/big?size={}&total={}", plan.page_size, plan.records);
-        let cfg = post(&c, format!("{base}/api/v1/integration/sync-configurations"), &admin,
-            config(&cid, "big".into(), path)).await?;
+        let cfg = post(
+            &c,
+            format!("{base}/api/v1/integration/sync-configurations"),
+            &admin,
+            config(&cid, "big".into(), path),
+        )
+        .await?;
         let id = cfg["data"]["id"].as_str().context("config id")?.to_owned();
         let rss_before = plan.server_pid.and_then(peak_rss_kib);
         let started = Instant::now();
-        let r = post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
+        let r =
+            post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
         let run = r["data"]["sync_history_id"].as_str().context("run id")?.to_owned();
         let h = wait_finished(&c, base, &admin, &run, Duration::from_secs(900)).await?;
         let wall = started.elapsed().as_secs_f64();
@@ -131,7 +173,12 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         let run_secs = h["duration_ms"].as_f64().unwrap_or(0.0) / 1e3;
         println!(
             "large inbound run: {} records over {} pages; run {:.1} s = {:.0} records/s (wall {:.1} s); created {}; peak RSS of the server {} KiB (before {} KiB)",
-            h["records_read"], h["pages"], run_secs, created / run_secs.max(1e-9), wall, created,
+            h["records_read"],
+            h["pages"],
+            run_secs,
+            created / run_secs.max(1e-9),
+            wall,
+            created,
             plan.server_pid.and_then(peak_rss_kib).map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
             rss_before.map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
         );
@@ -141,16 +188,23 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     if plan.configurations > 0 {
         let mut ids = Vec::new();
         for i in 0..plan.configurations {
-            let conn = post(&c, format!("{base}/api/v1/integration/connectors"), &admin, connector(format!("p{i:04}"))).await?;
+            let conn = post(&c, format!("{base}/api/v1/integration/connectors"), &admin, connector(format!("p{i:04}")))
+                .await?;
             let cid = conn["data"]["id"].as_str().context("connector id")?.to_owned();
-            let cfg = post(&c, format!("{base}/api/v1/integration/sync-configurations"), &admin,
-                config(&cid, format!("c{i}"), format!("/many{i}?size=100&total=300"))).await?;
+            let cfg = post(
+                &c,
+                format!("{base}/api/v1/integration/sync-configurations"),
+                &admin,
+                config(&cid, format!("c{i}"), format!("/many{i}?size=100&total=300")),
+            )
+            .await?;
             ids.push(cfg["data"]["id"].as_str().context("config id")?.to_owned());
         }
         let started = Instant::now();
         let mut runs = Vec::new();
         for id in &ids {
-            let r = post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
+            let r = post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({}))
+                .await?;
             runs.push(r["data"]["sync_history_id"].as_str().context("run id")?.to_owned());
         }
         let mut durations = Vec::new();

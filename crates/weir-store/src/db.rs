@@ -209,6 +209,38 @@ impl Store {
         Ok(())
     }
 
+    /// PostgreSQL: refreshes the planner statistics of Weir's fast-growing
+    /// tables once they changed by more than 500 rows + 10 % since their last
+    /// analysis — autovacuum's own rule, applied here too because without
+    /// statistics (autovacuum off, or a large first load between its
+    /// rounds) key lookups are planned as scans of the whole table.
+    /// Answers the tables analysed; a no-op on SQLite.
+    pub async fn analyze_if_stale(&self) -> Result<Vec<String>, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT relname FROM pg_stat_user_tables \
+                 WHERE relname IN ('records', 'webhook_events', 'audit_logs', 'sync_histories', 'sync_errors') \
+                 AND n_mod_since_analyze > 500 + 0.1 * n_live_tup"
+                    .to_owned(),
+            ))
+            .await?;
+        let mut analysed = Vec::new();
+        for row in rows {
+            let table: String = row.try_get("", "relname")?;
+            // The name comes from the fixed list above.
+            self.db
+                .execute_raw(Statement::from_string(sea_orm::DbBackend::Postgres, format!("ANALYZE {table}")))
+                .await?;
+            analysed.push(table);
+        }
+        Ok(analysed)
+    }
+
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the
     /// write lock is taken up front, so a transaction that reads before it
     /// writes (e.g. the audit chain's last hash) waits its turn instead of

@@ -156,6 +156,11 @@ impl SyncEngine {
                     if let Err(e) = this.schedule_once().await {
                         tracing::warn!(error = %e, "scheduler step failed");
                     }
+                    match this.inner.store.analyze_if_stale().await {
+                        Ok(tables) if !tables.is_empty() => tracing::debug!(?tables, "refreshed planner statistics"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
+                    }
                     tokio::select! {
                         () = tokio::time::sleep(every) => {}
                         _ = stop.changed() => {}
@@ -263,6 +268,7 @@ impl SyncEngine {
             owner: &owner,
             stopping: &stop,
             counts: Default::default(),
+            last_checkpoint: std::time::Instant::now(),
         };
         let result = match runner::load(store, &self.inner.master_key, &self.inner.outbound, &run).await {
             Err(stop) => Err(stop),

@@ -69,7 +69,11 @@ pub(crate) struct RunContext<'a> {
     pub owner: &'a str,
     pub stopping: &'a tokio::sync::watch::Receiver<bool>,
     pub counts: RunCounts,
+    pub last_checkpoint: std::time::Instant,
 }
+
+/// How often a running run saves its progress (and notices a cancel).
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 fn excerpt(v: &Value) -> Option<String> {
     let s = v.to_string();
@@ -141,64 +145,84 @@ pub(crate) async fn load(
 
 impl RunContext<'_> {
     /// Saves progress; stops on cancellation or shutdown.
-    async fn checkpoint(&mut self) -> Result<(), Stop> {
+    /// At most every [`PROGRESS_EVERY`] (or when `force`d): saves the
+    /// counts, renews the lease, refreshes planner statistics of tables this
+    /// run makes grow, and stops on cancellation. Shutdown is checked always.
+    async fn checkpoint(&mut self, force: bool) -> Result<(), Stop> {
+        if *self.stopping.borrow() {
+            return Err(Stop::ShuttingDown);
+        }
+        if !force && self.last_checkpoint.elapsed() < PROGRESS_EVERY {
+            return Ok(());
+        }
+        self.last_checkpoint = std::time::Instant::now();
         let cancel = self.store.sync_run_progress(self.run, self.owner, self.counts, self.options.lease).await?;
         if cancel {
             return Err(Stop::Cancelled);
         }
-        if *self.stopping.borrow() {
-            return Err(Stop::ShuttingDown);
+        if let Err(e) = self.store.analyze_if_stale().await {
+            tracing::debug!(error = %e, "refreshing planner statistics failed");
         }
         Ok(())
     }
 
-    /// Calls the remote with the retry rules: 5xx, timeouts and connection
-    /// failures retry with backoff; 429 waits `Retry-After` (bounded).
-    async fn call<T, F, Fut>(&mut self, what: &str, mut f: F) -> Result<T, Stop>
+    async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, Stop>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ConnectorError>>,
     {
-        let mut attempt = 0i32;
-        let mut waits = 0u32;
-        loop {
-            match f().await {
-                Ok(v) => return Ok(v),
-                Err(ConnectorError::Status { status: 429, retry_after_secs }) => {
-                    waits += 1;
-                    if waits > self.options.max_rate_limit_waits {
-                        return Err(Stop::Failed(
-                            error_type::RATE_LIMITED,
-                            format!("{what}: still rate limited (429) after {} waits", waits - 1),
-                        ));
-                    }
-                    let wait = retry_after_secs.map(Duration::from_secs).unwrap_or(Duration::from_secs(1));
-                    tokio::time::sleep(wait.min(self.options.max_retry_after)).await;
+        call(self.options, what, f).await
+    }
+}
+
+/// Calls the remote with the retry rules: 5xx, timeouts and connection
+/// failures retry with backoff; 429 waits `Retry-After` (bounded).
+async fn call<T, F, Fut>(options: &SyncOptions, what: &str, mut f: F) -> Result<T, Stop>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+{
+    let mut attempt = 0i32;
+    let mut waits = 0u32;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(ConnectorError::Status { status: 429, retry_after_secs }) => {
+                waits += 1;
+                if waits > options.max_rate_limit_waits {
+                    return Err(Stop::Failed(
+                        error_type::RATE_LIMITED,
+                        format!("{what}: still rate limited (429) after {} waits", waits - 1),
+                    ));
                 }
-                Err(e) => {
-                    attempt += 1;
-                    let (kind, transient) = match &e {
-                        ConnectorError::Status { status, .. } if *status >= 500 || *status == 408 => {
-                            (error_type::HTTP, true)
-                        }
-                        ConnectorError::Status { .. } => (error_type::REFUSED, false),
-                        ConnectorError::Timeout(_) => (error_type::TIMEOUT, true),
-                        ConnectorError::Connection(_) => (error_type::CONNECTION, true),
-                        ConnectorError::InvalidBody(_) => (error_type::INVALID_RESPONSE, false),
-                        ConnectorError::Misconfigured(_) | ConnectorError::Unsupported(_) => {
-                            (error_type::CONFIGURATION, false)
-                        }
-                    };
-                    if !transient || !self.options.page_retry.may_retry(attempt) {
-                        let tries = if transient { format!(" after {attempt} attempts") } else { String::new() };
-                        return Err(Stop::Failed(kind, format!("{what}: {e}{tries}")));
+                let wait = retry_after_secs.map(Duration::from_secs).unwrap_or(Duration::from_secs(1));
+                tokio::time::sleep(wait.min(options.max_retry_after)).await;
+            }
+            Err(e) => {
+                attempt += 1;
+                let (kind, transient) = match &e {
+                    ConnectorError::Status { status, .. } if *status >= 500 || *status == 408 => {
+                        (error_type::HTTP, true)
                     }
-                    tokio::time::sleep(self.options.page_retry.delay(attempt)).await;
+                    ConnectorError::Status { .. } => (error_type::REFUSED, false),
+                    ConnectorError::Timeout(_) => (error_type::TIMEOUT, true),
+                    ConnectorError::Connection(_) => (error_type::CONNECTION, true),
+                    ConnectorError::InvalidBody(_) => (error_type::INVALID_RESPONSE, false),
+                    ConnectorError::Misconfigured(_) | ConnectorError::Unsupported(_) => {
+                        (error_type::CONFIGURATION, false)
+                    }
+                };
+                if !transient || !options.page_retry.may_retry(attempt) {
+                    let tries = if transient { format!(" after {attempt} attempts") } else { String::new() };
+                    return Err(Stop::Failed(kind, format!("{what}: {e}{tries}")));
                 }
+                tokio::time::sleep(options.page_retry.delay(attempt)).await;
             }
         }
     }
+}
 
+impl RunContext<'_> {
     /// Pulls every page, maps and upserts its records.
     pub(crate) async fn inbound(&mut self, loaded: &Loaded) -> Result<(), Stop> {
         let source: SourceSpec =
@@ -213,27 +237,24 @@ impl RunContext<'_> {
             return Err(Stop::Failed(error_type::CONFIGURATION, "an inbound run needs a field mapping".into()));
         };
         let mut pager = Pager::new(source.pagination.clone());
-        let mut next = pager.first();
         let remote = loaded.remote.as_ref();
-        loop {
-            let page: FetchedPage = match &next {
-                Next::Done => break,
-                Next::Query(q) => {
-                    let q = q.clone();
-                    let what = format!("page {}", self.counts.pages + 1);
-                    self.call(&what, || remote.fetch_page(&source.path, &q)).await?
-                }
-                Next::Link(url) => {
-                    let url = url.clone();
-                    let what = format!("page {}", self.counts.pages + 1);
-                    self.call(&what, || remote.fetch_url(&url)).await?
-                }
-            };
+        let options = self.options;
+        let source_path = source.path.as_str();
+        let fetch = |next: Next, n: i64| async move {
+            let what = format!("page {n}");
+            match next {
+                Next::Done => Ok(None),
+                Next::Query(q) => call(options, &what, || remote.fetch_page(source_path, &q)).await.map(Some),
+                Next::Link(url) => call(options, &what, || remote.fetch_url(&url)).await.map(Some),
+            }
+        };
+        let mut page: Option<FetchedPage> = fetch(pager.first(), 1).await?;
+        while let Some(current) = page.take() {
             self.counts.pages += 1;
-            self.counts.bytes += page.bytes as i64;
+            self.counts.bytes += current.bytes as i64;
             let items = match &records_path {
-                Some(p) => p.get(&page.body),
-                None => Some(&page.body),
+                Some(p) => p.get(&current.body),
+                None => Some(&current.body),
             };
             let Some(Value::Array(items)) = items else {
                 return Err(Stop::Failed(
@@ -242,45 +263,61 @@ impl RunContext<'_> {
                 ));
             };
             self.counts.read += items.len() as i64;
-            let mut writes = Vec::with_capacity(items.len());
-            let mut errors = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                let mapped = mapping.apply(item);
-                let external_id = key_text(mapped.output.get(key));
-                let reference =
-                    external_id.clone().unwrap_or_else(|| format!("page {} item {}", self.counts.pages, i + 1));
-                if !mapped.errors.is_empty() || external_id.is_none() {
-                    let mut messages: Vec<String> =
-                        mapped.errors.iter().map(|e| format!("{}: {}", e.target, e.message)).collect();
-                    if external_id.is_none() && !mapped.errors.iter().any(|e| &e.target == key) {
-                        messages.push(format!("{key}: the record key is missing or not a string or number"));
-                    }
-                    errors.push(NewSyncError {
-                        record_ref: Some(reference),
-                        error_type: error_type::MAPPING,
-                        message: messages.join("; "),
-                        excerpt: excerpt(item),
-                    });
-                    continue;
-                }
-                let ordering_value =
-                    loaded.config.ordering_field.as_ref().and_then(|f| mapped.output.get(f)).and_then(ordering_text);
-                writes.push(RecordWrite {
-                    entity_type: loaded.config.entity_type.clone(),
-                    external_id: external_id.unwrap_or_default(),
-                    data: Value::Object(mapped.output),
-                    source_connector_id: Some(loaded.config.connector_id.clone()),
-                    last_event_id: None,
-                    ordering_value,
-                });
-            }
-            self.write(writes, &mut errors).await?;
+            let (writes, mut errors) = self.map_page(loaded, mapping, key, items);
+            // The next page is fetched while this one is written.
+            let next = pager.next(&current.body, &current.headers, items.len());
+            let n = self.counts.pages + 1;
+            let (written, fetched) = tokio::join!(self.write(writes, &mut errors), fetch(next, n));
+            written?;
             self.counts.failed += errors.len() as i64;
             self.store.add_sync_errors(self.run, errors).await?;
-            next = pager.next(&page.body, &page.headers, items.len());
-            self.checkpoint().await?;
+            self.checkpoint(false).await?;
+            page = fetched?;
         }
         Ok(())
+    }
+
+    /// Maps a page's items into record writes and per-record errors.
+    fn map_page(
+        &self,
+        loaded: &Loaded,
+        mapping: &Mapping,
+        key: &str,
+        items: &[Value],
+    ) -> (Vec<RecordWrite>, Vec<NewSyncError>) {
+        let mut writes = Vec::with_capacity(items.len());
+        let mut errors = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let mapped = mapping.apply(item);
+            let external_id = key_text(mapped.output.get(key));
+            if !mapped.errors.is_empty() || external_id.is_none() {
+                let reference =
+                    external_id.clone().unwrap_or_else(|| format!("page {} item {}", self.counts.pages, i + 1));
+                let mut messages: Vec<String> =
+                    mapped.errors.iter().map(|e| format!("{}: {}", e.target, e.message)).collect();
+                if external_id.is_none() && !mapped.errors.iter().any(|e| e.target == key) {
+                    messages.push(format!("{key}: the record key is missing or not a string or number"));
+                }
+                errors.push(NewSyncError {
+                    record_ref: Some(reference),
+                    error_type: error_type::MAPPING,
+                    message: messages.join("; "),
+                    excerpt: excerpt(item),
+                });
+                continue;
+            }
+            let ordering_value =
+                loaded.config.ordering_field.as_ref().and_then(|f| mapped.output.get(f)).and_then(ordering_text);
+            writes.push(RecordWrite {
+                entity_type: loaded.config.entity_type.clone(),
+                external_id: external_id.unwrap_or_default(),
+                data: Value::Object(mapped.output),
+                source_connector_id: Some(loaded.config.connector_id.clone()),
+                last_event_id: None,
+                ordering_value,
+            });
+        }
+        (writes, errors)
     }
 
     /// Upserts a page's records; if the page's transaction fails, each
@@ -408,7 +445,7 @@ impl RunContext<'_> {
             }
             self.counts.failed += errors.len() as i64;
             self.store.add_sync_errors(self.run, errors).await?;
-            self.checkpoint().await?;
+            self.checkpoint(false).await?;
         }
         Ok(())
     }

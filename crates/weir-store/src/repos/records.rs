@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 use tracing::instrument;
@@ -168,6 +168,13 @@ impl Store {
         for (scope, w) in writes {
             groups.entry((scope.tenant_id(), w.entity_type.as_str())).or_default().push(w.external_id.as_str());
         }
+        // Without statistics (a table that grew since its last ANALYZE, or
+        // autovacuum off) PostgreSQL estimates a 100-key IN list to match
+        // half the table and scans all of it; the key lookup always has its
+        // unique index, so say so for this transaction.
+        if conn.get_database_backend() == DbBackend::Postgres {
+            conn.execute_unprepared("SET LOCAL enable_seqscan = off").await?;
+        }
         for ((tenant, entity_type), mut keys) in groups {
             keys.sort_unstable();
             keys.dedup();
@@ -223,8 +230,8 @@ impl Store {
         let mut inserted = 0;
         let mut fresh = fresh.into_iter().peekable();
         while fresh.peek().is_some() {
-            // At most 64 rows (~32 KB) per statement: see `events::MAX_STATEMENT_BYTES`.
-            let chunk: Vec<_> = fresh.by_ref().take(64).collect();
+            // Bounded statements (a page of records is usually one).
+            let chunk: Vec<_> = fresh.by_ref().take(250).collect();
             inserted += rec::Entity::insert_many(chunk)
                 .on_conflict(
                     OnConflict::columns([rec::Column::TenantId, rec::Column::EntityType, rec::Column::ExternalId])
