@@ -15,5 +15,5 @@ BIN=$(dirname "$0")/../target/release
 $BIN/weir serve --listen 127.0.0.1:18094 > /tmp/sync-server.log 2>&1 & P=$!
 sleep 2
 $BIN/weir-loadgen sync --base http://127.0.0.1:18094 --system-token $WEIR_SYSTEM_TOKEN \
-  --records $N --page-size 100 --configurations $C --server-pid $P
+  --records $N --page-size 100 --configurations $C --server-pid $P --export-errors ${E:-0}
 kill -TERM $P; wait $P

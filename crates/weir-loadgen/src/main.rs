@@ -104,6 +104,9 @@ enum Command {
         /// The server's PID, to report its peak RSS.
         #[arg(long)]
         server_pid: Option<u32>,
+        /// Records of a run whose every record fails, then exported (0 = skip).
+        #[arg(long, default_value_t = 0)]
+        export_errors: u64,
     },
     /// A no-op HTTP server (202 to any POST) for the baseline; ends by itself.
     Noop {
@@ -307,7 +310,7 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Sync { base, system_token, records, page_size, configurations, partner, server_pid } => {
+        Command::Sync { base, system_token, records, page_size, configurations, partner, server_pid, export_errors } => {
             syncs::run(syncs::Plan {
                 base: base.trim_end_matches('/').to_owned(),
                 system_token,
@@ -316,6 +319,7 @@ async fn main() -> anyhow::Result<()> {
                 configurations,
                 partner,
                 server_pid,
+                export_errors,
             })
             .await
         }

@@ -27,6 +27,9 @@ pub struct Plan {
     pub partner: String,
     /// The server's PID, to read its peak RSS (Linux `VmHWM`).
     pub server_pid: Option<u32>,
+    /// Records of a run whose every record fails mapping, then exported as
+    /// CSV (0 = skip): the export's time and the server's peak RSS.
+    pub export_errors: u64,
 }
 
 /// The partner: `GET /{name}?page=N&size=M&total=T` → `{"data": [...], "next_page": N+1|null}`.
@@ -40,12 +43,18 @@ async fn serve_partner(listen: &str) -> anyhow::Result<()> {
             q.get("size").copied().unwrap_or(100),
             q.get("total").copied().unwrap_or(0),
         );
-        let start = (page - 1) * size;
+        // `bad=1`: records without an id (each one a mapping error).
+        let bad = q.get("bad").copied().unwrap_or(0) == 1;
+        let start = (page.max(1) - 1) * size;
         let end = (start + size).min(total);
         let data: Vec<Value> = (start..end)
             .map(|i| {
-                json!({"id": i, "email": format!("Customer{i}@Example.com"), "name": format!("Customer {i}"),
-                       "total": i as f64 * 1.5, "country": "DE", "updated_at": "2026-11-01T10:00:00Z"})
+                let mut r = json!({"id": i, "email": format!("Customer{i}@Example.com"), "name": format!("Customer {i}"),
+                       "total": i as f64 * 1.5, "country": "DE", "updated_at": "2026-11-01T10:00:00Z"});
+                if bad {
+                    r["id"] = Value::Null;
+                }
+                r
             })
             .collect();
         let next = if end < total { json!(page + 1) } else { Value::Null };
@@ -105,6 +114,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     check_loopback(&format!("http://{}", plan.partner))?;
     ensure!(plan.records <= 2_000_000 && (1..=10_000).contains(&plan.page_size), "bounded run");
     ensure!(plan.configurations <= 1000, "bounded: at most 1000 configurations");
+    ensure!(plan.export_errors <= 1_000_000, "bounded: at most 1,000,000 errors");
     serve_partner(&plan.partner).await?;
     let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let base = plan.base.as_str();
@@ -181,6 +191,34 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
             created,
             plan.server_pid.and_then(peak_rss_kib).map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
             rss_before.map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
+        );
+    }
+
+    // A run with many errors, exported.
+    if plan.export_errors > 0 {
+        let conn = post(&c, format!("{base}/api/v1/integration/connectors"), &admin, connector("bad".into())).await?;
+        let cid = conn["data"]["id"].as_str().context("connector id")?.to_owned();
+        let path = format!("/bad?size={}&total={}&bad=1", plan.page_size, plan.export_errors);
+        let cfg = post(&c, format!("{base}/api/v1/integration/sync-configurations"), &admin, config(&cid, "bad".into(), path)).await?;
+        let id = cfg["data"]["id"].as_str().context("config id")?.to_owned();
+        let r = post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
+        let run = r["data"]["sync_history_id"].as_str().context("run id")?.to_owned();
+        let h = wait_finished(&c, base, &admin, &run, Duration::from_secs(900)).await?;
+        ensure!(h["status"] == "partial", "the failing run ended {}", h["status"]);
+        let rss_before = plan.server_pid.and_then(peak_rss_kib);
+        let started = Instant::now();
+        let mut res = c.get(format!("{base}/api/v1/integration/sync-histories/{run}/export?format=csv")).bearer_auth(&admin).send().await?;
+        ensure!(res.status().is_success(), "export answered {}", res.status());
+        let (mut bytes, mut lines) = (0usize, 0usize);
+        while let Some(chunk) = res.chunk().await? {
+            bytes += chunk.len();
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+        }
+        println!(
+            "export of a run with {} errors: {lines} CSV lines, {bytes} bytes in {:.1} s; server peak RSS {} KiB before, {} KiB after",
+            h["records_failed"], started.elapsed().as_secs_f64(),
+            rss_before.map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
+            plan.server_pid.and_then(peak_rss_kib).map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
         );
     }
 
