@@ -310,7 +310,16 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Sync { base, system_token, records, page_size, configurations, partner, server_pid, export_errors } => {
+        Command::Sync {
+            base,
+            system_token,
+            records,
+            page_size,
+            configurations,
+            partner,
+            server_pid,
+            export_errors,
+        } => {
             syncs::run(syncs::Plan {
                 base: base.trim_end_matches('/').to_owned(),
                 system_token,

@@ -199,15 +199,26 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         let conn = post(&c, format!("{base}/api/v1/integration/connectors"), &admin, connector("bad".into())).await?;
         let cid = conn["data"]["id"].as_str().context("connector id")?.to_owned();
         let path = format!("/bad?size={}&total={}&bad=1", plan.page_size, plan.export_errors);
-        let cfg = post(&c, format!("{base}/api/v1/integration/sync-configurations"), &admin, config(&cid, "bad".into(), path)).await?;
+        let cfg = post(
+            &c,
+            format!("{base}/api/v1/integration/sync-configurations"),
+            &admin,
+            config(&cid, "bad".into(), path),
+        )
+        .await?;
         let id = cfg["data"]["id"].as_str().context("config id")?.to_owned();
-        let r = post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
+        let r =
+            post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
         let run = r["data"]["sync_history_id"].as_str().context("run id")?.to_owned();
         let h = wait_finished(&c, base, &admin, &run, Duration::from_secs(900)).await?;
         ensure!(h["status"] == "partial", "the failing run ended {}", h["status"]);
         let rss_before = plan.server_pid.and_then(peak_rss_kib);
         let started = Instant::now();
-        let mut res = c.get(format!("{base}/api/v1/integration/sync-histories/{run}/export?format=csv")).bearer_auth(&admin).send().await?;
+        let mut res = c
+            .get(format!("{base}/api/v1/integration/sync-histories/{run}/export?format=csv"))
+            .bearer_auth(&admin)
+            .send()
+            .await?;
         ensure!(res.status().is_success(), "export answered {}", res.status());
         let (mut bytes, mut lines) = (0usize, 0usize);
         while let Some(chunk) = res.chunk().await? {
@@ -216,7 +227,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         }
         println!(
             "export of a run with {} errors: {lines} CSV lines, {bytes} bytes in {:.1} s; server peak RSS {} KiB before, {} KiB after",
-            h["records_failed"], started.elapsed().as_secs_f64(),
+            h["records_failed"],
+            started.elapsed().as_secs_f64(),
             rss_before.map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
             plan.server_pid.and_then(peak_rss_kib).map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
         );

@@ -185,7 +185,7 @@ impl Connector for HttpConnector {
         let mut path = target.path().to_owned();
         // `request` adds the base URL's own path prefix again.
         let prefix = base.path().trim_end_matches('/');
-        if !prefix.is_empty() && path.starts_with(prefix) {
+        if !prefix.is_empty() && (path == prefix || path.starts_with(&format!("{prefix}/"))) {
             path = path[prefix.len()..].to_owned();
         }
         let query: Vec<(String, String)> =

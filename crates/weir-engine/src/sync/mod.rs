@@ -216,7 +216,9 @@ impl SyncEngine {
                 let Some(run) = claimed.into_iter().next() else { break };
                 let Ok(conn_slot) = self.connector_slots(&run.history.connector_id).try_acquire_owned() else {
                     // Another claimer filled the connector meanwhile: back to the queue.
-                    self.inner.store.requeue_sync_run(&run, &owner).await?;
+                    if let Err(e) = self.inner.store.requeue_sync_run(&run, &owner).await {
+                        tracing::warn!(error = %e, run = %run.history.id, "could not requeue; its lease will expire");
+                    }
                     break;
                 };
                 started += 1;
@@ -270,12 +272,33 @@ impl SyncEngine {
             counts: Default::default(),
             last_checkpoint: std::time::Instant::now(),
         };
-        let result = match runner::load(store, &self.inner.master_key, &self.inner.outbound, &run).await {
-            Err(stop) => Err(stop),
-            Ok(loaded) => match loaded.config.direction.as_str() {
-                "outbound" => ctx.outbound(&loaded).await,
-                _ => ctx.inbound(&loaded).await,
-            },
+        let work = async {
+            match runner::load(store, &self.inner.master_key, &self.inner.outbound, &run).await {
+                Err(stop) => Err(stop),
+                Ok(loaded) => match loaded.config.direction.as_str() {
+                    "outbound" => ctx.outbound(&loaded).await,
+                    _ => ctx.inbound(&loaded).await,
+                },
+            }
+        };
+        // The lease is renewed on its own clock, so long waits (Retry-After,
+        // slow pages) cannot let it lapse while the run works.
+        let lease = self.inner.options.lease;
+        let heartbeat = async {
+            let mut beat = tokio::time::interval((lease / 3).max(Duration::from_millis(10)));
+            beat.tick().await;
+            loop {
+                beat.tick().await;
+                match store.extend_sync_lease(&run, &owner, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(error = %e, run = %run.history.id, "could not renew the run's lease"),
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = work => r,
+            () = heartbeat => Err(Stop::Lost),
         };
         let counts = ctx.counts;
         let end = match result {
@@ -284,6 +307,10 @@ impl SyncEngine {
                 RunEnd { status: run_status::FAILED, counts, error: Some((kind.to_owned(), message)) }
             }
             Err(Stop::Cancelled) => RunEnd { status: run_status::CANCELLED, counts, error: None },
+            Err(Stop::Lost) => {
+                tracing::warn!(run = %run.history.id, "the run is no longer held by this runner; stopped");
+                return;
+            }
             Err(Stop::ShuttingDown) => {
                 if let Err(e) = store.requeue_sync_run(&run, &owner).await {
                     tracing::warn!(error = %e, run = %run.history.id, "could not requeue the run; its lease will expire");
@@ -291,8 +318,19 @@ impl SyncEngine {
                 return;
             }
         };
-        if let Err(e) = store.finish_sync_run(&run, &owner, end).await {
-            tracing::warn!(error = %e, run = %run.history.id, "could not finish the run; its lease will expire");
+        // A brief database failure must not turn a finished run into a lost one.
+        for attempt in 1..=3 {
+            match store.finish_sync_run(&run, &owner, end.clone()).await {
+                Ok(_) => return,
+                Err(StoreError::StateConflict(_)) => return,
+                Err(e) if attempt < 3 => {
+                    tracing::warn!(error = %e, run = %run.history.id, attempt, "could not finish the run; retrying");
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, run = %run.history.id, "could not finish the run; its lease will expire")
+                }
+            }
         }
     }
 }

@@ -28,6 +28,7 @@ pub struct Pager {
     page: u64,
     offset: u64,
     fetched: u64,
+    capped: bool,
 }
 
 impl Pager {
@@ -37,7 +38,7 @@ impl Pager {
             Pagination::Page { start, .. } => *start,
             _ => 0,
         };
-        Self { pagination, page, offset: 0, fetched: 0 }
+        Self { pagination, page, offset: 0, fetched: 0, capped: false }
     }
 
     /// The first request.
@@ -52,10 +53,16 @@ impl Pager {
         }
     }
 
+    /// Whether the run reached [`MAX_PAGES`] (and was cut there).
+    pub fn capped(&self) -> bool {
+        self.capped
+    }
+
     /// The request after a page with `records` items, `body` and `headers`.
     pub fn next(&mut self, body: &Value, headers: &BTreeMap<String, String>, records: usize) -> Next {
         self.fetched += 1;
         if self.fetched >= MAX_PAGES {
+            self.capped = true;
             return Next::Done;
         }
         match &self.pagination {

@@ -53,11 +53,16 @@ pub(crate) enum Stop {
     Cancelled,
     /// This instance is shutting down: the run goes back to the queue.
     ShuttingDown,
+    /// Another runner took the run over (this one's lease lapsed).
+    Lost,
 }
 
 impl From<StoreError> for Stop {
     fn from(e: StoreError) -> Self {
-        Stop::Failed(error_type::DATABASE, e.to_string())
+        match e {
+            StoreError::StateConflict(_) => Stop::Lost,
+            e => Stop::Failed(error_type::DATABASE, e.to_string()),
+        }
     }
 }
 
@@ -266,6 +271,12 @@ impl RunContext<'_> {
             let (writes, mut errors) = self.map_page(loaded, mapping, key, items);
             // The next page is fetched while this one is written.
             let next = pager.next(&current.body, &current.headers, items.len());
+            if pager.capped() {
+                return Err(Stop::Failed(
+                    error_type::INVALID_RESPONSE,
+                    format!("the source still had pages after {} (the limit of one run)", super::pages::MAX_PAGES),
+                ));
+            }
             let n = self.counts.pages + 1;
             let (written, fetched) = tokio::join!(self.write(writes, &mut errors), fetch(next, n));
             written?;

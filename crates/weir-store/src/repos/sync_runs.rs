@@ -333,6 +333,8 @@ impl Store {
             .filter(sh::Column::Status.eq(run_status::RUNNING))
             .exec(&txn)
             .await?;
+        // The next runner starts over: its errors are the ones that count.
+        se::Entity::delete_many().filter(se::Column::SyncHistoryId.eq(run.history.id.as_str())).exec(&txn).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -347,7 +349,7 @@ impl Store {
         lease: Duration,
     ) -> Result<bool, StoreError> {
         let at = now();
-        sh::Entity::update_many()
+        let held = sh::Entity::update_many()
             .col_expr(sh::Column::RecordsRead, Expr::value(counts.read))
             .col_expr(sh::Column::RecordsCreated, Expr::value(counts.created))
             .col_expr(sh::Column::RecordsUpdated, Expr::value(counts.updated))
@@ -357,8 +359,12 @@ impl Store {
             .col_expr(sh::Column::LeaseExpiresAt, Expr::value(lease_end(at, lease)))
             .filter(sh::Column::Id.eq(run.history.id.as_str()))
             .filter(sh::Column::LeaseOwner.eq(owner))
+            .filter(sh::Column::Status.eq(run_status::RUNNING))
             .exec(&self.db)
             .await?;
+        if held.rows_affected == 0 {
+            return Err(StoreError::StateConflict("the run is no longer held by this runner"));
+        }
         let cancel = sh::Entity::find_by_id(run.history.id.clone())
             .select_only()
             .column(sh::Column::CancelRequested)
@@ -367,6 +373,19 @@ impl Store {
             .await?
             .unwrap_or(false);
         Ok(cancel)
+    }
+
+    /// Renews a running run's lease (the runner's heartbeat, also during
+    /// long waits); `false` once the run is no longer held.
+    pub async fn extend_sync_lease(&self, run: &ClaimedRun, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+        let r = sh::Entity::update_many()
+            .col_expr(sh::Column::LeaseExpiresAt, Expr::value(lease_end(now(), lease)))
+            .filter(sh::Column::Id.eq(run.history.id.as_str()))
+            .filter(sh::Column::LeaseOwner.eq(owner))
+            .filter(sh::Column::Status.eq(run_status::RUNNING))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
     }
 
     /// Stores a run's per-record errors.
@@ -427,7 +446,9 @@ impl Store {
         let mut config = sc::Entity::update_many()
             .col_expr(sc::Column::LastRunAt, Expr::value(started))
             .filter(sc::Column::Id.eq(m.sync_configuration_id.as_str()));
-        if matches!(end.status, run_status::SUCCEEDED | run_status::PARTIAL) {
+        // Only a clean run moves the outbound watermark: records that failed
+        // in a partial run go out again next time.
+        if end.status == run_status::SUCCEEDED {
             config = config.col_expr(sc::Column::LastSuccessAt, Expr::value(started));
         }
         config.exec(&txn).await?;
@@ -502,7 +523,17 @@ impl Store {
             run_status::RUNNING => am.cancel_requested = Set(true),
             _ => return Err(StoreError::StateConflict("the run has already finished")),
         }
-        let m = am.update(&txn).await?;
+        // Guarded by the status read: a claim that landed meanwhile wins.
+        let changed = sh::Entity::update_many()
+            .set(am)
+            .filter(sh::Column::Id.eq(id))
+            .filter(sh::Column::Status.eq(previous.as_str()))
+            .exec(&txn)
+            .await?;
+        if changed.rows_affected == 0 {
+            return Err(StoreError::StateConflict("the run changed state meanwhile; look again and retry"));
+        }
+        let m = of(scope).filter(sh::Column::Id.eq(id)).one(&txn).await?.ok_or(StoreError::NotFound)?;
         let entry = AuditEntry {
             action: "sync.cancel_requested",
             actor: actor.to_owned(),
@@ -627,6 +658,8 @@ impl Store {
             let won = sc::Entity::update_many()
                 .col_expr(sc::Column::NextRunAt, Expr::value(next))
                 .filter(sc::Column::Id.eq(c.id.as_str()))
+                .filter(sc::Column::IsActive.eq(true))
+                .filter(sc::Column::DeletedAt.is_null())
                 .filter(sc::Column::NextRunAt.eq(was))
                 .exec(&txn)
                 .await?
@@ -641,7 +674,13 @@ impl Store {
                 .count(&txn)
                 .await?;
             if active == 0 {
-                let h = insert_run(&txn, &c.tenant_id, &c, "schedule").await?;
+                // A manual run queued since the count (the transaction is
+                // void now): the next tick finds it active and moves on.
+                let h = match insert_run(&txn, &c.tenant_id, &c, "schedule").await {
+                    Ok(h) => h,
+                    Err(StoreError::Conflict(_)) => continue,
+                    Err(e) => return Err(e),
+                };
                 let entry = AuditEntry {
                     action: "sync.queued",
                     actor: "scheduler".to_owned(),

@@ -177,6 +177,7 @@ async fn inbound_runs_over_every_pagination_type(b: Backend) {
             .and(path("/offset"))
             .and(query_param("skip", offset.to_string()))
             .and(query_param("take", "10"))
+            .and(header("authorization", "Bearer secret-token"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!(customers(1000 + offset, n))))
             .mount(&api)
             .await;
@@ -193,6 +194,7 @@ async fn inbound_runs_over_every_pagination_type(b: Backend) {
     Mock::given(method("GET"))
         .and(path("/cursor"))
         .and(query_param("after", "c2"))
+        .and(header("authorization", "Bearer secret-token"))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"items": customers(2010, 3), "meta": {"next": null}})),
         )
@@ -541,24 +543,33 @@ async fn scheduler_runs_each_due_time_once(b: Backend) {
     let (a, b2) = (engine(app.store().await), engine(app.store().await));
     let (qa, qb) = tokio::join!(a.schedule_once(), b2.schedule_once());
     assert_eq!(qa.unwrap() + qb.unwrap(), 1, "two schedulers queue the due run once");
+    // Let the run finish (the partner has no such path: it fails), then
+    // look again: the 59 other missed slots do not queue anything.
+    assert_eq!(a.run_pending_once().await.unwrap(), 1);
     assert_eq!(a.schedule_once().await.unwrap(), 0, "missed slots collapse into that one run");
     let (_, l) = app.call(Method::GET, &format!("{RUNS}?sync_configuration_id={id}"), Some(&t.viewer), None).await;
     assert_eq!((l["meta"]["total"].as_u64(), l["data"][0]["trigger"].as_str()), (Some(1), Some("schedule")));
+    assert_eq!(l["data"][0]["status"], "failed");
     let (_, shown) = app.call(Method::GET, &format!("{SYNCS}/{id}"), Some(&t.viewer), None).await;
     let next: chrono::DateTime<chrono::Utc> = shown["data"]["next_run_at"].as_str().unwrap().parse().unwrap();
     assert!(next > chrono::Utc::now() && next <= chrono::Utc::now() + chrono::Duration::minutes(1));
-    // Status: one pending job, the next time.
-    let (s, st) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/integration/sync-status?sync_configuration_id={id}"),
-            Some(&t.viewer),
-            None,
-        )
-        .await;
+    // Status: the finished run, nothing pending, the next time.
+    let status = format!("/api/v1/integration/sync-status?sync_configuration_id={id}");
+    let (s, st) = app.call(Method::GET, &status, Some(&t.viewer), None).await;
     assert_eq!(s, StatusCode::OK, "{st}");
-    assert_eq!((st["data"]["pending_jobs"].as_u64(), st["data"]["last_sync"].is_null()), (Some(1), true));
+    assert_eq!(
+        (st["data"]["pending_jobs"].as_u64(), st["data"]["last_sync"]["status"].as_str()),
+        (Some(0), Some("failed"))
+    );
     assert!(st["data"]["next_scheduled_at"].is_string());
+    // A queued run (this server runs none) shows as pending, and cancels at once.
+    let (s, r) = app.call(Method::POST, &format!("{SYNCS}/{id}/execute"), Some(&t.operator), None).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let run = r["data"]["sync_history_id"].as_str().unwrap().to_owned();
+    assert_eq!(app.call(Method::GET, &status, Some(&t.viewer), None).await.1["data"]["pending_jobs"], 1);
+    let (s, c) = app.call(Method::POST, &format!("{RUNS}/{run}/cancel"), Some(&t.operator), None).await;
+    assert_eq!((s, c["data"]["status"].as_str()), (StatusCode::ACCEPTED, Some("cancelled")), "{c}");
+    assert_eq!(a.run_pending_once().await.unwrap(), 0, "a cancelled run is not run");
     store.close().await;
     app.stop().await;
 }
