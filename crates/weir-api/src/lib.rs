@@ -10,6 +10,7 @@
 //! * [`extract`] — JSON/query/path extractors whose rejections are problems.
 
 pub mod auth;
+pub mod download;
 pub mod envelope;
 pub mod extract;
 pub mod intake;

@@ -68,3 +68,8 @@ pub fn sync(action: SyncAction) -> Role {
         SyncAction::Manage => Role::Admin,
     }
 }
+
+/// AuditPolicy: the audit trail is for admins only (SR-IC-003).
+pub fn audit() -> Role {
+    Role::Admin
+}

@@ -5,6 +5,44 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// Every audited action and the operation that writes it (SR-IC-003). The
+/// list is the documentation (`docs/audit.md` shows it) and a test checks
+/// that the code emits no action missing here.
+pub const ACTIONS: &[(&str, &str)] = &[
+    ("connector.created", "a connector was created"),
+    ("connector.updated", "a connector was changed (directly, or a non-production one)"),
+    ("connector.change_requested", "a change of a production connector awaits a second admin"),
+    ("connector.change_approved", "a change request was approved and applied"),
+    ("connector.change_rejected", "a change request was rejected"),
+    ("connector.deleted", "a connector was soft-deleted"),
+    ("connector.tested", "a connection test ran (result, latency, status)"),
+    ("receiver.created", "a webhook receiver was created"),
+    ("receiver.updated", "a receiver's event type, options, schema or state changed"),
+    ("receiver.secret_rotated", "a receiver's secret was rotated"),
+    ("receiver.deleted", "a receiver was deleted"),
+    ("webhook.received", "a delivery was stored or recognised as a duplicate (size, SHA-256, source)"),
+    ("webhook.rejected", "a delivery was refused (status, error type, size, source; never the body)"),
+    ("webhook_event.ignored", "no webhook sync configuration takes the event's type"),
+    ("webhook_event.failed", "an event failed for good (error type, attempts)"),
+    ("webhook_event.replayed", "an operator replayed one event"),
+    ("webhook_event.bulk_replayed", "an operator replayed the events matching a filter (filter, count)"),
+    ("record.created", "processing created a record"),
+    ("record.updated", "processing wrote a new version of a record"),
+    ("record.ignored", "an event older than the record held was not applied"),
+    ("destination.delivered", "a record was delivered to a configuration's HTTP destination"),
+    ("destination.failed", "a delivery to an HTTP destination failed (status, error)"),
+    ("field_mapping.created", "a field mapping was created"),
+    ("field_mapping.updated", "a field mapping was replaced"),
+    ("field_mapping.deleted", "a field mapping was deleted"),
+    ("sync_configuration.created", "a sync configuration was created"),
+    ("sync_configuration.updated", "a sync configuration was changed"),
+    ("sync_configuration.deleted", "a sync configuration was deleted"),
+    ("sync.queued", "a run was queued (by a token, or `scheduler`)"),
+    ("sync.started", "a runner started a run"),
+    ("sync.finished", "a run ended (status, duration, every count, error type)"),
+    ("sync.cancel_requested", "an operator cancelled a run"),
+];
+
 /// `value` as JSON text with object keys sorted at every level, whatever
 /// order the value was built or stored in (PostgreSQL's `jsonb` reorders).
 pub fn canonical_json(value: &Value) -> String {

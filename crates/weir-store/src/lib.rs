@@ -20,7 +20,7 @@ pub mod scope;
 
 pub use db::{Backend, DatabaseUrl, DbOptions, InvalidDatabaseUrl, Store};
 pub use error::{Conflict, StoreError};
-pub use repos::audit::{AuditEntry, AuditRecord};
+pub use repos::audit::{AuditEntry, AuditFilter, AuditRecord};
 pub use repos::change_requests::{ChangeRequest, ChangeRequestFilter, PendingChange};
 pub use repos::connectors::{Connector, ConnectorChanges, ConnectorFilter, NewConnector, SealedCredentials};
 pub use repos::events::{AcceptedDelivery, Delivery, DeliveryOutcome, EventFilter, RejectedDelivery, WebhookEvent};

@@ -1,6 +1,7 @@
 //! Routes, one module per resource. [`all`] registers every handler with
 //! its OpenAPI description, so the document cannot miss an endpoint.
 
+pub mod audit_logs;
 pub mod change_requests;
 pub mod connectors;
 pub mod events;
@@ -67,6 +68,9 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_histories::export_sync_history))
         .routes(routes!(sync_histories::cancel_sync_history))
         .routes(routes!(sync_histories::sync_status))
+        .routes(routes!(audit_logs::list_audit_logs))
+        .routes(routes!(audit_logs::export_audit_logs))
+        .routes(routes!(audit_logs::verify_audit_logs))
         .routes(routes!(records::list_records))
         .routes(routes!(records::get_record))
 }

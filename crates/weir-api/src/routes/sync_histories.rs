@@ -3,10 +3,10 @@
 //! any number of errors), cancellation, and the status view (TASK-014).
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -15,12 +15,12 @@ use weir_core::{FieldErrors, ids};
 use weir_store::{Store, SyncError, SyncHistory, SyncHistoryFilter, TenantScope, run_status};
 
 use super::events::parse_bound;
-use crate::AppState;
 use crate::auth::TenantCaller;
 use crate::envelope::{Data, List};
 use crate::extract::{ApiQuery, Id, PageParams};
 use crate::policy::{SyncAction, sync as policy};
 use crate::problem::{ApiError, Problem};
+use crate::{AppState, download};
 
 /// A sync run.
 #[derive(Debug, Serialize, ToSchema)]
@@ -276,15 +276,6 @@ const CSV_HEADER: [&str; 13] = [
     "created_at",
 ];
 
-fn csv_rows(rows: &[Vec<String>]) -> Bytes {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        // Writing to memory cannot fail.
-        let _ = w.write_record(r);
-    }
-    Bytes::from(w.into_inner().unwrap_or_default())
-}
-
 fn error_row(run_id: &str, e: &SyncError) -> Vec<String> {
     let mut row = vec!["error".to_owned(), run_id.to_owned()];
     row.extend(std::iter::repeat_n(String::new(), 5));
@@ -299,32 +290,29 @@ fn error_row(run_id: &str, e: &SyncError) -> Vec<String> {
     row
 }
 
-/// Streams a run's errors in id order, `EXPORT_CHUNK` per database round
-/// trip, each chunk rendered to bytes by `render(errors, is_first_chunk)`.
+/// A run's errors in id order, `EXPORT_CHUNK` per query, rendered to bytes
+/// by `render(errors, is_first_chunk)`.
 fn error_stream(
     store: Store,
     scope: TenantScope,
     run_id: String,
-    render: impl Fn(&[SyncError], bool) -> Bytes + Send + Sync + 'static,
+    render: impl Fn(&Vec<SyncError>, bool) -> Bytes + Send + Sync + 'static,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    let render = std::sync::Arc::new(render);
-    // State: (the last id sent, whether nothing was sent yet); None = done.
-    futures::stream::unfold(Some((None::<String>, true)), move |state| {
-        let (store, scope, run_id, render) = (store.clone(), scope.clone(), run_id.clone(), render.clone());
-        async move {
-            let (after, first) = state?;
-            match store.sync_errors_after(&scope, &run_id, after.as_deref(), EXPORT_CHUNK).await {
-                Ok(errors) if errors.is_empty() => None,
-                Ok(errors) => {
-                    let next = errors.last().map(|e| e.id.clone());
-                    Some((Ok(render(&errors, first)), Some((next, false))))
-                }
-                // The response has started: end the body with an error, so
-                // the client sees a broken download rather than a short file.
-                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+    download::chunks(
+        None::<String>,
+        move |after: Option<String>| {
+            let (store, scope, run_id) = (store.clone(), scope.clone(), run_id.clone());
+            async move {
+                let errors = store
+                    .sync_errors_after(&scope, &run_id, after.as_deref(), EXPORT_CHUNK)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let next = errors.last().map(|e| e.id.clone());
+                Ok((!errors.is_empty()).then_some((errors, next)))
             }
-        }
-    })
+        },
+        render,
+    )
 }
 
 /// Export a run: its summary and every error, as a file download (viewer).
@@ -364,10 +352,10 @@ pub async fn export_sync_history(
             h.counts.failed.to_string(),
         ];
         summary_row.extend(std::iter::repeat_n(String::new(), 6));
-        let head = csv_rows(&[CSV_HEADER.iter().map(|s| (*s).to_owned()).collect(), summary_row]);
+        let head = download::csv_rows(&[CSV_HEADER.iter().map(|s| (*s).to_owned()).collect(), summary_row]);
         let rid = run_id.clone();
         let stream = error_stream(store, scope, run_id.clone(), move |errors, _| {
-            csv_rows(&errors.iter().map(|e| error_row(&rid, e)).collect::<Vec<_>>())
+            download::csv_rows(&errors.iter().map(|e| error_row(&rid, e)).collect::<Vec<_>>())
         });
         ("text/csv; charset=utf-8", head, Bytes::new(), futures::StreamExt::boxed(stream))
     } else {
@@ -384,20 +372,7 @@ pub async fn export_sync_history(
         });
         ("application/json", head, Bytes::from_static(b"]}"), futures::StreamExt::boxed(stream))
     };
-    let all = futures::StreamExt::chain(
-        futures::StreamExt::chain(futures::stream::once(async move { Ok::<_, std::io::Error>(head) }), body),
-        futures::stream::once(async move { Ok(tail) }),
-    );
-    let filename = format!("sync-history-{run_id}.{format}");
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
-        ],
-        Body::from_stream(all),
-    )
-        .into_response())
+    Ok(download::attachment(content_type, &format!("sync-history-{run_id}.{format}"), head, body, tail))
 }
 
 /// Cancel a queued or running run (operator): a queued run ends at once, a

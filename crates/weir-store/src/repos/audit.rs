@@ -92,6 +92,31 @@ pub fn hashed_content(tenant_id: &str, m: &audit_logs::Model) -> String {
     }))
 }
 
+/// Audit list filters.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Exact action, e.g. `connector.created`.
+    pub action: Option<String>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+fn filtered(scope: &TenantScope, filter: &AuditFilter) -> sea_orm::Select<audit_logs::Entity> {
+    let mut q = audit_logs::Entity::find().filter(audit_logs::Column::TenantId.eq(scope.tenant_id()));
+    if let Some(a) = &filter.action {
+        q = q.filter(audit_logs::Column::Action.eq(a.as_str()));
+    }
+    if let Some(f) = filter.from {
+        q = q.filter(audit_logs::Column::CreatedAt.gte(f));
+    }
+    if let Some(t) = filter.to {
+        q = q.filter(audit_logs::Column::CreatedAt.lt(t));
+    }
+    q
+}
+
 impl Store {
     /// Appends `entry` to the scope's chain on `conn` (a write transaction:
     /// see [`Store::append_audits`]).
@@ -171,7 +196,17 @@ impl Store {
 
     /// The tenant's audit entries, newest first.
     pub async fn list_audit(&self, scope: &TenantScope, page: PageRequest) -> Result<Paged<AuditRecord>, StoreError> {
-        let query = audit_logs::Entity::find().filter(audit_logs::Column::TenantId.eq(scope.tenant_id()));
+        self.list_audit_filtered(scope, &AuditFilter::default(), page).await
+    }
+
+    /// The tenant's audit entries matching `filter`, newest first.
+    pub async fn list_audit_filtered(
+        &self,
+        scope: &TenantScope,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Paged<AuditRecord>, StoreError> {
+        let query = filtered(scope, filter);
         let total = query.clone().count(&self.db).await?;
         let items = query
             .order_by_desc(audit_logs::Column::Seq)
@@ -183,6 +218,26 @@ impl Store {
             .map(AuditRecord::from)
             .collect();
         Ok(Paged { items, total })
+    }
+
+    /// Up to `limit` entries matching `filter` after `after_seq`, oldest
+    /// first: an export's next chunk.
+    pub async fn audit_after(
+        &self,
+        scope: &TenantScope,
+        filter: &AuditFilter,
+        after_seq: i64,
+        limit: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        Ok(filtered(scope, filter)
+            .filter(audit_logs::Column::Seq.gt(after_seq))
+            .order_by_asc(audit_logs::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(AuditRecord::from)
+            .collect())
     }
 
     /// Recomputes the tenant's chain: `Ok(n)` with the number of entries if

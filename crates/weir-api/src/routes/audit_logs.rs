@@ -1,0 +1,250 @@
+//! `/api/v1/integration/audit-logs` (admin): the tenant's hash-chained
+//! audit trail — list with filters, a streamed CSV/JSON export, and a
+//! verification that names the first entry whose hash does not match.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use weir_core::FieldErrors;
+use weir_store::{AuditFilter, AuditRecord};
+
+use super::events::parse_bound;
+use crate::auth::TenantCaller;
+use crate::envelope::{Data, List};
+use crate::extract::{ApiQuery, PageParams};
+use crate::problem::{ApiError, Problem};
+use crate::{AppState, download, policy};
+
+/// An audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditOut {
+    /// Id.
+    pub id: String,
+    /// Position in the tenant's chain, from 1.
+    pub seq: i64,
+    /// Action, e.g. `connector.created` (docs/audit.md lists them all).
+    pub action: String,
+    /// Who: `token:<id>`, `receiver:<id>`, `sync_configuration:<id>`, `worker`, `scheduler`.
+    pub actor: String,
+    /// Kind of object.
+    pub resource_type: Option<String>,
+    /// Its id.
+    pub resource_id: Option<String>,
+    /// Connector concerned.
+    pub connector_id: Option<String>,
+    /// What happened (never secret values).
+    #[schema(value_type = Object)]
+    pub details: Value,
+    /// The previous entry's hash.
+    pub prev_hash: String,
+    /// This entry's hash: SHA-256 of the previous hash and this entry.
+    pub entry_hash: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<AuditRecord> for AuditOut {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            id: r.id,
+            seq: r.seq,
+            action: r.action,
+            actor: r.actor,
+            resource_type: r.resource_type,
+            resource_id: r.resource_id,
+            connector_id: r.connector_id,
+            details: r.details,
+            prev_hash: r.prev_hash,
+            entry_hash: r.entry_hash,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Audit filters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Exact action.
+    pub action: Option<String>,
+    /// From (date or RFC 3339), inclusive.
+    pub from: Option<String>,
+    /// To (date = through its end, or RFC 3339), exclusive.
+    pub to: Option<String>,
+    /// Export only: `csv` (default) or `json`.
+    pub format: Option<String>,
+    /// 1-based page (list).
+    pub page: Option<u64>,
+    /// 1 to 100 (list).
+    pub per_page: Option<u64>,
+}
+
+impl AuditQuery {
+    fn filter(&self) -> Result<AuditFilter, ApiError> {
+        let mut e = FieldErrors::new();
+        if self.action.as_deref().is_some_and(|a| a.is_empty() || a.len() > 100) {
+            e.add("action", "must be 1 to 100 characters");
+        }
+        let from = self.from.as_deref().map(|s| parse_bound(s, false));
+        let to = self.to.as_deref().map(|s| parse_bound(s, true));
+        if matches!(from, Some(None)) {
+            e.add("from", "must be a date (2026-01-10) or an RFC 3339 time");
+        }
+        if matches!(to, Some(None)) {
+            e.add("to", "must be a date (2026-01-10) or an RFC 3339 time");
+        }
+        let (from, to) = (from.flatten(), to.flatten());
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            e.add("from", "must not be after to");
+        }
+        e.into_result().map_err(ApiError::Validation)?;
+        Ok(AuditFilter { action: self.action.clone(), from, to })
+    }
+}
+
+/// List the tenant's audit entries, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/integration/audit-logs", tag = "audit", security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, body = List<AuditOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_audit_logs(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<List<AuditOut>>, ApiError> {
+    caller.require(policy::audit())?;
+    let filter = q.filter()?;
+    let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
+    let paged = state.store.list_audit_filtered(caller.scope(), &filter, page).await?;
+    Ok(Json(List::new(paged.items.into_iter().map(AuditOut::from).collect(), page, paged.total)))
+}
+
+/// Entries read per query while exporting.
+const EXPORT_CHUNK: u64 = 500;
+
+const CSV_HEADER: [&str; 11] = [
+    "seq",
+    "id",
+    "created_at",
+    "action",
+    "actor",
+    "resource_type",
+    "resource_id",
+    "connector_id",
+    "details",
+    "prev_hash",
+    "entry_hash",
+];
+
+fn csv_row(r: &AuditRecord) -> Vec<String> {
+    vec![
+        r.seq.to_string(),
+        r.id.clone(),
+        r.created_at.to_rfc3339(),
+        r.action.clone(),
+        r.actor.clone(),
+        r.resource_type.clone().unwrap_or_default(),
+        r.resource_id.clone().unwrap_or_default(),
+        r.connector_id.clone().unwrap_or_default(),
+        r.details.to_string(),
+        r.prev_hash.clone(),
+        r.entry_hash.clone(),
+    ]
+}
+
+/// Export the matching entries, oldest first, as a CSV (header row) or JSON
+/// array download (admin). Streamed: memory does not grow with the trail.
+#[utoipa::path(get, path = "/api/v1/integration/audit-logs/export", tag = "audit", security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "CSV with a header row, or a JSON array of entries", content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn export_audit_logs(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(policy::audit())?;
+    let filter = q.filter()?;
+    let format = q.format.as_deref().unwrap_or("csv");
+    if !matches!(format, "csv" | "json") {
+        return Err(ApiError::Validation(FieldErrors::single("format", "must be csv or json")));
+    }
+    let (store, scope) = (state.store.clone(), caller.scope().clone());
+    let next = move |after: i64| {
+        let (store, scope, filter) = (store.clone(), scope.clone(), filter.clone());
+        async move {
+            let rows = store.audit_after(&scope, &filter, after, EXPORT_CHUNK).await.map_err(|e| e.to_string())?;
+            let last = rows.last().map(|r| r.seq).unwrap_or(after);
+            Ok((!rows.is_empty()).then_some((rows, last)))
+        }
+    };
+    let filename = format!("audit-log.{format}");
+    Ok(if format == "csv" {
+        let head = download::csv_rows(&[CSV_HEADER.iter().map(|s| (*s).to_owned()).collect()]);
+        let body = download::chunks(0i64, next, |rows: &Vec<AuditRecord>, _| {
+            download::csv_rows(&rows.iter().map(csv_row).collect::<Vec<_>>())
+        });
+        download::attachment("text/csv; charset=utf-8", &filename, head, body, Bytes::new())
+    } else {
+        let body = download::chunks(0i64, next, |rows: &Vec<AuditRecord>, first| {
+            let mut out = String::new();
+            for (i, r) in rows.iter().enumerate() {
+                if !(first && i == 0) {
+                    out.push(',');
+                }
+                out.push_str(&json!(AuditOut::from(r.clone())).to_string());
+            }
+            Bytes::from(out)
+        });
+        download::attachment("application/json", &filename, Bytes::from_static(b"["), body, Bytes::from_static(b"]"))
+    })
+}
+
+/// The result of a verification.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyOut {
+    /// Whether every entry's hash matches the chain.
+    pub valid: bool,
+    /// Entries checked (all of them when valid).
+    pub entries: u64,
+    /// When not valid: the `seq` of the first entry that does not match
+    /// (it, or something before it, was altered, removed or reordered).
+    pub first_invalid_seq: Option<i64>,
+}
+
+/// Recompute the tenant's hash chain (admin).
+#[utoipa::path(get, path = "/api/v1/integration/audit-logs/verify", tag = "audit", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Data<VerifyOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn verify_audit_logs(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+) -> Result<Json<Data<VerifyOut>>, ApiError> {
+    caller.require(policy::audit())?;
+    let out = match state.store.verify_audit_chain(caller.scope()).await? {
+        Ok(n) => VerifyOut { valid: true, entries: n, first_invalid_seq: None },
+        Err(seq) => {
+            VerifyOut { valid: false, entries: u64::try_from(seq - 1).unwrap_or(0), first_invalid_seq: Some(seq) }
+        }
+    };
+    Ok(Json(Data::new(out)))
+}
