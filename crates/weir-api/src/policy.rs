@@ -73,3 +73,8 @@ pub fn sync(action: SyncAction) -> Role {
 pub fn audit() -> Role {
     Role::Admin
 }
+
+/// DashboardPolicy: the dashboard is for admins (API.md).
+pub fn dashboard() -> Role {
+    Role::Admin
+}

@@ -23,6 +23,7 @@ pub use error::{Conflict, StoreError};
 pub use repos::audit::{AuditEntry, AuditFilter, AuditRecord};
 pub use repos::change_requests::{ChangeRequest, ChangeRequestFilter, PendingChange};
 pub use repos::connectors::{Connector, ConnectorChanges, ConnectorFilter, NewConnector, SealedCredentials};
+pub use repos::dashboard::{ConnectorActivity, Counts, DashboardData};
 pub use repos::events::{AcceptedDelivery, Delivery, DeliveryOutcome, EventFilter, RejectedDelivery, WebhookEvent};
 pub use repos::field_mappings::{FieldMapping, MappingSpec};
 pub use repos::instance::MasterKeyCheck;

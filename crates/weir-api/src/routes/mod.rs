@@ -4,6 +4,7 @@
 pub mod audit_logs;
 pub mod change_requests;
 pub mod connectors;
+pub mod dashboard;
 pub mod events;
 pub mod field_mappings;
 pub mod health;
@@ -68,6 +69,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_histories::export_sync_history))
         .routes(routes!(sync_histories::cancel_sync_history))
         .routes(routes!(sync_histories::sync_status))
+        .routes(routes!(dashboard::dashboard))
         .routes(routes!(audit_logs::list_audit_logs))
         .routes(routes!(audit_logs::export_audit_logs))
         .routes(routes!(audit_logs::verify_audit_logs))

@@ -19,6 +19,12 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
+    /// Failed activities (event outcomes, runs) since the last success.
+    pub consecutive_failures: i32,
+    /// The last event outcome or finished run.
+    pub last_activity_at: Option<DateTimeUtc>,
+    /// Whether that last activity failed.
+    pub last_activity_failed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ use sea_orm_migration::prelude::*;
 mod m20261128_000001_initial_schema;
 mod m20261128_000002_instance_settings;
 mod m20261128_000003_processing;
+mod m20261129_000004_connector_health;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_initial_schema::Migration),
             Box::new(m20261128_000002_instance_settings::Migration),
             Box::new(m20261128_000003_processing::Migration),
+            Box::new(m20261129_000004_connector_health::Migration),
         ]
     }
 

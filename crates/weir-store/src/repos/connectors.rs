@@ -297,6 +297,9 @@ impl Store {
             created_at: Set(at),
             updated_at: Set(at),
             deleted_at: Set(None),
+            consecutive_failures: Set(0),
+            last_activity_at: Set(None),
+            last_activity_failed: Set(false),
         }
         .insert(&txn)
         .await?;

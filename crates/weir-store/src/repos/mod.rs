@@ -5,8 +5,10 @@
 pub mod audit;
 pub mod change_requests;
 pub mod connectors;
+pub mod dashboard;
 pub mod events;
 pub mod field_mappings;
+pub(crate) mod health;
 pub mod instance;
 pub mod queue;
 pub mod receivers;

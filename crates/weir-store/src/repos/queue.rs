@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::audit::AuditEntry;
+use super::health::Activity;
 use super::now;
 use super::records::{RecordWrite, UpsertOutcome};
 use super::rollups::{DayCounters, ErrorCounters};
@@ -304,6 +305,7 @@ impl Store {
             .collect();
         let mut days = DayCounters::default();
         let mut errors = ErrorCounters::default();
+        let mut activity = Activity::default();
         // (id, result JSON, attempt log JSON) of events completing now.
         let mut completed: Vec<(String, String, String)> = Vec::new();
         // Records first, in key order across the whole batch (stable, so
@@ -417,6 +419,7 @@ impl Store {
                     match &finish {
                         Finish::Completed { result } => {
                             days.add(tenant, &ev.connector_id, day, "webhooks_completed", 1);
+                            activity.add(&ev.connector_id, false);
                             if let Some(r) = result
                                 && r.get("action").and_then(Value::as_str) == Some("ignored")
                             {
@@ -433,6 +436,7 @@ impl Store {
                         Finish::Retry { .. } => {}
                         Finish::Failed { error_type, error_message, .. } => {
                             days.add(tenant, &ev.connector_id, day, "webhooks_failed", 1);
+                            activity.add(&ev.connector_id, true);
                             errors.add(tenant, &ev.connector_id, day, error_type, 1);
                             entries.push(AuditEntry {
                                 action: "webhook_event.failed",
@@ -463,6 +467,7 @@ impl Store {
         }
         days.write(&txn).await?;
         errors.write(&txn).await?;
+        activity.write(&txn, at).await?;
         // Last: on PostgreSQL appending locks the tenant row; hold it briefly.
         for (tenant, (_, entries)) in audits {
             self.append_audits(&txn, &tenant, entries).await?;

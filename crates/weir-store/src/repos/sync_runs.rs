@@ -17,6 +17,7 @@ use weir_core::sync::Schedule;
 use weir_core::{PageRequest, ids};
 
 use super::audit::AuditEntry;
+use super::health::Activity;
 use super::rollups::{DayCounters, ErrorCounters};
 use super::{Paged, now};
 use crate::entities::{records as rec, sync_configurations as sc, sync_errors as se, sync_histories as sh};
@@ -471,6 +472,13 @@ impl Store {
             errors.add(tenant, connector, day, "record_error", end.counts.failed);
         }
         errors.write(&txn).await?;
+        let mut activity = Activity::default();
+        match end.status {
+            run_status::SUCCEEDED | run_status::PARTIAL => activity.add(connector, false),
+            run_status::FAILED => activity.add(connector, true),
+            _ => {}
+        }
+        activity.write(&txn, at).await?;
         let entry = AuditEntry {
             action: "sync.finished",
             actor: format!("sync_configuration:{}", m.sync_configuration_id),

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod basics;
 mod connectors;
+mod dashboard;
 mod field_mappings;
 mod processing;
 mod records;

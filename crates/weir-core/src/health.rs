@@ -1,0 +1,98 @@
+//! Connector health: one rule set, used by the dashboard and documented in
+//! `docs/dashboard.md`. Inputs come from the day rollups (successes and
+//! failures in the range) and the connector's running counters
+//! (consecutive failures, whether the last activity failed).
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A connector's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Working.
+    Healthy,
+    /// Some failures: the success rate is below 95 %, or the last activity failed.
+    Degraded,
+    /// Broken: the last 3 activities failed, or the success rate is below 50 %.
+    Failing,
+    /// Switched off.
+    Inactive,
+}
+
+/// Consecutive failures from which a connector is failing.
+pub const FAILING_CONSECUTIVE: u32 = 3;
+/// Success rate below which a connector is failing.
+pub const FAILING_RATE: f64 = 0.5;
+/// Success rate below which a connector is degraded.
+pub const DEGRADED_RATE: f64 = 0.95;
+
+/// What health is decided from.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HealthInputs {
+    /// Whether the connector is in service.
+    pub is_active: bool,
+    /// Successful activities in the range (completed events, succeeded or partial runs).
+    pub successes: u64,
+    /// Failed activities in the range (failed events, failed runs).
+    pub failures: u64,
+    /// Failed activities since the last success (any time).
+    pub consecutive_failures: u32,
+    /// Whether the most recent activity failed.
+    pub last_activity_failed: bool,
+}
+
+/// Successes over all finished activities; 1 when there were none.
+pub fn success_rate(successes: u64, failures: u64) -> f64 {
+    let total = successes + failures;
+    if total == 0 { 1.0 } else { successes as f64 / total as f64 }
+}
+
+/// The rule set, in order: inactive, failing, degraded, healthy.
+pub fn health(i: HealthInputs) -> Health {
+    if !i.is_active {
+        return Health::Inactive;
+    }
+    let rate = success_rate(i.successes, i.failures);
+    if i.consecutive_failures >= FAILING_CONSECUTIVE || rate < FAILING_RATE {
+        return Health::Failing;
+    }
+    if rate < DEGRADED_RATE || i.last_activity_failed {
+        return Health::Degraded;
+    }
+    Health::Healthy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(successes: u64, failures: u64, consecutive: u32, last_failed: bool) -> Health {
+        health(HealthInputs {
+            is_active: true,
+            successes,
+            failures,
+            consecutive_failures: consecutive,
+            last_activity_failed: last_failed,
+        })
+    }
+
+    #[test]
+    fn each_rule_at_its_boundary() {
+        assert_eq!(health(HealthInputs { is_active: false, failures: 99, ..Default::default() }), Health::Inactive);
+        assert_eq!(h(0, 0, 0, false), Health::Healthy, "no activity is not a failure");
+        // Consecutive failures: 2 degraded (last failed), 3 failing.
+        assert_eq!(h(100, 2, 2, true), Health::Degraded);
+        assert_eq!(h(100, 3, 3, true), Health::Failing);
+        // Rate 0.5 exactly is not failing; just below is.
+        assert_eq!(h(50, 50, 0, false), Health::Degraded);
+        assert_eq!(h(49, 51, 0, false), Health::Failing);
+        // Rate 0.95 exactly is healthy; just below is degraded.
+        assert_eq!(h(95, 5, 0, false), Health::Healthy);
+        assert_eq!(h(94, 6, 0, false), Health::Degraded);
+        // The last activity failing degrades an otherwise perfect record.
+        assert_eq!(h(1000, 1, 1, true), Health::Degraded);
+        assert_eq!(success_rate(0, 0), 1.0);
+        assert_eq!(success_rate(3, 1), 0.75);
+    }
+}

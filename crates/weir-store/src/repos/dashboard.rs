@@ -1,0 +1,217 @@
+//! The dashboard's reads (PAT-001 DashboardRepository): day rollups summed
+//! over a range, per connector and per day; error counts by type; the
+//! connectors with their health counters; the newest runs. Every figure
+//! comes from rollups or small indexed reads, so the cost does not grow
+//! with the number of events.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use tracing::instrument;
+use weir_core::PageRequest;
+
+use crate::entities::{connectors as cn, sync_histories as sh};
+use crate::repos::sync_runs::run_status;
+use crate::{Store, StoreError, SyncHistory, SyncHistoryFilter, TenantScope};
+
+/// Rollup counters summed over a range (for a connector, a day, or all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Events stored.
+    pub webhooks_received: i64,
+    /// Repeats of stored events (nothing new stored).
+    pub webhooks_duplicate: i64,
+    /// Refused deliveries.
+    pub webhooks_rejected: i64,
+    /// Events that failed for good.
+    pub webhooks_failed: i64,
+    /// Events completed (incl. ignored).
+    pub webhooks_completed: i64,
+    /// Finished runs (incl. cancelled).
+    pub syncs_total: i64,
+    /// Succeeded runs.
+    pub syncs_succeeded: i64,
+    /// Partial runs.
+    pub syncs_partial: i64,
+    /// Failed runs.
+    pub syncs_failed: i64,
+    /// Records created or updated.
+    pub records_processed: i64,
+}
+
+impl Counts {
+    /// Finished activities that went through: completed events, succeeded
+    /// and partial runs.
+    pub fn successes(&self) -> u64 {
+        u64::try_from(self.webhooks_completed + self.syncs_succeeded + self.syncs_partial).unwrap_or(0)
+    }
+
+    /// Finished activities that failed: failed events and runs.
+    pub fn failures(&self) -> u64 {
+        u64::try_from(self.webhooks_failed + self.syncs_failed).unwrap_or(0)
+    }
+}
+
+/// A connector with its health counters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorActivity {
+    /// Id.
+    pub connector_id: String,
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// In service.
+    pub is_active: bool,
+    /// Failures since the last success.
+    pub consecutive_failures: i32,
+    /// Last activity.
+    pub last_activity_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether it failed.
+    pub last_activity_failed: bool,
+    /// Its counts in the range.
+    pub counts: Counts,
+}
+
+/// Everything the dashboard shows for a range of days.
+#[derive(Debug, Clone)]
+pub struct DashboardData {
+    /// Counts over the range, all connectors.
+    pub totals: Counts,
+    /// Counts per day with activity (the caller zero-fills).
+    pub days: Vec<(NaiveDate, Counts)>,
+    /// Errors by type over the range, most frequent first.
+    pub errors: Vec<(String, i64)>,
+    /// Every live connector with its counts.
+    pub connectors: Vec<ConnectorActivity>,
+    /// Runs queued or running now.
+    pub active_runs: u64,
+    /// The 20 newest runs.
+    pub recent_runs: Vec<SyncHistory>,
+}
+
+const COUNTERS: [&str; 10] = [
+    "webhooks_received",
+    "webhooks_duplicate",
+    "webhooks_rejected",
+    "webhooks_failed",
+    "webhooks_completed",
+    "syncs_total",
+    "syncs_succeeded",
+    "syncs_partial",
+    "syncs_failed",
+    "records_processed",
+];
+
+fn counts_of(row: &sea_orm::QueryResult) -> Result<Counts, StoreError> {
+    let get = |c: &str| row.try_get::<Option<i64>>("", c).map(Option::unwrap_or_default);
+    Ok(Counts {
+        webhooks_received: get("webhooks_received")?,
+        webhooks_duplicate: get("webhooks_duplicate")?,
+        webhooks_rejected: get("webhooks_rejected")?,
+        webhooks_failed: get("webhooks_failed")?,
+        webhooks_completed: get("webhooks_completed")?,
+        syncs_total: get("syncs_total")?,
+        syncs_succeeded: get("syncs_succeeded")?,
+        syncs_partial: get("syncs_partial")?,
+        syncs_failed: get("syncs_failed")?,
+        records_processed: get("records_processed")?,
+    })
+}
+
+impl Store {
+    /// Reads the dashboard of `from..=to` (UTC days).
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn dashboard(
+        &self,
+        scope: &TenantScope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<DashboardData, StoreError> {
+        let tenant = scope.tenant_id();
+        let summed = |group: &str| {
+            let mut q = Query::select();
+            q.expr_as(Expr::col(Alias::new(group)), Alias::new(group));
+            for c in COUNTERS {
+                // SUM of a bigint is numeric on PostgreSQL: cast back.
+                q.expr_as(Expr::cust(format!("CAST(SUM({c}) AS BIGINT)")), Alias::new(c));
+            }
+            q.from(Alias::new("daily_rollups"))
+                .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant))
+                .and_where(Expr::col(Alias::new("day")).gte(from))
+                .and_where(Expr::col(Alias::new("day")).lte(to))
+                .group_by_col(Alias::new(group))
+                .to_owned()
+        };
+        let backend = self.db.get_database_backend();
+        let mut per_connector: HashMap<String, Counts> = HashMap::new();
+        let mut totals = Counts::default();
+        for row in self.db.query_all_raw(backend.build(&summed("connector_id"))).await? {
+            let id: String = row.try_get("", "connector_id")?;
+            let c = counts_of(&row)?;
+            for (t, v) in [
+                (&mut totals.webhooks_received, c.webhooks_received),
+                (&mut totals.webhooks_duplicate, c.webhooks_duplicate),
+                (&mut totals.webhooks_rejected, c.webhooks_rejected),
+                (&mut totals.webhooks_failed, c.webhooks_failed),
+                (&mut totals.webhooks_completed, c.webhooks_completed),
+                (&mut totals.syncs_total, c.syncs_total),
+                (&mut totals.syncs_succeeded, c.syncs_succeeded),
+                (&mut totals.syncs_partial, c.syncs_partial),
+                (&mut totals.syncs_failed, c.syncs_failed),
+                (&mut totals.records_processed, c.records_processed),
+            ] {
+                *t += v;
+            }
+            per_connector.insert(id, c);
+        }
+        let mut days = Vec::new();
+        for row in self.db.query_all_raw(backend.build(&summed("day"))).await? {
+            let day: NaiveDate = row.try_get("", "day")?;
+            days.push((day, counts_of(&row)?));
+        }
+        days.sort_by_key(|(d, _)| *d);
+        let errors_q = Query::select()
+            .expr_as(Expr::col(Alias::new("error_type")), Alias::new("error_type"))
+            .expr_as(Expr::cust("CAST(SUM(error_count) AS BIGINT)"), Alias::new("n"))
+            .from(Alias::new("daily_error_rollups"))
+            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant))
+            .and_where(Expr::col(Alias::new("day")).gte(from))
+            .and_where(Expr::col(Alias::new("day")).lte(to))
+            .group_by_col(Alias::new("error_type"))
+            .to_owned();
+        let mut errors = Vec::new();
+        for row in self.db.query_all_raw(backend.build(&errors_q)).await? {
+            errors.push((row.try_get::<String>("", "error_type")?, row.try_get::<Option<i64>>("", "n")?.unwrap_or(0)));
+        }
+        errors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let connectors = cn::Entity::find()
+            .filter(cn::Column::TenantId.eq(tenant))
+            .filter(cn::Column::DeletedAt.is_null())
+            .order_by_asc(cn::Column::Code)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| ConnectorActivity {
+                counts: per_connector.get(&m.id).copied().unwrap_or_default(),
+                connector_id: m.id,
+                code: m.code,
+                name: m.name,
+                is_active: m.is_active,
+                consecutive_failures: m.consecutive_failures,
+                last_activity_at: m.last_activity_at,
+                last_activity_failed: m.last_activity_failed,
+            })
+            .collect();
+        let active_runs = sh::Entity::find()
+            .filter(sh::Column::TenantId.eq(tenant))
+            .filter(sh::Column::Status.is_in([run_status::QUEUED, run_status::RUNNING]))
+            .count(&self.db)
+            .await?;
+        let page = PageRequest::parse(Some(1), Some(20)).map_err(|_| StoreError::StateConflict("page of 20"))?;
+        let recent_runs = self.list_sync_histories(scope, &SyncHistoryFilter::default(), page).await?.items;
+        Ok(DashboardData { totals, days, errors, connectors, active_runs, recent_runs })
+    }
+}
