@@ -42,6 +42,24 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Maintain the dashboard's day rollups.
+    Rollups {
+        /// Rollups command.
+        #[command(subcommand)]
+        command: RollupsCommand,
+    },
+}
+
+/// `weir rollups …`
+#[derive(Debug, Subcommand)]
+pub enum RollupsCommand {
+    /// Recompute every tenant's day rollups from events, runs and the audit
+    /// trail (replacing the stored ones); prints the rows written.
+    Rebuild {
+        /// Options.
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 /// `weir tenant …`

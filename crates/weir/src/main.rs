@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use weir::app::{open_store, run, shutdown_signal};
-use weir::cli::{Cli, Command, TenantCommand, TokenCommand};
+use weir::cli::{Cli, Command, RollupsCommand, TenantCommand, TokenCommand};
 use weir::config::{Config, Settings, unknown_env_vars};
 use weir_core::{ApiTokenName, Role, TenantName, TenantSlug};
 use weir_store::{NewTenant, NewToken, StoreError, SystemScope};
@@ -40,6 +40,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
             run(config, listener, shutdown_signal()).await?;
+        }
+        Command::Rollups { command: RollupsCommand::Rebuild { settings } } => {
+            let config = load(settings)?;
+            let store = open_store(&config).await?;
+            let rows = store.rebuild_rollups(&SystemScope::local_operator()).await?;
+            store.close().await;
+            println!("{}", serde_json::json!({"rollup_rows": rows}));
         }
         Command::Migrate { settings } => {
             let config = load(settings)?;

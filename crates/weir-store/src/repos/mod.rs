@@ -11,6 +11,7 @@ pub mod field_mappings;
 pub(crate) mod health;
 pub mod instance;
 pub mod queue;
+pub mod rebuild;
 pub mod receivers;
 pub mod records;
 pub(crate) mod rollups;

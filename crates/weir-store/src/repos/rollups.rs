@@ -25,6 +25,11 @@ impl DayCounters {
         *self.0.entry((tenant.to_owned(), connector.to_owned(), day)).or_default().entry(column).or_default() += n;
     }
 
+    /// Rows to write.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Writes every counter: one upsert per (tenant, connector, day).
     pub(crate) async fn write<C: ConnectionTrait>(self, conn: &C) -> Result<(), StoreError> {
         let at = now();
@@ -55,6 +60,11 @@ impl ErrorCounters {
     /// Counts `n` errors of `error_type`.
     pub(crate) fn add(&mut self, tenant: &str, connector: &str, day: NaiveDate, error_type: &str, n: i64) {
         *self.0.entry((tenant.to_owned(), connector.to_owned(), day, error_type.to_owned())).or_default() += n;
+    }
+
+    /// Rows to write.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// Writes every count.
