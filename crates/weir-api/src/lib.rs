@@ -14,6 +14,7 @@ pub mod download;
 pub mod envelope;
 pub mod extract;
 pub mod intake;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod policy;
@@ -79,6 +80,8 @@ pub struct AppState {
     pub sync: weir_engine::SyncEngine,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: Arc<String>,
+    /// The Prometheus recorder's handle.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// Builds the application: every route, the 404 fallback and the
@@ -88,6 +91,7 @@ pub fn router(services: Services, limits: &HttpLimits) -> Router {
     let (routes, api) = routes::all().split_for_parts();
     let openapi_json = Arc::new(openapi::render(api));
     let Services { store, master_key, outbound, intake, wake, sync } = services;
-    let state = AppState { store, master_key, outbound, intake, wake, sync, openapi_json };
+    let state = AppState { store, master_key, outbound, intake, wake, sync, openapi_json, metrics: metrics::install() };
+    let routes = routes.route_layer(axum::middleware::from_fn(metrics::track));
     middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
 }

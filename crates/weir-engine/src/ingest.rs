@@ -95,8 +95,20 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wak
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
         let (batch, replies): (Vec<Delivery>, Vec<_>) = jobs.drain(..).map(|j| (j.delivery, j.reply)).unzip();
-        match store.ingest_batch(&batch).await {
+        metrics::histogram!("weir_ingest_batch_size").record(batch.len() as f64);
+        let started = std::time::Instant::now();
+        let committed = store.ingest_batch(&batch).await;
+        metrics::histogram!("weir_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
+        match committed {
             Ok(outcomes) => {
+                for o in &outcomes {
+                    let outcome = match o {
+                        DeliveryOutcome::Stored { .. } => "stored",
+                        DeliveryOutcome::Duplicate { .. } => "duplicate",
+                        DeliveryOutcome::Audited => continue,
+                    };
+                    metrics::counter!("weir_webhooks_ingested_total", "outcome" => outcome).increment(1);
+                }
                 if outcomes.iter().any(|o| matches!(o, DeliveryOutcome::Stored { .. })) {
                     wake.notify_waiters();
                 }

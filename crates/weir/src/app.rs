@@ -152,10 +152,29 @@ pub async fn run(
     let processor =
         Processor::new(store.clone(), master_key.clone(), outbound.clone(), config.processing.clone(), wake);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let workers_stopped_gauge = workers_stopped.clone();
     let workers = (config.processing.workers > 0).then(|| processor.spawn(workers_stopped.clone()));
     let sync = SyncEngine::new(store.clone(), master_key.clone(), outbound.clone(), config.sync.clone());
     let syncs =
         (config.sync.concurrency > 0 || !config.sync.schedule_interval.is_zero()).then(|| sync.spawn(workers_stopped));
+    // Queue depth and age for /metrics, sampled every 10 s.
+    let gauges = {
+        let store = store.clone();
+        let mut stop = workers_stopped_gauge;
+        tokio::spawn(async move {
+            while !*stop.borrow() {
+                if let Ok((depth, oldest)) = store.queue_depth().await {
+                    metrics::gauge!("weir_queue_depth").set(depth as f64);
+                    let age = oldest.map(|o| (chrono::Utc::now() - o).num_milliseconds() as f64 / 1e3).unwrap_or(0.0);
+                    metrics::gauge!("weir_queue_oldest_age_seconds").set(age);
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        })
+    };
     let intake = weir_api::intake::Intake::new(ingest, config.rate_limit_per_minute, config.max_body_bytes);
     let services = Services { store: store.clone(), master_key, outbound, intake, wake: processor_wake, sync };
     let app = weir_api::router(services, &limits);
@@ -193,6 +212,7 @@ pub async fn run(
     }
     // Workers finish their batch and release what they still hold.
     let _ = stop_workers.send(true);
+    let _ = gauges.await;
     if let Some(workers) = workers
         && tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), workers).await.is_err()
     {

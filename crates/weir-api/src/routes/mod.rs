@@ -27,6 +27,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::openapi_json))
+        .routes(routes!(crate::metrics::metrics))
         .routes(routes!(system::create_tenant, system::list_tenants))
         .routes(routes!(system::get_tenant))
         .routes(routes!(system::create_tenant_token, system::list_tenant_tokens))

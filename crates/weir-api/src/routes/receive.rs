@@ -64,6 +64,7 @@ impl Ctx<'_> {
             ApiError::DeliveryUnauthorized(d) => d.clone(),
             other => other.to_string(),
         };
+        metrics::counter!("weir_webhooks_rejected_total", "reason" => error_type).increment(1);
         let delivery = Delivery::Rejected(RejectedDelivery {
             tenant_id: r.scope.tenant_id().to_owned(),
             receiver_id: r.receiver.id.clone(),

@@ -96,6 +96,21 @@ pub struct BatchReport {
     pub failed: usize,
 }
 
+/// Counts a finished attempt and, for a final outcome, the event's lag
+/// from receipt (the `weir_event_*` metrics).
+fn observe(ev: &ClaimedEvent, f: &Finish) {
+    let outcome = match f {
+        Finish::Completed { .. } => "completed",
+        Finish::Retry { .. } => "retry",
+        Finish::Failed { .. } => "failed",
+    };
+    metrics::counter!("weir_event_attempts_total", "outcome" => outcome).increment(1);
+    if !matches!(f, Finish::Retry { .. }) {
+        let lag = (Utc::now() - ev.received_at).to_std().unwrap_or_default();
+        metrics::histogram!("weir_event_processing_lag_seconds").record(lag.as_secs_f64());
+    }
+}
+
 impl BatchReport {
     fn add(&mut self, f: &Finish) {
         match f {
@@ -206,7 +221,10 @@ impl Processor {
         for (i, ev) in events.iter().enumerate() {
             let (work, deliveries) = self.work_for(ev, &routes, started_at);
             match &work.finish {
-                Some(f) => report.add(f),
+                Some(f) => {
+                    report.add(f);
+                    observe(ev, f);
+                }
                 None => held.push((i, deliveries)),
             }
             works.push(work);
@@ -266,6 +284,7 @@ impl Processor {
         for w in &finished {
             if let Some(f) = &w.finish {
                 report.add(f);
+                observe(w.event, f);
             }
         }
         self.inner.store.process_events(owner, finished).await?;

@@ -318,6 +318,11 @@ impl SyncEngine {
                 return;
             }
         };
+        metrics::counter!("weir_sync_runs_total", "status" => end.status).increment(1);
+        if let Some(started) = run.history.started_at {
+            let took = (chrono::Utc::now() - started).to_std().unwrap_or_default();
+            metrics::histogram!("weir_sync_run_seconds", "status" => end.status).record(took.as_secs_f64());
+        }
         // A brief database failure must not turn a finished run into a lost one.
         for attempt in 1..=3 {
             match store.finish_sync_run(&run, &owner, end.clone()).await {

@@ -10,6 +10,7 @@ mod basics;
 mod connectors;
 mod dashboard;
 mod field_mappings;
+mod metrics;
 mod processing;
 mod records;
 mod syncs;
