@@ -61,6 +61,10 @@ pub struct Services {
     pub wake: Arc<tokio::sync::Notify>,
     /// The sync engine (woken when a run is queued).
     pub sync: weir_engine::SyncEngine,
+    /// Live events for the SSE stream.
+    pub live: weir_engine::LiveBus,
+    /// Turns true when the server starts shutting down (streams end then).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What every handler can reach.
@@ -78,6 +82,10 @@ pub struct AppState {
     pub wake: Arc<tokio::sync::Notify>,
     /// The sync engine.
     pub sync: weir_engine::SyncEngine,
+    /// Live events.
+    pub live: weir_engine::LiveBus,
+    /// Shutdown has begun.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: Arc<String>,
     /// The Prometheus recorder's handle.
@@ -90,8 +98,19 @@ pub struct AppState {
 pub fn router(services: Services, limits: &HttpLimits) -> Router {
     let (routes, api) = routes::all().split_for_parts();
     let openapi_json = Arc::new(openapi::render(api));
-    let Services { store, master_key, outbound, intake, wake, sync } = services;
-    let state = AppState { store, master_key, outbound, intake, wake, sync, openapi_json, metrics: metrics::install() };
+    let Services { store, master_key, outbound, intake, wake, sync, live, stopping } = services;
+    let state = AppState {
+        store,
+        master_key,
+        outbound,
+        intake,
+        wake,
+        sync,
+        live,
+        stopping,
+        openapi_json,
+        metrics: metrics::install(),
+    };
     let routes = routes.route_layer(axum::middleware::from_fn(metrics::track));
     middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
 }

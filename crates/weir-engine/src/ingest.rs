@@ -12,6 +12,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use weir_store::{Delivery, DeliveryOutcome, Store, StoreError};
 
+use crate::LiveBus;
+
 /// Why a delivery was not committed. The API answers 503 for both: the
 /// client must retry, and nothing was acknowledged.
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +67,13 @@ impl Ingest {
     /// dropped, then commit what is left and end (the handle resolves then).
     /// `wake` is notified after every commit that stored events, so idle
     /// workers start at once instead of at their next poll.
-    pub fn spawn(store: Store, opts: IngestOptions, wake: Arc<Notify>) -> (Ingest, JoinHandle<()>) {
+    pub fn spawn(store: Store, opts: IngestOptions, wake: Arc<Notify>, live: LiveBus) -> (Ingest, JoinHandle<()>) {
         let mut senders = Vec::new();
         let mut tasks = Vec::new();
         for _ in 0..opts.writers.max(1) {
             let (tx, rx) = mpsc::channel(opts.queue.max(1));
             senders.push(tx);
-            tasks.push(tokio::spawn(writer(store.clone(), rx, opts.max_batch.max(1), wake.clone())));
+            tasks.push(tokio::spawn(writer(store.clone(), rx, opts.max_batch.max(1), wake.clone(), live.clone())));
         }
         let handle = tokio::spawn(async move {
             for t in tasks {
@@ -91,7 +93,7 @@ impl Ingest {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wake: Arc<Notify>) {
+async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wake: Arc<Notify>, live: LiveBus) {
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
         let (batch, replies): (Vec<Delivery>, Vec<_>) = jobs.drain(..).map(|j| (j.delivery, j.reply)).unzip();
@@ -111,6 +113,18 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wak
                 }
                 if outcomes.iter().any(|o| matches!(o, DeliveryOutcome::Stored { .. })) {
                     wake.notify_waiters();
+                }
+                for (d, o) in batch.iter().zip(&outcomes) {
+                    if let (Delivery::Accepted(a), DeliveryOutcome::Stored { event_id }) = (d, o) {
+                        live.publish(
+                            &a.tenant_id,
+                            "event.received",
+                            serde_json::json!({
+                                "event_id": event_id, "connector_id": a.connector_id,
+                                "receiver_id": a.receiver_id, "event_type": a.event_type,
+                            }),
+                        );
+                    }
                 }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));

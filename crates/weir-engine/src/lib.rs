@@ -6,12 +6,14 @@
 
 pub mod connectors;
 pub mod ingest;
+pub mod live;
 pub mod outbound;
 pub mod processing;
 pub mod sync;
 
 pub use connectors::{ConnectionTest, Connector, ConnectorError, FetchedPage, PushOutcome, build_connector};
 pub use ingest::{Ingest, IngestError, IngestOptions};
+pub use live::{LiveBus, LiveEvent};
 pub use outbound::{Outbound, OutboundPolicy};
 pub use processing::{BatchReport, Processor, ProcessorOptions, RetryPolicy};
 pub use sync::{SyncEngine, SyncOptions};

@@ -16,7 +16,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use weir_api::{HttpLimits, Services};
 use weir_core::{MasterKey, PlainToken};
-use weir_engine::{Ingest, IngestOptions, Outbound, OutboundPolicy, Processor, SyncEngine};
+use weir_engine::{
+    Ingest, IngestOptions, LiveBus, Outbound, OutboundPolicy, Processor, ProcessorOptions, SyncEngine, SyncOptions,
+};
 use weir_store::{MasterKeyCheck, Store, StoreError};
 
 use crate::config::Config;
@@ -148,13 +150,21 @@ pub async fn run(
     let processor_wake = wake.clone();
     // One writer on both backends: two on PostgreSQL measured slower (their
     // audit appends for one tenant take turns on its row lock anyway).
-    let (ingest, writer) = Ingest::spawn(store.clone(), IngestOptions::default(), wake.clone());
-    let processor =
-        Processor::new(store.clone(), master_key.clone(), outbound.clone(), config.processing.clone(), wake);
+    // Live events for SSE; on PostgreSQL relayed between instances.
+    let live = match store.backend() {
+        weir_store::Backend::Postgres => {
+            LiveBus::new().relay_postgres(store.connection().get_postgres_connection_pool().clone())
+        }
+        weir_store::Backend::Sqlite => LiveBus::new(),
+    };
+    let (ingest, writer) = Ingest::spawn(store.clone(), IngestOptions::default(), wake.clone(), live.clone());
+    let processing = ProcessorOptions { live: live.clone(), ..config.processing.clone() };
+    let processor = Processor::new(store.clone(), master_key.clone(), outbound.clone(), processing, wake);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let workers_stopped_gauge = workers_stopped.clone();
     let workers = (config.processing.workers > 0).then(|| processor.spawn(workers_stopped.clone()));
-    let sync = SyncEngine::new(store.clone(), master_key.clone(), outbound.clone(), config.sync.clone());
+    let sync_options = SyncOptions { live: live.clone(), ..config.sync.clone() };
+    let sync = SyncEngine::new(store.clone(), master_key.clone(), outbound.clone(), sync_options);
     let syncs =
         (config.sync.concurrency > 0 || !config.sync.schedule_interval.is_zero()).then(|| sync.spawn(workers_stopped));
     // Queue depth and age for /metrics, sampled every 10 s.
@@ -176,7 +186,9 @@ pub async fn run(
         })
     };
     let intake = weir_api::intake::Intake::new(ingest, config.rate_limit_per_minute, config.max_body_bytes);
-    let services = Services { store: store.clone(), master_key, outbound, intake, wake: processor_wake, sync };
+    let (streams_stop, stopping) = tokio::sync::watch::channel(false);
+    let services =
+        Services { store: store.clone(), master_key, outbound, intake, wake: processor_wake, sync, live, stopping };
     let app = weir_api::router(services, &limits);
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     tracing::info!(
@@ -190,6 +202,7 @@ pub async fn run(
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
+            let _ = streams_stop.send(true);
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(());
         });

@@ -11,6 +11,7 @@ pub mod health;
 pub mod receive;
 pub mod receivers;
 pub mod records;
+pub mod stream;
 pub mod sync_configurations;
 pub mod sync_histories;
 pub mod system;
@@ -50,6 +51,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(events::get_event))
         .routes(routes!(events::replay_event))
         .routes(routes!(events::replay_events))
+        .routes(routes!(stream::stream))
         .routes(routes!(field_mappings::list_field_mappings, field_mappings::create_field_mapping))
         .routes(routes!(
             field_mappings::get_field_mapping,

@@ -47,6 +47,8 @@ pub struct ProcessorOptions {
     pub delivery_concurrency: usize,
     /// Retries.
     pub retry: RetryPolicy,
+    /// Where outcomes are announced (SSE).
+    pub live: crate::LiveBus,
 }
 
 impl Default for ProcessorOptions {
@@ -58,6 +60,7 @@ impl Default for ProcessorOptions {
             poll_interval: Duration::from_millis(500),
             delivery_concurrency: 16,
             retry: RetryPolicy::default(),
+            live: crate::LiveBus::new(),
         }
     }
 }
@@ -98,7 +101,7 @@ pub struct BatchReport {
 
 /// Counts a finished attempt and, for a final outcome, the event's lag
 /// from receipt (the `weir_event_*` metrics).
-fn observe(ev: &ClaimedEvent, f: &Finish) {
+fn observe(live: &crate::LiveBus, ev: &ClaimedEvent, f: &Finish) {
     let outcome = match f {
         Finish::Completed { .. } => "completed",
         Finish::Retry { .. } => "retry",
@@ -109,6 +112,16 @@ fn observe(ev: &ClaimedEvent, f: &Finish) {
         let lag = (Utc::now() - ev.received_at).to_std().unwrap_or_default();
         metrics::histogram!("weir_event_processing_lag_seconds").record(lag.as_secs_f64());
     }
+    let kind = match f {
+        Finish::Completed { .. } => "event.processed",
+        Finish::Retry { .. } => "event.retrying",
+        Finish::Failed { .. } => "event.failed",
+    };
+    live.publish(
+        ev.scope.tenant_id(),
+        kind,
+        json!({"event_id": ev.id, "connector_id": ev.connector_id, "event_type": ev.event_type, "attempt": ev.attempts}),
+    );
 }
 
 impl BatchReport {
@@ -223,7 +236,7 @@ impl Processor {
             match &work.finish {
                 Some(f) => {
                     report.add(f);
-                    observe(ev, f);
+                    observe(&opts.live, ev, f);
                 }
                 None => held.push((i, deliveries)),
             }
@@ -284,7 +297,7 @@ impl Processor {
         for w in &finished {
             if let Some(f) = &w.finish {
                 report.add(f);
-                observe(w.event, f);
+                observe(&opts.live, w.event, f);
             }
         }
         self.inner.store.process_events(owner, finished).await?;

@@ -44,6 +44,8 @@ pub struct SyncOptions {
     pub max_retry_after: Duration,
     /// Records per outbound push.
     pub push_batch: u64,
+    /// Where runs are announced (SSE).
+    pub live: crate::LiveBus,
 }
 
 impl Default for SyncOptions {
@@ -62,6 +64,7 @@ impl Default for SyncOptions {
             max_rate_limit_waits: 10,
             max_retry_after: Duration::from_secs(60),
             push_batch: 100,
+            live: crate::LiveBus::new(),
         }
     }
 }
@@ -263,6 +266,14 @@ impl SyncEngine {
         if let Err(e) = store.audit_sync_started(&run).await {
             tracing::warn!(error = %e, run = %run.history.id, "could not audit the run's start");
         }
+        let live = &self.inner.options.live;
+        let about = |status: &str| {
+            serde_json::json!({
+                "sync_history_id": run.history.id, "sync_configuration_id": run.history.sync_configuration_id,
+                "connector_id": run.history.connector_id, "status": status,
+            })
+        };
+        live.publish(run.scope.tenant_id(), "sync.started", about(run_status::RUNNING));
         let mut ctx = RunContext {
             store,
             options: &self.inner.options,
@@ -319,6 +330,12 @@ impl SyncEngine {
             }
         };
         metrics::counter!("weir_sync_runs_total", "status" => end.status).increment(1);
+        let mut finished = about(end.status);
+        finished["records_read"] = end.counts.read.into();
+        finished["records_created"] = end.counts.created.into();
+        finished["records_updated"] = end.counts.updated.into();
+        finished["records_failed"] = end.counts.failed.into();
+        live.publish(run.scope.tenant_id(), "sync.finished", finished);
         if let Some(started) = run.history.started_at {
             let took = (chrono::Utc::now() - started).to_std().unwrap_or_default();
             metrics::histogram!("weir_sync_run_seconds", "status" => end.status).record(took.as_secs_f64());

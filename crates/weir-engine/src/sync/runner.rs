@@ -162,6 +162,15 @@ impl RunContext<'_> {
         }
         self.last_checkpoint = std::time::Instant::now();
         let cancel = self.store.sync_run_progress(self.run, self.owner, self.counts, self.options.lease).await?;
+        self.options.live.publish(
+            self.run.scope.tenant_id(),
+            "sync.progress",
+            serde_json::json!({
+                "sync_history_id": self.run.history.id, "connector_id": self.run.history.connector_id,
+                "records_read": self.counts.read, "records_created": self.counts.created,
+                "records_updated": self.counts.updated, "records_failed": self.counts.failed, "pages": self.counts.pages,
+            }),
+        );
         if cancel {
             return Err(Stop::Cancelled);
         }

@@ -95,6 +95,12 @@ impl TestApp {
         Self::spawn_with(backend, Settings::default()).await
     }
 
+    /// A second instance on this one's database (PostgreSQL: several
+    /// instances share one). Give both the same `master_key`.
+    pub async fn spawn_sharing(&self, settings: Settings) -> TestApp {
+        Self::start(self.db_url.clone(), None, settings).await
+    }
+
     /// Like [`spawn`], with extra settings (database and token are set here).
     pub async fn spawn_with(backend: Backend, mut settings: Settings) -> Option<TestApp> {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -112,9 +118,20 @@ impl TestApp {
                 (url, Some(guard))
             }
         };
+        settings.data_dir = Some(dir.path().display().to_string());
+        Some(Self::start_in(url, pg, settings, dir).await)
+    }
+
+    async fn start(url: String, pg: Option<PgGuard>, settings: Settings) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = settings;
+        settings.data_dir = Some(dir.path().display().to_string());
+        Self::start_in(url, pg, settings, dir).await
+    }
+
+    async fn start_in(url: String, pg: Option<PgGuard>, mut settings: Settings, dir: tempfile::TempDir) -> TestApp {
         settings.database_url = Some(url.clone());
         settings.system_token = Some(SYSTEM_TOKEN.to_owned());
-        settings.data_dir = Some(dir.path().display().to_string());
         settings.db_max_connections.get_or_insert_with(|| "4".to_owned());
         let config = settings.resolve().expect("test config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -127,7 +144,7 @@ impl TestApp {
         let mut app =
             TestApp { base, db_url: url, client, shutdown: Some(tx), handle: Some(handle), _pg: pg, _dir: dir };
         app.wait_ready().await;
-        Some(app)
+        app
     }
 
     /// Polls `/readyz` until it answers 200 (bounded: 30 s).

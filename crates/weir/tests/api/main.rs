@@ -10,6 +10,7 @@ mod basics;
 mod connectors;
 mod dashboard;
 mod field_mappings;
+mod live;
 mod metrics;
 mod processing;
 mod records;

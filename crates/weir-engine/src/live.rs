@@ -1,0 +1,221 @@
+//! The live-event bus: what happens (an event received, processed or
+//! failed; a run started, progressing or finished) is published here and
+//! fanned out to the tenant's Server-Sent Events clients.
+//!
+//! In one process it is a `tokio::sync::broadcast` channel: publishing never
+//! waits, and a client too slow to keep up misses messages and is dropped
+//! (its stream ends) rather than slowing anyone down. Across instances on
+//! PostgreSQL, [`LiveBus::relay_postgres`] forwards every local event with
+//! `NOTIFY` (batched) and republishes what the other instances notify.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+
+/// Messages a subscriber may fall behind by before it is dropped.
+pub const CAPACITY: usize = 1024;
+/// The PostgreSQL channel.
+pub const CHANNEL: &str = "weir_live";
+/// Largest `NOTIFY` payload sent (PostgreSQL's limit is 8000 bytes).
+const MAX_PAYLOAD: usize = 7000;
+
+/// One thing that happened, for one tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    /// Whose it is (subscribers see only their tenant's).
+    pub tenant_id: String,
+    /// `event.received`, `event.processed`, `event.failed`, `sync.started`,
+    /// `sync.progress`, `sync.finished`.
+    pub kind: String,
+    /// What it is about.
+    pub data: Value,
+}
+
+/// A batch as it travels over `NOTIFY`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    /// The instance that published it (it ignores its own).
+    from: String,
+    events: Vec<LiveEvent>,
+}
+
+/// The bus. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LiveBus {
+    local: broadcast::Sender<Arc<LiveEvent>>,
+    relay: Option<mpsc::Sender<LiveEvent>>,
+    instance: Arc<String>,
+}
+
+impl Default for LiveBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LiveBus {
+    /// A bus for this process only.
+    pub fn new() -> Self {
+        let (local, _) = broadcast::channel(CAPACITY);
+        Self { local, relay: None, instance: Arc::new(weir_core::ids::random_key(8)) }
+    }
+
+    /// Publishes to this process's subscribers (and, when relayed, to the
+    /// other instances). Never waits.
+    pub fn publish(&self, tenant_id: &str, kind: &str, data: Value) {
+        let event = LiveEvent { tenant_id: tenant_id.to_owned(), kind: kind.to_owned(), data };
+        if let Some(relay) = &self.relay {
+            // A full relay queue drops the cross-instance copy, never blocks.
+            let _ = relay.try_send(event.clone());
+        }
+        let _ = self.local.send(Arc::new(event));
+    }
+
+    /// A new subscriber.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+        self.local.subscribe()
+    }
+
+    /// PostgreSQL: forwards this instance's events to the others with
+    /// `NOTIFY` (up to every 50 ms, several per payload) and republishes
+    /// theirs here. Returns the bus that publishes through the relay.
+    pub fn relay_postgres(self, pool: sqlx_postgres_pool::PgPool) -> Self {
+        let (tx, mut rx) = mpsc::channel::<LiveEvent>(CAPACITY * 4);
+        let from = self.instance.clone();
+        // Outgoing.
+        let out_pool = pool.clone();
+        let out_from = from.clone();
+        tokio::spawn(async move {
+            let mut pending: Vec<LiveEvent> = Vec::new();
+            loop {
+                let Some(first) = rx.recv().await else { return };
+                pending.push(first);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                while let Ok(e) = rx.try_recv() {
+                    pending.push(e);
+                }
+                for chunk in payloads(&out_from, std::mem::take(&mut pending)) {
+                    if let Err(e) = sqlx_postgres_pool::notify(&out_pool, CHANNEL, &chunk).await {
+                        tracing::warn!(error = %e, "live events not relayed to other instances");
+                    }
+                }
+            }
+        });
+        // Incoming.
+        let local = self.local.clone();
+        let in_from = from.clone();
+        tokio::spawn(async move {
+            loop {
+                match sqlx_postgres_pool::listen(&pool, CHANNEL).await {
+                    Ok(mut listener) => loop {
+                        match listener.recv().await {
+                            Ok(n) => {
+                                let Ok(env) = serde_json::from_str::<Envelope>(n.payload()) else { continue };
+                                if env.from == *in_from {
+                                    continue;
+                                }
+                                for e in env.events {
+                                    let _ = local.send(Arc::new(e));
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "live-event listener lost its connection; reconnecting");
+                                break;
+                            }
+                        }
+                    },
+                    Err(e) => tracing::warn!(error = %e, "cannot listen for live events; retrying"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        Self { local: self.local, relay: Some(tx), instance: self.instance }
+    }
+}
+
+/// Envelopes of at most `MAX_PAYLOAD` bytes (an event larger than that
+/// alone is skipped: live events are small by construction).
+fn payloads(from: &str, events: Vec<LiveEvent>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut batch: Vec<LiveEvent> = Vec::new();
+    let render = |b: &[LiveEvent]| {
+        serde_json::to_string(&Envelope { from: from.to_owned(), events: b.to_vec() }).unwrap_or_default()
+    };
+    for e in events {
+        batch.push(e);
+        if render(&batch).len() > MAX_PAYLOAD {
+            let last = batch.pop();
+            if !batch.is_empty() {
+                out.push(render(&batch));
+            }
+            batch = last.into_iter().collect();
+            if render(&batch).len() > MAX_PAYLOAD {
+                batch.clear();
+            }
+        }
+    }
+    if !batch.is_empty() {
+        out.push(render(&batch));
+    }
+    out
+}
+
+/// The PostgreSQL side, through sqlx (what SeaORM runs on).
+pub mod sqlx_postgres_pool {
+    pub use sea_orm::sqlx::PgPool;
+    use sea_orm::sqlx::postgres::PgListener;
+
+    /// `SELECT pg_notify(channel, payload)`.
+    pub async fn notify(pool: &PgPool, channel: &str, payload: &str) -> Result<(), sea_orm::sqlx::Error> {
+        sea_orm::sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(pool).await.map(|_| ())
+    }
+
+    /// A listener on `channel`.
+    pub async fn listen(pool: &PgPool, channel: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
+        let mut l = PgListener::connect_with(pool).await?;
+        l.listen(channel).await?;
+        Ok(l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn payloads_stay_under_the_notify_limit() {
+        let events: Vec<LiveEvent> = (0..200)
+            .map(|i| LiveEvent {
+                tenant_id: "t".into(),
+                kind: "event.received".into(),
+                data: json!({"i": i, "pad": "x".repeat(100)}),
+            })
+            .collect();
+        let chunks = payloads("me", events);
+        assert!(chunks.len() > 1);
+        let mut n = 0;
+        for c in &chunks {
+            assert!(c.len() <= MAX_PAYLOAD);
+            n += serde_json::from_str::<Envelope>(c).unwrap().events.len();
+        }
+        assert_eq!(n, 200);
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_what_is_published_and_slow_ones_lag() {
+        let bus = LiveBus::new();
+        let mut rx = bus.subscribe();
+        bus.publish("t1", "event.received", json!({"event_id": "e"}));
+        let got = rx.recv().await.unwrap();
+        assert_eq!((got.tenant_id.as_str(), got.kind.as_str()), ("t1", "event.received"));
+        for i in 0..(CAPACITY + 10) {
+            bus.publish("t1", "event.received", json!({"i": i}));
+        }
+        assert!(matches!(rx.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
+    }
+}
