@@ -11,6 +11,7 @@
 //! ```
 
 mod baselines;
+mod dashboard;
 mod syncs;
 mod webhooks;
 
@@ -107,6 +108,36 @@ enum Command {
         /// Records of a run whose every record fails, then exported (0 = skip).
         #[arg(long, default_value_t = 0)]
         export_errors: u64,
+    },
+    /// Dashboard benchmark: `seed` a large history (API + rows generated in
+    /// the database), then (after `weir rollups rebuild`) `time` the dashboard.
+    Dashboard {
+        /// `seed` or `time`.
+        step: String,
+        /// Server base URL (loopback only).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base: String,
+        /// The server's system token.
+        #[arg(long, env = "WEIR_SYSTEM_TOKEN")]
+        system_token: String,
+        /// The server's database (loopback), for `seed`.
+        #[arg(long, default_value = "")]
+        database_url: String,
+        /// Events to generate (at most 20,000,000).
+        #[arg(long, default_value_t = 5_000_000)]
+        events: u64,
+        /// Runs to generate (at most 2,000,000).
+        #[arg(long, default_value_t = 200_000)]
+        runs: u64,
+        /// Connectors to create (at most 10,000).
+        #[arg(long, default_value_t = 1000)]
+        connectors: u32,
+        /// Timed calls per range (at most 10,000).
+        #[arg(long, default_value_t = 200)]
+        calls: u32,
+        /// For `time`: the admin token `seed` printed.
+        #[arg(long)]
+        admin_token: Option<String>,
     },
     /// A no-op HTTP server (202 to any POST) for the baseline; ends by itself.
     Noop {
@@ -331,6 +362,23 @@ async fn main() -> anyhow::Result<()> {
                 export_errors,
             })
             .await
+        }
+        Command::Dashboard { step, base, system_token, database_url, events, runs, connectors, calls, admin_token } => {
+            let plan = dashboard::Plan {
+                base: base.trim_end_matches('/').to_owned(),
+                system_token,
+                database_url,
+                events,
+                runs,
+                connectors,
+                calls,
+                admin_token,
+            };
+            match step.as_str() {
+                "seed" => dashboard::seed(&plan).await,
+                "time" => dashboard::time(&plan).await,
+                other => bail!("step must be seed or time, not {other:?}"),
+            }
         }
         Command::Noop { listen, lifetime_secs } => baselines::noop(&listen, lifetime_secs).await,
         Command::Blast { url, concurrency, duration_secs } => baselines::blast(&url, concurrency, duration_secs).await,
