@@ -8,13 +8,14 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use tracing::instrument;
-use weir_core::PageRequest;
 
 use crate::entities::{connectors as cn, sync_histories as sh};
 use crate::repos::sync_runs::run_status;
-use crate::{Store, StoreError, SyncHistory, SyncHistoryFilter, TenantScope};
+use crate::{Store, StoreError, SyncHistory, TenantScope};
 
 /// Rollup counters summed over a range (for a connector, a day, or all).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -187,22 +188,30 @@ impl Store {
             errors.push((row.try_get::<String>("", "error_type")?, row.try_get::<Option<i64>>("", "n")?.unwrap_or(0)));
         }
         errors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        // Only the columns shown (not configurations or sealed credentials).
+        type Row = (String, String, String, bool, i32, Option<chrono::DateTime<chrono::Utc>>, bool);
         let connectors = cn::Entity::find()
+            .select_only()
+            .columns([cn::Column::Id, cn::Column::Code, cn::Column::Name, cn::Column::IsActive])
+            .columns([cn::Column::ConsecutiveFailures, cn::Column::LastActivityAt, cn::Column::LastActivityFailed])
             .filter(cn::Column::TenantId.eq(tenant))
             .filter(cn::Column::DeletedAt.is_null())
             .order_by_asc(cn::Column::Code)
+            .into_tuple::<Row>()
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|m| ConnectorActivity {
-                counts: per_connector.get(&m.id).copied().unwrap_or_default(),
-                connector_id: m.id,
-                code: m.code,
-                name: m.name,
-                is_active: m.is_active,
-                consecutive_failures: m.consecutive_failures,
-                last_activity_at: m.last_activity_at,
-                last_activity_failed: m.last_activity_failed,
+            .map(|(id, code, name, is_active, consecutive_failures, last_activity_at, last_activity_failed)| {
+                ConnectorActivity {
+                    counts: per_connector.get(&id).copied().unwrap_or_default(),
+                    connector_id: id,
+                    code,
+                    name,
+                    is_active,
+                    consecutive_failures,
+                    last_activity_at,
+                    last_activity_failed,
+                }
             })
             .collect();
         let active_runs = sh::Entity::find()
@@ -210,8 +219,17 @@ impl Store {
             .filter(sh::Column::Status.is_in([run_status::QUEUED, run_status::RUNNING]))
             .count(&self.db)
             .await?;
-        let page = PageRequest::parse(Some(1), Some(20)).map_err(|_| StoreError::StateConflict("page of 20"))?;
-        let recent_runs = self.list_sync_histories(scope, &SyncHistoryFilter::default(), page).await?.items;
+        // The newest 20 without counting them all (a tenant may have millions).
+        let recent_runs = sh::Entity::find()
+            .filter(sh::Column::TenantId.eq(tenant))
+            .order_by_desc(sh::Column::QueuedAt)
+            .order_by_desc(sh::Column::Id)
+            .limit(20)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(SyncHistory::from)
+            .collect();
         Ok(DashboardData { totals, days, errors, connectors, active_runs, recent_runs })
     }
 }
