@@ -289,7 +289,7 @@ async fn every_audited_action_is_emitted_by_its_operation(b: Backend) {
     loop {
         let p = store.list_audit(&scope, weir_core::PageRequest::parse(Some(page), Some(100)).unwrap()).await.unwrap();
         actions.extend(p.items.iter().map(|e| e.action.clone()));
-        if (page * 100) as u64 >= p.total {
+        if page * 100 >= p.total {
             break;
         }
         page += 1;
