@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use weir_core::FieldErrors;
 use weir_store::{AuditFilter, AuditRecord};
 
-use super::events::parse_bound;
+use super::events::time_range;
 use crate::auth::TenantCaller;
 use crate::envelope::{Data, List};
 use crate::extract::{ApiQuery, PageParams};
@@ -91,20 +91,7 @@ impl AuditQuery {
         if self.action.as_deref().is_some_and(|a| a.is_empty() || a.len() > 100) {
             e.add("action", "must be 1 to 100 characters");
         }
-        let from = self.from.as_deref().map(|s| parse_bound(s, false));
-        let to = self.to.as_deref().map(|s| parse_bound(s, true));
-        if matches!(from, Some(None)) {
-            e.add("from", "must be a date (2026-01-10) or an RFC 3339 time");
-        }
-        if matches!(to, Some(None)) {
-            e.add("to", "must be a date (2026-01-10) or an RFC 3339 time");
-        }
-        let (from, to) = (from.flatten(), to.flatten());
-        if let (Some(f), Some(t)) = (from, to)
-            && f > t
-        {
-            e.add("from", "must not be after to");
-        }
+        let (from, to) = time_range(self.from.as_deref(), self.to.as_deref(), &mut e);
         e.into_result().map_err(ApiError::Validation)?;
         Ok(AuditFilter { action: self.action.clone(), from, to })
     }

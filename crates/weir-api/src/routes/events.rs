@@ -132,6 +132,30 @@ pub struct EventQuery {
     pub per_page: Option<u64>,
 }
 
+/// Parses optional `from`/`to` query bounds (see [`parse_bound`]),
+/// recording a message per bad value and for `from` after `to`.
+pub fn time_range(
+    from: Option<&str>,
+    to: Option<&str>,
+    e: &mut FieldErrors,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let from = from.map(|s| parse_bound(s, false));
+    let to = to.map(|s| parse_bound(s, true));
+    if matches!(from, Some(None)) {
+        e.add("from", "must be a date (2026-01-10) or an RFC 3339 time");
+    }
+    if matches!(to, Some(None)) {
+        e.add("to", "must be a date (2026-01-10) or an RFC 3339 time");
+    }
+    let (from, to) = (from.flatten(), to.flatten());
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        e.add("from", "must not be after to");
+    }
+    (from, to)
+}
+
 /// Parses a range bound: RFC 3339, or a date (start of day; for an upper
 /// bound, the start of the next day, so the whole day is included).
 pub fn parse_bound(s: &str, upper: bool) -> Option<DateTime<Utc>> {
@@ -156,20 +180,7 @@ impl EventQuery {
                 e.add(field, "is not an id");
             }
         }
-        let from = self.from.as_deref().map(|s| parse_bound(s, false));
-        let to = self.to.as_deref().map(|s| parse_bound(s, true));
-        if matches!(from, Some(None)) {
-            e.add("from", "must be a date (2026-01-10) or an RFC 3339 time");
-        }
-        if matches!(to, Some(None)) {
-            e.add("to", "must be a date (2026-01-10) or an RFC 3339 time");
-        }
-        let (from, to) = (from.flatten(), to.flatten());
-        if let (Some(f), Some(t)) = (from, to)
-            && f > t
-        {
-            e.add("from", "must not be after to");
-        }
+        let (from, to) = time_range(self.from.as_deref(), self.to.as_deref(), &mut e);
         e.into_result().map_err(ApiError::Validation)?;
         Ok(EventFilter {
             status: self.status.clone(),

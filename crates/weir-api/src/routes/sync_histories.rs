@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use weir_core::{FieldErrors, ids};
 use weir_store::{Store, SyncError, SyncHistory, SyncHistoryFilter, TenantScope, run_status};
 
-use super::events::parse_bound;
+use super::events::time_range;
 use crate::auth::TenantCaller;
 use crate::envelope::{Data, List};
 use crate::extract::{ApiQuery, Id, PageParams};
@@ -151,20 +151,7 @@ impl SyncHistoryQuery {
         if self.status.as_deref().is_some_and(|s| !run_status::ALL.contains(&s)) {
             e.add("status", format!("must be one of {}", run_status::ALL.join(", ")));
         }
-        let from = self.from.as_deref().map(|s| parse_bound(s, false));
-        let to = self.to.as_deref().map(|s| parse_bound(s, true));
-        if matches!(from, Some(None)) {
-            e.add("from", "must be a date (2026-01-10) or an RFC 3339 time");
-        }
-        if matches!(to, Some(None)) {
-            e.add("to", "must be a date (2026-01-10) or an RFC 3339 time");
-        }
-        let (from, to) = (from.flatten(), to.flatten());
-        if let (Some(f), Some(t)) = (from, to)
-            && f > t
-        {
-            e.add("from", "must not be after to");
-        }
+        let (from, to) = time_range(self.from.as_deref(), self.to.as_deref(), &mut e);
         e.into_result().map_err(ApiError::Validation)?;
         Ok(SyncHistoryFilter {
             connector_id: self.connector_id.clone(),
