@@ -26,6 +26,7 @@ pub use repos::connectors::{Connector, ConnectorChanges, ConnectorFilter, NewCon
 pub use repos::dashboard::{ConnectorActivity, Counts, DashboardData};
 pub use repos::events::{AcceptedDelivery, Delivery, DeliveryOutcome, EventFilter, RejectedDelivery, WebhookEvent};
 pub use repos::field_mappings::{FieldMapping, MappingSpec};
+pub use repos::health::HealthChange;
 pub use repos::instance::MasterKeyCheck;
 pub use repos::queue::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEffect};
 pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};

@@ -157,6 +157,20 @@ pub async fn run(
         }
         weir_store::Backend::Sqlite => LiveBus::new(),
     };
+    // Connector health changes go to the live stream once committed.
+    let store = {
+        let live = live.clone();
+        store.with_health_listener(move |c| {
+            live.publish(
+                &c.tenant_id,
+                "connector.health_changed",
+                serde_json::json!({
+                    "connector_id": c.connector_id, "from": c.from, "to": c.to,
+                    "consecutive_failures": c.consecutive_failures,
+                }),
+            )
+        })
+    };
     let (ingest, writer) = Ingest::spawn(store.clone(), IngestOptions::default(), wake.clone(), live.clone());
     let processing = ProcessorOptions { live: live.clone(), ..config.processing.clone() };
     let processor = Processor::new(store.clone(), master_key.clone(), outbound.clone(), processing, wake);

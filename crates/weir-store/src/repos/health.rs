@@ -5,11 +5,41 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use sea_orm::QuerySelect;
 
 use crate::StoreError;
 use crate::entities::connectors as cn;
+
+/// A connector's health by its recent activity: `failing` after 3
+/// consecutive failures, `degraded` when the last activity failed, else
+/// `healthy` (the dashboard adds the range's success rate).
+pub fn recent_health(consecutive_failures: i32, last_activity_failed: bool) -> &'static str {
+    if consecutive_failures >= weir_core::health::FAILING_CONSECUTIVE as i32 {
+        "failing"
+    } else if last_activity_failed {
+        "degraded"
+    } else {
+        "healthy"
+    }
+}
+
+/// A connector whose recent-activity health changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthChange {
+    /// Its tenant.
+    pub tenant_id: String,
+    /// The connector.
+    pub connector_id: String,
+    /// Health before (`recent_health`).
+    pub from: &'static str,
+    /// Health now.
+    pub to: &'static str,
+    /// Consecutive failures now.
+    pub consecutive_failures: i32,
+}
 
 /// Outcomes per connector, in the order they happened (`true` = failed).
 #[derive(Debug, Default)]
@@ -21,25 +51,49 @@ impl Activity {
         self.0.entry(connector.to_owned()).or_default().push(failed);
     }
 
-    /// Updates every connector touched, in id order (one lock order for all).
-    pub(crate) async fn write<C: ConnectionTrait>(self, conn: &C, at: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Updates every connector touched, in id order (one lock order for all);
+    /// answers the connectors whose recent-activity health changed.
+    pub(crate) async fn write<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<HealthChange>, StoreError> {
+        let mut changes = Vec::new();
         for (connector, outcomes) in self.0 {
+            let Some((tenant, before, was_failed)) = cn::Entity::find_by_id(connector.clone())
+                .select_only()
+                .columns([cn::Column::TenantId, cn::Column::ConsecutiveFailures, cn::Column::LastActivityFailed])
+                // NO KEY UPDATE: concurrent inserts' foreign-key checks take
+                // KEY SHARE on this row, which FOR UPDATE would wait for.
+                .lock(LockType::NoKeyUpdate)
+                .into_tuple::<(String, i32, bool)>()
+                .one(conn)
+                .await?
+            else {
+                continue;
+            };
             let trailing = outcomes.iter().rev().take_while(|f| **f).count() as i32;
             let had_success = outcomes.iter().any(|f| !*f);
             let last_failed = outcomes.last().copied().unwrap_or(false);
-            let failures = if had_success {
-                Expr::value(trailing)
-            } else {
-                Expr::col(cn::Column::ConsecutiveFailures).add(trailing)
-            };
+            let after = if had_success { trailing } else { before.saturating_add(trailing) };
             cn::Entity::update_many()
-                .col_expr(cn::Column::ConsecutiveFailures, failures)
+                .col_expr(cn::Column::ConsecutiveFailures, Expr::value(after))
                 .col_expr(cn::Column::LastActivityAt, Expr::value(at))
                 .col_expr(cn::Column::LastActivityFailed, Expr::value(last_failed))
-                .filter(cn::Column::Id.eq(connector))
+                .filter(cn::Column::Id.eq(connector.as_str()))
                 .exec(conn)
                 .await?;
+            let (from, to) = (recent_health(before, was_failed), recent_health(after, last_failed));
+            if from != to {
+                changes.push(HealthChange {
+                    tenant_id: tenant,
+                    connector_id: connector,
+                    from,
+                    to,
+                    consecutive_failures: after,
+                });
+            }
         }
-        Ok(())
+        Ok(changes)
     }
 }

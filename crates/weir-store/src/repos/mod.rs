@@ -8,7 +8,7 @@ pub mod connectors;
 pub mod dashboard;
 pub mod events;
 pub mod field_mappings;
-pub(crate) mod health;
+pub mod health;
 pub mod instance;
 pub mod queue;
 pub mod rebuild;

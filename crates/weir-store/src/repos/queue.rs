@@ -467,12 +467,13 @@ impl Store {
         }
         days.write(&txn).await?;
         errors.write(&txn).await?;
-        activity.write(&txn, at).await?;
+        let health_changes = activity.write(&txn, at).await?;
         // Last: on PostgreSQL appending locks the tenant row; hold it briefly.
         for (tenant, (_, entries)) in audits {
             self.append_audits(&txn, &tenant, entries).await?;
         }
         txn.commit().await?;
+        self.announce_health(&health_changes);
         Ok(all_effects)
     }
 

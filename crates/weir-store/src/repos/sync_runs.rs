@@ -478,7 +478,7 @@ impl Store {
             run_status::FAILED => activity.add(connector, true),
             _ => {}
         }
-        activity.write(&txn, at).await?;
+        let health_changes = activity.write(&txn, at).await?;
         let entry = AuditEntry {
             action: "sync.finished",
             actor: format!("sync_configuration:{}", m.sync_configuration_id),
@@ -494,6 +494,7 @@ impl Store {
         };
         self.append_audits(&txn, tenant, vec![entry]).await?;
         txn.commit().await?;
+        self.announce_health(&health_changes);
         Ok(m.into())
     }
 

@@ -132,6 +132,29 @@ async fn stream_shows_the_tenants_events_only(b: Backend) {
     assert!(saw(&events, "event.processed", &id), "{events:?}");
     let received = events.iter().find(|(k, _)| k == "event.received").unwrap();
     assert_eq!(received.1["event_type"], "customer.created");
+    // A failure degrades the connector; the next success restores it.
+    let res = app
+        .client
+        .post(&a.url)
+        .bearer_auth(&a.secret)
+        .header("idempotency-key", "k2")
+        .json(&json!({"no": "id"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let changed = |to: &'static str| {
+        move |e: &[(String, Value)]| e.iter().any(|(k, d)| k == "connector.health_changed" && d["to"] == to)
+    };
+    let events = read(&mut mine, Duration::from_secs(15), changed("degraded")).await;
+    let change = events.iter().find(|(k, _)| k == "connector.health_changed").unwrap();
+    assert_eq!((change.1["from"].as_str(), change.1["to"].as_str()), (Some("healthy"), Some("degraded")), "{events:?}");
+    deliver(&app, &a, "k3").await;
+    let events = read(&mut mine, Duration::from_secs(15), changed("healthy")).await;
+    assert!(
+        events.iter().any(|(k, d)| k == "connector.health_changed" && d["from"] == "degraded" && d["to"] == "healthy"),
+        "{events:?}"
+    );
     // The other tenant's client got nothing of it.
     let leaked = read(&mut theirs, Duration::from_millis(800), |e| !e.is_empty()).await;
     assert!(leaked.is_empty(), "{leaked:?}");
