@@ -148,8 +148,11 @@ pub struct Store {
     backend: Backend,
     /// Told, after each commit, of connectors whose recent-activity health
     /// changed (the live stream's `connector.health_changed`).
-    pub(crate) on_health: Option<std::sync::Arc<dyn Fn(&crate::repos::health::HealthChange) + Send + Sync>>,
+    pub(crate) on_health: Option<HealthListener>,
 }
+
+/// What [`Store::with_health_listener`] installs.
+type HealthListener = std::sync::Arc<dyn Fn(&crate::repos::health::HealthChange) + Send + Sync>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
