@@ -23,6 +23,7 @@ const NOT_ACTIONS: &[(&str, &str)] = &[
     ("destination.secret", "a request field name (sync configurations)"),
     ("record.upserted", "the `type` of a record delivered to an HTTP destination"),
     ("sync.progress", "a live-event kind (SSE), not an audit action: progress is not audited"),
+    ("connector.health_changed", "a live-event kind (SSE): health follows from audited facts"),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
