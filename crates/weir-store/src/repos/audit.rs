@@ -3,15 +3,12 @@
 //! change that did not happen, nor misses one that did.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
 use serde_json::{Value, json};
 use weir_core::audit::{GENESIS_HASH, canonical_json, chain_hash};
 use weir_core::{PageRequest, ids};
 
-use super::{Paged, now};
+use super::{Paged, now, paged};
 use crate::entities::audit_logs;
 use crate::{Store, StoreError, TenantScope};
 
@@ -207,17 +204,7 @@ impl Store {
         page: PageRequest,
     ) -> Result<Paged<AuditRecord>, StoreError> {
         let query = filtered(scope, filter);
-        let total = query.clone().count(&self.db).await?;
-        let items = query
-            .order_by_desc(audit_logs::Column::Seq)
-            .offset(page.offset())
-            .limit(page.per_page())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(AuditRecord::from)
-            .collect();
-        Ok(Paged { items, total })
+        paged(&self.db, query.order_by_desc(audit_logs::Column::Seq), page).await
     }
 
     /// Up to `limit` entries matching `filter` after `after_seq`, oldest

@@ -4,14 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Value, json};
 use tracing::instrument;
 use weir_core::{PageRequest, ids};
 
 use super::audit::AuditEntry;
 use super::connectors::{Connector, ConnectorChanges, SealedCredentials};
-use super::{Paged, now};
+use super::{Paged, now, paged};
 use crate::entities::connector_change_requests as ccr;
 use crate::{Store, StoreError, TenantScope};
 
@@ -132,18 +132,7 @@ impl Store {
         if let Some(c) = &filter.connector_id {
             query = query.filter(ccr::Column::ConnectorId.eq(c.as_str()));
         }
-        let total = query.clone().count(&self.db).await?;
-        let items = query
-            .order_by_desc(ccr::Column::CreatedAt)
-            .order_by_desc(ccr::Column::Id)
-            .offset(page.offset())
-            .limit(page.per_page())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(ChangeRequest::from)
-            .collect();
-        Ok(Paged { items, total })
+        paged(&self.db, query.order_by_desc(ccr::Column::CreatedAt).order_by_desc(ccr::Column::Id), page).await
     }
 
     /// One change request, with its sealed credentials for applying.

@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{Value, json};
 use tracing::instrument;
 use weir_core::PageRequest;
 
 use super::audit::AuditEntry;
 use super::rollups::{DayCounters, ErrorCounters};
-use super::{Paged, now};
+use super::{Paged, now, paged};
 use crate::entities::{webhook_events as we, webhook_receivers as wr};
 use crate::{Store, StoreError, TenantScope};
 
@@ -397,18 +397,7 @@ impl Store {
         if let Some(t) = filter.to {
             q = q.filter(we::Column::ReceivedAt.lt(t));
         }
-        let total = q.clone().count(&self.db).await?;
-        let items = q
-            .order_by_desc(we::Column::ReceivedAt)
-            .order_by_desc(we::Column::Id)
-            .offset(page.offset())
-            .limit(page.per_page())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(WebhookEvent::from)
-            .collect();
-        Ok(Paged { items, total })
+        paged(&self.db, q.order_by_desc(we::Column::ReceivedAt).order_by_desc(we::Column::Id), page).await
     }
 
     /// One event of the tenant.

@@ -4,15 +4,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::{Value, json};
 use tracing::instrument;
 use weir_core::{PageRequest, ids};
 
 use super::audit::AuditEntry;
-use super::{Paged, now};
+use super::{Paged, now, paged};
 use crate::entities::{field_mappings as fm, sync_configurations as sc};
 use crate::{Store, StoreError, TenantScope};
 
@@ -120,17 +119,7 @@ impl Store {
         if let Some(t) = entity_type {
             q = q.filter(fm::Column::EntityType.eq(t));
         }
-        let total = q.clone().count(&self.db).await?;
-        let items = q
-            .order_by_asc(fm::Column::Name)
-            .offset(page.offset())
-            .limit(page.per_page())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(FieldMapping::from)
-            .collect();
-        Ok(Paged { items, total })
+        paged(&self.db, q.order_by_asc(fm::Column::Name), page).await
     }
 
     /// Replaces a mapping's name, entity type, key and rules.

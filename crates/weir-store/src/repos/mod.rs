@@ -28,6 +28,24 @@ pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// One page of an ordered query and the query's total count, its rows
+/// turned into `T`.
+pub(crate) async fn paged<E, T>(
+    db: &sea_orm::DatabaseConnection,
+    query: sea_orm::Select<E>,
+    page: weir_core::PageRequest,
+) -> Result<Paged<T>, crate::StoreError>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Send + Sync,
+    T: From<E::Model>,
+{
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let total = query.clone().count(db).await?;
+    let items = query.offset(page.offset()).limit(page.per_page()).all(db).await?.into_iter().map(T::from).collect();
+    Ok(Paged { items, total })
+}
+
 /// A page of rows and the total count of the unpaged query.
 #[derive(Debug, Clone)]
 pub struct Paged<T> {

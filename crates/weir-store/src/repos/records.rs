@@ -15,7 +15,7 @@ use tracing::instrument;
 use weir_core::sync::compare_ordering;
 use weir_core::{PageRequest, ids};
 
-use super::{Paged, now};
+use super::{Paged, now, paged};
 use crate::entities::records as rec;
 use crate::{Conflict, Store, StoreError, TenantScope};
 
@@ -346,17 +346,6 @@ impl Store {
                 .collect();
             return Ok(Paged { items, total });
         }
-        let total = q.clone().count(&self.db).await?;
-        let items = q
-            .order_by_asc(rec::Column::UpdatedAt)
-            .order_by_asc(rec::Column::Id)
-            .offset(page.offset())
-            .limit(page.per_page())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Record::from)
-            .collect();
-        Ok(Paged { items, total })
+        paged(&self.db, q.order_by_asc(rec::Column::UpdatedAt).order_by_asc(rec::Column::Id), page).await
     }
 }

@@ -4,15 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 use serde_json::{Value, json};
 use tracing::instrument;
 use weir_core::{PageRequest, ids};
 
 use super::audit::AuditEntry;
-use super::{Paged, now};
+use super::{Paged, now, paged};
 use crate::entities::{field_mappings as fm, sync_configurations as sc};
 use crate::{Store, StoreError, TenantScope};
 
@@ -241,18 +240,7 @@ impl Store {
         if let Some(a) = filter.is_active {
             q = q.filter(sc::Column::IsActive.eq(a));
         }
-        let total = q.clone().count(&self.db).await?;
-        let items = q
-            .order_by_asc(sc::Column::CreatedAt)
-            .order_by_asc(sc::Column::Id)
-            .offset(page.offset())
-            .limit(page.per_page())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        Ok(Paged { items, total })
+        paged(&self.db, q.order_by_asc(sc::Column::CreatedAt).order_by_asc(sc::Column::Id), page).await
     }
 
     /// Replaces a configuration's settings (the secret only if a new one is given).

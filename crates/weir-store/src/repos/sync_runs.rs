@@ -19,7 +19,7 @@ use weir_core::{PageRequest, ids};
 use super::audit::AuditEntry;
 use super::health::Activity;
 use super::rollups::{DayCounters, ErrorCounters};
-use super::{Paged, now};
+use super::{Paged, now, paged};
 use crate::entities::{records as rec, sync_configurations as sc, sync_errors as se, sync_histories as sh};
 use crate::{Record, Store, StoreError, TenantScope};
 
@@ -580,18 +580,7 @@ impl Store {
         if let Some(t) = filter.to {
             q = q.filter(sh::Column::QueuedAt.lt(t));
         }
-        let total = q.clone().count(&self.db).await?;
-        let items = q
-            .order_by_desc(sh::Column::QueuedAt)
-            .order_by_desc(sh::Column::Id)
-            .offset(page.offset())
-            .limit(page.per_page())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        Ok(Paged { items, total })
+        paged(&self.db, q.order_by_desc(sh::Column::QueuedAt).order_by_desc(sh::Column::Id), page).await
     }
 
     /// One run of the tenant.
@@ -610,18 +599,7 @@ impl Store {
         let q = se::Entity::find()
             .filter(se::Column::TenantId.eq(scope.tenant_id()))
             .filter(se::Column::SyncHistoryId.eq(run_id));
-        let total = q.clone().count(&self.db).await?;
-        let items = q
-            .order_by_asc(se::Column::CreatedAt)
-            .order_by_asc(se::Column::Id)
-            .offset(page.offset())
-            .limit(page.per_page())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        Ok(Paged { items, total })
+        paged(&self.db, q.order_by_asc(se::Column::CreatedAt).order_by_asc(se::Column::Id), page).await
     }
 
     /// Up to `limit` of a run's errors after `after` (an error id; ids are

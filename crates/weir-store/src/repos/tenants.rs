@@ -1,11 +1,11 @@
 //! Tenants: created and listed by the system token only.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
 use tracing::instrument;
 use weir_core::{PageRequest, TenantName, TenantSlug, ids};
 
-use super::{Paged, now};
+use super::{Paged, now, paged};
 use crate::entities::tenants;
 use crate::{Store, StoreError, SystemScope, TenantScope};
 
@@ -61,18 +61,7 @@ impl Store {
     #[instrument(skip_all)]
     pub async fn list_tenants(&self, _cap: &SystemScope, page: PageRequest) -> Result<Paged<Tenant>, StoreError> {
         let query = tenants::Entity::find();
-        let total = query.clone().count(&self.db).await?;
-        let items = query
-            .order_by_desc(tenants::Column::CreatedAt)
-            .order_by_desc(tenants::Column::Id)
-            .offset(page.offset())
-            .limit(page.per_page())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(Tenant::from)
-            .collect();
-        Ok(Paged { items, total })
+        paged(&self.db, query.order_by_desc(tenants::Column::CreatedAt).order_by_desc(tenants::Column::Id), page).await
     }
 
     /// One tenant by id.
