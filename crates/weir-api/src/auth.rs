@@ -8,12 +8,20 @@
 //! The right kind of token is required on each side: a system token on a
 //! tenant route (or a tenant token on a system route) is 403, an unknown
 //! token 401.
+//!
+//! The web dashboard authenticates with a session cookie instead
+//! ([`SESSION_COOKIE`], opened by `POST /api/v1/session`): a request without
+//! an `Authorization` header but with the cookie acts as the session's
+//! token. A state-changing request (any method but GET/HEAD/OPTIONS) made
+//! with the cookie must carry the session's `X-CSRF-Token`, and, when the
+//! browser sends `Origin`, come from the server's own origin.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use subtle::ConstantTimeEq as _;
 use weir_core::Role;
-use weir_store::{Principal, SystemScope, TenantScope};
+use weir_store::{Principal, Session, SystemScope, TenantScope};
 
 use crate::AppState;
 use crate::problem::ApiError;
@@ -51,6 +59,11 @@ impl TenantCaller {
         &self.0.token_id
     }
 
+    /// How the audit trail names the caller: `token:<id>`.
+    pub fn actor(&self) -> String {
+        self.0.actor()
+    }
+
     /// 403 unless the caller's role is at least `required`.
     pub fn require(&self, required: Role) -> Result<(), ApiError> {
         if self.0.role.allows(required) {
@@ -69,6 +82,10 @@ impl FromRequestParts<AppState> for TenantCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) && session_secret(parts).is_some() {
+            let SessionCaller(session) = SessionCaller::from_request_parts(parts, state).await?;
+            return Ok(TenantCaller(session.principal));
+        }
         let token = bearer(parts)?;
         if let Some(principal) = state.store.authenticate(token).await? {
             return Ok(TenantCaller(principal));
@@ -96,5 +113,64 @@ impl FromRequestParts<AppState> for SystemCaller {
             return Err(ApiError::Forbidden("tenant tokens cannot manage tenants; use the system token"));
         }
         Err(ApiError::Unauthorized("invalid or revoked token"))
+    }
+}
+
+/// The dashboard's session cookie. HttpOnly and SameSite=Strict; `Secure`
+/// when `WEIR_SESSION_COOKIE_SECURE` is on.
+pub const SESSION_COOKIE: &str = "weir_session";
+
+/// The header that state-changing cookie requests must carry.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session cookie's value, if the request has one. Parsed by hand: one
+/// `name=value` lookup in the `Cookie` header does not need a cookie crate.
+fn session_secret(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty() && v.len() <= MAX_TOKEN_LEN)
+}
+
+/// Whether `Origin` (when the browser sent one) names this server: its
+/// host must equal the `Host` header. Browsers send `Origin` on every
+/// cross-site request, so a forged form or fetch from another site fails.
+pub(crate) fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let (Ok(origin), Some(host)) = (origin.to_str(), headers.get(header::HOST).and_then(|h| h.to_str().ok())) else {
+        return false;
+    };
+    let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    origin_host.is_some_and(|o| o.eq_ignore_ascii_case(host))
+}
+
+/// A caller signed in to the dashboard (session cookie; no bearer token).
+/// For state-changing methods the CSRF token and origin are checked here.
+#[derive(Debug, Clone)]
+pub struct SessionCaller(pub Session);
+
+impl FromRequestParts<AppState> for SessionCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let secret = session_secret(parts).ok_or(ApiError::Unauthorized("not signed in"))?;
+        let session =
+            state.store.session(secret).await?.ok_or(ApiError::Unauthorized("the session has ended; sign in again"))?;
+        if !parts.method.is_safe() {
+            if !same_origin(&parts.headers) {
+                return Err(ApiError::Forbidden("cross-origin request refused"));
+            }
+            let presented = parts.headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+            if !bool::from(presented.ct_eq(session.csrf_token.as_bytes())) {
+                return Err(ApiError::Forbidden("missing or wrong X-CSRF-Token"));
+            }
+        }
+        Ok(SessionCaller(session))
     }
 }

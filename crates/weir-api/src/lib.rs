@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod policy;
 pub mod problem;
 pub mod routes;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,21 @@ impl Default for HttpLimits {
     }
 }
 
+/// Dashboard sessions (`POST /api/v1/session`).
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// How long a session lasts (never longer than its token).
+    pub ttl: Duration,
+    /// Mark the cookie `Secure` (serve the dashboard over HTTPS).
+    pub secure_cookie: bool,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self { ttl: Duration::from_secs(12 * 3600), secure_cookie: false }
+    }
+}
+
 /// The long-lived services handlers use.
 #[derive(Clone)]
 pub struct Services {
@@ -65,6 +81,8 @@ pub struct Services {
     pub live: weir_engine::LiveBus,
     /// Turns true when the server starts shutting down (streams end then).
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Dashboard sessions.
+    pub sessions: SessionSettings,
 }
 
 /// What every handler can reach.
@@ -86,6 +104,8 @@ pub struct AppState {
     pub live: weir_engine::LiveBus,
     /// Shutdown has begun.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Dashboard sessions.
+    pub sessions: SessionSettings,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: Arc<String>,
     /// The Prometheus recorder's handle.
@@ -98,7 +118,7 @@ pub struct AppState {
 pub fn router(services: Services, limits: &HttpLimits) -> Router {
     let (routes, api) = routes::all().split_for_parts();
     let openapi_json = Arc::new(openapi::render(api));
-    let Services { store, master_key, outbound, intake, wake, sync, live, stopping } = services;
+    let Services { store, master_key, outbound, intake, wake, sync, live, stopping, sessions } = services;
     let state = AppState {
         store,
         master_key,
@@ -108,9 +128,10 @@ pub fn router(services: Services, limits: &HttpLimits) -> Router {
         sync,
         live,
         stopping,
+        sessions,
         openapi_json,
         metrics: metrics::install(),
     };
-    let routes = routes.route_layer(axum::middleware::from_fn(metrics::track));
+    let routes = routes.route_layer(axum::middleware::from_fn(metrics::track)).merge(ui::routes());
     middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
 }

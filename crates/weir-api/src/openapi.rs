@@ -5,7 +5,7 @@
 //! rewrites it.
 
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "events", description = "Received webhook events"),
         (name = "field-mappings", description = "Rules that turn payloads into records"),
         (name = "records", description = "The business system's records"),
+        (name = "session", description = "Dashboard sign-in: an API token exchanged for a session cookie"),
     )
 )]
 struct BaseDoc;
@@ -32,6 +33,13 @@ pub fn base() -> utoipa::openapi::OpenApi {
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("weir_…").build()),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            crate::auth::SESSION_COOKIE,
+            "Dashboard session (POST /api/v1/session); state-changing requests also need X-CSRF-Token",
+        ))),
     );
     doc
 }

@@ -41,6 +41,8 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("sync.started", "a runner started a run"),
     ("sync.finished", "a run ended (status, duration, every count, error type)"),
     ("sync.cancel_requested", "an operator cancelled a run"),
+    ("session.created", "a dashboard sign-in opened a session with a token (expiry)"),
+    ("session.ended", "a dashboard session was signed out"),
 ];
 
 /// `value` as JSON text with object keys sorted at every level, whatever

@@ -20,6 +20,18 @@ pub enum Health {
     Inactive,
 }
 
+impl Health {
+    /// The wire name (`healthy`, `degraded`, `failing`, `inactive`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Degraded => "degraded",
+            Health::Failing => "failing",
+            Health::Inactive => "inactive",
+        }
+    }
+}
+
 /// Consecutive failures from which a connector is failing.
 pub const FAILING_CONSECUTIVE: u32 = 3;
 /// Success rate below which a connector is failing.

@@ -31,6 +31,7 @@ pub use repos::instance::MasterKeyCheck;
 pub use repos::queue::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEffect};
 pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};
 pub use repos::records::{Record, RecordWrite, UpsertOutcome};
+pub use repos::sessions::{OpenedSession, Session};
 pub use repos::sync_configurations::{SyncConfiguration, SyncConfigurationFilter, SyncConfigurationSpec, WebhookRoute};
 pub use repos::sync_runs::{
     ClaimedRun, NewSyncError, RunCounts, RunEnd, SyncError, SyncHistory, SyncHistoryFilter, SyncStatus, run_status,

@@ -54,3 +54,10 @@ pub struct Principal {
     /// Who issued their token: `system`, `cli` or another token's id.
     pub issued_by: Option<String>,
 }
+
+impl Principal {
+    /// How the audit trail names this caller: `token:<id>`.
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.token_id)
+    }
+}

@@ -201,8 +201,17 @@ pub async fn run(
     };
     let intake = weir_api::intake::Intake::new(ingest, config.rate_limit_per_minute, config.max_body_bytes);
     let (streams_stop, stopping) = tokio::sync::watch::channel(false);
-    let services =
-        Services { store: store.clone(), master_key, outbound, intake, wake: processor_wake, sync, live, stopping };
+    let services = Services {
+        store: store.clone(),
+        master_key,
+        outbound,
+        intake,
+        wake: processor_wake,
+        sync,
+        live,
+        stopping,
+        sessions: config.sessions.clone(),
+    };
     let app = weir_api::router(services, &limits);
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     tracing::info!(

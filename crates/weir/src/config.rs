@@ -139,6 +139,10 @@ settings! {
     scheduler_interval_ms: "WEIR_SCHEDULER_INTERVAL_MS",
     /// Delays before retrying a sync page or push that failed with 5xx/timeout, e.g. 1s,5s (3 attempts in all) [default: 1s,5s,15s].
     sync_retry_backoff: "WEIR_SYNC_RETRY_BACKOFF",
+    /// Seconds a dashboard sign-in lasts (never longer than its token) [default: 43200].
+    session_ttl_secs: "WEIR_SESSION_TTL_SECS",
+    /// true: mark the dashboard's session cookie Secure (serve the dashboard over HTTPS) [default: false].
+    session_cookie_secure: "WEIR_SESSION_COOKIE_SECURE",
     /// Log filter, e.g. info or weir=debug,tower_http=info [default: info].
     log: "WEIR_LOG",
     /// Log format: text or json [default: text].
@@ -211,6 +215,8 @@ pub struct Config {
     pub processing: ProcessorOptions,
     /// Sync runs: pool limits, scheduler, page retries.
     pub sync: SyncOptions,
+    /// Dashboard sessions.
+    pub sessions: weir_api::SessionSettings,
     /// Log filter.
     pub log: String,
     /// Log format.
@@ -230,6 +236,15 @@ impl Check<'_> {
             env: self.env,
             flag: self.option.replace('_', "-"),
             reason: reason.to_string(),
+        }
+    }
+
+    /// A true/false option (also 1/0, yes/no); unset is false.
+    fn flag(&self) -> Result<bool, ConfigError> {
+        match self.value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("false") | Some("0") | Some("no") => Ok(false),
+            Some("true") | Some("1") | Some("yes") => Ok(true),
+            Some(other) => Err(self.fail(format!("{other:?}: use true or false"))),
         }
     }
 
@@ -346,11 +361,10 @@ impl Settings {
             Some("normal") => false,
             Some(other) => return Err(ss.fail(format!("{other:?}: use full or normal"))),
         };
-        let bp = check!(self, outbound_block_private);
-        let outbound_block_private = match bp.value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("false") | Some("0") | Some("no") => false,
-            Some("true") | Some("1") | Some("yes") => true,
-            Some(other) => return Err(bp.fail(format!("{other:?}: use true or false"))),
+        let outbound_block_private = check!(self, outbound_block_private).flag()?;
+        let sessions = weir_api::SessionSettings {
+            ttl: Duration::from_secs(check!(self, session_ttl_secs).parse(43_200u64, Some((60, 30 * 24 * 3600)))?),
+            secure_cookie: check!(self, session_cookie_secure).flag()?,
         };
         let backoff = durations(&check!(self, retry_backoff), RetryPolicy::default().backoff)?;
         let processing = ProcessorOptions {
@@ -407,6 +421,7 @@ impl Settings {
             log_format,
             processing,
             sync,
+            sessions,
         })
     }
 }

@@ -16,6 +16,7 @@ const PREFIXES: &[&str] = &[
     "field_mapping",
     "sync_configuration",
     "sync",
+    "session",
 ];
 
 /// Literals with an action's shape that are not actions.

@@ -1,9 +1,11 @@
 //! `GET /api/v1/integration/dashboard` (admin): the tenant's numbers for a
-//! range of UTC days, read from day rollups (`weir_store::repos::dashboard`)
+//! range of UTC days (and `/dashboard/export`, the same as a CSV or JSON file), read from day rollups (`weir_store::repos::dashboard`)
 //! and decided by one health rule set (`weir_core::health`).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::response::Response;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,7 +19,7 @@ use crate::auth::TenantCaller;
 use crate::envelope::Data;
 use crate::extract::ApiQuery;
 use crate::problem::{ApiError, Problem};
-use crate::{AppState, policy};
+use crate::{AppState, download, policy};
 
 /// Default range: the last 7 days, today included (CON-003).
 pub const DEFAULT_DAYS: u64 = 7;
@@ -213,6 +215,116 @@ pub async fn dashboard(
 ) -> Result<Json<Data<DashboardOut>>, ApiError> {
     caller.require(policy::dashboard())?;
     let (from, to) = q.range(Utc::now().date_naive())?;
+    Ok(Json(Data::new(build(&state, &caller, from, to).await?)))
+}
+
+/// Range and file format of a report export.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// First day, as for the dashboard.
+    pub from: Option<String>,
+    /// Last day, as for the dashboard.
+    pub to: Option<String>,
+    /// `csv` (default) or `json`.
+    pub format: Option<String>,
+}
+
+/// The CSV report's columns: one long table, a row per number, so a
+/// spreadsheet can pivot it (`section` is summary, trend, error or connector).
+const CSV_HEADER: [&str; 5] = ["section", "date", "subject", "metric", "value"];
+
+fn report_rows(d: &DashboardOut) -> Vec<Vec<String>> {
+    let row = |section: &str, date: String, subject: &str, metric: &str, value: String| {
+        vec![section.to_owned(), date, subject.to_owned(), metric.to_owned(), value]
+    };
+    let s = &d.summary;
+    let range = format!("{}..{}", d.from, d.to);
+    let mut rows = vec![CSV_HEADER.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>()];
+    for (metric, value) in [
+        ("total_connectors", s.total_connectors.to_string()),
+        ("active_connectors", s.active_connectors.to_string()),
+        ("inactive_connectors", s.inactive_connectors.to_string()),
+        ("active_syncs", s.active_syncs.to_string()),
+        ("total_syncs", s.total_syncs.to_string()),
+        ("failed_syncs", s.failed_syncs.to_string()),
+        ("success_rate", s.success_rate.to_string()),
+        ("total_errors", s.total_errors.to_string()),
+        ("webhooks_received", s.webhooks_received.to_string()),
+        ("webhooks_failed", s.webhooks_failed.to_string()),
+    ] {
+        rows.push(row("summary", range.clone(), "", metric, value));
+    }
+    for t in &d.sync_trends {
+        for (metric, value) in [
+            ("total", t.total),
+            ("succeeded", t.succeeded),
+            ("failed", t.failed),
+            ("records_processed", t.records_processed),
+        ] {
+            rows.push(row("trend", t.date.to_string(), "", metric, value.to_string()));
+        }
+    }
+    for e in &d.error_breakdown {
+        rows.push(row("error", range.clone(), &e.error_type, "count", e.count.to_string()));
+    }
+    for c in &d.connector_health {
+        let last = c.last_activity_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+        for (metric, value) in [
+            ("status", c.status.as_str().to_owned()),
+            ("success_rate", c.success_rate.to_string()),
+            ("consecutive_failures", c.consecutive_failures.to_string()),
+            ("failures", c.failures.to_string()),
+            ("last_activity_at", last),
+        ] {
+            rows.push(row("connector", range.clone(), &c.code, metric, value));
+        }
+    }
+    rows
+}
+
+/// The dashboard report for a range as a file (admin): `csv` — one row per
+/// number (`section,date,subject,metric,value`) — or `json`, the dashboard
+/// document itself.
+#[utoipa::path(get, path = "/api/v1/integration/dashboard/export", tag = "dashboard", security(("bearer" = [])),
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "CSV (section, date, subject, metric, value) or the dashboard as JSON, as an attachment", content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn export_dashboard(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(policy::dashboard())?;
+    let format = q.format.as_deref().unwrap_or("csv");
+    if !matches!(format, "csv" | "json") {
+        return Err(ApiError::field("format", "must be csv or json"));
+    }
+    let (from, to) = DashboardQuery { from: q.from, to: q.to }.range(Utc::now().date_naive())?;
+    let report = build(&state, &caller, from, to).await?;
+    let filename = format!("weir-dashboard-{from}-{to}.{format}");
+    let (content_type, body) = if format == "csv" {
+        ("text/csv; charset=utf-8", download::csv_rows(&report_rows(&report)))
+    } else {
+        let json = serde_json::to_vec(&report).map_err(|e| ApiError::Internal(Box::new(e)))?;
+        ("application/json", Bytes::from(json))
+    };
+    let none = futures::stream::empty();
+    Ok(download::attachment(content_type, &filename, body, none, Bytes::new()))
+}
+
+/// Reads and shapes the dashboard for `from..=to`.
+async fn build(
+    state: &AppState,
+    caller: &TenantCaller,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<DashboardOut, ApiError> {
     let d = state.store.dashboard(caller.scope(), from, to).await?;
     let mut sync_trends = Vec::new();
     let mut day = from;
@@ -250,7 +362,7 @@ pub async fn dashboard(
         webhooks_received: t.webhooks_received,
         webhooks_failed: t.webhooks_failed,
     };
-    Ok(Json(Data::new(DashboardOut {
+    Ok(DashboardOut {
         from,
         to,
         summary,
@@ -259,5 +371,5 @@ pub async fn dashboard(
         recent_syncs: d.recent_runs.into_iter().map(Into::into).collect(),
         connector_health,
         top_failing_connectors: top,
-    })))
+    })
 }

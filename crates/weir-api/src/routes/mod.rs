@@ -11,6 +11,7 @@ pub mod health;
 pub mod receive;
 pub mod receivers;
 pub mod records;
+pub mod session;
 pub mod stream;
 pub mod sync_configurations;
 pub mod sync_histories;
@@ -33,6 +34,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(system::get_tenant))
         .routes(routes!(system::create_tenant_token, system::list_tenant_tokens))
         .routes(routes!(system::revoke_tenant_token))
+        .routes(routes!(session::sign_in, session::current_session, session::sign_out))
         .routes(routes!(tokens::create_token, tokens::list_tokens))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(connectors::list_connectors, connectors::create_connector))
@@ -52,6 +54,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(events::replay_event))
         .routes(routes!(events::replay_events))
         .routes(routes!(stream::stream))
+        .routes(routes!(dashboard::export_dashboard))
         .routes(routes!(field_mappings::list_field_mappings, field_mappings::create_field_mapping))
         .routes(routes!(
             field_mappings::get_field_mapping,

@@ -9,6 +9,7 @@ pub mod connectors;
 pub mod field_mappings;
 pub mod instance_settings;
 pub mod records;
+pub mod sessions;
 pub mod sync_configurations;
 pub mod sync_errors;
 pub mod sync_histories;

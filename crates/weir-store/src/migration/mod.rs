@@ -10,6 +10,7 @@ mod m20261128_000002_instance_settings;
 mod m20261128_000003_processing;
 mod m20261129_000004_connector_health;
 mod m20261129_000005_active_runs_index;
+mod m20261129_000006_sessions;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_processing::Migration),
             Box::new(m20261129_000004_connector_health::Migration),
             Box::new(m20261129_000005_active_runs_index::Migration),
+            Box::new(m20261129_000006_sessions::Migration),
         ]
     }
 

@@ -15,6 +15,7 @@ pub mod rebuild;
 pub mod receivers;
 pub mod records;
 pub(crate) mod rollups;
+pub mod sessions;
 pub mod sync_configurations;
 pub mod sync_runs;
 pub mod tenants;

@@ -78,6 +78,11 @@ pub struct IssuedToken {
     pub plain: PlainToken,
 }
 
+/// Whether a token may act: not revoked, not expired, its tenant active.
+pub(crate) fn is_live(token: &api_tokens::Model, tenant: Option<&tenants::Model>, at: DateTime<Utc>) -> bool {
+    token.revoked_at.is_none() && token.expires_at.is_none_or(|e| e > at) && tenant.is_some_and(|t| t.is_active)
+}
+
 impl Store {
     /// Issues a token in the scope's tenant. `created_by` is `system` or
     /// the issuing token's id.
@@ -161,10 +166,7 @@ impl Store {
             return Ok(None);
         };
         let at = now();
-        let live = token.revoked_at.is_none()
-            && token.expires_at.is_none_or(|e| e > at)
-            && tenant.as_ref().is_some_and(|t| t.is_active);
-        if !live {
+        if !is_live(&token, tenant.as_ref(), at) {
             return Ok(None);
         }
         if token.last_used_at.is_none_or(|t| at - t >= LAST_USED_GRANULARITY) {

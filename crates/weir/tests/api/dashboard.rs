@@ -273,6 +273,49 @@ async fn dashboard_counts_a_known_history(b: Backend) {
         d["top_failing_connectors"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect();
     assert_eq!(top, vec!["crm", "shop"]);
 
+    // The report export carries the same numbers: JSON is the document, CSV one row per number.
+    let res = app.req(Method::GET, &format!("{API}/dashboard/export?format=json"), Some(&admin)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert_eq!(disposition, format!("attachment; filename=\"weir-dashboard-{first}-{today}.json\""));
+    let exported: Value = res.json().await.unwrap();
+    assert_eq!(exported["summary"], d["summary"]);
+    assert_eq!(exported["sync_trends"], d["sync_trends"]);
+    let res = app.req(Method::GET, &format!("{API}/dashboard/export"), Some(&admin)).send().await.unwrap();
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv_text = res.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    assert_eq!(reader.headers().unwrap(), vec!["section", "date", "subject", "metric", "value"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let cell = |section: &str, subject: &str, metric: &str, date: Option<&str>| -> String {
+        rows.iter()
+            .find(|r| r[0] == *section && r[2] == *subject && r[3] == *metric && date.is_none_or(|d| r[1] == *d))
+            .map(|r| r[4].to_owned())
+            .unwrap_or_else(|| panic!("no {section}/{subject}/{metric} row in {csv_text}"))
+    };
+    for field in
+        ["total_connectors", "webhooks_received", "webhooks_failed", "total_syncs", "failed_syncs", "total_errors"]
+    {
+        assert_eq!(cell("summary", "", field, None), sum[field].to_string(), "{field}");
+    }
+    assert_eq!(
+        cell("summary", "", "success_rate", None).parse::<f64>().unwrap(),
+        sum["success_rate"].as_f64().unwrap()
+    );
+    assert_eq!(cell("trend", "", "total", Some(&first.to_string())), "4");
+    assert_eq!(cell("error", "http_error", "count", None), "2");
+    assert_eq!(cell("connector", "crm", "status", None), "degraded");
+    assert_eq!(rows.iter().filter(|r| &r[0] == "trend").count(), 7 * 4);
+    for token in [&viewer, &operator] {
+        assert_problem(app.req(Method::GET, &format!("{API}/dashboard/export"), Some(token)), StatusCode::FORBIDDEN)
+            .await;
+    }
+    assert_problem(
+        app.req(Method::GET, &format!("{API}/dashboard/export?format=xml"), Some(&admin)),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
     // The day before the default range, alone; an RFC 3339 bound means its whole day.
     let (_, old) = app
         .call(Method::GET, &format!("{API}/dashboard?from={before}&to={before}T12:00:00Z"), Some(&admin), None)

@@ -15,6 +15,7 @@ mod live;
 mod metrics;
 mod processing;
 mod records;
+mod session;
 mod syncs;
 mod tenants_and_tokens;
 mod webhooks;

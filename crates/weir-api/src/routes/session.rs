@@ -1,0 +1,139 @@
+//! `/api/v1/session`: the web dashboard's sign-in. An API token is
+//! exchanged for an HttpOnly, SameSite=Strict cookie; the answer carries the
+//! CSRF token the page must echo on state-changing requests (see
+//! [`crate::auth`]). The token itself never reaches the page's scripts
+//! after sign-in.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use weir_core::Role;
+use weir_store::Session;
+
+use crate::AppState;
+use crate::auth::{SESSION_COOKIE, SessionCaller, same_origin};
+use crate::envelope::Data;
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, Problem};
+
+/// Longest token accepted for sign-in (longer is refused before hashing).
+const MAX_TOKEN_LEN: usize = 512;
+
+/// Sign-in body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInIn {
+    /// A tenant API token (any role).
+    pub token: String,
+}
+
+/// The signed-in session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOut {
+    /// The tenant acted in.
+    pub tenant_id: String,
+    /// Its slug.
+    pub tenant_slug: String,
+    /// Its name.
+    pub tenant_name: String,
+    /// The token's role.
+    pub role: Role,
+    /// Echo in `X-CSRF-Token` on every POST, PATCH and DELETE.
+    pub csrf_token: String,
+    /// When the session ends (sign in again then).
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&Session> for SessionOut {
+    fn from(s: &Session) -> Self {
+        Self {
+            tenant_id: s.tenant.id.clone(),
+            tenant_slug: s.tenant.slug.clone(),
+            tenant_name: s.tenant.name.clone(),
+            role: s.principal.role,
+            csrf_token: s.csrf_token.clone(),
+            expires_at: s.expires_at,
+        }
+    }
+}
+
+fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> Result<HeaderValue, ApiError> {
+    let secure = if state.sessions.secure_cookie { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+    ))
+    .map_err(|e| ApiError::Internal(Box::new(e)))
+}
+
+/// Signs in with an API token: sets the session cookie (201).
+#[utoipa::path(post, path = "/api/v1/session", tag = "session",
+    request_body = SignInIn,
+    responses(
+        (status = 201, body = Data<SessionOut>, description = "Signed in; `Set-Cookie: weir_session=…; HttpOnly; SameSite=Strict`"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ApiJson(body): ApiJson<SignInIn>,
+) -> Result<Response, ApiError> {
+    if !same_origin(&headers) {
+        return Err(ApiError::Forbidden("cross-origin request refused"));
+    }
+    let token = body.token.trim();
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return Err(ApiError::Unauthorized("invalid or revoked token"));
+    }
+    let ttl = chrono::Duration::from_std(state.sessions.ttl).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let Some(opened) = state.store.open_session(token, ttl).await? else {
+        if state.store.authenticate_system(token).await?.is_some() {
+            return Err(ApiError::Forbidden("the system token cannot sign in to the dashboard; use a tenant token"));
+        }
+        return Err(ApiError::Unauthorized("invalid or revoked token"));
+    };
+    let max_age = (opened.session.expires_at - Utc::now()).num_seconds().max(0);
+    let set_cookie = cookie(&state, &opened.secret, max_age)?;
+    let body = Json(Data::new(SessionOut::from(&opened.session)));
+    Ok((
+        StatusCode::CREATED,
+        [(header::SET_COOKIE, set_cookie), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        body,
+    )
+        .into_response())
+}
+
+/// The current session (cookie), with its CSRF token.
+#[utoipa::path(get, path = "/api/v1/session", tag = "session", security(("session" = [])),
+    responses(
+        (status = 200, body = Data<SessionOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn current_session(SessionCaller(session): SessionCaller) -> Response {
+    ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(Data::new(SessionOut::from(&session))))
+        .into_response()
+}
+
+/// Signs out: ends the session and clears the cookie (204). Needs
+/// `X-CSRF-Token`.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session", security(("session" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    SessionCaller(session): SessionCaller,
+) -> Result<Response, ApiError> {
+    state.store.close_session(&session).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie(&state, "", 0)?)]).into_response())
+}
