@@ -281,6 +281,21 @@ async fn every_audited_action_is_emitted_by_its_operation(b: Backend) {
     let (s, _) = call(Method::DELETE, format!("connectors/{dev_id}"), admin.clone(), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 
+    // A dashboard sign-in and sign-out.
+    let res = app.req(Method::POST, "/api/v1/session", None).json(&json!({"token": admin})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let session: Value = res.json().await.unwrap();
+    let csrf = session["data"]["csrf_token"].as_str().unwrap().to_owned();
+    let res = app
+        .req(Method::DELETE, "/api/v1/session", None)
+        .header("cookie", cookie)
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+
     // Every catalogued action is in the trail, and the chain verifies.
     let store = app.store().await;
     let scope = store.authenticate(&admin).await.unwrap().unwrap().scope;

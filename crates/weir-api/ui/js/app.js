@@ -1,0 +1,169 @@
+// Boot, session, header and hash router of the Weir web UI.
+//
+// Routes: #/overview (default), #/connectors[/<id>], #/events[/<id>],
+// #/syncs[/<id>], #/audit. Filters live in the hash query
+// (#/events?status=failed) so a reload keeps them.
+
+import { get, del, onUnauthorized, setCsrfToken, url } from './api.js';
+import { h, mount } from './dom.js';
+import { clearBanners, showError } from './widgets.js';
+import { startLive, stopLive, subscribe } from './live.js';
+import * as signin from './pages/signin.js';
+import * as overview from './pages/overview.js';
+import * as connectors from './pages/connectors.js';
+import * as events from './pages/events.js';
+import * as syncs from './pages/syncs.js';
+import * as audit from './pages/audit.js';
+
+const ROUTES = [
+  { nav: 'overview', title: 'Overview', re: /^\/overview$/, render: overview.render },
+  { nav: 'connectors', title: 'Connectors', re: /^\/connectors$/, render: connectors.renderList },
+  { nav: 'connectors', title: 'Connector', re: /^\/connectors\/([^/]+)$/, render: connectors.renderDetail },
+  { nav: 'events', title: 'Events', re: /^\/events$/, render: events.renderList },
+  { nav: 'events', title: 'Event', re: /^\/events\/([^/]+)$/, render: events.renderDetail },
+  { nav: 'syncs', title: 'Sync histories', re: /^\/syncs$/, render: syncs.renderList },
+  { nav: 'syncs', title: 'Sync run', re: /^\/syncs\/([^/]+)$/, render: syncs.renderDetail },
+  { nav: 'audit', title: 'Audit log', re: /^\/audit$/, render: audit.render },
+];
+
+const main = document.getElementById('main');
+const topbar = document.getElementById('topbar');
+
+let session = null; // GET /api/v1/session data while signed in
+let current = null; // context of the page on screen
+
+/** '#/events/abc?status=failed' → {path: '/events/abc', query: URLSearchParams} */
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '');
+  const i = raw.indexOf('?');
+  const path = (i < 0 ? raw : raw.slice(0, i)) || '/';
+  return { path, query: new URLSearchParams(i < 0 ? '' : raw.slice(i + 1)) };
+}
+
+function teardown() {
+  if (!current) return;
+  const old = current;
+  current = null;
+  for (const fn of old.cleanups) fn();
+}
+
+/** Renders the page for the current hash. */
+function route({ focus = true, keepBanners = false } = {}) {
+  teardown();
+  if (!keepBanners) clearBanners();
+  if (!session) return showSignin();
+
+  const { path, query } = parseHash();
+  if (path === '/' || path === '/signin') {
+    history.replaceState(null, '', '#/overview');
+    return route({ focus });
+  }
+
+  let match = null;
+  const found = ROUTES.find((r) => (match = path.match(r.re)));
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (found && a.dataset.nav === found.nav) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+
+  const ctx = {
+    main,
+    session,
+    query,
+    params: match ? match.slice(1).map(decodeURIComponent) : [],
+    isAdmin: session.role === 'admin',
+    canOperate: session.role === 'admin' || session.role === 'operator',
+    cleanups: [],
+    alive: () => current === ctx,
+    onCleanup: (fn) => ctx.cleanups.push(fn),
+    /** Subscribes to live events for as long as the page is shown. */
+    live: (names, fn) => ctx.cleanups.push(subscribe(names, fn)),
+    /** Rewrites the hash query without re-rendering (filters, paging). */
+    setQuery: (values) => {
+      ctx.query = new URLSearchParams(url('', values).slice(1));
+      history.replaceState(null, '', `#${url(path, values)}`);
+    },
+    /** Re-renders the page, keeping the success/error messages. */
+    reload: () => route({ focus: false, keepBanners: true }),
+  };
+  current = ctx;
+  main.replaceChildren();
+
+  if (!found) {
+    document.title = 'Not found · Weir';
+    mount(main, h('section', { class: 'page' }, h('h1', null, 'Page not found'),
+      h('p', null, 'There is nothing at this address. ', h('a', { href: '#/overview' }, 'Go to the overview'), '.')));
+  } else {
+    document.title = `${found.title} · Weir`;
+    found.render(ctx);
+  }
+  if (focus) {
+    main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+}
+
+function showSignin(message) {
+  topbar.hidden = true;
+  document.title = 'Sign in · Weir';
+  signin.render(main, { message, onSignedIn: startApp });
+}
+
+/** Signed in (at boot or after the sign-in form): fill the header, go live. */
+function enterApp(data) {
+  session = data;
+  setCsrfToken(data.csrf_token);
+  mount(document.getElementById('tenant-name'), data.tenant_name || data.tenant_slug || 'Tenant');
+  mount(document.getElementById('tenant-role'), data.role || '');
+  document.getElementById('nav-audit').hidden = data.role !== 'admin';
+  topbar.hidden = false;
+  // When the browser stops retrying the stream, re-check the session: a 401 signs out.
+  startLive(() => get('/api/v1/session').catch(() => {}));
+}
+
+/** After the sign-in form: always land on the overview. */
+function startApp(data) {
+  enterApp(data);
+  if (parseHash().path === '/overview') route();
+  else location.hash = '#/overview';
+}
+
+function signedOut(message) {
+  if (!session) return;
+  session = null;
+  setCsrfToken(null);
+  stopLive();
+  teardown();
+  clearBanners();
+  showSignin(message);
+}
+
+async function boot() {
+  onUnauthorized(() => signedOut('Your session has ended. Sign in again.'));
+  window.addEventListener('hashchange', () => route());
+  // The skip link must not change the hash (that is the router's).
+  document.querySelector('.skip-link').addEventListener('click', (ev) => {
+    ev.preventDefault();
+    main.focus();
+  });
+
+  document.getElementById('signout').addEventListener('click', async () => {
+    try {
+      await del('/api/v1/session', { allow401: true });
+    } catch {
+      /* signed out either way */
+    }
+    signedOut();
+  });
+
+  try {
+    const res = await get('/api/v1/session', null, { allow401: true });
+    enterApp(res.data);
+    route({ focus: false });
+  } catch (err) {
+    showSignin();
+    if (err.status !== 401) showError(err, 'Could not check the session');
+  }
+}
+
+boot();
