@@ -1,4 +1,4 @@
-//! The command line: `weir serve | migrate | tenant create | token create`.
+//! The command line: `weir serve | demo | migrate | tenant create | token create`.
 //! Every option of [`Settings`] is accepted by every command, as a flag or
 //! a `WEIR_*` variable.
 
@@ -21,6 +21,18 @@ pub enum Command {
     /// Run the server (migrates the database first).
     Serve {
         /// Options.
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Run a self-contained demo: a living dashboard with one command.
+    ///
+    /// The server runs as `serve` does, on a database of its own
+    /// (./weir-demo.db and its key ./weir-demo.key, unless --database-url is
+    /// given), with a fake partner on 127.0.0.1, a seeded `demo` tenant and
+    /// live traffic, until Ctrl-C. Prints the dashboard URL and an admin token
+    /// to sign in with. Safe to run again on the same database.
+    Demo {
+        /// Options, as for `serve` (the listen address must be loopback).
         #[command(flatten)]
         settings: Settings,
     },

@@ -41,6 +41,15 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
             run(config, listener, shutdown_signal()).await?;
         }
+        Command::Demo { settings } => {
+            let prepared = weir::demo::demo_settings(settings, std::path::Path::new("."))?;
+            let config = load(prepared.settings)?;
+            let options = weir::demo::DemoOptions { own_database: prepared.own_database, ..Default::default() };
+            let demo = weir::demo::start(config, options).await?;
+            println!("{}", demo.banner());
+            shutdown_signal().await;
+            demo.shutdown().await?;
+        }
         Command::Rollups { command: RollupsCommand::Rebuild { settings } } => {
             let config = load(settings)?;
             let store = open_store(&config).await?;

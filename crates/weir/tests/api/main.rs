@@ -8,6 +8,7 @@ mod audit_actions;
 mod auth;
 mod bad_input;
 mod basics;
+mod browser;
 mod connectors;
 mod dashboard;
 mod field_mappings;
