@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::browser::{SetDownloadBehaviorBehavior, SetDownloadBehaviorParams};
+use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
 use chromiumoxide::page::{Page, ScreenshotParams};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
@@ -403,8 +404,10 @@ async fn sign_in_refusal_sign_out_and_empty_states() {
     assert!(error.as_str().unwrap().to_lowercase().contains("token"), "{error}");
     shot(&page, "06-sign-in-refused").await;
 
+    // By keyboard: type the token and press Enter.
     eval(&page, "document.querySelector('#token').value = ''").await;
-    sign_in(&page, &admin).await;
+    let field = page.find_element("#token").await.unwrap();
+    field.click().await.unwrap().type_str(&admin).await.unwrap().press_key("Enter").await.unwrap();
     until(
         &page,
         "document.querySelector('[data-testid=summary-total_connectors]')?.textContent === '0'",
@@ -431,6 +434,32 @@ async fn sign_in_refusal_sign_out_and_empty_states() {
         false
     );
     assert_eq!(eval(&page, "document.cookie.includes('weir_session')").await, false, "the session cookie is HttpOnly");
+
+    // Phone width: nothing wider than the screen; tables scroll inside their own box.
+    page.execute(SetDeviceMetricsOverrideParams::new(390, 844, 2.0, true)).await.unwrap();
+    nav(&page, "#/overview").await;
+    until(
+        &page,
+        "document.querySelector('[data-testid=summary-total_connectors]')?.textContent === '0'",
+        "the overview at 390 px",
+    )
+    .await;
+    assert_eq!(
+        eval(&page, "document.documentElement.scrollWidth <= window.innerWidth").await,
+        true,
+        "no horizontal scrolling of the page at 390 px"
+    );
+    shot(&page, "08-overview-phone").await;
+    // Every form control has a label.
+    nav(&page, "#/events").await;
+    until(&page, "!!document.querySelector('#events-filter')", "the events filter").await;
+    let unlabelled = eval(
+        &page,
+        "[...document.querySelectorAll('input, select, textarea')].filter(e => e.type !== 'hidden' && \
+           !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.id || e.name)",
+    )
+    .await;
+    assert_eq!(unlabelled, json!([]), "controls without a label");
 
     click(&page, "#signout").await;
     until(&page, "!!document.querySelector('#signin-form')", "the sign-in form after sign-out").await;
