@@ -1,6 +1,7 @@
 //! `weir demo` in-process: it starts on a temporary demo database and
 //! `127.0.0.1:0`, seeds the `demo` tenant, and its traffic shows up in the
-//! real API (events stored and completed, sync runs finished); it stops
+//! real API (events stored and completed, sync runs finished) and on the
+//! dashboard in headless Chromium (screenshot `demo-overview`); it stops
 //! cleanly; and a second run on the same database reuses everything.
 
 use std::time::Duration;
@@ -9,6 +10,9 @@ use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use weir::Settings;
 use weir::demo::{DemoHandle, DemoOptions, TrickleOptions, demo_settings, start};
+
+#[path = "support/chrome.rs"]
+mod chrome;
 
 const WITHIN: Duration = Duration::from_secs(30);
 
@@ -109,6 +113,23 @@ async fn demo_runs_shows_traffic_stops_and_runs_again() {
             && finished_runs(&client, &demo).await >= 1
     })
     .await;
+    // The living dashboard, as a newcomer sees it (the README's screenshot).
+    let browser = chrome::Chrome::launch().await;
+    let page = browser.page(&format!("{}/", demo.base_url)).await;
+    chrome::sign_in(&page, &demo.admin_token).await;
+    chrome::until(
+        &page,
+        "Number(document.querySelector('[data-testid=summary-webhooks_received]')?.textContent) >= 5 && \
+         Number(document.querySelector('[data-testid=summary-total_syncs]')?.textContent) >= 1 && \
+         document.querySelectorAll('.chart rect, svg rect').length > 0",
+        "a populated overview",
+    )
+    .await;
+    chrome::until(&page, "document.querySelector('#live-indicator')?.classList.contains('live-on')", "live updates")
+        .await;
+    chrome::shot(&page, "demo-overview").await;
+    browser.close().await;
+
     let first_token = demo.admin_token.clone();
     let events_before = total(&client, &demo, "/api/v1/integration/webhook-events?per_page=1").await;
     stop_and_check(&client, demo).await;
