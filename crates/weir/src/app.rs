@@ -90,7 +90,8 @@ pub async fn resolve_master_key(store: &Store, config: &Config) -> Result<Master
     }
 }
 
-fn read_key_file(path: &Path) -> Result<MasterKey, StartupError> {
+/// Reads a master key file (base64 of 32 bytes).
+pub(crate) fn read_key_file(path: &Path) -> Result<MasterKey, StartupError> {
     let fail = |why: String| StartupError::MasterKey(format!("{}: {why}", path.display()));
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|_| fail("not base64".into()))?;
@@ -98,7 +99,8 @@ fn read_key_file(path: &Path) -> Result<MasterKey, StartupError> {
     Ok(MasterKey::from_bytes(key))
 }
 
-fn write_key_file(path: &Path) -> Result<MasterKey, StartupError> {
+/// Creates a master key file with a new key (mode 0600; never overwrites).
+pub(crate) fn write_key_file(path: &Path) -> Result<MasterKey, StartupError> {
     let fail = |e: std::io::Error| StartupError::MasterKey(format!("cannot create {}: {e}", path.display()));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(fail)?;
@@ -116,7 +118,11 @@ fn write_key_file(path: &Path) -> Result<MasterKey, StartupError> {
 }
 
 /// Ensures a system token exists; prints a newly generated one once.
-async fn bootstrap_system_token(store: &Store, config: &Config) -> Result<(), StartupError> {
+async fn bootstrap_system_token(
+    store: &Store,
+    config: &Config,
+    addr: std::net::SocketAddr,
+) -> Result<(), StartupError> {
     let supplied = config.system_token.as_ref().map(|s| PlainToken::from_supplied(s.expose_secret()));
     if let Some(generated) = store.ensure_system_token(supplied.as_ref()).await? {
         tracing::warn!("generated a system token; it is printed once on stdout and stored only as a hash");
@@ -126,7 +132,7 @@ async fn bootstrap_system_token(store: &Store, config: &Config) -> Result<(), St
              -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' \\\n      \
              -d '{{\"slug\": \"acme\", \"name\": \"Acme\"}}'\n",
             generated.expose(),
-            config.listen
+            addr
         );
     }
     Ok(())
@@ -141,7 +147,8 @@ pub async fn run(
 ) -> Result<(), StartupError> {
     let started = Instant::now();
     let store = open_store(&config).await?;
-    bootstrap_system_token(&store, &config).await?;
+    let addr = listener.local_addr().map_err(StartupError::Serve)?;
+    bootstrap_system_token(&store, &config, addr).await?;
     let master_key = resolve_master_key(&store, &config).await?;
     let outbound = Outbound::new(OutboundPolicy { block_private: config.outbound_block_private })?;
     let limits = HttpLimits { max_body_bytes: config.max_body_bytes, request_timeout: config.request_timeout };
@@ -213,7 +220,6 @@ pub async fn run(
         sessions: config.sessions.clone(),
     };
     let app = weir_api::router(services, &limits);
-    let addr = listener.local_addr().map_err(StartupError::Serve)?;
     tracing::info!(
         %addr,
         database = %config.database_url.redacted(),

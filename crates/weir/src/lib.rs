@@ -2,7 +2,8 @@
 //! [`app::run`] entry point that tests drive on their own listener.
 //!
 //! Error policy: the library crates return typed errors (`thiserror`);
-//! `anyhow` appears only in `main.rs`, at the binary's edge.
+//! `anyhow` appears only at the binary's edge: `main.rs` and the `demo`
+//! command, which is a program of its own around [`app::run`].
 
 pub mod app;
 pub mod cli;

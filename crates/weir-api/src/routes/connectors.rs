@@ -324,10 +324,6 @@ impl ConnectorQuery {
     }
 }
 
-fn actor(caller: &TenantCaller) -> String {
-    format!("token:{}", caller.token_id())
-}
-
 /// List connectors (viewer).
 #[utoipa::path(get, path = "/api/v1/integration/connectors", tag = "connectors", security(("bearer" = [])),
     params(ConnectorQuery),
@@ -364,7 +360,7 @@ pub async fn create_connector(
 ) -> Result<(StatusCode, Json<Data<ConnectorOut>>), ApiError> {
     caller.require(policy(ConnectorAction::Create))?;
     let new = body.parse(&state.master_key)?;
-    let created = state.store.create_connector(caller.scope(), new, &actor(&caller)).await?;
+    let created = state.store.create_connector(caller.scope(), new, &caller.actor()).await?;
     tracing::info!(connector_id = %created.id, code = %created.code, "connector created");
     Ok((StatusCode::CREATED, Json(Data::new(created.into()))))
 }
@@ -425,7 +421,7 @@ pub async fn update_connector(
     if changes.is_empty() {
         return Ok(Json(Data::new(ConnectorOut::from(current))).into_response());
     }
-    let updated = state.store.update_connector(caller.scope(), &id, changes, &actor(&caller)).await?;
+    let updated = state.store.update_connector(caller.scope(), &id, changes, &caller.actor()).await?;
     state.intake.invalidate_all();
     Ok(Json(Data::new(ConnectorOut::from(updated))).into_response())
 }
@@ -447,7 +443,7 @@ pub async fn delete_connector(
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     caller.require(policy(ConnectorAction::Delete))?;
-    state.store.delete_connector(caller.scope(), &id, &actor(&caller)).await?;
+    state.store.delete_connector(caller.scope(), &id, &caller.actor()).await?;
     state.intake.invalidate_all();
     tracing::info!(connector_id = %id, "connector deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -484,7 +480,7 @@ pub async fn test_connection(
     let details = json!({
         "success": t.success, "status_code": t.status_code, "latency_ms": t.latency_ms, "error": t.error,
     });
-    state.store.audit_connection_test(caller.scope(), &id, &actor(&caller), details).await?;
+    state.store.audit_connection_test(caller.scope(), &id, &caller.actor(), details).await?;
     Ok(Json(Data::new(ConnectionTestOut {
         success: t.success,
         latency_ms: t.latency_ms,

@@ -262,7 +262,7 @@ pub async fn replay_event(
     Id(id): Id,
 ) -> Result<(StatusCode, Json<Data<ReplayOut>>), ApiError> {
     caller.require(policy(EventAction::Replay))?;
-    state.store.replay_event(caller.scope(), &id, &format!("token:{}", caller.token_id())).await?;
+    state.store.replay_event(caller.scope(), &id, &caller.actor()).await?;
     state.wake.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(Data::new(ReplayOut { replayed: 1, status: "pending" }))))
 }
@@ -319,7 +319,7 @@ pub async fn replay_events(
         per_page: None,
     };
     let filter = q.parse()?;
-    let n = state.store.replay_events(caller.scope(), &filter, &format!("token:{}", caller.token_id())).await?;
+    let n = state.store.replay_events(caller.scope(), &filter, &caller.actor()).await?;
     if n > 0 {
         state.wake.notify_waiters();
     }

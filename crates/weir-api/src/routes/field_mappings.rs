@@ -135,10 +135,6 @@ impl FieldMappingIn {
     }
 }
 
-fn actor(caller: &TenantCaller) -> String {
-    format!("token:{}", caller.token_id())
-}
-
 /// List field mappings (viewer).
 #[utoipa::path(get, path = "/api/v1/integration/field-mappings", tag = "field-mappings", security(("bearer" = [])),
     params(FieldMappingQuery),
@@ -174,7 +170,7 @@ pub async fn create_field_mapping(
     ApiJson(body): ApiJson<FieldMappingIn>,
 ) -> Result<(StatusCode, Json<Data<FieldMappingOut>>), ApiError> {
     caller.require(policy(ConnectorAction::Create))?;
-    let m = state.store.create_field_mapping(caller.scope(), body.parse()?, &actor(&caller)).await?;
+    let m = state.store.create_field_mapping(caller.scope(), body.parse()?, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(Data::new(m.into()))))
 }
 
@@ -214,7 +210,7 @@ pub async fn update_field_mapping(
     ApiJson(body): ApiJson<FieldMappingIn>,
 ) -> Result<Json<Data<FieldMappingOut>>, ApiError> {
     caller.require(policy(ConnectorAction::Update))?;
-    let m = state.store.update_field_mapping(caller.scope(), &id, body.parse()?, &actor(&caller)).await?;
+    let m = state.store.update_field_mapping(caller.scope(), &id, body.parse()?, &caller.actor()).await?;
     Ok(Json(Data::new(m.into())))
 }
 
@@ -234,7 +230,7 @@ pub async fn delete_field_mapping(
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     caller.require(policy(ConnectorAction::Delete))?;
-    state.store.delete_field_mapping(caller.scope(), &id, &actor(&caller)).await?;
+    state.store.delete_field_mapping(caller.scope(), &id, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -179,10 +179,6 @@ fn secret_for(auth: &ReceiverAuth, supplied: Option<String>, errors: &mut FieldE
     }
 }
 
-fn actor(caller: &TenantCaller) -> String {
-    format!("token:{}", caller.token_id())
-}
-
 /// Create a receiver on a connector (admin). The answer carries the secret, once.
 #[utoipa::path(post, path = "/api/v1/integration/connectors/{id}/webhook-receivers", tag = "receivers",
     security(("bearer" = [])),
@@ -226,7 +222,7 @@ pub async fn create_receiver(
         timestamp_tolerance_secs: body.timestamp_tolerance_secs.unwrap_or(300),
         is_active: body.is_active.unwrap_or(true),
     };
-    let r = state.store.create_receiver(caller.scope(), &connector_id, new, &actor(&caller)).await?;
+    let r = state.store.create_receiver(caller.scope(), &connector_id, new, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(Data::new(ReceiverOut::new(r, Some(secret))))))
 }
 
@@ -318,7 +314,7 @@ pub async fn update_receiver(
         timestamp_tolerance_secs: body.timestamp_tolerance_secs,
         is_active: body.is_active,
     };
-    let r = state.store.update_receiver(caller.scope(), &id, changes, &actor(&caller)).await?;
+    let r = state.store.update_receiver(caller.scope(), &id, changes, &caller.actor()).await?;
     state.intake.invalidate(&r.key);
     Ok(Json(Data::new(ReceiverOut::new(r, None))))
 }
@@ -339,7 +335,7 @@ pub async fn delete_receiver(
 ) -> Result<StatusCode, ApiError> {
     caller.require(policy(ConnectorAction::Delete))?;
     let r = state.store.get_receiver(caller.scope(), &id).await?;
-    state.store.delete_receiver(caller.scope(), &id, &actor(&caller)).await?;
+    state.store.delete_receiver(caller.scope(), &id, &caller.actor()).await?;
     state.intake.invalidate(&r.key);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -374,7 +370,7 @@ pub async fn rotate_secret(
     let until = (!body.expire_old.unwrap_or(false))
         .then(|| chrono::Utc::now() + chrono::Duration::seconds(ROTATION_GRACE_SECS));
     let sealed = seal_secret(&state.master_key, &secret)?;
-    let r = state.store.rotate_receiver_secret(caller.scope(), &id, sealed, until, &actor(&caller)).await?;
+    let r = state.store.rotate_receiver_secret(caller.scope(), &id, sealed, until, &caller.actor()).await?;
     state.intake.invalidate(&r.key);
     Ok(Json(Data::new(ReceiverOut::new(r, Some(secret)))))
 }

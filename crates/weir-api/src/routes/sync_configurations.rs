@@ -194,10 +194,6 @@ pub struct SyncConfigurationQuery {
     pub per_page: Option<u64>,
 }
 
-fn actor(caller: &TenantCaller) -> String {
-    format!("token:{}", caller.token_id())
-}
-
 /// Checks a configuration against its connector and mapping (both looked
 /// up in the caller's tenant) and turns it into what the store writes.
 /// `current_sealed` tells whether the stored destination has a secret.
@@ -412,7 +408,7 @@ pub async fn create_sync_configuration(
 ) -> Result<(StatusCode, Json<Data<SyncConfigurationOut>>), ApiError> {
     caller.require(policy(SyncAction::Manage))?;
     let (spec, secret) = validate(&state, &caller, body, false).await?;
-    let c = state.store.create_sync_configuration(caller.scope(), spec, &actor(&caller)).await?;
+    let c = state.store.create_sync_configuration(caller.scope(), spec, &caller.actor()).await?;
     let out = SyncConfigurationOut { destination_secret: secret, ..c.into() };
     Ok((StatusCode::CREATED, Json(Data::new(out))))
 }
@@ -464,7 +460,7 @@ pub async fn update_sync_configuration(
     let body: SyncConfigurationIn = serde_json::from_value(Value::Object(merged))
         .map_err(|e| ApiError::Validation(FieldErrors::single("body", e.to_string())))?;
     let (spec, secret) = validate(&state, &caller, body, current.has_destination_secret).await?;
-    let c = state.store.update_sync_configuration(caller.scope(), &id, spec, &actor(&caller)).await?;
+    let c = state.store.update_sync_configuration(caller.scope(), &id, spec, &caller.actor()).await?;
     Ok(Json(Data::new(SyncConfigurationOut { destination_secret: secret, ..c.into() })))
 }
 
@@ -484,7 +480,7 @@ pub async fn delete_sync_configuration(
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     caller.require(policy(SyncAction::Manage))?;
-    state.store.delete_sync_configuration(caller.scope(), &id, &actor(&caller)).await?;
+    state.store.delete_sync_configuration(caller.scope(), &id, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -515,7 +511,7 @@ pub async fn execute_sync_configuration(
     Id(id): Id,
 ) -> Result<(StatusCode, Json<Data<ExecuteOut>>), ApiError> {
     caller.require(policy(SyncAction::Execute))?;
-    let h = state.store.queue_sync_run(caller.scope(), &id, "manual", &actor(&caller)).await?;
+    let h = state.store.queue_sync_run(caller.scope(), &id, "manual", &caller.actor()).await?;
     state.sync.wake();
     Ok((StatusCode::ACCEPTED, Json(Data::new(ExecuteOut { sync_history_id: h.id, status: h.status }))))
 }

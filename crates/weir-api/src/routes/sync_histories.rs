@@ -380,7 +380,7 @@ pub async fn cancel_sync_history(
     Id(id): Id,
 ) -> Result<(StatusCode, Json<Data<SyncHistoryOut>>), ApiError> {
     caller.require(policy(SyncAction::Execute))?;
-    let h = state.store.cancel_sync_run(caller.scope(), &id, &format!("token:{}", caller.token_id())).await?;
+    let h = state.store.cancel_sync_run(caller.scope(), &id, &caller.actor()).await?;
     Ok((StatusCode::ACCEPTED, Json(Data::new(h.into()))))
 }
 

@@ -26,7 +26,6 @@ use anyhow::{Context, bail};
 use base64::Engine as _;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use weir_core::MasterKey;
 
 use crate::app::StartupError;
 use crate::config::{Config, Settings};
@@ -67,35 +66,19 @@ pub fn demo_settings(mut settings: Settings, dir: &Path) -> anyhow::Result<DemoS
 /// The demo database's key (base64): read from `key_file`, or created there
 /// when the database is new.
 fn demo_key(db: &Path, key_file: &Path) -> anyhow::Result<String> {
-    if key_file.exists() {
-        let text = std::fs::read_to_string(key_file).with_context(|| format!("cannot read {}", key_file.display()))?;
-        return Ok(text.trim().to_owned());
-    }
-    if db.exists() {
+    let key = if key_file.exists() {
+        crate::app::read_key_file(key_file)?
+    } else if db.exists() {
         bail!(
             "{} exists but its key file {} does not: delete the demo database (and its -wal/-shm files) to start afresh, \
              or set WEIR_MASTER_KEY",
             db.display(),
             key_file.display()
         );
-    }
-    let encoded = base64::engine::general_purpose::STANDARD.encode(MasterKey::generate().to_bytes());
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let write = |options: &std::fs::OpenOptions| -> std::io::Result<()> {
-        use std::io::Write as _;
-        if let Some(parent) = key_file.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut file = options.open(key_file)?;
-        file.write_all(encoded.as_bytes())?;
-        file.sync_all()
+    } else {
+        crate::app::write_key_file(key_file)?
     };
-    write(&options).with_context(|| format!("cannot create {}", key_file.display()))?;
-    tracing::info!(path = %key_file.display(), "created the demo database's master key file");
-    Ok(encoded)
+    Ok(base64::engine::general_purpose::STANDARD.encode(key.to_bytes()))
 }
 
 /// Tunables of a demo run (the defaults suit a person watching; tests go faster).
