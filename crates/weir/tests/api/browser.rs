@@ -1,7 +1,7 @@
 //! The web dashboard in a real browser (issue 8): headless Chromium driven
 //! over the DevTools protocol (`chromiumoxide`) against the real server —
 //! sign-in, the Overview's numbers against the API's, a webhook appearing on
-//! the Events page without a reload, filtering, replay (one and bulk) from
+//! the Overview and the Events page without a reload, filtering, replay (one and bulk) from
 //! the UI, an export download, and hostile payloads rendered as text. Each
 //! step saves a screenshot under `target/browser-screenshots/`.
 //!
@@ -182,6 +182,16 @@ async fn dashboard_in_a_real_browser() {
     until(&page, "document.querySelector('#live-indicator')?.classList.contains('live-on')", "the live indicator")
         .await;
     shot(&page, "01-overview").await;
+    // The Overview follows live events: a delivery now raises the count without a reload.
+    eval(&page, "window.__noReload = 'overview'").await;
+    deliver(&app, &shop, "msg_live", json!({"type": "customer.created", "data": {"id": 5, "email": "e@x.com"}})).await;
+    until(
+        &page,
+        "document.querySelector('[data-testid=summary-webhooks_received]')?.textContent.trim() === '4'",
+        "the overview to count the new delivery, live",
+    )
+    .await;
+    assert_eq!(eval(&page, "window.__noReload").await, "overview", "the page was not reloaded");
 
     // Export downloads a file.
     click(&page, "#export-csv").await;
@@ -200,11 +210,11 @@ async fn dashboard_in_a_real_browser() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(csv_text.starts_with("section,date,subject,metric,value"), "downloaded: {csv_text:?}");
-    assert!(csv_text.contains("summary,") && csv_text.contains(",webhooks_received,3"), "{csv_text}");
+    assert!(csv_text.contains("summary,") && csv_text.contains(",webhooks_received,4"), "{csv_text}");
 
     // Events: a webhook sent now appears without a reload.
     nav(&page, "#/events").await;
-    until(&page, "document.querySelectorAll('#events-table [data-event-id]').length === 3", "three events").await;
+    until(&page, "document.querySelectorAll('#events-table [data-event-id]').length === 4", "four events").await;
     eval(&page, "window.__noReload = 'still here'").await;
     let fresh =
         deliver(&app, &shop, "msg_4", json!({"type": "customer.created", "data": {"id": 4, "email": "d@x.com"}})).await;
