@@ -228,13 +228,12 @@ pub async fn run(
     );
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = streams_stop.send(true);
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stopping_tx.send(());
-        });
+    let server = crate::http_server::serve(listener, app, config.header_read_timeout, async move {
+        shutdown.await;
+        let _ = streams_stop.send(true);
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stopping_tx.send(());
+    });
     let grace = config.shutdown_timeout;
     let deadline = async move {
         if stopping_rx.await.is_ok() {
@@ -244,7 +243,7 @@ pub async fn run(
         }
     };
     tokio::select! {
-        result = server => result.map_err(StartupError::Serve)?,
+        () = server => {}
         () = deadline => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections"),
     }
     // The router (and with it every ingest handle) is gone: the writer

@@ -111,6 +111,8 @@ settings! {
     max_body_bytes: "WEIR_MAX_BODY_BYTES",
     /// Seconds a request may take before it is answered 408 [default: 30].
     request_timeout_secs: "WEIR_REQUEST_TIMEOUT_SECS",
+    /// Seconds a client has to send a request's headers before its connection is closed (slow-loris guard) [default: 10].
+    header_read_timeout_secs: "WEIR_HEADER_READ_TIMEOUT_SECS",
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT [default: 30].
     shutdown_timeout_secs: "WEIR_SHUTDOWN_TIMEOUT_SECS",
     /// Database pool size [default: 10].
@@ -207,6 +209,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Per-request timeout.
     pub request_timeout: Duration,
+    /// Time allowed for a request's head to arrive.
+    pub header_read_timeout: Duration,
     /// Grace period for in-flight requests at shutdown.
     pub shutdown_timeout: Duration,
     /// Pool settings.
@@ -408,6 +412,9 @@ impl Settings {
             rate_limit_per_minute: check!(self, rate_limit_per_minute).parse(100u32, Some((0, 1_000_000)))?,
             max_body_bytes: check!(self, max_body_bytes).parse(1024 * 1024usize, Some((1024, 64 * 1024 * 1024)))?,
             request_timeout: Duration::from_secs(check!(self, request_timeout_secs).parse(30u64, Some((1, 3600)))?),
+            header_read_timeout: Duration::from_secs(
+                check!(self, header_read_timeout_secs).parse(10u64, Some((1, 300)))?,
+            ),
             shutdown_timeout: Duration::from_secs(check!(self, shutdown_timeout_secs).parse(30u64, Some((0, 3600)))?),
             db: DbOptions {
                 max_connections: check!(self, db_max_connections).parse(10u32, Some((1, 1000)))?,
