@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod basics;
 mod browser;
+mod connections;
 mod connectors;
 mod dashboard;
 mod field_mappings;
