@@ -13,6 +13,7 @@ mod connections;
 mod connectors;
 mod dashboard;
 mod field_mappings;
+mod isolation;
 mod live;
 mod metrics;
 mod processing;
