@@ -285,7 +285,34 @@ async fn serve(dir: &Path, extra: &[(&str, String)]) -> (Child, String) {
     (child, base)
 }
 
-async fn secrets_stay_out_of_trace_logs(backend: helpers::Backend) {
+/// One captured answer: what it was, its headers and body, and whether it
+/// is one of the answers that reveal a secret once by design (a token or
+/// receiver secret just issued, a session just opened).
+struct Captured {
+    what: String,
+    text: String,
+    reveals: bool,
+}
+
+async fn capture(log: &mut Vec<Captured>, what: &str, reveals: bool, r: reqwest::RequestBuilder) -> (u16, Value) {
+    let res = r.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = format!("{:?}", res.headers());
+    let bytes = res.bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    log.push(Captured { what: what.to_owned(), text: format!("{headers}\n{text}"), reveals });
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Secrets hygiene (issue 9): a run with distinctive secret values — the
+/// system and API tokens, the master key, the database password
+/// (PostgreSQL), connector credentials, receiver secrets (set, used,
+/// rotated), a destination signing secret, a dashboard session's cookie
+/// and CSRF token — then every trace-level log line and every answer
+/// captured (except the ones that reveal a secret once by design) is
+/// searched for each of them.
+async fn secrets_stay_out_of_logs_and_responses(backend: helpers::Backend) {
+    use base64::Engine as _;
     let dir = tempfile::tempdir().unwrap();
     let (db_url, _guard) = match backend {
         helpers::Backend::Sqlite => (format!("sqlite://{}/weir.db", dir.path().display()), None),
@@ -294,10 +321,16 @@ async fn secrets_stay_out_of_trace_logs(backend: helpers::Backend) {
                 return;
             }
             let (url, guard) = helpers::create_pg_database().await;
-            (url, Some(guard))
+            // Trust authentication accepts (and ignores) a password: a distinctive one to look for.
+            let mut url = url::Url::parse(&url).unwrap();
+            url.set_password(Some("TOPSECRET-dbpass-4410")).unwrap();
+            (url.to_string(), Some(guard))
         }
     };
+    let b64 = |raw: &[u8]| base64::engine::general_purpose::STANDARD.encode(raw);
     let system = "weir_log_test_system_token_0123456789";
+    let master_key = b64(b"TOPSECRET-master-key-0123456789A");
+    let destination_secret = format!("whsec_{}", b64(b"TOPSECRET-destination-key-000001"));
     let secret = "TOPSECRET-walrus-9182";
     let log_path = dir.path().join("weir.log");
     let port = free_port();
@@ -307,6 +340,7 @@ async fn secrets_stay_out_of_trace_logs(backend: helpers::Backend) {
         .env("WEIR_LOG", "trace")
         .env("WEIR_DATABASE_URL", &db_url)
         .env("WEIR_SYSTEM_TOKEN", system)
+        .env("WEIR_MASTER_KEY", &master_key)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
@@ -320,91 +354,234 @@ async fn secrets_stay_out_of_trace_logs(backend: helpers::Backend) {
         }
         r
     };
+    let mut seen = Vec::new();
+    let api = "/api/v1/integration";
     let admin = tenant_admin(&c, &base, system).await;
     let remote = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::any())
         .respond_with(wiremock::ResponseTemplate::new(200))
         .mount(&remote)
         .await;
+
+    // Connector credentials: bearer, then replaced; basic auth on another.
     let body = json!({"code": "pay", "name": "Pay", "type": "http",
         "config": {"base_url": remote.uri(), "auth": {"type": "bearer"}}, "credentials": {"token": secret}});
-    let created: Value = call(reqwest::Method::POST, "/api/v1/integration/connectors", &admin, Some(body))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["data"]["id"].as_str().unwrap();
-    let r = call(reqwest::Method::POST, &format!("/api/v1/integration/connectors/{id}/test-connection"), &admin, None)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (_, created) = capture(
+        &mut seen,
+        "create connector",
+        false,
+        call(reqwest::Method::POST, &format!("{api}/connectors"), &admin, Some(body)),
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = capture(
+        &mut seen,
+        "test connection",
+        false,
+        call(reqwest::Method::POST, &format!("{api}/connectors/{id}/test-connection"), &admin, None),
+    )
+    .await;
+    assert_eq!(status, 200);
     let sent = remote.received_requests().await.unwrap();
     assert_eq!(sent[0].headers["authorization"], format!("Bearer {secret}").as_str(), "the remote did get the secret");
-    let r = call(
-        reqwest::Method::PATCH,
-        &format!("/api/v1/integration/connectors/{id}"),
-        &admin,
-        Some(json!({"credentials": {"token": format!("{secret}-next")}})),
+    let (status, _) = capture(
+        &mut seen,
+        "replace credentials",
+        false,
+        call(
+            reqwest::Method::PATCH,
+            &format!("{api}/connectors/{id}"),
+            &admin,
+            Some(json!({"credentials": {"token": format!("{secret}-next")}})),
+        ),
     )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 202);
-    // Receiver secrets: created, used by a delivery, rotated.
-    let r: Value = call(
-        reqwest::Method::POST,
-        &format!("/api/v1/integration/connectors/{id}/webhook-receivers"),
-        &admin,
-        Some(json!({"event_type": "x", "auth": {"method": "bearer"}, "secret": "TOPSECRET-receiver-5521"})),
+    .await;
+    assert_eq!(status, 202);
+    let basic = json!({"code": "crm", "name": "CRM", "type": "http",
+        "config": {"base_url": remote.uri(), "auth": {"type": "basic"}},
+        "credentials": {"username": "svc", "password": "TOPSECRET-basic-3307"}});
+    capture(
+        &mut seen,
+        "create basic connector",
+        false,
+        call(reqwest::Method::POST, &format!("{api}/connectors"), &admin, Some(basic)),
     )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let url = r["data"]["receiver_url"].as_str().unwrap();
-    let res = c
-        .post(format!("{base}{url}"))
-        .bearer_auth("TOPSECRET-receiver-5521")
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
+    .await;
+
+    // Receiver secrets: created (revealed once), used by a delivery, rotated (revealed once).
+    let (_, r) = capture(
+        &mut seen,
+        "create receiver",
+        true,
+        call(
+            reqwest::Method::POST,
+            &format!("{api}/connectors/{id}/webhook-receivers"),
+            &admin,
+            Some(json!({"event_type": "x", "auth": {"method": "bearer"}, "secret": "TOPSECRET-receiver-5521"})),
+        ),
+    )
+    .await;
+    let url = r["data"]["receiver_url"].as_str().unwrap().to_owned();
+    let (status, _) = capture(
+        &mut seen,
+        "delivery",
+        false,
+        c.post(format!("{base}{url}"))
+            .bearer_auth("TOPSECRET-receiver-5521")
+            .header("content-type", "application/json")
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (status, _) = capture(
+        &mut seen,
+        "delivery with a wrong secret",
+        false,
+        c.post(format!("{base}{url}"))
+            .bearer_auth("TOPSECRET-wrong-8890")
+            .header("content-type", "application/json")
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(status, 401);
     let rid = r["data"]["id"].as_str().unwrap();
-    let rotated: Value = call(
-        reqwest::Method::POST,
-        &format!("/api/v1/integration/webhook-receivers/{rid}/rotate-secret"),
-        &admin,
-        Some(json!({"secret": "TOPSECRET-rotated-7731"})),
+    let (_, rotated) = capture(
+        &mut seen,
+        "rotate",
+        true,
+        call(
+            reqwest::Method::POST,
+            &format!("{api}/webhook-receivers/{rid}/rotate-secret"),
+            &admin,
+            Some(json!({"secret": "TOPSECRET-rotated-7731"})),
+        ),
     )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(rotated["data"]["secret"], "TOPSECRET-rotated-7731");
+
+    // A destination signing secret (revealed in the answer that set it).
+    let (_, m) = capture(
+        &mut seen,
+        "mapping",
+        false,
+        call(
+            reqwest::Method::POST,
+            &format!("{api}/field-mappings"),
+            &admin,
+            Some(json!({"name": "m", "entity_type": "thing", "key": "external_id",
+                "rules": [{"source": "id", "target": "external_id", "required": true}]})),
+        ),
+    )
+    .await;
+    let (status, sc) = capture(
+        &mut seen,
+        "sync configuration with a destination secret",
+        true,
+        call(
+            reqwest::Method::POST,
+            &format!("{api}/sync-configurations"),
+            &admin,
+            Some(json!({"connector_id": id, "name": "out", "direction": "inbound", "entity_type": "thing",
+                "field_mapping_id": m["data"]["id"], "trigger": "webhook", "event_types": ["x"],
+                "destination": {"url": format!("{}/erp", remote.uri()), "secret": destination_secret}})),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{sc}");
+    let sc_id = sc["data"]["id"].as_str().unwrap().to_owned();
+
+    // A dashboard session: the cookie and CSRF token are revealed to the browser that signed in, nowhere else.
+    let (status, session) =
+        capture(&mut seen, "sign in", true, c.post(format!("{base}/api/v1/session")).json(&json!({"token": admin})))
+            .await;
+    assert_eq!(status, 201);
+    let cookie_header =
+        seen.last().unwrap().text.split("weir_session=").nth(1).unwrap().split(';').next().unwrap().to_owned();
+    let csrf = session["data"]["csrf_token"].as_str().unwrap().to_owned();
+    let cookie = format!("weir_session={cookie_header}");
+    capture(&mut seen, "session read", true, c.get(format!("{base}/api/v1/session")).header("cookie", &cookie)).await;
+
+    // Everything that reads these objects back, with the token and with the cookie.
+    for path in [
+        format!("{api}/connectors"),
+        format!("{api}/connectors/{id}"),
+        format!("{api}/webhook-receivers"),
+        format!("{api}/webhook-receivers/{rid}"),
+        format!("{api}/sync-configurations/{sc_id}"),
+        format!("{api}/webhook-events"),
+        format!("{api}/change-requests"),
+        format!("{api}/audit-logs?per_page=100"),
+        format!("{api}/audit-logs/export?format=json"),
+        format!("{api}/audit-logs/export?format=csv"),
+        format!("{api}/dashboard"),
+        "/api/v1/tokens".to_owned(),
+        "/metrics".to_owned(),
+        "/api/v1/openapi.json".to_owned(),
+    ] {
+        capture(&mut seen, &path, false, call(reqwest::Method::GET, &path, &admin, None)).await;
+        capture(
+            &mut seen,
+            &format!("{path} (cookie)"),
+            false,
+            c.get(format!("{base}{path}")).header("cookie", &cookie),
+        )
+        .await;
+    }
+    let (status, _) = capture(
+        &mut seen,
+        "sign out",
+        false,
+        c.delete(format!("{base}/api/v1/session")).header("cookie", &cookie).header("x-csrf-token", &csrf),
+    )
+    .await;
+    assert_eq!(status, 204);
     assert!(sigterm_and_wait(&mut child).await.success());
+
     let logs = std::fs::read_to_string(&log_path).unwrap();
-    assert!(logs.contains("connector created"), "logs were captured ({} bytes)", logs.len());
-    assert!(!logs.contains("TOPSECRET"), "a credential reached the logs");
-    assert!(!logs.contains(&admin[5..]) && !logs.contains(system), "a token reached the logs");
+    assert!(
+        logs.contains("connector created") && logs.contains("TRACE"),
+        "trace logs were captured ({} bytes)",
+        logs.len()
+    );
+    let secrets: Vec<(&str, String)> = vec![
+        ("connector credential", secret.to_owned()),
+        ("basic-auth password", "TOPSECRET-basic-3307".to_owned()),
+        ("receiver secret", "TOPSECRET-receiver-5521".to_owned()),
+        ("a wrong receiver secret", "TOPSECRET-wrong-8890".to_owned()),
+        ("rotated receiver secret", "TOPSECRET-rotated-7731".to_owned()),
+        ("destination secret", destination_secret.clone()),
+        ("master key", master_key.clone()),
+        ("database password", "TOPSECRET-dbpass-4410".to_owned()),
+        ("system token", system.to_owned()),
+        ("admin token", admin.clone()),
+        ("session cookie", cookie_header.clone()),
+        ("CSRF token", csrf.clone()),
+    ];
+    for (name, value) in &secrets {
+        assert!(!logs.contains(value.as_str()), "the {name} reached the logs");
+        for answer in seen.iter().filter(|a| !a.reveals) {
+            assert!(!answer.text.contains(value.as_str()), "the {name} is in the answer to {}", answer.what);
+        }
+    }
+    // And the catch-all: nothing marked TOPSECRET anywhere but where it is revealed by design.
+    assert!(!logs.contains("TOPSECRET"));
+    println!(
+        "secrets hygiene ({backend:?}): {} secrets × {} log bytes and {} answers ({} revealing by design, excluded): none found",
+        secrets.len(),
+        logs.len(),
+        seen.len(),
+        seen.iter().filter(|a| a.reveals).count()
+    );
 }
 
 #[tokio::test]
-async fn secrets_stay_out_of_trace_logs_sqlite() {
-    secrets_stay_out_of_trace_logs(helpers::Backend::Sqlite).await;
+async fn secrets_stay_out_of_logs_and_responses_sqlite() {
+    secrets_stay_out_of_logs_and_responses(helpers::Backend::Sqlite).await;
 }
 
 #[tokio::test]
-async fn secrets_stay_out_of_trace_logs_postgres() {
-    secrets_stay_out_of_trace_logs(helpers::Backend::Postgres).await;
+async fn secrets_stay_out_of_logs_and_responses_postgres() {
+    secrets_stay_out_of_logs_and_responses(helpers::Backend::Postgres).await;
 }
 
 #[tokio::test]
