@@ -20,10 +20,20 @@ export function onUnauthorized(fn) {
   unauthorizedHandler = fn;
 }
 
+/** A 422's `errors` ({field: [messages]}) as "field: message; …" text. */
+function fieldErrors(errors) {
+  if (!errors || typeof errors !== 'object') return '';
+  return Object.entries(errors)
+    .map(([field, msgs]) => `${field}: ${Array.isArray(msgs) ? msgs.join(', ') : String(msgs)}`)
+    .join('; ');
+}
+
 export class ApiError extends Error {
   constructor(status, problem) {
     const p = problem || {};
-    super(p.detail || p.title || (status ? `Request failed (HTTP ${status})` : 'Request failed'));
+    const base = p.detail || p.title || (status ? `Request failed (HTTP ${status})` : 'Request failed');
+    const fields = fieldErrors(p.errors);
+    super(fields ? `${base} (${fields})` : base);
     this.status = status;
     this.problem = p;
   }
@@ -77,6 +87,12 @@ export async function request(method, path, { query, body, allow401 = false } = 
 export const get = (path, query, opts) => request('GET', path, { ...opts, query });
 export const post = (path, body, opts) => request('POST', path, { ...opts, body });
 export const del = (path, opts) => request('DELETE', path, opts);
+
+/** A 1-based page number from the URL (anything else → 1). */
+export function pageParam(value) {
+  const n = Math.trunc(Number(value));
+  return Number.isFinite(n) && n >= 1 ? n : 1;
+}
 
 /**
  * GET of a list endpoint: `{data, meta}` with `meta.total_pages` filled in

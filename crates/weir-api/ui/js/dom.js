@@ -41,10 +41,48 @@ export function h(tag, attrs, ...children) {
   return append(el, children);
 }
 
-/** Replaces an element's children. */
+const FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])';
+
+/** Where the focus is inside `el` (which is re-rendered), so it can be put back. */
+function focusSpot(el) {
+  const active = document.activeElement;
+  if (!active || active === el || !el.contains(active)) return null;
+  if (active.id) return { id: active.id };
+  // A table row keyed by a data-…-id attribute (data-event-id, data-sync-id, …).
+  const row = active.closest('tr');
+  const key = row && el.contains(row) ? [...row.attributes].find((a) => /^data-[a-z-]+-id$/.test(a.name)) : null;
+  const scope = key ? row : el;
+  return {
+    row: key ? { name: key.name, value: key.value } : null,
+    index: [...scope.querySelectorAll(FOCUSABLE)].indexOf(active),
+  };
+}
+
+function restoreFocus(el, spot) {
+  let target = null;
+  if (spot.id) {
+    target = document.getElementById(spot.id);
+  } else {
+    const scope = spot.row ? el.querySelector(`tr[${spot.row.name}="${CSS.escape(spot.row.value)}"]`) : el;
+    if (scope) {
+      const all = [...scope.querySelectorAll(FOCUSABLE)];
+      target = all[spot.index] || (spot.row ? all[0] : null);
+    }
+  }
+  if (target && el.contains(target)) target.focus({ preventScroll: true });
+}
+
+/**
+ * Replaces an element's children. If the keyboard focus was inside (a live
+ * refresh re-rendering a table the user is tabbing through), it goes back to
+ * the same control (same id, or same place in the same keyed row).
+ */
 export function mount(el, ...children) {
+  const spot = focusSpot(el);
   el.replaceChildren();
-  return append(el, children);
+  append(el, children);
+  if (spot) restoreFocus(el, spot);
+  return el;
 }
 
 // ---------------------------------------------------------------- formatting

@@ -16,8 +16,9 @@ export function showError(err, prefix) {
   mount(errorBanner(), prefix ? `${prefix}: ${message}` : message);
 }
 
-/** Shows a success message in the app-wide status region (#flash). */
+/** Shows a success message in the app-wide status region (#flash); an older error goes. */
 export function flash(...children) {
+  mount(errorBanner());
   mount(flashBox(), ...children);
 }
 

@@ -1,7 +1,7 @@
 // Audit log (admin): filterable list of the tenant's hash-chained audit
 // trail, chain verification and CSV/JSON export of the current filters.
 
-import { BASE, get, getList, url } from '../api.js';
+import { BASE, get, getList, pageParam, url } from '../api.js';
 import { h, mount, show, time, compactJson, latestOnly } from '../dom.js';
 import { dataTable, dateRange, downloadLink, empty, field, loading, pager, pill, showError, clearError } from '../widgets.js';
 
@@ -17,7 +17,7 @@ function target(a) {
 
 export function render(ctx) {
   const filters = { action: ctx.query.get('action') || '', from: ctx.query.get('from') || '', to: ctx.query.get('to') || '' };
-  let page = Number(ctx.query.get('page')) || 1;
+  let page = pageParam(ctx.query.get('page'));
   const body = h('div', null, loading());
   const verifyResult = h('div', { id: 'audit-verify-result', class: 'verify-result', 'aria-live': 'polite' });
   const csv = downloadLink('audit-export-csv', 'Export CSV', '#');
@@ -32,6 +32,13 @@ export function render(ctx) {
     try {
       const { data, meta } = await getList(`${BASE}/audit-logs`, { ...filters, page, per_page: PER_PAGE });
       if (!current()) return;
+      if (!data.length && meta.total > 0 && page > 1) {
+        // A page past the end (an old link): show the last one.
+        page = meta.total_pages;
+        ctx.setQuery({ ...filters, page });
+        load();
+        return;
+      }
       clearError();
       mount(body,
         dataTable({
@@ -41,9 +48,9 @@ export function render(ctx) {
             { label: 'Time', cell: (a) => time(a.created_at) },
             { label: 'Seq', class: 'num', cell: (a) => a.seq },
             { label: 'Action', cell: (a) => h('code', null, show(a.action)) },
-            { label: 'Actor', cell: (a) => compactJson(a.actor ?? a.actor_id) },
-            { label: 'Target', cell: target },
-            { label: 'Details', cell: (a) => (a.details == null ? '—' : h('code', { class: 'json-inline' }, compactJson(a.details))) },
+            { label: 'Actor', class: 'cell-wrap', cell: (a) => compactJson(a.actor ?? a.actor_id) },
+            { label: 'Target', class: 'cell-wrap', cell: target },
+            { label: 'Details', class: 'cell-details', cell: (a) => (a.details == null ? '—' : h('code', { class: 'json-inline' }, compactJson(a.details))) },
           ],
           rows: data,
           rowAttrs: (a) => ({ 'data-audit-id': a.id }),
@@ -55,8 +62,7 @@ export function render(ctx) {
     } catch (err) {
       if (!current()) return;
       if (err.status === 403) {
-        for (const el of [verify, csv, json, form]) el.hidden = true;
-        mount(body, empty(h('strong', null, 'The audit log needs the admin role.'), ` You are signed in as ${show(ctx.session.role)}.`));
+        adminOnly();
       } else {
         showError(err, 'Could not load the audit log');
         mount(body, empty('The audit log could not be loaded.'));
@@ -71,6 +77,7 @@ export function render(ctx) {
     try {
       const res = await get(`${BASE}/audit-logs/verify`);
       const v = res?.data || {};
+      clearError();
       const count = v.entries ?? v.checked;
       mount(verifyResult, v.valid
         ? h('p', null, pill('valid'), ` The chain is intact${count != null ? ` — ${count} entries checked` : ''}.`)
@@ -101,9 +108,16 @@ export function render(ctx) {
     load();
   });
 
+  const adminOnly = () => {
+    for (const el of [verify, csv, json, form]) el.hidden = true;
+    mount(body, empty(h('strong', null, 'The audit log needs the admin role.'), ` You are signed in as ${show(ctx.session.role)}.`));
+  };
+
   setExportLinks();
   mount(ctx.main, h('section', { class: 'page' },
     h('header', { class: 'page-head' }, h('h1', null, 'Audit log'), h('div', { class: 'actions' }, verify, csv, json)),
     verifyResult, form, body));
-  load();
+  // Admin only: other roles get the note without a refused request.
+  if (ctx.isAdmin) load();
+  else adminOnly();
 }

@@ -2,7 +2,7 @@
 // detail (test connection, receivers with their receive URL, sync
 // configurations with "Run now", pending approvals of this connector).
 
-import { BASE, get, getList, post } from '../api.js';
+import { BASE, get, getList, pageParam, post } from '../api.js';
 import { h, mount, show, time, utcDay, latestOnly } from '../dom.js';
 import {
   connectorLink, copyButton, dataTable, empty, field, flash, kvList, loading, pager, pill, section, select,
@@ -16,14 +16,22 @@ const connectorStatus = (c) => c.status || (c.is_active === false ? 'inactive' :
 // --------------------------------------------------------------------- list
 
 export function renderList(ctx) {
-  const filters = { q: ctx.query.get('q') || '', status: ctx.query.get('status') || '', page: Number(ctx.query.get('page')) || 1 };
+  const filters = { q: ctx.query.get('q') || '', status: ctx.query.get('status') || '', page: pageParam(ctx.query.get('page')) };
   const body = h('div', null, loading());
+  const saveQuery = () => ctx.setQuery({ ...filters, page: filters.page > 1 ? filters.page : '' });
   let health = new Map(); // connector_id → health status (admins: from the dashboard)
 
   const load = latestOnly(ctx, async (current) => {
     try {
       const { data, meta } = await getList(`${BASE}/connectors`, { ...filters, per_page: PER_PAGE });
       if (!current()) return;
+      if (!data.length && meta.total > 0 && filters.page > 1) {
+        // A page past the end (an old link): show the last one.
+        filters.page = meta.total_pages;
+        saveQuery();
+        load();
+        return;
+      }
       clearError();
       mount(body,
         dataTable({
@@ -35,17 +43,18 @@ export function renderList(ctx) {
             { label: 'Type', cell: (c) => c.type },
             { label: 'Environment', cell: (c) => c.environment },
             { label: 'Status', cell: (c) => pill(connectorStatus(c)) },
-            { label: 'Health', cell: (c) => (health.has(c.id) ? pill(health.get(c.id)) : c.health ? pill(c.health) : '—') },
+            // Health comes from the dashboard, which only admins may read.
+            ctx.isAdmin ? { label: 'Health', cell: (c) => (health.has(c.id) ? pill(health.get(c.id)) : c.health ? pill(c.health) : '—') } : null,
             { label: 'Receivers', class: 'num', cell: (c) => c.receivers_count },
             { label: 'Sync configurations', class: 'num', cell: (c) => c.sync_configurations_count },
-          ],
+          ].filter(Boolean),
           rows: data,
           rowAttrs: (c) => ({ 'data-connector-id': c.id }),
           emptyText: filters.q || filters.status
             ? 'No connector matches these filters.'
             : 'No connectors yet — create one with POST /api/v1/integration/connectors (see docs/connectors.md).',
         }),
-        meta.total_pages > 1 ? pager(meta, (page) => { filters.page = page; ctx.setQuery(filters); load(); }) : null);
+        meta.total_pages > 1 ? pager(meta, (page) => { filters.page = page; saveQuery(); load(); }) : null);
     } catch (err) {
       if (!current()) return;
       showError(err, 'Could not load connectors');
@@ -62,7 +71,7 @@ export function renderList(ctx) {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     Object.assign(filters, { q: q.value.trim(), status: status.value, page: 1 });
-    ctx.setQuery(filters);
+    saveQuery();
     load();
   });
 
@@ -98,7 +107,8 @@ export function renderDetail(ctx) {
       if (!ctx.alive()) return;
       const c = res.data || {};
       const result = h('div', { id: 'test-connection-result', class: 'test-result', 'aria-live': 'polite' });
-      const test = ctx.canOperate
+      // A webhook connector is inbound only: the API has nothing to test (422).
+      const test = ctx.canOperate && c.type !== 'webhook'
         ? h('button', { id: 'test-connection', type: 'button', class: 'button', onclick: () => testConnection(c, test, result) }, 'Test connection')
         : null;
       const config = c.config && Object.keys(c.config).length ? c.config : null;
@@ -139,10 +149,15 @@ async function testConnection(connector, button, result) {
     const res = await post(`${BASE}/connectors/${encodeURIComponent(connector.id)}/test-connection`);
     const data = res?.data || {};
     const ok = data.ok ?? data.success;
-    // Show whatever came back, generically, as key: value.
+    clearError();
+    // Known fields with labels, then whatever else came back as key: value.
+    const LABELS = { latency_ms: 'Latency', status_code: 'HTTP status', api_version: 'API version', error: 'Error' };
+    const rows = Object.entries(data)
+      .filter(([k]) => k !== 'ok' && k !== 'success')
+      .map(([k, v]) => [LABELS[k] || k, k === 'latency_ms' && typeof v === 'number' ? `${v} ms` : v]);
     mount(result,
       h('p', null, pill(ok ? 'ok' : 'failed'), ok ? ' The remote answered.' : ' The remote could not be reached or refused.'),
-      kvList(Object.entries(data).map(([k, v]) => [k, v])));
+      kvList(rows));
   } catch (err) {
     mount(result);
     showError(err, 'Test connection failed');
@@ -219,25 +234,29 @@ function syncConfigurations(ctx, connector) {
           { label: 'Name', cell: (s) => h('a', { href: `#/syncs?sync_configuration_id=${encodeURIComponent(s.id)}` }, show(s.name)) },
           { label: 'Direction', cell: (s) => s.direction },
           { label: 'Trigger', cell: (s) => s.trigger },
-          { label: 'Schedule', cell: (s) => (s.schedule ? h('code', null, s.schedule) : '—') },
+          { label: 'Schedule', cell: (s) => (s.schedule ? h('code', { class: 'nowrap' }, s.schedule) : '—') },
           { label: 'Status', cell: (s) => pill(s.is_active === false ? 'inactive' : 'active') },
           {
             label: 'Last run',
+            // The API only says whether the last run succeeded: a partial or
+            // cancelled run is "not succeeded", not necessarily failed.
             cell: (s) => (s.last_run
-              ? h('span', null, time(s.last_run.at), ' ', pill(s.last_run.succeeded ? 'succeeded' : 'failed'))
+              ? h('span', null, time(s.last_run.at), ' ', s.last_run.succeeded
+                ? pill('succeeded')
+                : h('span', { class: 'pill pill-warn', 'data-status': 'not_succeeded' }, 'not succeeded'))
               : time(s.last_run_at)),
           },
           { label: 'Next run', cell: (s) => time(s.next_run_at) },
-          {
+          // Viewers cannot run: no Actions column for them.
+          ctx.canOperate ? {
             label: 'Actions',
             cell: (s) => {
-              if (!ctx.canOperate) return '—';
               const b = h('button', { type: 'button', class: 'button button-small', 'data-run': s.id }, 'Run now');
               b.addEventListener('click', () => runNow(s, b));
               return b;
             },
-          },
-        ],
+          } : null,
+        ].filter(Boolean),
         rows: data,
         rowAttrs: (s) => ({ 'data-sync-configuration-id': s.id }),
         emptyText: 'No sync configurations — create one with POST /api/v1/integration/sync-configurations (see docs/syncs.md).',

@@ -2,7 +2,7 @@
 // bulk replay with an in-page confirmation, live refresh of page 1; and the
 // event detail with its attempt log and payload (shown as text only).
 
-import { BASE, get, getList, post } from '../api.js';
+import { BASE, get, getList, pageParam, post } from '../api.js';
 import { h, mount, show, time, fmtBytes, rateLimit, latestOnly } from '../dom.js';
 import {
   connectorLink, connectorMap, dataTable, fillConnectorSelect, removableFilter, dateRange, empty, field, flash, kvList, loading, pager, pill, section,
@@ -14,7 +14,8 @@ const PER_PAGE = 25;
 const STATUSES = [['', 'Any'], ['pending', 'Pending'], ['processing', 'Processing'], ['completed', 'Completed'], ['failed', 'Failed']];
 const FILTER_KEYS = ['status', 'connector_id', 'receiver_id', 'event_type', 'from', 'to'];
 const LIVE_EVENTS = ['event.received', 'event.processed', 'event.retrying', 'event.failed'];
-const REPLAYABLE = new Set(['failed', 'completed', 'ignored']);
+// Any event not being processed (a pending one waiting for a retry runs now).
+const REPLAYABLE = new Set(['failed', 'completed', 'pending']);
 
 const eventStatus = (e) => e.status ?? e.processing_status;
 const eventPath = (id) => `${BASE}/webhook-events/${encodeURIComponent(id)}`;
@@ -23,11 +24,12 @@ const eventPath = (id) => `${BASE}/webhook-events/${encodeURIComponent(id)}`;
 
 export function renderList(ctx) {
   const filters = Object.fromEntries(FILTER_KEYS.map((k) => [k, ctx.query.get(k) || '']));
-  let page = Number(ctx.query.get('page')) || 1;
+  let page = pageParam(ctx.query.get('page'));
   let connectors = new Map();
   const body = h('div', null, loading());
   const bulk = h('div', { class: 'bulk' });
 
+  let refused = false; // the API refused the current filters (4xx)
   const saveQuery = () => ctx.setQuery({ ...filters, page: page > 1 ? page : '' });
 
   const replayOne = async (id, button) => {
@@ -46,6 +48,14 @@ export function renderList(ctx) {
     try {
       const { data, meta } = await getList(`${BASE}/webhook-events`, { ...filters, page, per_page: PER_PAGE });
       if (!current()) return;
+      refused = false;
+      if (!data.length && meta.total > 0 && page > 1) {
+        // A page past the end (an old link): show the last one.
+        page = meta.total_pages;
+        saveQuery();
+        load();
+        return;
+      }
       clearError();
       const filtered = FILTER_KEYS.some((k) => filters[k]);
       mount(body,
@@ -59,16 +69,17 @@ export function renderList(ctx) {
             { label: 'Status', cell: (e) => pill(eventStatus(e)) },
             { label: 'Attempts', class: 'num', cell: (e) => e.attempts },
             { label: 'Error', cell: (e) => (e.error_type ? h('code', null, e.error_type) : '—') },
-            {
+            // Viewers cannot replay: no Actions column for them.
+            ctx.canOperate ? {
               label: 'Actions',
               cell: (e) => {
-                if (eventStatus(e) !== 'failed' || !ctx.canOperate) return '';
+                if (eventStatus(e) !== 'failed') return '';
                 const b = h('button', { type: 'button', class: 'button button-small', 'data-replay': e.id }, 'Replay');
                 b.addEventListener('click', () => replayOne(e.id, b));
                 return b;
               },
-            },
-          ],
+            } : null,
+          ].filter(Boolean),
           rows: data,
           rowAttrs: (e) => ({ 'data-event-id': e.id }),
         }),
@@ -78,6 +89,8 @@ export function renderList(ctx) {
         meta.total_pages > 1 ? pager(meta, (p) => { page = p; saveQuery(); load(); }) : null);
     } catch (err) {
       if (!current()) return;
+      // A refused query (e.g. a hand-edited URL: 422) is not retried on every live event.
+      refused = err.status >= 400 && err.status < 500;
       showError(err, 'Could not load events');
       mount(body, empty('The events could not be loaded.'));
     }
@@ -108,11 +121,13 @@ export function renderList(ctx) {
   });
 
   // Bulk replay: first click counts the matching failed events, the second confirms.
-  const resetBulk = () => {
+  // `focus`: the confirmation had the keyboard focus; give it to the new button.
+  const resetBulk = ({ focus = false } = {}) => {
     if (!ctx.canOperate) return;
     const start = h('button', { id: 'bulk-replay', type: 'button', class: 'button button-secondary' }, 'Replay filtered failed events');
     start.addEventListener('click', () => askBulk(start));
     mount(bulk, start);
+    if (focus) start.focus();
   };
   const askBulk = async (start) => {
     start.disabled = true;
@@ -127,7 +142,7 @@ export function renderList(ctx) {
       }
       const confirm = h('button', { id: 'bulk-replay-confirm', type: 'button', class: 'button button-danger' },
         `Confirm replay of ${meta.total} event${meta.total === 1 ? '' : 's'}`);
-      const cancel = h('button', { type: 'button', class: 'button button-secondary', onclick: resetBulk }, 'Cancel');
+      const cancel = h('button', { type: 'button', class: 'button button-secondary', onclick: () => resetBulk({ focus: true }) }, 'Cancel');
       confirm.addEventListener('click', () => runBulk(confirm, filter));
       mount(bulk, h('span', { class: 'bulk-question' }, 'Replay every failed event matching the filters?'), confirm, cancel);
       confirm.focus();
@@ -142,12 +157,12 @@ export function renderList(ctx) {
     try {
       const res = await post(`${BASE}/webhook-events/replay`, payload);
       const n = res?.data?.replayed ?? 0;
-      flash(`Replayed ${n} failed event${n === 1 ? '' : 's'} — they are queued for processing again.`);
-      resetBulk();
+      flash(`Replayed ${n} failed event${n === 1 ? ' — it is' : 's — they are'} queued for processing again.`);
+      resetBulk({ focus: true });
       load();
     } catch (err) {
       showError(err, 'Bulk replay failed');
-      resetBulk();
+      resetBulk({ focus: true });
     }
   };
 
@@ -161,13 +176,13 @@ export function renderList(ctx) {
       if (!ctx.alive()) return;
       connectors = map;
       fillConnectorSelect(connector, map, filters.connector_id);
-      load(); // show connector names
+      if (!refused) load(); // show connector names
     })
     .catch(() => {});
   load();
 
   // New and processed events appear without a reload while page 1 is shown.
-  const refresh = rateLimit(() => { if (page === 1) load(); }, 1000);
+  const refresh = rateLimit(() => { if (page === 1 && !refused) load(); }, 1000);
   ctx.onCleanup(refresh.cancel);
   ctx.live(LIVE_EVENTS, refresh);
 }
@@ -231,7 +246,10 @@ function eventSections(e, connectors) {
       ['Id', h('code', null, show(e.id))],
       ['Status', pill(eventStatus(e))],
       ['Connector', connectorLink(e.connector_id, connectors)],
-      ['Receiver', e.receiver_id ? h('code', null, e.receiver_id) : undefined],
+      ['Receiver', e.receiver_id
+        ? h('span', null, h('code', null, e.receiver_id), ' ',
+          h('a', { href: `#/events?receiver_id=${encodeURIComponent(e.receiver_id)}` }, 'its events'))
+        : undefined],
       ['Provider event id', e.provider_event_id],
       ['Attempts', e.attempts],
       ['Received', time(e.received_at ?? e.created_at)],

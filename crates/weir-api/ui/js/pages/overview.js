@@ -32,21 +32,32 @@ export function render(ctx) {
     json.setAttribute('href', url(`${BASE}/dashboard/export`, { format: 'json', ...range }));
   };
 
+  let forbidden = false; // set once the API said 403: live events must not ask again
+  const adminOnly = () => {
+    forbidden = true;
+    for (const el of [csv, json, picker]) el.hidden = true;
+    mount(body, empty(
+      h('p', null, h('strong', null, 'The overview needs the admin role.'), ` You are signed in as ${show(ctx.session.role)}.`),
+      h('p', null, 'You can still browse ', h('a', { href: '#/connectors' }, 'connectors'), ', ',
+        h('a', { href: '#/events' }, 'webhook events'), ' and ', h('a', { href: '#/syncs' }, 'sync histories'), '.')));
+  };
+
+  let refused = false; // the API refused this range (422, e.g. a hand-edited URL): no live retries
+
   const load = latestOnly(ctx, async (current) => {
+    if (forbidden) return;
     try {
       const res = await get(`${BASE}/dashboard`, range);
       if (!current()) return;
+      refused = false;
       clearError();
       mount(body, ...dashboard(res.data || {}));
     } catch (err) {
       if (!current()) return;
       if (err.status === 403) {
-        for (const el of [csv, json, picker]) el.hidden = true;
-        mount(body, empty(
-          h('p', null, h('strong', null, 'The overview needs the admin role.'), ` You are signed in as ${show(ctx.session.role)}.`),
-          h('p', null, 'You can still browse ', h('a', { href: '#/connectors' }, 'connectors'), ', ',
-            h('a', { href: '#/events' }, 'webhook events'), ' and ', h('a', { href: '#/syncs' }, 'sync histories'), '.')));
+        adminOnly();
       } else {
+        refused = err.status >= 400 && err.status < 500;
         showError(err, 'Could not load the dashboard');
         if (body.querySelector('.loading')) mount(body, empty('The dashboard could not be loaded.'));
       }
@@ -70,8 +81,13 @@ export function render(ctx) {
     h('div', { class: 'toolbar' }, picker),
     body));
 
+  // The dashboard is admin-only: other roles get the note without a refused request.
+  if (!ctx.isAdmin) {
+    adminOnly();
+    return;
+  }
   load();
-  const refresh = rateLimit(load, 1000);
+  const refresh = rateLimit(() => { if (!refused) load(); }, 1000);
   ctx.onCleanup(refresh.cancel);
   ctx.live(LIVE_EVENTS, refresh);
 }
@@ -115,7 +131,7 @@ function dashboard(d) {
       rows: d.error_breakdown || [],
       emptyText: 'No errors in this range.',
     })),
-    section('Top failing connectors', healthTable(d.top_failing_connectors || [], 'No connector failed in this range.', 'Top failing connectors')));
+    section('Top failing connectors', topFailingTable(d.top_failing_connectors || [])));
   out.push(grid);
 
   out.push(section('Connector health', healthTable(health,
@@ -138,11 +154,28 @@ function dashboard(d) {
   return out;
 }
 
+const connectorCell = (c) => h('a', { href: `#/connectors/${encodeURIComponent(c.connector_id)}` }, show(c.name || c.code));
+
+/** The half-width panel: only the columns that fit (failures = in the range). */
+function topFailingTable(rows) {
+  return dataTable({
+    caption: 'Top failing connectors',
+    columns: [
+      { label: 'Connector', cell: connectorCell },
+      { label: 'Health', cell: (c) => pill(c.status) },
+      { label: 'Success rate', class: 'num', cell: (c) => fmtPercent(c.success_rate) },
+      { label: 'Failures', class: 'num', cell: (c) => fmtNumber(c.failures) },
+    ],
+    rows,
+    emptyText: 'No connector failed in this range.',
+  });
+}
+
 function healthTable(rows, emptyText, caption) {
   return dataTable({
     caption,
     columns: [
-      { label: 'Connector', cell: (c) => h('a', { href: `#/connectors/${encodeURIComponent(c.connector_id)}` }, show(c.name || c.code)) },
+      { label: 'Connector', cell: connectorCell },
       { label: 'Code', cell: (c) => h('code', null, show(c.code)) },
       { label: 'Health', cell: (c) => pill(c.status) },
       { label: 'Success rate', class: 'num', cell: (c) => fmtPercent(c.success_rate) },

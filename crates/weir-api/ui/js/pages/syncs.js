@@ -1,7 +1,7 @@
 // Sync histories: filterable list of runs and a run's detail (counts,
 // errors, export, cancel). Both refresh live on sync.* events.
 
-import { BASE, get, getList, post, url } from '../api.js';
+import { BASE, get, getList, pageParam, post, url } from '../api.js';
 import { h, mount, show, time, fmtNumber, fmtDuration, fmtBytes, rateLimit, latestOnly } from '../dom.js';
 import {
   connectorLink, connectorMap, dataTable, fillConnectorSelect, removableFilter, dateRange, downloadLink, empty, field, flash, kvList, loading, pager, pill,
@@ -19,14 +19,23 @@ const runPath = (id) => `${BASE}/sync-histories/${encodeURIComponent(id)}`;
 
 export function renderList(ctx) {
   const filters = Object.fromEntries(FILTER_KEYS.map((k) => [k, ctx.query.get(k) || '']));
-  let page = Number(ctx.query.get('page')) || 1;
+  let page = pageParam(ctx.query.get('page'));
   let connectors = new Map();
+  let refused = false; // the API refused the current filters (4xx)
   const body = h('div', null, loading());
 
   const load = latestOnly(ctx, async (current) => {
     try {
       const { data, meta } = await getList(`${BASE}/sync-histories`, { ...filters, page, per_page: PER_PAGE });
       if (!current()) return;
+      refused = false;
+      if (!data.length && meta.total > 0 && page > 1) {
+        // A page past the end (an old link): show the last one.
+        page = meta.total_pages;
+        ctx.setQuery({ ...filters, page });
+        load();
+        return;
+      }
       clearError();
       const filtered = FILTER_KEYS.some((k) => filters[k]);
       mount(body,
@@ -53,6 +62,8 @@ export function renderList(ctx) {
         meta.total_pages > 1 ? pager(meta, (p) => { page = p; ctx.setQuery({ ...filters, page: p }); load(); }) : null);
     } catch (err) {
       if (!current()) return;
+      // A refused query (e.g. a hand-edited URL: 422) is not retried on every live event.
+      refused = err.status >= 400 && err.status < 500;
       showError(err, 'Could not load sync histories');
       mount(body, empty('The sync histories could not be loaded.'));
     }
@@ -85,12 +96,12 @@ export function renderList(ctx) {
       if (!ctx.alive()) return;
       connectors = map;
       fillConnectorSelect(connector, map, filters.connector_id);
-      load();
+      if (!refused) load(); // show connector names
     })
     .catch(() => {});
   load();
 
-  const refresh = rateLimit(() => { if (page === 1) load(); }, 1000);
+  const refresh = rateLimit(() => { if (page === 1 && !refused) load(); }, 1000);
   ctx.onCleanup(refresh.cancel);
   ctx.live(LIVE_EVENTS, refresh);
 }
@@ -145,7 +156,10 @@ export function renderDetail(ctx) {
           : null,
         section('Details', kvList([
           ['Connector', connectorLink(r.connector_id, connector ? new Map([[connector.id, connector]]) : null)],
-          ['Configuration', r.sync_configuration_id ? h('code', null, r.sync_configuration_id) : undefined],
+          ['Configuration', r.sync_configuration_id
+            ? h('span', null, h('code', null, r.sync_configuration_id), ' ',
+              h('a', { href: `#/syncs?sync_configuration_id=${encodeURIComponent(r.sync_configuration_id)}` }, 'its runs'))
+            : undefined],
           ['Trigger', r.trigger],
           ['Queued', time(r.queued_at)],
           ['Started', time(r.started_at)],
@@ -175,8 +189,8 @@ export function renderDetail(ctx) {
             { label: 'Time', cell: (e) => time(e.created_at) },
             { label: 'Type', cell: (e) => h('code', null, show(e.error_type)) },
             { label: 'Record', cell: (e) => show(e.record_ref ?? e.reference) },
-            { label: 'Message', cell: (e) => e.message },
-            { label: 'Excerpt', cell: (e) => (e.excerpt == null ? '—' : h('code', { class: 'json-inline' }, typeof e.excerpt === 'string' ? e.excerpt : JSON.stringify(e.excerpt))) },
+            { label: 'Message', class: 'cell-wrap', cell: (e) => e.message },
+            { label: 'Excerpt', class: 'cell-details', cell: (e) => (e.excerpt == null ? '—' : h('code', { class: 'json-inline' }, typeof e.excerpt === 'string' ? e.excerpt : JSON.stringify(e.excerpt))) },
           ],
           rows: data,
           emptyText: 'No per-record errors in this run.',
