@@ -148,7 +148,7 @@ pub(crate) async fn load(
     Ok(Loaded { config, remote, mapping })
 }
 
-impl RunContext<'_> {
+impl<'a> RunContext<'a> {
     /// Saves progress; stops on cancellation or shutdown.
     /// At most every [`PROGRESS_EVERY`] (or when `force`d): saves the
     /// counts, renews the lease, refreshes planner statistics of tables this
@@ -185,13 +185,48 @@ impl RunContext<'_> {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ConnectorError>>,
     {
-        call(self.options, what, f).await
+        call(self.options, self.interrupt(), what, f).await
+    }
+
+    fn interrupt(&self) -> Interrupt<'a> {
+        Interrupt { store: self.store, run: self.run, stopping: self.stopping }
+    }
+}
+
+/// What a call waiting between retries watches, so that a cancel or a
+/// shutdown does not wait for every retry of a page to run out.
+#[derive(Clone, Copy)]
+struct Interrupt<'a> {
+    store: &'a Store,
+    run: &'a ClaimedRun,
+    stopping: &'a tokio::sync::watch::Receiver<bool>,
+}
+
+impl Interrupt<'_> {
+    /// Sleeps `d`, checking for shutdown and cancellation at least every
+    /// [`PROGRESS_EVERY`].
+    async fn wait(&self, d: Duration) -> Result<(), Stop> {
+        let end = tokio::time::Instant::now() + d;
+        loop {
+            if *self.stopping.borrow() {
+                return Err(Stop::ShuttingDown);
+            }
+            if self.store.sync_run_cancel_requested(self.run).await? {
+                return Err(Stop::Cancelled);
+            }
+            let left = end.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            tokio::time::sleep(left.min(PROGRESS_EVERY)).await;
+        }
     }
 }
 
 /// Calls the remote with the retry rules: 5xx, timeouts and connection
-/// failures retry with backoff; 429 waits `Retry-After` (bounded).
-async fn call<T, F, Fut>(options: &SyncOptions, what: &str, mut f: F) -> Result<T, Stop>
+/// failures retry with backoff; 429 waits `Retry-After` (bounded). The
+/// waits end early on cancellation or shutdown.
+async fn call<T, F, Fut>(options: &SyncOptions, interrupt: Interrupt<'_>, what: &str, mut f: F) -> Result<T, Stop>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ConnectorError>>,
@@ -210,7 +245,7 @@ where
                     ));
                 }
                 let wait = retry_after_secs.map(Duration::from_secs).unwrap_or(Duration::from_secs(1));
-                tokio::time::sleep(wait.min(options.max_retry_after)).await;
+                interrupt.wait(wait.min(options.max_retry_after)).await?;
             }
             Err(e) => {
                 attempt += 1;
@@ -230,7 +265,7 @@ where
                     let tries = if transient { format!(" after {attempt} attempts") } else { String::new() };
                     return Err(Stop::Failed(kind, format!("{what}: {e}{tries}")));
                 }
-                tokio::time::sleep(options.page_retry.delay(attempt)).await;
+                interrupt.wait(options.page_retry.delay(attempt)).await?;
             }
         }
     }
@@ -253,13 +288,16 @@ impl RunContext<'_> {
         let mut pager = Pager::new(source.pagination.clone());
         let remote = loaded.remote.as_ref();
         let options = self.options;
+        let interrupt = self.interrupt();
         let source_path = source.path.as_str();
         let fetch = |next: Next, n: i64| async move {
             let what = format!("page {n}");
             match next {
                 Next::Done => Ok(None),
-                Next::Query(q) => call(options, &what, || remote.fetch_page(source_path, &q)).await.map(Some),
-                Next::Link(url) => call(options, &what, || remote.fetch_url(&url)).await.map(Some),
+                Next::Query(q) => {
+                    call(options, interrupt, &what, || remote.fetch_page(source_path, &q)).await.map(Some)
+                }
+                Next::Link(url) => call(options, interrupt, &what, || remote.fetch_url(&url)).await.map(Some),
             }
         };
         let mut page: Option<FetchedPage> = fetch(pager.first(), 1).await?;

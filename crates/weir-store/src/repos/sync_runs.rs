@@ -340,6 +340,19 @@ impl Store {
         Ok(())
     }
 
+    /// Whether cancellation of `run` was asked for (a read: runners check
+    /// it while they wait between retries of a page).
+    pub async fn sync_run_cancel_requested(&self, run: &ClaimedRun) -> Result<bool, StoreError> {
+        Ok(sh::Entity::find_by_id(run.history.id.clone())
+            .filter(sh::Column::TenantId.eq(run.scope.tenant_id()))
+            .select_only()
+            .column(sh::Column::CancelRequested)
+            .into_tuple::<bool>()
+            .one(&self.db)
+            .await?
+            .unwrap_or(false))
+    }
+
     /// Records a running run's counts and renews its lease; answers whether
     /// cancellation was asked for.
     pub async fn sync_run_progress(

@@ -18,6 +18,7 @@ use crate::helpers::{Backend, TestApp, assert_problem};
 backend_tests!(
     inbound_runs_over_every_pagination_type,
     partial_failed_rate_limited_and_cancelled_runs,
+    cancel_interrupts_retry_waits,
     outbound_runs_push_changed_records,
     sixty_connectors_run_in_parallel_within_limits,
     scheduler_runs_each_due_time_once,
@@ -614,4 +615,36 @@ async fn runs_stay_in_their_tenant(b: Backend) {
     assert_problem(app.req(Method::POST, &format!("{SYNCS}/{cfg}/execute"), Some(&a.viewer)), StatusCode::FORBIDDEN)
         .await;
     app.stop().await;
+}
+
+/// A cancel (or shutdown) does not wait for every retry of a failing page:
+/// the backoff waits notice it within a progress interval.
+async fn cancel_interrupts_retry_waits(b: Backend) {
+    let settings = Settings { sync_retry_backoff: Some("5s,5s".into()), ..settings() };
+    let Some(app) = TestApp::spawn_with(b, settings).await else { return };
+    let api = MockServer::start().await;
+    Mock::given(method("GET")).and(path("/down")).respond_with(ResponseTemplate::new(502)).mount(&api).await;
+    let t = tenant(&app, "acme").await;
+    let c = connector(&app, &t, "crm", &api.uri()).await;
+    let cfg = pull(&app, &t, &c, "down", json!({"path": "/down"})).await;
+    let run = execute(&app, &t.operator, &cfg).await;
+    // Wait for the first attempt (the run is now in its 5 s backoff).
+    for _ in 0..200 {
+        if !api.received_requests().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(api.received_requests().await.unwrap().len(), 1);
+    let asked = std::time::Instant::now();
+    let (s, _) = app.call(Method::POST, &format!("{RUNS}/{run}/cancel"), Some(&t.operator), None).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let h = finished(&app, &t.viewer, &run).await;
+    assert_eq!(h["status"], "cancelled", "{h}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "cancelled during the backoff, not after it: {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(api.received_requests().await.unwrap().len(), 1, "no retry after the cancel");
 }
