@@ -82,8 +82,8 @@ where
     }
 }
 
-/// An optional JSON body: an empty body is `None`; anything else must be
-/// JSON of type `T`, with [`ApiJson`]'s rules.
+/// An optional JSON body: an empty body or JSON `null` is `None`; anything
+/// else must be JSON of type `T`, with [`ApiJson`]'s rules.
 #[derive(Debug, Clone)]
 pub struct OptionalJson<T>(pub Option<T>);
 
@@ -103,7 +103,7 @@ where
         if !is_json_body {
             return Err(ApiError::UnsupportedMediaType);
         }
-        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+        parse_json::<Option<T>>(&bytes).map(OptionalJson)
     }
 }
 

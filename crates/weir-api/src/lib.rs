@@ -117,7 +117,7 @@ pub struct AppState {
 /// and non-JSON errors turned into problem+json).
 pub fn router(services: Services, limits: &HttpLimits) -> Router {
     let (routes, api) = routes::all().split_for_parts();
-    let openapi_json = Arc::new(openapi::render(api));
+    let openapi_json = Arc::new(openapi::render(openapi::complete(api)));
     let Services { store, master_key, outbound, intake, wake, sync, live, stopping, sessions } = services;
     let state = AppState {
         store,

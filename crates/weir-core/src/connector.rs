@@ -36,7 +36,10 @@ impl ConnectorCode {
 pub struct NotOneOf(pub &'static str);
 
 macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
+    // `$s:tt`, not `$s:literal`: a `literal` fragment reaches the `ToSchema`
+    // derive wrapped in an invisible group, and it then ignores the
+    // `#[serde(rename)]` (the document said `Http` where the wire says `http`).
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:tt),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
         pub enum $name {

@@ -78,6 +78,7 @@ pub struct AuditQuery {
     /// To (date = through its end, or RFC 3339), exclusive.
     pub to: Option<String>,
     /// Export only: `csv` (default) or `json`.
+    #[param(pattern = "^(csv|json)$")]
     pub format: Option<String>,
     /// 1-based page (list).
     pub page: Option<u64>,
@@ -156,7 +157,8 @@ fn csv_row(r: &AuditRecord) -> Vec<String> {
 #[utoipa::path(get, path = "/api/v1/integration/audit-logs/export", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
     responses(
-        (status = 200, description = "CSV with a header row, or a JSON array of entries", content_type = "text/csv"),
+        (status = 200, description = "CSV with a header row, or a JSON array of entries",
+            content((String = "text/csv"), (Vec<AuditOut> = "application/json"))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

@@ -84,6 +84,7 @@ pub struct DecisionOut {
 #[into_params(parameter_in = Query)]
 pub struct ChangeRequestQuery {
     /// `pending`, `approved` or `rejected`.
+    #[param(pattern = "^(pending|approved|rejected)$")]
     pub status: Option<String>,
     /// Only for this connector.
     pub connector_id: Option<String>,

@@ -32,8 +32,13 @@ const MAX_RATE_LIMIT: u32 = 1_000_000;
 #[serde(deny_unknown_fields)]
 pub struct ConnectorIn {
     /// Slug, unique per tenant among live connectors.
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{1,62}$")]
     pub code: String,
     /// Display name.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// `http` or `webhook`.
     #[serde(rename = "type")]
@@ -158,12 +163,14 @@ pub struct ConnectionTestOut {
 #[into_params(parameter_in = Query)]
 pub struct ConnectorQuery {
     /// `active` or `inactive`.
+    #[param(pattern = "^(active|inactive)$")]
     pub status: Option<String>,
     /// `http` or `webhook`.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", pattern = "^(http|webhook)$")]
     pub connector_type: Option<String>,
     /// Case-insensitive substring of code or name.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// 1-based page.
     pub page: Option<u64>,

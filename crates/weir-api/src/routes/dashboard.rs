@@ -228,6 +228,7 @@ pub struct ExportQuery {
     /// Last day, as for the dashboard.
     pub to: Option<String>,
     /// `csv` (default) or `json`.
+    #[param(pattern = "^(csv|json)$")]
     pub format: Option<String>,
 }
 
@@ -290,7 +291,8 @@ fn report_rows(d: &DashboardOut) -> Vec<Vec<String>> {
 #[utoipa::path(get, path = "/api/v1/integration/dashboard/export", tag = "dashboard", security(("bearer" = [])),
     params(ExportQuery),
     responses(
-        (status = 200, description = "CSV (section, date, subject, metric, value) or the dashboard as JSON, as an attachment", content_type = "text/csv"),
+        (status = 200, description = "CSV (section, date, subject, metric, value) or the dashboard as JSON, as an attachment",
+            content((String = "text/csv"), (DashboardOut = "application/json"))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

@@ -115,6 +115,7 @@ impl<T: Serialize> Serialize for Omit<T> {
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// `pending`, `processing`, `completed` or `failed`.
+    #[param(pattern = "^(pending|processing|completed|failed)$")]
     pub status: Option<String>,
     /// Connector id.
     pub connector_id: Option<String>,
@@ -273,6 +274,7 @@ pub async fn replay_event(
 #[serde(deny_unknown_fields)]
 pub struct ReplayFilterIn {
     /// `failed` (default) or `completed`.
+    #[schema(pattern = "^(failed|completed)$")]
     pub status: Option<String>,
     /// Connector id.
     pub connector_id: Option<String>,
@@ -288,7 +290,7 @@ pub struct ReplayFilterIn {
 
 /// Replay every finished event matching a filter (operator).
 #[utoipa::path(post, path = "/api/v1/integration/webhook-events/replay", tag = "events", security(("bearer" = [])),
-    request_body = ReplayFilterIn,
+    request_body(content = Option<ReplayFilterIn>, description = "Optional filter; no body replays every failed event"),
     responses(
         (status = 202, body = Data<ReplayOut>),
         (status = 400, body = Problem, content_type = "application/problem+json"),

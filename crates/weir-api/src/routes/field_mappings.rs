@@ -26,8 +26,13 @@ use crate::problem::{ApiError, Problem};
 #[serde(deny_unknown_fields)]
 pub struct FieldMappingIn {
     /// Unique name in the tenant.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// The record type produced, e.g. `customer`.
+    #[schema(pattern = r"^[a-z0-9_.-]{1,100}$")]
     pub entity_type: String,
     /// The target field that identifies a record (one of the rules' targets).
     pub key: String,

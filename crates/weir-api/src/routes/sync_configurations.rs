@@ -50,10 +50,15 @@ pub struct SyncConfigurationIn {
     /// The connector (of the caller's tenant).
     pub connector_id: String,
     /// Name.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// `inbound` or `outbound`.
     pub direction: Direction,
     /// The record type, e.g. `customer`.
+    #[schema(pattern = r"^[a-z0-9_.-]{1,100}$")]
     pub entity_type: String,
     /// The mapping applied (required inbound; its entity type must match).
     pub field_mapping_id: Option<String>,
@@ -185,6 +190,7 @@ pub struct SyncConfigurationQuery {
     /// Connector id.
     pub connector_id: Option<String>,
     /// `webhook`, `schedule` or `manual`.
+    #[param(pattern = "^(webhook|schedule|manual)$")]
     pub trigger: Option<String>,
     /// Active or not.
     pub is_active: Option<bool>,

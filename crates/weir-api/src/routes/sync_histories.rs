@@ -128,6 +128,7 @@ pub struct SyncHistoryQuery {
     /// Configuration id.
     pub sync_configuration_id: Option<String>,
     /// `queued`, `running`, `succeeded`, `partial`, `failed` or `cancelled`.
+    #[param(pattern = "^(queued|running|succeeded|partial|failed|cancelled)$")]
     pub status: Option<String>,
     /// Queued from (date or RFC 3339), inclusive.
     pub from: Option<String>,
@@ -239,6 +240,7 @@ pub async fn list_sync_errors(
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `csv` (default) or `json`.
+    #[param(pattern = "^(csv|json)$")]
     pub format: Option<String>,
 }
 
@@ -308,7 +310,8 @@ fn error_stream(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Sync history id"), ExportQuery),
     responses(
-        (status = 200, description = "CSV (header row, a summary row, one row per error) or JSON with the run and its errors", content_type = "text/csv"),
+        (status = 200, description = "CSV (header row, a summary row, one row per error) or JSON with the run and its errors",
+            content((String = "text/csv"), (SyncHistoryExportOut = "application/json"))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -360,6 +363,16 @@ pub async fn export_sync_history(
         ("application/json", head, Bytes::from_static(b"]}"), futures::StreamExt::boxed(stream))
     };
     Ok(download::attachment(content_type, &format!("sync-history-{run_id}.{format}"), head, body, tail))
+}
+
+/// The JSON export of a run (streamed by [`export_sync_history`]; this
+/// type only describes it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncHistoryExportOut {
+    /// The run.
+    pub sync_history: SyncHistoryOut,
+    /// Its per-record errors, oldest first.
+    pub errors: Vec<SyncErrorOut>,
 }
 
 /// Cancel a queued or running run (operator): a queued run ends at once, a

@@ -22,8 +22,13 @@ use crate::problem::{ApiError, Problem};
 #[serde(deny_unknown_fields)]
 pub struct TenantIn {
     /// Unique slug: `[a-z0-9][a-z0-9_-]{1,62}`.
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{1,62}$")]
     pub slug: String,
     /// Display name, 1 to 200 characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
 }
 

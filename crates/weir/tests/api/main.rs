@@ -11,6 +11,7 @@ mod basics;
 mod browser;
 mod connections;
 mod connectors;
+mod contract;
 mod dashboard;
 mod field_mappings;
 mod isolation;
