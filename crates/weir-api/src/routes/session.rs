@@ -42,6 +42,8 @@ pub struct SessionOut {
     pub tenant_name: String,
     /// The token's role.
     pub role: Role,
+    /// The token the session acts as (audit entries and change requests name it).
+    pub token_id: String,
     /// Echo in `X-CSRF-Token` on every POST, PATCH and DELETE.
     pub csrf_token: String,
     /// When the session ends (sign in again then).
@@ -55,6 +57,7 @@ impl From<&Session> for SessionOut {
             tenant_slug: s.tenant.slug.clone(),
             tenant_name: s.tenant.name.clone(),
             role: s.principal.role,
+            token_id: s.principal.token_id.clone(),
             csrf_token: s.csrf_token.clone(),
             expires_at: s.expires_at,
         }

@@ -74,6 +74,7 @@ async fn sign_in_csrf_and_sign_out(b: Backend) {
 
     let (cookie, session) = sign_in(&app, &admin).await;
     assert_eq!((session["tenant_slug"].as_str(), session["role"].as_str()), (Some("acme"), Some("admin")));
+    assert_eq!(session["token_id"], admin_id.as_str(), "the session acts as its token");
     let csrf = session["csrf_token"].as_str().unwrap().to_owned();
     assert!(csrf.len() >= 40);
     let (s, current) = send(with_cookie(&app, Method::GET, "/api/v1/session", &cookie)).await;

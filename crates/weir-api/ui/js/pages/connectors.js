@@ -306,6 +306,8 @@ function approvalQueue(ctx, { connectorId }) {
           ctx.isAdmin ? {
             label: 'Decision',
             cell: (cr) => {
+              // The requester cannot decide their own change (four eyes).
+              if (cr.requested_by === ctx.session.token_id) return h('span', { class: 'help' }, 'Another admin decides');
               const approve = h('button', { type: 'button', class: 'button button-small', 'data-approve': cr.id }, 'Approve');
               const reject = h('button', { type: 'button', class: 'button button-small button-danger', 'data-reject': cr.id }, 'Reject');
               approve.addEventListener('click', () => decide(cr, 'approve', approve));
