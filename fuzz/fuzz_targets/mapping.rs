@@ -1,8 +1,9 @@
 //! Fuzzes the field-mapping engine (`weir_core::mapping`): the input is a
 //! JSON array of rules, a newline, then a JSON payload. Rules that do not
 //! deserialize or validate are skipped (that is the API's 422); valid ones
-//! are applied, and applying must not panic, must be deterministic, and may
-//! only report errors naming the mapping's own targets.
+//! are applied, and applying must not panic, must be deterministic, may
+//! only report errors naming the mapping's own targets, and must build a
+//! record that serde_json reads back (as the store does).
 
 #![no_main]
 
@@ -27,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
     for e in &out.errors {
         assert!(targets.contains(&e.target), "error for an unknown target {:?}", e.target);
     }
-    // What the preview endpoint sends back must serialize.
+    // What the preview endpoint sends back must serialize, and the record
+    // must read back (the store parses it with serde_json's depth limit).
     serde_json::to_vec(&out).expect("output serializes");
+    let record = serde_json::to_vec(&out.output).expect("the record serializes");
+    serde_json::from_slice::<Value>(&record).expect("the record reads back");
     assert_eq!(mapping.apply(&payload), out, "applying is deterministic");
 });

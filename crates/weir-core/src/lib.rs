@@ -33,3 +33,6 @@ pub use seal::{MasterKey, SealError};
 pub use tenant::{TenantName, TenantSlug};
 pub use token::{ApiTokenName, PlainToken, TokenHash};
 pub use validation::FieldErrors;
+
+#[cfg(test)]
+mod deep_nesting;

@@ -452,3 +452,6 @@ mod tests {
         assert_eq!(ordering_text(&serde_json::json!(null)), None);
     }
 }
+
+#[cfg(test)]
+mod props;

@@ -68,6 +68,15 @@ pub const MAX_RULES: usize = 500;
 /// code would overflow the stack.
 pub const MAX_DEPTH: usize = 128;
 
+/// Deepest a record the engine builds may nest, counting the record itself
+/// (so a rule writing to `a.b` spends two levels before its value's own).
+/// The store reads records back with serde_json, which refuses JSON nested
+/// past 127 levels, and deliveries and API answers wrap a record in a few
+/// more (`{"data": {"record": …}}`): without this cap a payload serde_json
+/// accepted, copied to a dotted target, made a record that was written but
+/// could never be read again. A rule whose value would go deeper fails.
+pub const MAX_RECORD_DEPTH: usize = 100;
+
 /// Largest text one `concat` or `template` may build, in bytes.
 pub const MAX_BUILT_TEXT_BYTES: usize = 1024 * 1024;
 
@@ -144,6 +153,10 @@ impl Mapping {
                 continue;
             }
             match value {
+                Some(v) if !v.is_null() && deeper_than(&v, MAX_RECORD_DEPTH.saturating_sub(target.len())) => {
+                    let message = format!("the record would nest more than {MAX_RECORD_DEPTH} levels deep");
+                    result.errors.push(RuleError { target: rule.target.clone(), message });
+                }
                 Some(v) if !v.is_null() => {
                     output_bytes = output_bytes.saturating_add(serialized_len(&v));
                     if output_bytes > MAX_OUTPUT_BYTES {
@@ -185,6 +198,13 @@ fn serialized_len(v: &Value) -> usize {
 /// with an explicit stack (of at most `MAX_DEPTH` iterators), so asking is
 /// safe at any depth.
 fn too_deep(v: &Value) -> bool {
+    deeper_than(v, MAX_DEPTH)
+}
+
+/// Whether `v` nests more than `limit` arrays and objects deep (a scalar is
+/// 0 deep, `[]` 1). Walks with an explicit stack of at most `limit`
+/// iterators, so asking is safe at any depth.
+fn deeper_than(v: &Value, limit: usize) -> bool {
     enum Children<'v> {
         Array(std::slice::Iter<'v, Value>),
         Object(serde_json::map::Values<'v>),
@@ -196,7 +216,11 @@ fn too_deep(v: &Value) -> bool {
             _ => None,
         }
     }
-    let mut stack: Vec<Children<'_>> = children(v).into_iter().collect();
+    let Some(first) = children(v) else { return false };
+    if limit == 0 {
+        return true;
+    }
+    let mut stack: Vec<Children<'_>> = vec![first];
     while let Some(top) = stack.last_mut() {
         let next = match top {
             Children::Array(i) => i.next(),
@@ -205,7 +229,7 @@ fn too_deep(v: &Value) -> bool {
         match next {
             Some(child) => {
                 if let Some(c) = children(child) {
-                    if stack.len() == MAX_DEPTH {
+                    if stack.len() == limit {
                         return true;
                     }
                     stack.push(c);
@@ -239,3 +263,5 @@ fn insert(out: &mut Map<String, Value>, target: &[String], v: Value) {
 mod tests;
 #[cfg(test)]
 mod tests_edge;
+#[cfg(test)]
+mod tests_props;

@@ -1048,25 +1048,44 @@ fn deep_payloads_map_without_overflowing_the_stack() {
 }
 
 /// Up to the limit, deep values are copied whole; one level more is refused.
+/// Two limits apply: a value read or built deeper than `MAX_DEPTH` is
+/// refused before it is copied or printed, and a value that would make the
+/// record nest deeper than `MAX_RECORD_DEPTH` (its target's levels plus its
+/// own) is refused before it is written.
 #[test]
 fn depth_limit_is_exact() {
+    use super::MAX_RECORD_DEPTH;
     let m = mapping(json!([{"source": "v", "target": "t"}]));
     let too_deep = format!("value is nested more than {MAX_DEPTH} levels deep");
+    let record_too_deep = format!("the record would nest more than {MAX_RECORD_DEPTH} levels deep");
     for objects in [false, true] {
-        let at_limit = object([("v", nested(MAX_DEPTH, objects, json!(1)))]);
+        // `{"t": v}`: the record is one level more than `v`.
+        let at_limit = object([("v", nested(MAX_RECORD_DEPTH - 1, objects, json!(1)))]);
         let out = m.apply(&at_limit);
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         assert_eq!(out.output["t"], at_limit["v"]);
-        let over = object([("v", nested(MAX_DEPTH + 1, objects, json!(1)))]);
+        let over = object([("v", nested(MAX_RECORD_DEPTH, objects, json!(1)))]);
         let out = m.apply(&over);
+        assert!(out.output.is_empty());
+        assert_eq!(out.errors, vec![RuleError { target: "t".into(), message: record_too_deep.clone() }]);
+        let copied_too_deep = object([("v", nested(MAX_DEPTH + 1, objects, json!(1)))]);
+        let out = m.apply(&copied_too_deep);
         assert!(out.output.is_empty());
         assert_eq!(out.errors, vec![RuleError { target: "t".into(), message: too_deep.clone() }]);
     }
     // An empty container at the bottom is a level too.
-    let over = object([("v", nested(MAX_DEPTH, false, json!([])))]);
+    let over = object([("v", nested(MAX_RECORD_DEPTH - 1, false, json!([])))]);
     assert_eq!(m.apply(&over).errors.len(), 1);
-    let at_limit = object([("v", nested(MAX_DEPTH - 1, true, json!({})))]);
+    let at_limit = object([("v", nested(MAX_RECORD_DEPTH - 2, true, json!({})))]);
     assert!(m.apply(&at_limit).errors.is_empty());
+    // A dotted target spends its levels: 99 parents and the record leave none
+    // for a container, while a scalar still fits.
+    let parents = vec!["k"; MAX_RECORD_DEPTH - 1].join(".");
+    let (scalar, container) = (format!("{parents}.s"), format!("{parents}.c"));
+    let m = mapping(json!([{"source": "v", "target": scalar}, {"source": "w", "target": container}]));
+    let out = m.apply(&json!({"v": 1, "w": []}));
+    assert_eq!(out.errors, vec![RuleError { target: container, message: record_too_deep }]);
+    assert!(out.output.contains_key("k"));
 }
 
 /// The wire never gets that deep: serde_json refuses a payload past its

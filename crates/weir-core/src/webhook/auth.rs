@@ -110,6 +110,13 @@ pub enum ReceiverAuth {
     },
 }
 
+/// Whether text put in a header value reaches the verifier as sent: HTTP
+/// reads only visible ASCII (and spaces) as text. Leading and trailing
+/// spaces are dropped too, which callers check where it matters.
+fn survives_http(s: &str) -> bool {
+    s.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+}
+
 fn header_name(v: Option<&Value>, default: &str, field: &str, errors: &mut FieldErrors) -> String {
     match v {
         None => default.to_owned(),
@@ -188,14 +195,20 @@ impl ReceiverAuth {
                 };
                 let prefix = match obj.get("prefix") {
                     None => String::new(),
-                    Some(Value::String(p)) if p.len() <= 50 => p.clone(),
+                    Some(Value::String(p)) if p.len() <= 50 && survives_http(p) && !p.starts_with(' ') => p.clone(),
                     Some(_) => {
-                        errors.add("auth.prefix", "must be a string of at most 50 characters");
+                        errors.add(
+                            "auth.prefix",
+                            "must be at most 50 printable ASCII characters, not starting with a space",
+                        );
                         String::new()
                     }
                 };
                 let timestamp_header =
                     obj.get("timestamp_header").map(|v| header_name(Some(v), "", "auth.timestamp_header", &mut errors));
+                if timestamp_header.as_deref() == Some(header.as_str()) {
+                    errors.add("auth.timestamp_header", "must differ from the signature header");
+                }
                 ReceiverAuth::HmacSha256 { header, encoding, prefix, timestamp_header }
             }
             ReceiverMethod::StandardWebhooks => {
@@ -276,9 +289,18 @@ pub fn generate_secret(method: ReceiverMethod) -> String {
 /// The key bytes a method signs with, from the secret as the provider gives
 /// it: Standard Webhooks decodes the base64 after `whsec_`; every other
 /// method (Stripe included) uses the secret's bytes as they are.
+///
+/// A `bearer` or `api_key` secret is sent as a header value, so it must be
+/// one HTTP delivers intact (printable ASCII, no surrounding spaces):
+/// anything else could never match.
 pub fn key_material(method: ReceiverMethod, secret: &str) -> Result<Vec<u8>, &'static str> {
     if secret.len() < 16 || secret.len() > 512 || secret.chars().any(char::is_control) {
         return Err("must be 16 to 512 printable characters");
+    }
+    if matches!(method, ReceiverMethod::Bearer | ReceiverMethod::ApiKey)
+        && (!survives_http(secret) || secret.starts_with(' ') || secret.ends_with(' '))
+    {
+        return Err("must be printable ASCII without leading or trailing spaces (it is sent in a header)");
     }
     match method {
         ReceiverMethod::StandardWebhooks => {

@@ -87,3 +87,56 @@ mod tests {
         assert_eq!(event_type_of("*", &[("a", "b")], &json!({"type": 5})), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    //! Extraction over any header text and any body: values come out
+    //! trimmed, bounded and free of control characters (or hashed), the
+    //! method's own header first.
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    fn method() -> impl Strategy<Value = ReceiverMethod> {
+        prop_oneof![
+            Just(ReceiverMethod::HmacSha256),
+            Just(ReceiverMethod::StandardWebhooks),
+            Just(ReceiverMethod::Github),
+            Just(ReceiverMethod::Stripe),
+            Just(ReceiverMethod::Shopify),
+            Just(ReceiverMethod::Slack),
+            Just(ReceiverMethod::Bearer),
+            Just(ReceiverMethod::ApiKey),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn extracted_values_are_clean(
+            m in method(),
+            name in prop::sample::select(vec![
+                "webhook-id", "svix-id", "x-github-delivery", "x-shopify-webhook-id", "idempotency-key",
+                "webhook-event-type", "x-github-event", "x-shopify-topic", "x-event-type", "x-other",
+            ]),
+            value in "\\PC{0,8}|[ \t\r\u{0}\u{7f}a-z]{0,8}|x{190,260}",
+            body_type in "\\PC{0,8}|[ \t\u{1}a-z]{0,8}",
+        ) {
+            let headers = [(name, value.as_str())];
+            let body = json!({"type": body_type, "event": "fallback", "id": value});
+            if let Some(t) = event_type_of("*", &headers, &body) {
+                prop_assert!(!t.is_empty() && t.len() <= MAX_ID_LEN && t == t.trim());
+                prop_assert!(!t.chars().any(char::is_control), "{:?}", t);
+            }
+            prop_assert_eq!(event_type_of("fixed.type", &headers, &body), Some("fixed.type".to_owned()));
+            if let Some(id) = provider_event_id(m, &headers, &body) {
+                let hashed = id.len() == 71 && id.starts_with("sha256:");
+                let clean = !id.is_empty() && id.len() <= MAX_ID_LEN && id == id.trim() && !id.chars().any(char::is_control);
+                prop_assert!(hashed || clean, "{:?}", id);
+            }
+        }
+    }
+}
