@@ -119,8 +119,7 @@ impl Intake {
         {
             return Ok(Some(v.clone()));
         }
-        let compiled =
-            Arc::new(compile_schema(schema).map_err(|e| IntakeError::Broken(r.id.clone(), e.to_string()))?);
+        let compiled = Arc::new(compile_schema(schema).map_err(|e| IntakeError::Broken(r.id.clone(), e.to_string()))?);
         if let Ok(mut map) = self.schemas.lock() {
             if map.len() >= CACHE_MAX {
                 map.clear();
@@ -194,7 +193,9 @@ pub const PATTERN_BACKTRACK_LIMIT: usize = 10_000;
 /// Compiles a receiver's JSON Schema the one way intake and validation of
 /// a new schema both use: no remote references (the crate is built without
 /// them) and bounded pattern backtracking.
-pub fn compile_schema(schema: &serde_json::Value) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
+pub fn compile_schema(
+    schema: &serde_json::Value,
+) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
     jsonschema::options()
         .with_pattern_options(jsonschema::PatternOptions::fancy_regex().backtrack_limit(PATTERN_BACKTRACK_LIMIT))
         .build(schema)
