@@ -111,7 +111,7 @@ settings! {
     max_body_bytes: "WEIR_MAX_BODY_BYTES",
     /// Seconds a request may take before it is answered 408 [default: 30].
     request_timeout_secs: "WEIR_REQUEST_TIMEOUT_SECS",
-    /// Seconds a client has to send a request's headers before its connection is closed (slow-loris guard) [default: 10].
+    /// Seconds a client has to send a request's headers (slow-loris guard); also how long an idle keep-alive connection stays open [default: 30].
     header_read_timeout_secs: "WEIR_HEADER_READ_TIMEOUT_SECS",
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT [default: 30].
     shutdown_timeout_secs: "WEIR_SHUTDOWN_TIMEOUT_SECS",
@@ -413,7 +413,7 @@ impl Settings {
             max_body_bytes: check!(self, max_body_bytes).parse(1024 * 1024usize, Some((1024, 64 * 1024 * 1024)))?,
             request_timeout: Duration::from_secs(check!(self, request_timeout_secs).parse(30u64, Some((1, 3600)))?),
             header_read_timeout: Duration::from_secs(
-                check!(self, header_read_timeout_secs).parse(10u64, Some((1, 300)))?,
+                check!(self, header_read_timeout_secs).parse(30u64, Some((1, 300)))?,
             ),
             shutdown_timeout: Duration::from_secs(check!(self, shutdown_timeout_secs).parse(30u64, Some((0, 3600)))?),
             db: DbOptions {

@@ -7,7 +7,9 @@
 //! hold a connection — and a task — forever. Here:
 //!
 //! * the request head must arrive within `header_read_timeout` (the
-//!   connection is closed otherwise);
+//!   connection is closed otherwise) — hyper runs this timer while a
+//!   keep-alive connection waits for its next request too, so it is also the
+//!   idle keep-alive timeout;
 //! * the head may be at most [`MAX_HEAD_BYTES`] (hyper answers 431 beyond)
 //!   with at most [`MAX_HEADERS`] headers;
 //! * the body and the handler are bounded by the router's own body limit
