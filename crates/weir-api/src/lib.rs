@@ -117,9 +117,23 @@ pub struct AppState {
 /// and non-JSON errors turned into problem+json).
 pub fn router(services: Services, limits: &HttpLimits) -> Router {
     let (routes, api) = routes::all().split_for_parts();
-    let openapi_json = Arc::new(openapi::render(openapi::complete(api)));
+    let state = state(services, openapi::render(openapi::complete(api)));
+    let routes = routes.route_layer(axum::middleware::from_fn(metrics::track)).merge(ui::routes());
+    middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
+}
+
+/// The application of an instance that does not serve the API (the worker
+/// and scheduler roles): `/healthz`, `/readyz` and `/metrics` only, for
+/// orchestrators and Prometheus; everything else is 404.
+pub fn ops_router(services: Services, limits: &HttpLimits) -> Router {
+    let (routes, _) = routes::ops().split_for_parts();
+    let state = state(services, "{}".to_owned());
+    middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
+}
+
+fn state(services: Services, openapi_json: String) -> AppState {
     let Services { store, master_key, outbound, intake, wake, sync, live, stopping, sessions } = services;
-    let state = AppState {
+    AppState {
         store,
         master_key,
         outbound,
@@ -129,9 +143,7 @@ pub fn router(services: Services, limits: &HttpLimits) -> Router {
         live,
         stopping,
         sessions,
-        openapi_json,
+        openapi_json: Arc::new(openapi_json),
         metrics: metrics::install(),
-    };
-    let routes = routes.route_layer(axum::middleware::from_fn(metrics::track)).merge(ui::routes());
-    middleware::wrap(routes.fallback(problem::not_found_fallback).with_state(state), limits)
+    }
 }

@@ -183,6 +183,25 @@ pub async fn run(
     let processor = Processor::new(store.clone(), master_key.clone(), outbound.clone(), processing, wake);
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let workers_stopped_gauge = workers_stopped.clone();
+    // Deliveries stored by other instances (an `api` role beside this
+    // `worker`) wake this one's workers too: their `event.received` arrives
+    // over the PostgreSQL relay. Without it they would find the event at
+    // their next poll.
+    if config.processing.workers > 0 && store.backend() == weir_store::Backend::Postgres {
+        let (mut events, wake, mut stop) = (live.subscribe(), processor_wake.clone(), workers_stopped.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    received = events.recv() => match received {
+                        Ok(e) if e.kind == "event.received" => wake.notify_one(),
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+    }
     let workers = (config.processing.workers > 0).then(|| processor.spawn(workers_stopped.clone()));
     let sync_options = SyncOptions { live: live.clone(), ..config.sync.clone() };
     let sync = SyncEngine::new(store.clone(), master_key.clone(), outbound.clone(), sync_options);
@@ -219,9 +238,14 @@ pub async fn run(
         stopping,
         sessions: config.sessions.clone(),
     };
-    let app = weir_api::router(services, &limits);
+    let app = if config.role.serves_api() {
+        weir_api::router(services, &limits)
+    } else {
+        weir_api::ops_router(services, &limits)
+    };
     tracing::info!(
         %addr,
+        role = ?config.role,
         database = %config.database_url.redacted(),
         startup_ms = started.elapsed().as_millis() as u64,
         "weir is listening"

@@ -20,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (migrates the database first).
     Serve {
+        /// What this instance does: api, worker, scheduler or all (the same
+        /// as --instance-role / WEIR_ROLE).
+        #[arg(long, value_parser = ["api", "worker", "scheduler", "all"])]
+        role: Option<String>,
         /// Options.
         #[command(flatten)]
         settings: Settings,

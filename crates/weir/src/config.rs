@@ -95,6 +95,8 @@ settings! {
     listen: "WEIR_LISTEN",
     /// Data directory for the embedded database [default: ./weir-data].
     data_dir: "WEIR_DATA_DIR",
+    /// What this instance does: api (HTTP API and intake), worker (event processing and sync runs), scheduler (queues scheduled syncs), or all [default: all].
+    instance_role: "WEIR_ROLE",
     /// sqlite://… or postgres://… [default: sqlite://<data-dir>/weir.db].
     database_url: "WEIR_DATABASE_URL",
     /// The system token (manages tenants). Unset: generated on first start and printed once.
@@ -157,6 +159,38 @@ impl fmt::Debug for Settings {
     }
 }
 
+/// What an instance does; several instances with different roles on one
+/// PostgreSQL database behave as one system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceRole {
+    /// The HTTP API and webhook intake; no background work.
+    Api,
+    /// Event-processing workers and sync runners; HTTP only for `/healthz`,
+    /// `/readyz` and `/metrics`.
+    Worker,
+    /// The sync scheduler; HTTP only for `/healthz`, `/readyz` and `/metrics`.
+    Scheduler,
+    /// Everything (one instance, or identical instances).
+    All,
+}
+
+impl InstanceRole {
+    /// Serves the API.
+    pub fn serves_api(self) -> bool {
+        matches!(self, Self::Api | Self::All)
+    }
+
+    /// Processes events and runs syncs.
+    pub fn works(self) -> bool {
+        matches!(self, Self::Worker | Self::All)
+    }
+
+    /// Queues scheduled syncs.
+    pub fn schedules(self) -> bool {
+        matches!(self, Self::Scheduler | Self::All)
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -188,6 +222,8 @@ impl fmt::Debug for RedactedUrl {
 /// The validated configuration.
 #[derive(Debug)]
 pub struct Config {
+    /// What this instance does.
+    pub role: InstanceRole,
     /// Listen address.
     pub listen: SocketAddr,
     /// Data directory.
@@ -396,12 +432,29 @@ impl Settings {
             },
             ..sync_defaults
         };
+        let role = match check!(self, instance_role).value.map(str::trim) {
+            None | Some("all") => InstanceRole::All,
+            Some("api") => InstanceRole::Api,
+            Some("worker") => InstanceRole::Worker,
+            Some("scheduler") => InstanceRole::Scheduler,
+            Some(other) => {
+                return Err(check!(self, instance_role).fail(format!("{other:?}: use api, worker, scheduler or all")));
+            }
+        };
+        // A role switches off what it does not do, whatever the pool settings say.
+        let processing = ProcessorOptions { workers: if role.works() { processing.workers } else { 0 }, ..processing };
+        let sync = SyncOptions {
+            concurrency: if role.works() { sync.concurrency } else { 0 },
+            schedule_interval: if role.schedules() { sync.schedule_interval } else { Duration::ZERO },
+            ..sync
+        };
         let log_format = match check!(self, log_format).value.map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => return Err(check!(self, log_format).fail(format!("{other:?}: use text or json"))),
         };
         Ok(Config {
+            role,
             listen,
             data_dir,
             database_url,
@@ -455,6 +508,25 @@ mod tests {
 
     fn s() -> Settings {
         Settings::default()
+    }
+
+    #[test]
+    fn a_role_switches_off_what_it_does_not_do() {
+        let c = Settings::default().resolve().unwrap();
+        assert_eq!(c.role, InstanceRole::All);
+        assert!(c.processing.workers > 0 && c.sync.concurrency > 0 && !c.sync.schedule_interval.is_zero());
+        let role =
+            |r: &str| Settings { instance_role: Some(r.into()), workers: Some("4".into()), ..s() }.resolve().unwrap();
+        let api = role("api");
+        assert_eq!((api.processing.workers, api.sync.concurrency, api.sync.schedule_interval), (0, 0, Duration::ZERO));
+        let worker = role("worker");
+        assert_eq!((worker.processing.workers, worker.sync.schedule_interval), (4, Duration::ZERO));
+        assert!(worker.sync.concurrency > 0);
+        let scheduler = role("scheduler");
+        assert_eq!((scheduler.processing.workers, scheduler.sync.concurrency), (0, 0));
+        assert!(!scheduler.sync.schedule_interval.is_zero());
+        let e = Settings { instance_role: Some("boss".into()), ..s() }.resolve().unwrap_err().to_string();
+        assert!(e.contains("WEIR_ROLE") && e.contains("api, worker, scheduler or all"), "{e}");
     }
 
     #[test]

@@ -34,7 +34,8 @@ fn main() -> anyhow::Result<()> {
 
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve { settings } => {
+        Command::Serve { role, settings } => {
+            let settings = Settings { instance_role: role.or(settings.instance_role), ..settings };
             let config = load(settings)?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await

@@ -232,9 +232,15 @@ struct Load {
 
 impl Load {
     fn start(base: String, target: Arc<Target>) -> Load {
+        Self::start_at(base, target, 1)
+    }
+
+    /// Like [`Load::start`], numbering deliveries from `first` (two loads
+    /// at once use separate ranges).
+    fn start_at(base: String, target: Arc<Target>, first: u64) -> Load {
         let tally = Arc::new(Mutex::new(Tally::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let next = Arc::new(AtomicU64::new(1));
+        let next = Arc::new(AtomicU64::new(first));
         let outage = Arc::new(AtomicBool::new(false));
         let acked_in_outage = Arc::new(AtomicU64::new(0));
         let tasks = (0..SENDERS)
@@ -247,7 +253,7 @@ impl Load {
                     let key = key_material(target.auth.method(), &target.secret).unwrap();
                     while !stop.load(Ordering::Relaxed) {
                         let id = next.fetch_add(1, Ordering::Relaxed);
-                        if id > MAX_DELIVERIES {
+                        if id >= first + MAX_DELIVERIES {
                             return;
                         }
                         let body = serde_json::to_vec(
@@ -585,6 +591,77 @@ async fn database_outage_postgres() {
         tally.requests
     );
     server.sigterm().await;
+}
+
+/// Issue 10: an `api`, a `worker` and an `all` instance on one PostgreSQL
+/// database. Load goes through the two that serve the API; the worker-role
+/// instance is killed (`-9`) while processing and started again; every
+/// acknowledged delivery is completed exactly once.
+async fn three_roles_on_one_postgres() {
+    if helpers::skip_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (db_url, _guard) = helpers::create_pg_database().await;
+    let instance = |role: &str| Server {
+        dir: dir.path().to_owned(),
+        port: free_port(),
+        db_url: db_url.clone(),
+        extra: vec![("WEIR_ROLE", role.to_owned())],
+        child: None,
+    };
+    let (mut api, mut worker, mut all) = (instance("api"), instance("worker"), instance("all"));
+    api.start().await;
+    worker.start().await;
+    all.start().await;
+    let c = client();
+    // The worker serves operations only.
+    let r = c.get(format!("{}/api/v1/integration/connectors", worker.base())).send().await.unwrap();
+    assert_eq!(r.status(), 404, "a worker-role instance does not serve the API");
+    let r = c.get(format!("{}/metrics", worker.base())).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let target = Arc::new(set_up(&api.base()).await);
+    let through_api = Load::start_at(api.base(), target.clone(), 1);
+    let through_all = Load::start_at(all.base(), target, 1_000_001);
+    let mut kills = 0;
+    for _ in 0..2 {
+        let wait: u64 = rand::random_range(500..1500);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        worker.kill9().await;
+        kills += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        worker.start().await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (a, b) = (through_api.finish().await, through_all.finish().await);
+    assert!(a.refusals.is_empty() && b.refusals.is_empty(), "the API instances never refused");
+    let mut acked = a.acked.clone();
+    acked.extend(&b.acked);
+    assert_exactly_once(&db_url, &acked).await;
+    println!(
+        "three roles (Postgres): api + worker + all; {kills} kill -9 of the worker; {} deliveries through api, {} through all; \
+         all stored once, completed once",
+        a.acked.len(),
+        b.acked.len()
+    );
+    // Only the instances with workers processed anything.
+    let attempts = |base: String| {
+        let c = c.clone();
+        async move {
+            let text = c.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+            text.lines().filter(|l| l.starts_with("weir_event_attempts_total")).count()
+        }
+    };
+    assert_eq!(attempts(api.base()).await, 0, "the api-role instance processed events");
+    assert!(attempts(all.base()).await > 0, "the all-role instance processed events");
+    for s in [&mut api, &mut worker, &mut all] {
+        s.sigterm().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_roles_one_killed_postgres() {
+    three_roles_on_one_postgres().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

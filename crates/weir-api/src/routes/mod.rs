@@ -23,6 +23,14 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 
+/// The operational routes alone: liveness, readiness, metrics.
+pub fn ops() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(crate::metrics::metrics))
+}
+
 /// Every route of the API.
 pub fn all() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::base())
