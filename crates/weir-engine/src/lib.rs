@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod live;
 pub mod outbound;
 pub mod processing;
+pub mod retention;
 pub mod sync;
 
 pub use connectors::{ConnectionTest, Connector, ConnectorError, FetchedPage, PushOutcome, build_connector};

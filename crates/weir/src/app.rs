@@ -207,6 +207,12 @@ pub async fn run(
     let sync = SyncEngine::new(store.clone(), master_key.clone(), outbound.clone(), sync_options);
     let syncs =
         (config.sync.concurrency > 0 || !config.sync.schedule_interval.is_zero()).then(|| sync.spawn(workers_stopped));
+    // Retention runs where the scheduler does (one such instance suffices;
+    // several only split the same deletes).
+    let retention = config
+        .role
+        .schedules()
+        .then(|| weir_engine::retention::spawn(store.clone(), config.retention.clone(), workers_stopped_gauge.clone()));
     // Queue depth and age for /metrics, sampled every 10 s.
     let gauges = {
         let store = store.clone();
@@ -278,6 +284,9 @@ pub async fn run(
     // Workers finish their batch and release what they still hold.
     let _ = stop_workers.send(true);
     let _ = gauges.await;
+    if let Some(retention) = retention {
+        let _ = retention.await;
+    }
     if let Some(workers) = workers
         && tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), workers).await.is_err()
     {

@@ -147,6 +147,12 @@ settings! {
     session_ttl_secs: "WEIR_SESSION_TTL_SECS",
     /// true: mark the dashboard's session cookie Secure (serve the dashboard over HTTPS) [default: false].
     session_cookie_secure: "WEIR_SESSION_COOKIE_SECURE",
+    /// Days finished webhook events (and their payloads) are kept; 0 = forever [default: 30].
+    event_retention_days: "WEIR_EVENT_RETENTION_DAYS",
+    /// Days the per-record errors of finished sync runs are kept; 0 = forever [default: 30].
+    sync_error_retention_days: "WEIR_SYNC_ERROR_RETENTION_DAYS",
+    /// Seconds between retention passes (on scheduler-role instances) [default: 3600].
+    retention_interval_secs: "WEIR_RETENTION_INTERVAL_SECS",
     /// Log filter, e.g. info or weir=debug,tower_http=info [default: info].
     log: "WEIR_LOG",
     /// Log format: text or json [default: text].
@@ -257,6 +263,8 @@ pub struct Config {
     pub sync: SyncOptions,
     /// Dashboard sessions.
     pub sessions: weir_api::SessionSettings,
+    /// Retention of events and sync errors.
+    pub retention: weir_engine::retention::RetentionOptions,
     /// Log filter.
     pub log: String,
     /// Log format.
@@ -448,6 +456,13 @@ impl Settings {
             schedule_interval: if role.schedules() { sync.schedule_interval } else { Duration::ZERO },
             ..sync
         };
+        let days = |d: u64| (d > 0).then(|| Duration::from_secs(d * 86_400));
+        let retention = weir_engine::retention::RetentionOptions {
+            events: days(check!(self, event_retention_days).parse(30u64, Some((0, 36_500)))?),
+            sync_errors: days(check!(self, sync_error_retention_days).parse(30u64, Some((0, 36_500)))?),
+            interval: Duration::from_secs(check!(self, retention_interval_secs).parse(3600u64, Some((1, 7 * 86_400)))?),
+            batch: 1000,
+        };
         let log_format = match check!(self, log_format).value.map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -482,6 +497,7 @@ impl Settings {
             processing,
             sync,
             sessions,
+            retention,
         })
     }
 }

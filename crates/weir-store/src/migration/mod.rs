@@ -11,6 +11,7 @@ mod m20261128_000003_processing;
 mod m20261129_000004_connector_health;
 mod m20261129_000005_active_runs_index;
 mod m20261129_000006_sessions;
+mod m20261129_000007_retention;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_connector_health::Migration),
             Box::new(m20261129_000005_active_runs_index::Migration),
             Box::new(m20261129_000006_sessions::Migration),
+            Box::new(m20261129_000007_retention::Migration),
         ]
     }
 

@@ -14,6 +14,7 @@ pub mod queue;
 pub mod rebuild;
 pub mod receivers;
 pub mod records;
+pub mod retention;
 pub(crate) mod rollups;
 pub mod sessions;
 pub mod sync_configurations;

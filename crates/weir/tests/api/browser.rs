@@ -31,13 +31,13 @@ const API: &str = "/api/v1/integration";
 
 /// A tenant with a webhook connector, a Standard Webhooks receiver and a
 /// customer mapping routed to an HTTP destination (the wiremock `erp`).
-struct Shop {
-    admin: String,
+pub(crate) struct Shop {
+    pub admin: String,
     receiver: Value,
     secret: String,
 }
 
-async fn shop(app: &TestApp, erp: &MockServer) -> Shop {
+pub(crate) async fn shop(app: &TestApp, erp: &MockServer) -> Shop {
     let t = app.tenant("acme").await;
     let (_, admin) = app.token(&t, "admin").await;
     let post = |path: &str, body: Value| {
@@ -76,7 +76,7 @@ async fn shop(app: &TestApp, erp: &MockServer) -> Shop {
 }
 
 /// Sends a signed delivery; answers the event id.
-async fn deliver(app: &TestApp, shop: &Shop, msg_id: &str, body: Value) -> String {
+pub(crate) async fn deliver(app: &TestApp, shop: &Shop, msg_id: &str, body: Value) -> String {
     let body = serde_json::to_vec(&body).unwrap();
     let auth = ReceiverAuth::parse(&shop.receiver["auth"]).unwrap();
     let key = key_material(auth.method(), &shop.secret).unwrap();

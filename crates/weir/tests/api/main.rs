@@ -19,6 +19,7 @@ mod live;
 mod metrics;
 mod processing;
 mod records;
+mod retention;
 mod session;
 mod syncs;
 mod tenants_and_tokens;

@@ -39,14 +39,14 @@ fn settings() -> Settings {
     }
 }
 
-struct Tenant {
-    admin: String,
-    operator: String,
-    viewer: String,
+pub(crate) struct Tenant {
+    pub admin: String,
+    pub operator: String,
+    pub viewer: String,
     mapping_id: String,
 }
 
-async fn tenant(app: &TestApp, slug: &str) -> Tenant {
+pub(crate) async fn tenant(app: &TestApp, slug: &str) -> Tenant {
     let t = app.tenant(slug).await;
     let (_, admin) = app.token(&t, "admin").await;
     let (_, operator) = app.token(&t, "operator").await;
@@ -70,7 +70,7 @@ async fn tenant(app: &TestApp, slug: &str) -> Tenant {
 }
 
 /// An `http` connector to `base` with bearer auth `secret-token`.
-async fn connector(app: &TestApp, t: &Tenant, code: &str, base: &str) -> String {
+pub(crate) async fn connector(app: &TestApp, t: &Tenant, code: &str, base: &str) -> String {
     let body = json!({
         "code": code, "name": code, "type": "http", "environment": "development",
         "config": {"base_url": base, "auth": {"type": "bearer"}, "timeout_ms": 2000},
@@ -82,7 +82,7 @@ async fn connector(app: &TestApp, t: &Tenant, code: &str, base: &str) -> String 
 }
 
 /// A manual inbound configuration of `customer` records.
-async fn pull(app: &TestApp, t: &Tenant, connector_id: &str, name: &str, source: Value) -> String {
+pub(crate) async fn pull(app: &TestApp, t: &Tenant, connector_id: &str, name: &str, source: Value) -> String {
     let body = json!({
         "connector_id": connector_id, "name": name, "direction": "inbound", "entity_type": "customer",
         "field_mapping_id": t.mapping_id, "trigger": "manual", "source": source,
@@ -93,7 +93,7 @@ async fn pull(app: &TestApp, t: &Tenant, connector_id: &str, name: &str, source:
 }
 
 /// Executes a configuration; answers the run id.
-async fn execute(app: &TestApp, token: &str, config_id: &str) -> String {
+pub(crate) async fn execute(app: &TestApp, token: &str, config_id: &str) -> String {
     let (s, r) = app.call(Method::POST, &format!("{SYNCS}/{config_id}/execute"), Some(token), None).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{r}");
     assert_eq!(r["data"]["status"], "queued");
@@ -101,7 +101,7 @@ async fn execute(app: &TestApp, token: &str, config_id: &str) -> String {
 }
 
 /// Polls a run until it has finished (bounded: 30 s).
-async fn finished(app: &TestApp, token: &str, run_id: &str) -> Value {
+pub(crate) async fn finished(app: &TestApp, token: &str, run_id: &str) -> Value {
     for _ in 0..600 {
         let (s, h) = app.call(Method::GET, &format!("{RUNS}/{run_id}"), Some(token), None).await;
         assert_eq!(s, StatusCode::OK, "{h}");
