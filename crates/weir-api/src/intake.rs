@@ -54,6 +54,8 @@ pub struct Intake {
     /// (its `updated_at`), across receiver cache refreshes.
     schemas: Arc<Mutex<HashMap<String, CompiledSchema>>>,
     limiters: Arc<Mutex<HashMap<String, Limiter>>>,
+    /// Limits shared across instances through Redis, when configured.
+    shared: Option<crate::shared_limit::SharedLimits>,
 }
 
 /// A receiver could not be prepared (bad stored data or database).
@@ -77,7 +79,15 @@ impl Intake {
             cache: Arc::default(),
             schemas: Arc::default(),
             limiters: Arc::default(),
+            shared: None,
         }
+    }
+
+    /// These limits, shared with every instance through Redis (falling
+    /// back to this instance's own when Redis does not answer).
+    pub fn with_shared_limits(mut self, shared: crate::shared_limit::SharedLimits) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// The receiver with `key`, prepared (cached for a few seconds).
@@ -144,10 +154,16 @@ impl Intake {
         }
     }
 
-    /// Takes one request from the connector's budget; `Err(seconds)` to
-    /// wait when over it. `limit` 0 means unlimited.
-    pub fn admit(&self, connector_id: &str, limit: u32) -> Result<(), u64> {
+    /// Takes one request from the connector's budget — the shared one in
+    /// Redis when configured and reachable, else this instance's;
+    /// `Err(seconds)` to wait when over it. `limit` 0 means unlimited.
+    pub async fn admit(&self, connector_id: &str, limit: u32) -> Result<(), u64> {
         let Some(per_minute) = NonZeroU32::new(limit) else { return Ok(()) };
+        if let Some(shared) = &self.shared
+            && let Some(answer) = shared.admit(connector_id, limit).await
+        {
+            return answer;
+        }
         let limiter = {
             let Ok(mut map) = self.limiters.lock() else { return Ok(()) };
             match map.get(connector_id) {

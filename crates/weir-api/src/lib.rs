@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod policy;
 pub mod problem;
 pub mod routes;
+pub mod shared_limit;
 pub mod ui;
 
 use std::sync::Arc;

@@ -231,7 +231,16 @@ pub async fn run(
             }
         })
     };
-    let intake = weir_api::intake::Intake::new(ingest, config.rate_limit_per_minute, config.max_body_bytes);
+    let mut intake = weir_api::intake::Intake::new(ingest, config.rate_limit_per_minute, config.max_body_bytes);
+    if let Some(url) = &config.redis_url {
+        match weir_api::shared_limit::SharedLimits::new(url.expose()) {
+            Ok(shared) => {
+                tracing::info!(redis = ?url, "webhook rate limits are shared through Redis");
+                intake = intake.with_shared_limits(shared);
+            }
+            Err(e) => tracing::warn!(error = %e, "WEIR_REDIS_URL is unusable; rate limits stay per instance"),
+        }
+    }
     let (streams_stop, stopping) = tokio::sync::watch::channel(false);
     let services = Services {
         store: store.clone(),

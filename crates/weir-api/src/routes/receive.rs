@@ -145,7 +145,7 @@ pub async fn receive(
     let ctx = Ctx { state: &state, ready: &ready, source, at };
 
     let limit = keyed.connector_rate_limit.unwrap_or(state.intake.default_rate_per_minute);
-    if let Err(wait) = state.intake.admit(&keyed.receiver.connector_id, limit) {
+    if let Err(wait) = state.intake.admit(&keyed.receiver.connector_id, limit).await {
         return Err(ctx.reject(ApiError::TooManyRequests(wait), "rate_limited", None, 0).await);
     }
     let (parts, body) = request.into_parts();

@@ -21,6 +21,7 @@ mod processing;
 mod records;
 mod retention;
 mod session;
+mod shared_limits;
 mod syncs;
 mod tenants_and_tokens;
 mod webhooks;
