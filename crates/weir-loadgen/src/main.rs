@@ -144,50 +144,7 @@ enum Command {
     /// Mixed load at fixed rates for minutes (webhooks, syncs, dashboard and
     /// event reads): RSS, queue depth and probe lag sampled; fails on
     /// unexpected answers, RSS growth or lag over the limits.
-    Soak {
-        /// Server base URL (loopback only).
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        base: String,
-        /// The server's system token.
-        #[arg(long, env = "WEIR_SYSTEM_TOKEN")]
-        system_token: String,
-        /// Minutes of load (1..=120).
-        #[arg(long, default_value_t = 10)]
-        minutes: u64,
-        /// Signed webhook deliveries per second (unique ids).
-        #[arg(long, default_value_t = 200)]
-        webhook_rate: u64,
-        /// Seconds between sync executions (409 while a run is active is intended).
-        #[arg(long, default_value_t = 5)]
-        sync_every_secs: u64,
-        /// Dashboard reads per second.
-        #[arg(long, default_value_t = 5)]
-        dashboard_rate: u64,
-        /// Event list reads per second.
-        #[arg(long, default_value_t = 5)]
-        events_rate: u64,
-        /// Records the partner API serves per sync run (pages of 100).
-        #[arg(long, default_value_t = 500)]
-        partner_records: u64,
-        /// Seconds between probe deliveries (end-to-end lag).
-        #[arg(long, default_value_t = 2)]
-        probe_every_secs: u64,
-        /// Seconds between sample lines.
-        #[arg(long, default_value_t = 10)]
-        sample_secs: u64,
-        /// Warm-up before the RSS start figure.
-        #[arg(long, default_value_t = 60)]
-        warmup_secs: u64,
-        /// The server's PID, for its RSS (/proc/<pid>/status).
-        #[arg(long)]
-        server_pid: Option<u32>,
-        /// Fail if RSS grew more than this percentage from warm-up to end.
-        #[arg(long, default_value_t = 25.0)]
-        max_rss_growth_pct: f64,
-        /// Fail if a probe's end-to-end lag exceeded this many seconds.
-        #[arg(long, default_value_t = 30.0)]
-        max_lag_secs: f64,
-    },
+    Soak(soak::Plan),
     /// A no-op HTTP server (202 to any POST) for the baseline; ends by itself.
     Noop {
         /// Loopback address to listen on.
@@ -429,39 +386,9 @@ async fn main() -> anyhow::Result<()> {
                 other => bail!("step must be seed or time, not {other:?}"),
             }
         }
-        Command::Soak {
-            base,
-            system_token,
-            minutes,
-            webhook_rate,
-            sync_every_secs,
-            dashboard_rate,
-            events_rate,
-            partner_records,
-            probe_every_secs,
-            sample_secs,
-            warmup_secs,
-            server_pid,
-            max_rss_growth_pct,
-            max_lag_secs,
-        } => {
-            soak::run(soak::Plan {
-                base: base.trim_end_matches('/').to_owned(),
-                system_token,
-                minutes,
-                webhook_rate,
-                sync_every_secs,
-                dashboard_rate,
-                events_rate,
-                partner_records,
-                probe_every_secs,
-                sample_secs,
-                warmup_secs,
-                server_pid,
-                max_rss_growth_pct,
-                max_lag_secs,
-            })
-            .await
+        Command::Soak(mut plan) => {
+            plan.base = plan.base.trim_end_matches('/').to_owned();
+            soak::run(plan).await
         }
         Command::Noop { listen, lifetime_secs } => baselines::noop(&listen, lifetime_secs).await,
         Command::Blast { url, concurrency, duration_secs } => baselines::blast(&url, concurrency, duration_secs).await,

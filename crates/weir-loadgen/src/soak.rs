@@ -35,36 +35,50 @@ const KEEP_BODIES: usize = 3;
 /// Records per page of the partner API.
 const PAGE_SIZE: u64 = 100;
 
-/// What to run.
+/// What to run (the `soak` subcommand's options).
+#[derive(Debug, clap::Args)]
 pub struct Plan {
-    /// Server base URL.
+    /// Server base URL (loopback only).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub base: String,
-    /// System token.
+    /// The server's system token.
+    #[arg(long, env = "WEIR_SYSTEM_TOKEN")]
     pub system_token: String,
-    /// Load time in minutes (1..=120).
+    /// Minutes of load (1..=120).
+    #[arg(long, default_value_t = 10)]
     pub minutes: u64,
-    /// Signed webhook deliveries per second.
+    /// Signed webhook deliveries per second (unique ids).
+    #[arg(long, default_value_t = 200)]
     pub webhook_rate: u64,
-    /// Seconds between sync executions.
+    /// Seconds between sync executions (409 while a run is active is intended).
+    #[arg(long, default_value_t = 5)]
     pub sync_every_secs: u64,
     /// Dashboard reads per second.
+    #[arg(long, default_value_t = 5)]
     pub dashboard_rate: u64,
     /// Event list reads per second.
+    #[arg(long, default_value_t = 5)]
     pub events_rate: u64,
-    /// Records the partner serves per sync run (pages of 100).
+    /// Records the partner API serves per sync run (pages of 100).
+    #[arg(long, default_value_t = 500)]
     pub partner_records: u64,
-    /// Seconds between probe deliveries.
+    /// Seconds between probe deliveries (end-to-end lag).
+    #[arg(long, default_value_t = 2)]
     pub probe_every_secs: u64,
     /// Seconds between sample lines.
+    #[arg(long, default_value_t = 10)]
     pub sample_secs: u64,
-    /// Samples before this are warm-up: RSS start, growth and slope are
-    /// taken from the first sample at or after it.
+    /// Warm-up before the RSS start figure.
+    #[arg(long, default_value_t = 60)]
     pub warmup_secs: u64,
-    /// The server's PID, for its RSS.
+    /// The server's PID, for its RSS (/proc/<pid>/status).
+    #[arg(long)]
     pub server_pid: Option<u32>,
-    /// Fail if RSS grew more than this from warm-up to end (percent).
+    /// Fail if RSS grew more than this percentage from warm-up to end.
+    #[arg(long, default_value_t = 25.0)]
     pub max_rss_growth_pct: f64,
-    /// Fail if a probe's end-to-end lag exceeded this (seconds).
+    /// Fail if a probe's end-to-end lag exceeded this many seconds.
+    #[arg(long, default_value_t = 30.0)]
     pub max_lag_secs: f64,
 }
 
