@@ -1,17 +1,30 @@
 //! Retention: every `interval`, deletes webhook events (with their
-//! payloads) and sync errors older than their windows, in batches of
-//! `batch` rows with a short pause between batches, so ingest and workers
-//! are never held up by a long delete. Runs on instances with the
+//! payloads) and sync errors older than their windows, so ingest and
+//! workers are never held up by a long delete. Runs on instances with the
 //! scheduler role. Audit entries (with each payload's SHA-256 and size),
 //! rollups, records and run histories are kept.
+//!
+//! Events are kept by whole UTC days, on both engines: with a window of N
+//! days, the events received on day D go once day D+N has ended (so each
+//! event is kept between N and N+1 days). On PostgreSQL each day is a
+//! partition: a pass first creates the partitions of the next
+//! [`DAYS_AHEAD`] days, then drops every expired day whose events have all
+//! finished; what is left (rows in the default partition, finished rows of
+//! a day that still holds unfinished ones, and every row on SQLite) is
+//! deleted in batches of `batch` rows with a short pause between batches.
 
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use tokio::sync::watch;
 use weir_store::Store;
+use weir_store::repos::partitions::PartitionDrop;
 
 /// Pause between two delete batches.
 const PAUSE: Duration = Duration::from_millis(20);
+
+/// Days of partitions kept ready ahead of today (PostgreSQL).
+pub const DAYS_AHEAD: u64 = 7;
 
 /// What to keep and how often to look.
 #[derive(Debug, Clone)]
@@ -26,13 +39,17 @@ pub struct RetentionOptions {
     pub batch: u64,
 }
 
-/// Rows one pass deleted.
+/// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
-    /// Webhook events.
+    /// Webhook events deleted (row by row or with their partitions).
     pub events: u64,
-    /// Sync errors.
+    /// Sync errors deleted.
     pub sync_errors: u64,
+    /// Day partitions created ahead (PostgreSQL).
+    pub partitions_created: u64,
+    /// Expired day partitions dropped (PostgreSQL).
+    pub partitions_dropped: u64,
 }
 
 /// Runs retention now and then every `interval` until `stop` turns true.
@@ -41,7 +58,13 @@ pub fn spawn(store: Store, options: RetentionOptions, mut stop: watch::Receiver<
         loop {
             match run_once(&store, &options, &stop).await {
                 Ok(p) if p != Purged::default() => {
-                    tracing::info!(events = p.events, sync_errors = p.sync_errors, "retention deleted expired rows");
+                    tracing::info!(
+                        events = p.events,
+                        sync_errors = p.sync_errors,
+                        partitions_created = p.partitions_created,
+                        partitions_dropped = p.partitions_dropped,
+                        "retention pass done"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "retention failed; trying again at the next interval"),
@@ -57,16 +80,46 @@ pub fn spawn(store: Store, options: RetentionOptions, mut stop: watch::Receiver<
     })
 }
 
-/// One pass: deletes everything past its window, batch by batch.
+/// The first moment that is kept with a window of `keep`: midnight (UTC)
+/// of the day `keep` before `now`. Events received earlier are expired.
+pub fn event_cutoff(now: DateTime<Utc>, keep: Duration) -> Option<DateTime<Utc>> {
+    let day = (now - chrono::Duration::from_std(keep).ok()?).date_naive();
+    Some(Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN)))
+}
+
+/// One pass: creates partitions ahead, then deletes everything past its
+/// window.
 pub async fn run_once(
     store: &Store,
     options: &RetentionOptions,
     stop: &watch::Receiver<bool>,
 ) -> Result<Purged, weir_store::StoreError> {
-    let now = chrono::Utc::now();
-    let cutoff = |keep: Duration| chrono::Duration::from_std(keep).ok().map(|k| now - k);
+    let now = Utc::now();
     let mut purged = Purged::default();
-    if let Some(cutoff) = options.events.and_then(cutoff) {
+    let today = now.date_naive();
+    purged.partitions_created = store.ensure_event_partitions(today.iter_days().take(DAYS_AHEAD as usize + 1)).await?;
+    metrics::counter!("weir_event_partitions_created_total").increment(purged.partitions_created);
+    if let Some(cutoff) = options.events.and_then(|keep| event_cutoff(now, keep)) {
+        for partition in store.event_partitions().await? {
+            if *stop.borrow() || partition.day >= cutoff.date_naive() {
+                break;
+            }
+            match store.drop_event_partition(&partition, options.batch).await? {
+                PartitionDrop::Dropped(n) => {
+                    purged.events += n;
+                    purged.partitions_dropped += 1;
+                    metrics::counter!("weir_retention_deleted_total", "kind" => "webhook_events").increment(n);
+                    metrics::counter!("weir_event_partitions_dropped_total").increment(1);
+                    tracing::info!(partition = %partition.name, events = n, "expired day partition dropped");
+                }
+                PartitionDrop::Unfinished => {
+                    tracing::info!(partition = %partition.name, "expired day partition kept: some of its events are unfinished");
+                }
+                PartitionDrop::Busy => {
+                    tracing::info!(partition = %partition.name, "expired day partition kept until the next pass: webhook_events is busy");
+                }
+            }
+        }
         while !*stop.borrow() {
             let n = store.purge_events_before(cutoff, options.batch).await?;
             purged.events += n;
@@ -77,6 +130,7 @@ pub async fn run_once(
             tokio::time::sleep(PAUSE).await;
         }
     }
+    let cutoff = |keep: Duration| chrono::Duration::from_std(keep).ok().map(|k| now - k);
     if let Some(cutoff) = options.sync_errors.and_then(cutoff) {
         while !*stop.borrow() {
             let n = store.purge_sync_errors_before(cutoff, options.batch).await?;
@@ -89,4 +143,18 @@ pub async fn run_once(
         }
     }
     Ok(purged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_kept_by_whole_days() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let day = Duration::from_secs(86_400);
+        assert_eq!(event_cutoff(at("2026-11-29T05:00:00Z"), day), Some(at("2026-11-28T00:00:00Z")));
+        assert_eq!(event_cutoff(at("2026-11-29T00:00:00Z"), 30 * day), Some(at("2026-10-30T00:00:00Z")));
+        assert_eq!(event_cutoff(at("2026-11-29T23:59:59Z"), 30 * day), Some(at("2026-10-30T00:00:00Z")));
+    }
 }

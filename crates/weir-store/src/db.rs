@@ -279,7 +279,8 @@ impl Store {
             .query_all_raw(Statement::from_string(
                 sea_orm::DbBackend::Postgres,
                 "SELECT relname FROM pg_stat_user_tables \
-                 WHERE relname IN ('records', 'webhook_events', 'audit_logs', 'sync_histories', 'sync_errors') \
+                 WHERE (relname IN ('records', 'audit_logs', 'sync_histories', 'sync_errors', 'webhook_event_keys') \
+                 OR relname ~ '^webhook_events_(p[0-9]{8}|default)$') \
                  AND n_mod_since_analyze > 500 + 0.1 * n_live_tup"
                     .to_owned(),
             ))
@@ -287,7 +288,7 @@ impl Store {
         let mut analysed = Vec::new();
         for row in rows {
             let table: String = row.try_get("", "relname")?;
-            // The name comes from the fixed list above.
+            // The name is from the fixed list above or a day partition's.
             self.db
                 .execute_raw(Statement::from_string(sea_orm::DbBackend::Postgres, format!("ANALYZE {table}")))
                 .await?;

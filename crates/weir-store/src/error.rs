@@ -78,8 +78,8 @@ pub const CONSTRAINTS: &[ConstraintRule] = &[
         conflict: Conflict::ReceiverKeyTaken,
     },
     ConstraintRule {
-        name: "webhook_events_receiver_provider_event_key",
-        sqlite_columns: "webhook_events.receiver_id, webhook_events.provider_event_id",
+        name: "webhook_event_keys_pkey",
+        sqlite_columns: "webhook_event_keys.receiver_id, webhook_event_keys.provider_event_id",
         conflict: Conflict::DuplicateProviderEvent,
     },
     ConstraintRule {

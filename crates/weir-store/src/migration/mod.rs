@@ -12,6 +12,7 @@ mod m20261129_000004_connector_health;
 mod m20261129_000005_active_runs_index;
 mod m20261129_000006_sessions;
 mod m20261129_000007_retention;
+pub(crate) mod m20261129_000008_event_partitions;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_active_runs_index::Migration),
             Box::new(m20261129_000006_sessions::Migration),
             Box::new(m20261129_000007_retention::Migration),
+            Box::new(m20261129_000008_event_partitions::Migration),
         ]
     }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{Value, json};
 use tracing::instrument;
@@ -181,10 +181,7 @@ pub struct EventFilter {
 pub(crate) const MAX_STATEMENT_BYTES: u64 = 32 * 1024;
 
 async fn insert_events<C: ConnectionTrait>(conn: &C, models: Vec<we::ActiveModel>) -> Result<(), StoreError> {
-    we::Entity::insert_many(models)
-        .on_conflict(OnConflict::columns([we::Column::ReceiverId, we::Column::ProviderEventId]).do_nothing().to_owned())
-        .exec_without_returning(conn)
-        .await?;
+    we::Entity::insert_many(models).exec_without_returning(conn).await?;
     Ok(())
 }
 
@@ -206,7 +203,23 @@ impl Store {
         let mut resolved: HashMap<&str, DeliveryOutcome> = HashMap::new();
         if !accepted.is_empty() {
             let at = now();
-            let models = accepted.iter().map(|a| we::ActiveModel {
+            // Provider-id deduplication: each delivery with a provider event
+            // id claims its key; the ones that find it taken are duplicates.
+            let owners = super::event_keys::claim(&txn, &accepted).await?;
+            let owner_of = |a: &AcceptedDelivery| {
+                a.provider_event_id.as_ref().and_then(|p| owners.get(&(a.receiver_id.clone(), p.clone())).cloned())
+            };
+            let mut fresh = Vec::new();
+            let mut firsts: HashMap<&str, String> = HashMap::new();
+            for a in &accepted {
+                match owner_of(a) {
+                    Some(owner) if owner != a.event_id => {
+                        firsts.insert(a.event_id.as_str(), owner);
+                    }
+                    _ => fresh.push(*a),
+                }
+            }
+            let models = fresh.iter().map(|a| we::ActiveModel {
                 id: Set(a.event_id.clone()),
                 tenant_id: Set(a.tenant_id.clone()),
                 receiver_id: Set(a.receiver_id.clone()),
@@ -236,7 +249,7 @@ impl Store {
             // sqlx 0.9 does not set), waits ~40 ms for a delayed ACK.
             let mut chunk = Vec::new();
             let mut chunk_bytes = 0u64;
-            for (m, a) in models.zip(&accepted) {
+            for (m, a) in models.zip(&fresh) {
                 chunk_bytes += a.size + 512;
                 chunk.push(m);
                 if chunk_bytes >= MAX_STATEMENT_BYTES {
@@ -247,50 +260,28 @@ impl Store {
             if !chunk.is_empty() {
                 insert_events(&txn, chunk).await?;
             }
-            let ids: Vec<String> = accepted.iter().map(|a| a.event_id.clone()).collect();
-            let stored: HashSet<String> = we::Entity::find()
-                .select_only()
-                .column(we::Column::Id)
-                .filter(we::Column::Id.is_in(ids))
-                .into_tuple::<String>()
-                .all(&txn)
-                .await?
-                .into_iter()
-                .collect();
-            let dups: Vec<&&AcceptedDelivery> = accepted.iter().filter(|a| !stored.contains(&a.event_id)).collect();
-            let mut firsts: HashMap<(String, String), (String, String)> = HashMap::new();
-            if !dups.is_empty() {
-                let receivers: Vec<String> = dups.iter().map(|a| a.receiver_id.clone()).collect();
-                let pids: Vec<String> = dups.iter().filter_map(|a| a.provider_event_id.clone()).collect();
-                let rows: Vec<(String, String, Option<String>, String)> = we::Entity::find()
+            // The status of each duplicate's first event.
+            let mut statuses: HashMap<String, String> = HashMap::new();
+            if !firsts.is_empty() {
+                let ids: HashSet<String> = firsts.values().cloned().collect();
+                let rows: Vec<(String, String)> = we::Entity::find()
                     .select_only()
-                    .columns([
-                        we::Column::Id,
-                        we::Column::ReceiverId,
-                        we::Column::ProviderEventId,
-                        we::Column::ProcessingStatus,
-                    ])
-                    .filter(we::Column::ReceiverId.is_in(receivers))
-                    .filter(we::Column::ProviderEventId.is_in(pids))
+                    .columns([we::Column::Id, we::Column::ProcessingStatus])
+                    .filter(we::Column::Id.is_in(ids))
                     .into_tuple()
                     .all(&txn)
                     .await?;
-                for (id, rid, pid, status) in rows {
-                    if let Some(pid) = pid {
-                        firsts.insert((rid, pid), (id, status));
-                    }
-                }
+                statuses.extend(rows);
             }
             for a in &accepted {
-                let outcome = if stored.contains(&a.event_id) {
-                    DeliveryOutcome::Stored { event_id: a.event_id.clone() }
-                } else {
-                    let key = (a.receiver_id.clone(), a.provider_event_id.clone().unwrap_or_default());
-                    let (event_id, status) = firsts
-                        .get(&key)
-                        .cloned()
-                        .ok_or(StoreError::StateConflict("a duplicate delivery's first event could not be found"))?;
-                    DeliveryOutcome::Duplicate { event_id, status }
+                let outcome = match firsts.get(a.event_id.as_str()) {
+                    None => DeliveryOutcome::Stored { event_id: a.event_id.clone() },
+                    Some(first) => DeliveryOutcome::Duplicate {
+                        event_id: first.clone(),
+                        // Only a key whose event was removed by hand has no
+                        // status: the delivery is still a duplicate.
+                        status: statuses.get(first).cloned().unwrap_or_else(|| "deleted".to_owned()),
+                    },
                 };
                 resolved.insert(a.event_id.as_str(), outcome);
             }

@@ -5,8 +5,9 @@
 //! delivery's SHA-256 and size.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
 
+use crate::entities::webhook_events as we;
 use crate::{Store, StoreError};
 
 impl Store {
@@ -14,19 +15,38 @@ impl Store {
     /// events received before `cutoff`, oldest first; answers how many.
     /// Events still pending or being processed are never deleted.
     pub async fn purge_events_before(&self, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, StoreError> {
-        let sql = match self.backend() {
-            crate::Backend::Postgres => {
-                "DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events \
-                 WHERE received_at < $1 AND processing_status IN ('completed', 'failed') \
-                 ORDER BY received_at LIMIT $2)"
-            }
-            crate::Backend::Sqlite => {
-                "DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events \
-                 WHERE received_at < ? AND processing_status IN ('completed', 'failed') \
-                 ORDER BY received_at LIMIT ?)"
-            }
-        };
-        self.exec_batch(sql, cutoff, batch).await
+        let txn = self.write_txn().await?;
+        let doomed: Vec<(String, String, Option<String>)> = we::Entity::find()
+            .select_only()
+            .columns([we::Column::Id, we::Column::ReceiverId, we::Column::ProviderEventId])
+            .filter(we::Column::ReceivedAt.lt(cutoff))
+            .filter(we::Column::ProcessingStatus.is_in(["completed", "failed"]))
+            .order_by_asc(we::Column::ReceivedAt)
+            .limit(batch)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        // Keys first: a redelivery then never finds a key without its event.
+        let keys: Vec<(String, String, String)> = doomed
+            .iter()
+            .filter_map(|(id, receiver, pid)| pid.as_ref().map(|p| (receiver.clone(), p.clone(), id.clone())))
+            .collect();
+        super::event_keys::release(&txn, &keys).await?;
+        let ids: Vec<String> = doomed.into_iter().map(|(id, _, _)| id).collect();
+        let mut deleted = 0;
+        for chunk in ids.chunks(500) {
+            deleted += we::Entity::delete_many()
+                .filter(we::Column::Id.is_in(chunk.to_vec()))
+                .filter(we::Column::ReceivedAt.lt(cutoff))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+        }
+        txn.commit().await?;
+        Ok(deleted)
     }
 
     /// Deletes up to `batch` per-record errors of sync runs that finished

@@ -77,6 +77,13 @@ pub(crate) async fn shop(app: &TestApp, erp: &MockServer) -> Shop {
 
 /// Sends a signed delivery; answers the event id.
 pub(crate) async fn deliver(app: &TestApp, shop: &Shop, msg_id: &str, body: Value) -> String {
+    let (s, r) = deliver_answer(app, shop, msg_id, body).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    r["data"]["event_id"].as_str().unwrap().to_owned()
+}
+
+/// Delivers `body` as the provider message `msg_id`; the status and body of the answer.
+pub(crate) async fn deliver_answer(app: &TestApp, shop: &Shop, msg_id: &str, body: Value) -> (StatusCode, Value) {
     let body = serde_json::to_vec(&body).unwrap();
     let auth = ReceiverAuth::parse(&shop.receiver["auth"]).unwrap();
     let key = key_material(auth.method(), &shop.secret).unwrap();
@@ -87,9 +94,7 @@ pub(crate) async fn deliver(app: &TestApp, shop: &Shop, msg_id: &str, body: Valu
     for (k, v) in sign_headers(&auth, &key, msg_id, chrono::Utc::now().timestamp(), &body) {
         req = req.header(k, v);
     }
-    let (s, r) = crate::helpers::send(req.body(body)).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
-    r["data"]["event_id"].as_str().unwrap().to_owned()
+    crate::helpers::send(req.body(body)).await
 }
 
 async fn event_status(app: &TestApp, token: &str, id: &str) -> String {

@@ -17,6 +17,7 @@ mod field_mappings;
 mod isolation;
 mod live;
 mod metrics;
+mod migrations;
 mod processing;
 mod records;
 mod retention;

@@ -3,7 +3,8 @@
 //! those, not newer ones and not ones still pending — while their audit
 //! entries (SHA-256, size) and the records they made stay; per-record
 //! errors of runs finished longer ago than `WEIR_SYNC_ERROR_RETENTION_DAYS`
-//! are deleted while the runs and their counts stay.
+//! are deleted while the runs and their counts stay. On PostgreSQL, days
+//! are partitions: created ahead, and dropped whole once expired.
 
 use std::time::Duration;
 
@@ -20,12 +21,30 @@ use crate::helpers::{Backend, TestApp};
 
 backend_tests!(expired_events_and_sync_errors_are_deleted_and_nothing_else);
 
+#[tokio::test]
+async fn expired_day_partitions_are_dropped_on_postgres() {
+    expired_day_partitions_are_dropped(Backend::Postgres).await
+}
+
+const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const API: &str = "/api/v1/integration";
 
 async fn sql(app: &TestApp, statement: &str) {
     let db = Database::connect(&app.db_url).await.unwrap();
     db.execute_raw(Statement::from_string(db.get_database_backend(), statement.to_owned())).await.unwrap();
     db.close().await.ok();
+}
+
+/// Waits (bounded: 5 s) until the event is processed.
+async fn wait_completed(app: &TestApp, s: &crate::browser::Shop, id: &str) {
+    for _ in 0..200 {
+        let (_, e) = app.call(Method::GET, &format!("{API}/webhook-events/{id}"), Some(&s.admin), None).await;
+        if e["data"]["processing_status"] == "completed" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("event {id} was not processed");
 }
 
 fn two_days_ago() -> String {
@@ -52,13 +71,7 @@ async fn expired_events_and_sync_errors_are_deleted_and_nothing_else(b: Backend)
         ids.push(id);
     }
     for id in &ids {
-        for _ in 0..200 {
-            let (_, e) = app.call(Method::GET, &format!("{API}/webhook-events/{id}"), Some(&s.admin), None).await;
-            if e["data"]["processing_status"] == "completed" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        wait_completed(&app, &s, id).await;
     }
     // Two finished events are two days old; a third is as old but still waiting for a retry.
     let old = two_days_ago();
@@ -143,4 +156,153 @@ async fn expired_events_and_sync_errors_are_deleted_and_nothing_else(b: Backend)
         app.call(Method::GET, &format!("/api/v1/integration/sync-histories/{old_run}"), Some(&t.viewer), None).await;
     assert_eq!((run["data"]["status"].as_str(), run["data"]["records_failed"].as_i64()), (Some("partial"), Some(1)));
     assert_eq!(errors(new_run).await, 1);
+}
+
+/// Noon (UTC) `days` ago, as SQL text.
+fn noon_days_ago(days: u64) -> String {
+    let day = chrono::Utc::now().date_naive().checked_sub_days(chrono::Days::new(days)).unwrap();
+    format!("{day} 12:00:00+00:00")
+}
+
+async fn expired_day_partitions_are_dropped(b: Backend) {
+    // The first instance keeps events forever; the second (a scheduler,
+    // started once the data is in place) keeps them one day.
+    let settings = Settings {
+        master_key: Some(MASTER_KEY.into()),
+        event_retention_days: Some("0".into()),
+        worker_poll_ms: Some("20".into()),
+        ..Settings::default()
+    };
+    let Some(app) = TestApp::spawn_with(b, settings).await else { return };
+    let store = app.store().await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |n: u64| today.checked_sub_days(chrono::Days::new(n)).unwrap();
+    let ahead = |n: u64| today.checked_add_days(chrono::Days::new(n)).unwrap();
+    let days = |store: weir_store::Store| async move {
+        store.event_partitions().await.unwrap().into_iter().map(|p| p.day).collect::<Vec<_>>()
+    };
+    // The migration made today and the week ahead; three past days are added here.
+    let made: Vec<_> = today.iter_days().take(8).collect();
+    assert_eq!(days(store.clone()).await, made);
+    assert_eq!(store.ensure_event_partitions([day(5), day(4), day(3)]).await.unwrap(), 3);
+    assert_eq!(store.ensure_event_partitions([day(3), today]).await.unwrap(), 0, "existing days are left alone");
+
+    let erp = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&erp).await;
+    let s = shop(&app, &erp).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(deliver(&app, &s, &format!("msg_{i}"), json!({"type": "customer.created", "data": {"id": i}})).await);
+    }
+    for id in &ids {
+        wait_completed(&app, &s, id).await;
+    }
+    // Events 0 and 1 move to three days ago, 2 to four days ago (still
+    // waiting for a retry), 3 to ten days ago (no partition: the default
+    // one); 4 stays today.
+    let at3 = noon_days_ago(3);
+    sql(&app, &format!("UPDATE webhook_events SET received_at = '{at3}' WHERE id IN ('{}', '{}')", ids[0], ids[1]))
+        .await;
+    sql(
+        &app,
+        &format!(
+            "UPDATE webhook_events SET received_at = '{}', processing_status = 'pending', next_attempt_at = '{}' WHERE id = '{}'",
+            noon_days_ago(4),
+            (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d %H:%M:%S%.6f+00:00"),
+            ids[2]
+        ),
+    )
+    .await;
+    sql(&app, &format!("UPDATE webhook_events SET received_at = '{}' WHERE id = '{}'", noon_days_ago(10), ids[3]))
+        .await;
+    let in_partition = |table: String, id: String| {
+        let app = &app;
+        async move {
+            let db = Database::connect(&app.db_url).await.unwrap();
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT COUNT(*) AS n FROM {table} WHERE id = '{id}'"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            db.close().await.ok();
+            row.try_get::<i64>("", "n").unwrap() == 1
+        }
+    };
+    assert!(in_partition("webhook_events_default".into(), ids[3].clone()).await);
+    assert!(in_partition(format!("webhook_events_p{}", day(3).format("%Y%m%d")), ids[0].clone()).await);
+
+    let scheduler = app
+        .spawn_sharing(Settings {
+            master_key: Some(MASTER_KEY.into()),
+            instance_role: Some("scheduler".into()),
+            event_retention_days: Some("1".into()),
+            ..Settings::default()
+        })
+        .await;
+    let mut dropped = false;
+    for _ in 0..100 {
+        let now = days(store.clone()).await;
+        if !now.contains(&day(3)) && !now.contains(&day(5)) {
+            dropped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(dropped, "expired days were not dropped: {:?}", days(store.clone()).await);
+    // The day with an unfinished event stays; today and the week ahead too.
+    let mut kept = vec![day(4)];
+    kept.extend(today.iter_days().take(8));
+    assert_eq!(days(store.clone()).await, kept);
+    assert_eq!(*kept.last().unwrap(), ahead(7));
+
+    // The row in the default partition went row by row; wait for it too.
+    let mut gone = false;
+    for _ in 0..100 {
+        let (status, _) =
+            app.call(Method::GET, &format!("{API}/webhook-events/{}", ids[3]), Some(&s.admin), None).await;
+        if status == StatusCode::NOT_FOUND {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the expired row of the default partition was not deleted");
+    for (i, id) in ids.iter().enumerate() {
+        let (status, _) = app.call(Method::GET, &format!("{API}/webhook-events/{id}"), Some(&s.admin), None).await;
+        let expected = if matches!(i, 0 | 1 | 3) { StatusCode::NOT_FOUND } else { StatusCode::OK };
+        assert_eq!(status, expected, "event {i}");
+    }
+    // The deleted events' provider keys went with them: a redelivery is a
+    // new event. The kept ones still deduplicate.
+    for (i, fresh) in [(0, true), (1, true), (2, false), (3, true), (4, false)] {
+        let (status, r) =
+            crate::browser::deliver_answer(&app, &s, &format!("msg_{i}"), json!({"type": "customer.created"})).await;
+        if fresh {
+            assert_eq!(status, StatusCode::ACCEPTED, "msg_{i}: {r}");
+            assert_ne!(r["data"]["event_id"], ids[i].as_str());
+        } else {
+            assert_eq!((status, r["data"]["event_id"].as_str()), (StatusCode::OK, Some(ids[i].as_str())), "msg_{i}");
+        }
+    }
+    // The audit trail keeps the dropped deliveries.
+    let (_, audit) = app
+        .call(Method::GET, &format!("{API}/audit-logs?per_page=100&action=webhook.received"), Some(&s.admin), None)
+        .await;
+    let audited = audit["data"].as_array().unwrap().iter().filter(|e| e["resource_id"] == ids[0].as_str()).count();
+    assert_eq!(audited, 1, "{audit}");
+    // The scheduler says what it did.
+    let metrics = scheduler.client.get(scheduler.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert_eq!(value("weir_event_partitions_dropped_total"), Some(2.0), "{metrics}");
+    assert_eq!(value("weir_retention_deleted_total{kind=\"webhook_events\"}"), Some(3.0), "{metrics}");
+    scheduler.stop().await;
 }

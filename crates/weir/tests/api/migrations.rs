@@ -1,0 +1,136 @@
+//! Upgrading a database that already holds events: migration 000008 moves
+//! provider-id deduplication into `webhook_event_keys` (both engines) and,
+//! on PostgreSQL, rebuilds `webhook_events` partitioned by day. Every event
+//! survives, in the partition of its day (older than the migration's window:
+//! the default partition), and a redelivery of an old provider event is
+//! still a duplicate.
+
+use chrono::{Days, Utc};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm_migration::MigratorTrait;
+use serde_json::json;
+use weir_store::migration::Migrator;
+use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome};
+
+use crate::backend_tests;
+use crate::helpers::{Backend, create_pg_database, skip_postgres};
+
+backend_tests!(upgrading_keeps_events_and_their_provider_keys);
+
+async fn exec(db: &DatabaseConnection, sql: &str) {
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
+}
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
+    row.unwrap().try_get("", "n").unwrap()
+}
+
+fn days_ago(n: u64) -> String {
+    let at = Utc::now().checked_sub_days(Days::new(n)).unwrap();
+    at.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
+}
+
+async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _guard) = match b {
+        Backend::Sqlite => (format!("sqlite://{}/weir.db?mode=rwc", dir.path().display()), None),
+        Backend::Postgres => {
+            if skip_postgres() {
+                return;
+            }
+            let (url, guard) = create_pg_database().await;
+            (url, Some(guard))
+        }
+    };
+    // The schema before partitioning, with a tenant, connector, receiver and three events.
+    let db = Database::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(7)).await.unwrap();
+    let now = days_ago(0);
+    exec(&db, &format!("INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES ('t1', 'acme', 'Acme', '{now}', '{now}')")).await;
+    exec(
+        &db,
+        &format!(
+            "INSERT INTO connectors (id, tenant_id, code, name, connector_type, environment, config, created_at, updated_at) \
+             VALUES ('c1', 't1', 'shop', 'Shop', 'webhook', 'development', '{{}}', '{now}', '{now}')"
+        ),
+    )
+    .await;
+    exec(
+        &db,
+        &format!(
+            "INSERT INTO webhook_receivers (id, tenant_id, connector_id, receiver_key, event_type, auth_method, auth_options, created_at, updated_at) \
+             VALUES ('r1', 't1', 'c1', 'key1', '*', 'none', '{{}}', '{now}', '{now}')"
+        ),
+    )
+    .await;
+    let events = [("e1", "'p1'", 0, "completed"), ("e2", "'p2'", 50, "completed"), ("e3", "NULL", 2, "pending")];
+    for (id, pid, age, status) in events {
+        let at = days_ago(age);
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO webhook_events (id, tenant_id, receiver_id, connector_id, event_type, provider_event_id, payload, \
+                 payload_sha256, payload_size, processing_status, next_attempt_at, received_at, updated_at) \
+                 VALUES ('{id}', 't1', 'r1', 'c1', 'order.created', {pid}, '{{\"n\": 1}}', '{}', 8, '{status}', '{at}', '{at}', '{at}')",
+                "0".repeat(64)
+            ),
+        )
+        .await;
+    }
+    db.close().await.ok();
+
+    // Upgrade, as a new version's start-up does.
+    let store =
+        weir_store::Store::connect(&weir_store::DatabaseUrl::parse(&url).unwrap(), &weir_store::DbOptions::default())
+            .await
+            .unwrap();
+    store.migrate().await.unwrap();
+    let db = Database::connect(&url).await.unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM webhook_events").await, 3);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) AS n FROM webhook_event_keys WHERE (event_id = 'e1' AND provider_event_id = 'p1') OR (event_id = 'e2' AND provider_event_id = 'p2')").await,
+        2
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM webhook_event_keys").await, 2);
+    if b == Backend::Postgres {
+        // Forty days back and a week ahead each have a partition; the
+        // fifty-day-old event sits in the default one.
+        let today = Utc::now().date_naive();
+        let partitions = store.event_partitions().await.unwrap();
+        assert_eq!(partitions.len(), 48, "{partitions:?}");
+        assert_eq!(partitions.first().map(|p| p.day), today.checked_sub_days(Days::new(40)));
+        assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM webhook_events_default WHERE id = 'e2'").await, 1);
+        let two_days_ago =
+            format!("webhook_events_p{}", today.checked_sub_days(Days::new(2)).unwrap().format("%Y%m%d"));
+        assert_eq!(count(&db, &format!("SELECT COUNT(*) AS n FROM {two_days_ago} WHERE id = 'e3'")).await, 1);
+    }
+    db.close().await.ok();
+
+    // A redelivery of an old provider event is a duplicate of it; a new one is stored.
+    let delivery = |event_id: &str, pid: &str| {
+        Delivery::Accepted(AcceptedDelivery {
+            event_id: event_id.to_owned(),
+            tenant_id: "t1".into(),
+            receiver_id: "r1".into(),
+            connector_id: "c1".into(),
+            event_type: "order.created".into(),
+            provider_event_id: Some(pid.to_owned()),
+            payload: json!({"n": 2}),
+            sha256: "1".repeat(64),
+            size: 8,
+            source: None,
+            received_at: Utc::now(),
+        })
+    };
+    let outcomes =
+        store.ingest_batch(&[delivery("e4", "p2"), delivery("e5", "p9"), delivery("e6", "p9")]).await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            DeliveryOutcome::Duplicate { event_id: "e2".into(), status: "completed".into() },
+            DeliveryOutcome::Stored { event_id: "e5".into() },
+            DeliveryOutcome::Duplicate { event_id: "e5".into(), status: "pending".into() },
+        ]
+    );
+}
