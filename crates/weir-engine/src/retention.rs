@@ -115,6 +115,7 @@ pub async fn run_once(
                 PartitionDrop::Unfinished => {
                     tracing::info!(partition = %partition.name, "expired day partition kept: some of its events are unfinished");
                 }
+                PartitionDrop::Gone => {}
                 PartitionDrop::Busy => {
                     tracing::info!(partition = %partition.name, "expired day partition kept until the next pass: webhook_events is busy");
                 }

@@ -73,6 +73,8 @@ pub enum PartitionDrop {
     /// Kept for now: the lock on `webhook_events` was not granted within
     /// the lock timeout (a long transaction holds it); tried again next pass.
     Busy,
+    /// Already gone: another scheduler-role instance dropped it meanwhile.
+    Gone,
 }
 
 /// Longest wait for the brief exclusive lock that attaching or dropping a
@@ -83,9 +85,16 @@ const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '1s'";
 /// SQLSTATE of `lock_not_available` (lock timeout).
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 
+/// SQLSTATE of `undefined_table`.
+const UNDEFINED_TABLE: &str = "42P01";
+
 fn is_lock_timeout(err: &sea_orm::DbErr) -> bool {
     let text = format!("{err:?}");
     text.contains(LOCK_NOT_AVAILABLE) || text.contains("lock timeout")
+}
+
+fn is_undefined_table(err: &StoreError) -> bool {
+    matches!(err, StoreError::Database(e) if format!("{e:?}").contains(UNDEFINED_TABLE))
 }
 
 impl Store {
@@ -171,6 +180,13 @@ impl Store {
         if self.backend() != Backend::Postgres || day_of(&partition.name) != Some(partition.day) {
             return Ok(PartitionDrop::Unfinished);
         }
+        match self.drop_partition_steps(partition, batch).await {
+            Err(e) if is_undefined_table(&e) => Ok(PartitionDrop::Gone),
+            other => other,
+        }
+    }
+
+    async fn drop_partition_steps(&self, partition: &EventPartition, batch: u64) -> Result<PartitionDrop, StoreError> {
         let name = day_partition_name(partition.day);
         let count = |sql: String| async move {
             let row = self.db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;

@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Database, Statement, TransactionTrait};
 use serde_json::json;
 use weir::config::Settings;
+use weir_store::repos::partitions::PartitionDrop;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -234,6 +235,16 @@ async fn expired_day_partitions_are_dropped(b: Backend) {
     assert!(in_partition("webhook_events_default".into(), ids[3].clone()).await);
     assert!(in_partition(format!("webhook_events_p{}", day(3).format("%Y%m%d")), ids[0].clone()).await);
 
+    // A long transaction on webhook_events makes a drop give up after its
+    // lock timeout (the next pass tries again) instead of queueing ingest.
+    let p5 = store.event_partitions().await.unwrap().into_iter().find(|p| p.day == day(5)).unwrap();
+    let holder = Database::connect(&app.db_url).await.unwrap();
+    let txn = holder.begin().await.unwrap();
+    txn.execute_unprepared("LOCK TABLE webhook_events IN ACCESS SHARE MODE").await.unwrap();
+    assert_eq!(store.drop_event_partition(&p5, 1000).await.unwrap(), PartitionDrop::Busy);
+    txn.rollback().await.unwrap();
+    holder.close().await.ok();
+
     let scheduler = app
         .spawn_sharing(Settings {
             master_key: Some(MASTER_KEY.into()),
@@ -257,6 +268,8 @@ async fn expired_day_partitions_are_dropped(b: Backend) {
     kept.extend(today.iter_days().take(8));
     assert_eq!(days(store.clone()).await, kept);
     assert_eq!(*kept.last().unwrap(), ahead(7));
+
+    assert_eq!(store.drop_event_partition(&p5, 1000).await.unwrap(), PartitionDrop::Gone, "dropped by the scheduler");
 
     // The row in the default partition went row by row; wait for it too.
     let mut gone = false;
@@ -293,7 +306,8 @@ async fn expired_day_partitions_are_dropped(b: Backend) {
         .await;
     let audited = audit["data"].as_array().unwrap().iter().filter(|e| e["resource_id"] == ids[0].as_str()).count();
     assert_eq!(audited, 1, "{audit}");
-    // The scheduler says what it did.
+    // The scheduler says what it did (metrics are process-wide, and other
+    // tests of this binary run in the same process: at least these).
     let metrics = scheduler.client.get(scheduler.url("/metrics")).send().await.unwrap().text().await.unwrap();
     let value = |name: &str| {
         metrics
@@ -302,7 +316,7 @@ async fn expired_day_partitions_are_dropped(b: Backend) {
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
     };
-    assert_eq!(value("weir_event_partitions_dropped_total"), Some(2.0), "{metrics}");
-    assert_eq!(value("weir_retention_deleted_total{kind=\"webhook_events\"}"), Some(3.0), "{metrics}");
+    assert!(value("weir_event_partitions_dropped_total").is_some_and(|n| n >= 2.0), "{metrics}");
+    assert!(value("weir_retention_deleted_total{kind=\"webhook_events\"}").is_some_and(|n| n >= 3.0), "{metrics}");
     scheduler.stop().await;
 }
