@@ -78,6 +78,8 @@ struct Inner {
     options: ProcessorOptions,
     instance: String,
     wake: Arc<Notify>,
+    /// When this instance last looked for expired leases (see `process_batch`).
+    expired_scan: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Processor {
@@ -144,7 +146,17 @@ impl Processor {
         wake: Arc<Notify>,
     ) -> Self {
         let instance = weir_core::ids::random_key(8);
-        Self { inner: Arc::new(Inner { store, master_key, outbound, options, instance, wake }) }
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                master_key,
+                outbound,
+                options,
+                instance,
+                wake,
+                expired_scan: std::sync::Mutex::new(None),
+            }),
+        }
     }
 
     /// Claims and processes batches until nothing is due; answers the totals.
@@ -219,10 +231,26 @@ impl Processor {
         }
     }
 
+    /// Whether this claim also looks for expired leases: at most every
+    /// tenth of a lease (50 ms to 2 s) per instance. A vanished worker's
+    /// events are rare, and each look is a query over every day partition
+    /// on PostgreSQL; this delays their takeover by that much at most.
+    fn expired_scan_due(&self) -> bool {
+        let every = (self.inner.options.lease / 10).clamp(Duration::from_millis(50), Duration::from_secs(2));
+        let Ok(mut last) = self.inner.expired_scan.lock() else { return true };
+        let now = std::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < every) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
     /// Claims one batch as `owner` and processes it.
     pub async fn process_batch(&self, owner: &str) -> Result<BatchReport, StoreError> {
         let opts = &self.inner.options;
-        let events = self.inner.store.claim_events(owner, opts.batch_size, opts.lease).await?;
+        let events =
+            self.inner.store.claim_due_events(owner, opts.batch_size, opts.lease, self.expired_scan_due()).await?;
         let mut report = BatchReport { claimed: events.len(), ..BatchReport::default() };
         if events.is_empty() {
             return Ok(report);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
-use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use tracing::instrument;
 
@@ -178,6 +178,13 @@ fn claimed_from(m: we::Model) -> ClaimedEvent {
     }
 }
 
+/// Whether `webhook_events` is partitioned by day (PostgreSQL). There,
+/// updates by id also name the events' arrival times, which prunes them to
+/// the partitions holding the events instead of probing every day's index.
+fn partitioned(backend: sea_orm::DbBackend) -> bool {
+    backend == sea_orm::DbBackend::Postgres
+}
+
 fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
 }
@@ -186,50 +193,76 @@ impl Store {
     /// Claims due events for `owner` for `lease`: up to `limit` pending
     /// events whose time has come, plus up to `limit` claimed events whose
     /// lease expired (their worker vanished). Each claim counts an attempt.
-    #[instrument(skip_all, fields(limit))]
     pub async fn claim_events(
         &self,
         owner: &str,
         limit: u64,
         lease: Duration,
     ) -> Result<Vec<ClaimedEvent>, StoreError> {
+        self.claim_due_events(owner, limit, lease, true).await
+    }
+
+    /// Like [`Store::claim_events`], looking for expired leases only when
+    /// `expired` is true (workers look now and then, not at every claim).
+    #[instrument(skip_all, fields(limit, expired))]
+    pub async fn claim_due_events(
+        &self,
+        owner: &str,
+        limit: u64,
+        lease: Duration,
+        expired: bool,
+    ) -> Result<Vec<ClaimedEvent>, StoreError> {
         let at = now();
         // Two ordered scans of partial indexes (see migration 000003):
-        // pending events that are due, and claims whose lease expired.
-        // SQLite ignores the lock clause: there the write transaction
-        // already serialises claimers.
-        let pending = Query::select()
-            .column(we::Column::Id)
-            .from(we::Entity)
-            .and_where(we::Column::ProcessingStatus.eq(status::PENDING))
-            .and_where(we::Column::NextAttemptAt.lte(at))
-            .order_by(we::Column::NextAttemptAt, sea_orm::Order::Asc)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .to_owned();
-        let expired = Query::select()
-            .column(we::Column::Id)
-            .from(we::Entity)
-            .and_where(we::Column::ProcessingStatus.eq(status::PROCESSING))
-            .and_where(we::Column::LeaseExpiresAt.lt(at))
-            .order_by(we::Column::LeaseExpiresAt, sea_orm::Order::Asc)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .to_owned();
-        // Two statements, each a semi-join on one ordered partial-index
-        // scan (one `OR` of both would make PostgreSQL scan the table).
-        let claim = |candidates: sea_orm::sea_query::SelectStatement| {
-            we::Entity::update_many()
-                .col_expr(we::Column::ProcessingStatus, Expr::value(status::PROCESSING))
-                .col_expr(we::Column::LeaseOwner, Expr::value(owner))
-                .col_expr(we::Column::LeaseExpiresAt, Expr::value(lease_end(at, lease)))
-                .col_expr(we::Column::Attempts, Expr::col(we::Column::Attempts).add(1))
-                .col_expr(we::Column::UpdatedAt, Expr::value(at))
-                .filter(we::Column::Id.in_subquery(candidates))
-        };
+        // pending events that are due, and claims whose lease expired — each
+        // its own statement (one `OR` of both would make PostgreSQL scan the
+        // table). The rows they find are locked (`SKIP LOCKED`: claimers
+        // never wait for each other) and then updated by id and arrival
+        // time, which on PostgreSQL prunes the update to the day partitions
+        // that hold them. SQLite ignores the lock clause: there the write
+        // transaction already serialises claimers.
+        let candidates =
+            |status: &str, column: we::Column, op: fn(we::Column, DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr| {
+                Query::select()
+                    .columns([we::Column::Id, we::Column::ReceivedAt])
+                    .from(we::Entity)
+                    .and_where(we::Column::ProcessingStatus.eq(status))
+                    .and_where(op(column, at))
+                    .order_by(column, sea_orm::Order::Asc)
+                    .limit(limit)
+                    .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                    .to_owned()
+            };
+        let pending = candidates(status::PENDING, we::Column::NextAttemptAt, |c, at| c.lte(at));
+        let mut selects = vec![pending];
+        if expired {
+            selects.push(candidates(status::PROCESSING, we::Column::LeaseExpiresAt, |c, at| c.lt(at)));
+        }
         let txn = self.write_txn().await?;
-        let mut claimed = claim(pending).exec_with_returning(&txn).await?;
-        claimed.extend(claim(expired).exec_with_returning(&txn).await?);
+        let backend = txn.get_database_backend();
+        let mut ids = Vec::new();
+        let mut days = HashSet::new();
+        for select in selects {
+            for row in txn.query_all_raw(backend.build(&select)).await? {
+                ids.push(row.try_get::<String>("", "id")?);
+                days.insert(row.try_get::<DateTime<Utc>>("", "received_at")?);
+            }
+        }
+        if ids.is_empty() {
+            txn.commit().await?;
+            return Ok(Vec::new());
+        }
+        let mut claim = we::Entity::update_many()
+            .col_expr(we::Column::ProcessingStatus, Expr::value(status::PROCESSING))
+            .col_expr(we::Column::LeaseOwner, Expr::value(owner))
+            .col_expr(we::Column::LeaseExpiresAt, Expr::value(lease_end(at, lease)))
+            .col_expr(we::Column::Attempts, Expr::col(we::Column::Attempts).add(1))
+            .col_expr(we::Column::UpdatedAt, Expr::value(at))
+            .filter(we::Column::Id.is_in(ids));
+        if partitioned(backend) {
+            claim = claim.filter(we::Column::ReceivedAt.is_in(days));
+        }
+        let mut claimed = claim.exec_with_returning(&txn).await?;
         txn.commit().await?;
         claimed.sort_by(|a, b| a.next_attempt_at.cmp(&b.next_attempt_at).then_with(|| a.id.cmp(&b.id)));
         Ok(claimed.into_iter().map(claimed_from).collect())
@@ -291,10 +324,12 @@ impl Store {
         // The events this owner still holds, locked for this transaction: a
         // worker whose lease was taken over writes nothing for them.
         let ids: Vec<String> = works.iter().map(|w| w.event.id.clone()).collect();
-        let held: HashSet<String> = we::Entity::find()
-            .select_only()
-            .column(we::Column::Id)
-            .filter(we::Column::Id.is_in(ids))
+        let arrivals: HashSet<DateTime<Utc>> = works.iter().map(|w| w.event.received_at).collect();
+        let mut held = we::Entity::find().select_only().column(we::Column::Id).filter(we::Column::Id.is_in(ids));
+        if partitioned(txn.get_database_backend()) {
+            held = held.filter(we::Column::ReceivedAt.is_in(arrivals.iter().copied()));
+        }
+        let held: HashSet<String> = held
             .filter(we::Column::LeaseOwner.eq(owner))
             .filter(we::Column::ProcessingStatus.eq(status::PROCESSING))
             .lock_exclusive()
@@ -413,7 +448,11 @@ impl Store {
                 }
                 // The event is held and locked (above): the update applies.
                 if !matches!(finish, Finish::Completed { .. }) {
-                    update.filter(we::Column::Id.eq(ev.id.as_str())).exec(&txn).await?;
+                    update = update.filter(we::Column::Id.eq(ev.id.as_str()));
+                    if partitioned(txn.get_database_backend()) {
+                        update = update.filter(we::Column::ReceivedAt.eq(ev.received_at));
+                    }
+                    update.exec(&txn).await?;
                 }
                 {
                     match &finish {
@@ -463,7 +502,7 @@ impl Store {
             all_effects.push(effects);
         }
         for chunk in completed.chunks(64) {
-            complete_events(&txn, chunk, at).await?;
+            complete_events(&txn, chunk, &arrivals, at).await?;
         }
         days.write(&txn).await?;
         errors.write(&txn).await?;
@@ -590,6 +629,7 @@ impl Store {
 async fn complete_events(
     txn: &sea_orm::DatabaseTransaction,
     rows: &[(String, String, String)],
+    arrivals: &HashSet<DateTime<Utc>>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -608,6 +648,7 @@ async fn complete_events(
     // One placeholder per use: SQLite's `?` are positional.
     let (processed_at, updated_at) = (param(), param());
     let tuples: Vec<String> = rows.iter().map(|_| format!("({}, {}, {})", param(), param(), param())).collect();
+    let days: Vec<String> = if partitioned(backend) { arrivals.iter().map(|_| param()).collect() } else { Vec::new() };
     let json = |col: &str| match backend {
         DbBackend::Postgres => format!("CAST(v.{col} AS jsonb)"),
         _ => format!("v.{col}"),
@@ -617,8 +658,13 @@ async fn complete_events(
          lease_expires_at = NULL, error_type = NULL, error_message = NULL, processed_at = {processed_at}, \
          updated_at = {updated_at}, result = {result}, attempt_log = {log} \
          FROM (SELECT column1 AS id, column2 AS result, column3 AS log FROM (VALUES {values}) AS t) AS v \
-         WHERE webhook_events.id = v.id",
+         WHERE webhook_events.id = v.id{days}",
         completed = status::COMPLETED,
+        days = if days.is_empty() {
+            String::new()
+        } else {
+            format!(" AND webhook_events.received_at IN ({})", days.join(", "))
+        },
         result = json("result"),
         log = json("log"),
         values = tuples.join(", "),
@@ -626,6 +672,9 @@ async fn complete_events(
     let mut values: Vec<sea_orm::Value> = vec![at.into(), at.into()];
     for (id, result, log) in rows {
         values.extend([id.clone().into(), result.clone().into(), log.clone().into()]);
+    }
+    if partitioned(backend) {
+        values.extend(arrivals.iter().map(|a| sea_orm::Value::from(*a)));
     }
     let done = txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
     // The rows are held and locked by this transaction: all must match.
