@@ -9,7 +9,7 @@
 #   MODE=partitions  the seeded days are day partitions (dropped whole)
 #   MODE=rows        the seeded rows sit in the default partition (deleted
 #                    in 1,000-row batches: the SQLite / unpartitioned path)
-#   MODE=none        no scheduler: the baseline
+#   MODE=none        the baseline: the scheduler starts too, with retention off
 # Usage: scripts/measure-retention.sh partitions|rows|none [days] [rows_per_day] [windows]
 set -euo pipefail
 MODE=${1:?partitions, rows or none}; DAYS=${2:-5}; ROWS=${3:-100000}; WINDOWS=${4:-8}
@@ -56,7 +56,7 @@ SELECT receiver_id, provider_event_id, id, received_at FROM webhook_events
 WHERE received_at >= '$day 00:00:00+00' AND received_at < '$day 00:00:00+00'::timestamptz + interval '1 day';
 SQL
 done
-"${PSQL[@]}" -d "$DB" -c "VACUUM ANALYZE"
+"${PSQL[@]}" -d "$DB" -c "VACUUM ANALYZE" -c "CHECKPOINT"
 size=$("${PSQL[@]}" -d "$DB" -tAc "SELECT pg_size_pretty(pg_database_size('$DB'))")
 echo "seeded $DAYS days x $ROWS events ($MODE) in $(( $(date +%s) - seed_start )) s; database $size"
 
@@ -66,9 +66,11 @@ PIDS+=($!)
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:18201/readyz >/dev/null && break; sleep 0.1; done
 
 t0=$(date +%s.%N)
+RATES=()
 for w in $(seq 1 "$WINDOWS"); do
-  if [ "$w" = 2 ] && [ "$MODE" != none ]; then
-    WEIR_LOG=info WEIR_ROLE=scheduler WEIR_EVENT_RETENTION_DAYS=1 WEIR_DATA_DIR=$(mktemp -d) \
+  if [ "$w" = 2 ]; then
+    keep=1; [ "$MODE" = none ] && keep=0
+    WEIR_LOG=info WEIR_ROLE=scheduler WEIR_EVENT_RETENTION_DAYS=$keep WEIR_DATA_DIR=$(mktemp -d) \
       target/release/weir serve --listen 127.0.0.1:18202 > /tmp/retention-scheduler.log 2>&1 &
     PIDS+=($!)
     echo "scheduler started at $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)") s"
@@ -77,9 +79,9 @@ for w in $(seq 1 "$WINDOWS"); do
   rps=$(grep -oE '202/s = [0-9]+' <<<"$out" | head -1 | grep -oE '[0-9]+$' || true)
   p99=$(grep -oE 'p99 [0-9.]+ ?ms' <<<"$out" | head -1 || true)
   echo "window $w ($(printf '%.0f' "$(echo "$(date +%s.%N) - $t0" | bc)") s): ${rps:-?} accepted/s ${p99}"
+  [ "$w" -ge 2 ] && RATES+=("${rps:-0}")
 done
-if [ "$MODE" != none ]; then
-  grep -E "retention pass done|partition dropped|retention failed" /tmp/retention-scheduler.log | sed -E 's/\x1b\[[0-9;]*m//g' | cut -c1-220 || true
-  left=$("${PSQL[@]}" -d "$DB" -tAc "SELECT COUNT(*) FROM webhook_events WHERE tenant_id = 'seed'")
-  echo "seeded events left: $left"
-fi
+printf '%s\n' "${RATES[@]}" | awk -v mode="$MODE" '{ s += $1; if (min == "" || $1 < min) min = $1 } END { printf "%s: windows 2-%d mean %.0f accepted/s, lowest %d\n", mode, NR + 1, s / NR, min }'
+grep -E "retention pass done|partition dropped|retention failed" /tmp/retention-scheduler.log | sed -E 's/\x1b\[[0-9;]*m//g' | cut -c1-220 || true
+left=$("${PSQL[@]}" -d "$DB" -tAc "SELECT COUNT(*) FROM webhook_events WHERE tenant_id = 'seed'")
+echo "seeded events left: $left"

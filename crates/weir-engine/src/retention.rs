@@ -56,9 +56,11 @@ pub struct Purged {
 pub fn spawn(store: Store, options: RetentionOptions, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
+            let started = std::time::Instant::now();
             match run_once(&store, &options, &stop).await {
                 Ok(p) if p != Purged::default() => {
                     tracing::info!(
+                        elapsed_ms = started.elapsed().as_millis() as u64,
                         events = p.events,
                         sync_errors = p.sync_errors,
                         partitions_created = p.partitions_created,
@@ -104,7 +106,7 @@ pub async fn run_once(
             if *stop.borrow() || partition.day >= cutoff.date_naive() {
                 break;
             }
-            match store.drop_event_partition(&partition, options.batch).await? {
+            match store.drop_event_partition(&partition, options.batch, PAUSE).await? {
                 PartitionDrop::Dropped(n) => {
                     purged.events += n;
                     purged.partitions_dropped += 1;

@@ -165,7 +165,7 @@ impl Processor {
         let owner = format!("{}-once", self.inner.instance);
         let mut total = BatchReport::default();
         loop {
-            let r = self.process_batch(&owner).await?;
+            let r = self.claim_and_process(&owner, true).await?;
             if r.claimed == 0 {
                 return Ok(total);
             }
@@ -202,7 +202,7 @@ impl Processor {
             let woken = self.inner.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.process_batch(&owner).await {
+            match self.claim_and_process(&owner, self.expired_scan_due()).await {
                 Ok(r) if r.claimed > 0 => {
                     backoff = Duration::from_millis(100);
                     continue;
@@ -246,11 +246,17 @@ impl Processor {
         true
     }
 
-    /// Claims one batch as `owner` and processes it.
+    /// Claims one batch as `owner` (due events and expired claims) and
+    /// processes it.
     pub async fn process_batch(&self, owner: &str) -> Result<BatchReport, StoreError> {
+        self.claim_and_process(owner, true).await
+    }
+
+    /// Claims one batch as `owner` — looking for expired claims too when
+    /// `expired` — and processes it.
+    async fn claim_and_process(&self, owner: &str, expired: bool) -> Result<BatchReport, StoreError> {
         let opts = &self.inner.options;
-        let events =
-            self.inner.store.claim_due_events(owner, opts.batch_size, opts.lease, self.expired_scan_due()).await?;
+        let events = self.inner.store.claim_due_events(owner, opts.batch_size, opts.lease, expired).await?;
         let mut report = BatchReport { claimed: events.len(), ..BatchReport::default() };
         if events.is_empty() {
             return Ok(report);

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{Condition, ConnectionTrait};
+use sea_orm::{Condition, ConnectionTrait, DbBackend, Statement};
 
 use super::events::AcceptedDelivery;
 use crate::StoreError;
@@ -53,13 +53,32 @@ pub(crate) async fn claim<C: ConnectionTrait>(
                 .map_err(builder_error)?;
         }
         insert.on_conflict(OnConflict::columns(["receiver_id", "provider_event_id"]).do_nothing().to_owned());
-        conn.execute_raw(conn.get_database_backend().build(&insert)).await?;
-
-        let mut any = Condition::any();
+        insert.returning(Query::returning().columns(["receiver_id", "provider_event_id", "event_id"]));
+        // The rows inserted: keys claimed now (the common case, no lookup).
+        let mut taken: Vec<(String, &str)> = Vec::new();
+        let mut claimed_now = std::collections::HashSet::new();
+        for row in conn.query_all_raw(conn.get_database_backend().build(&insert)).await? {
+            let receiver: String = row.try_get("", "receiver_id")?;
+            let pid: String = row.try_get("", "provider_event_id")?;
+            let event: String = row.try_get("", "event_id")?;
+            claimed_now.insert(event.clone());
+            owners.insert((receiver, pid), event);
+        }
+        // The rest found their key taken (earlier, or by an equal key
+        // earlier in this batch): look up the owners of just those.
         for (a, pid) in chunk {
+            if !claimed_now.contains(&a.event_id) {
+                taken.push((a.receiver_id.clone(), pid));
+            }
+        }
+        if taken.is_empty() {
+            continue;
+        }
+        let mut any = Condition::any();
+        for (receiver, pid) in &taken {
             any = any.add(
                 Condition::all()
-                    .add(Expr::col("receiver_id").eq(a.receiver_id.as_str()))
+                    .add(Expr::col("receiver_id").eq(receiver.as_str()))
                     .add(Expr::col("provider_event_id").eq(*pid)),
             );
         }
@@ -79,20 +98,30 @@ pub(crate) async fn claim<C: ConnectionTrait>(
 }
 
 /// Deletes the keys `(receiver id, provider event id)` that `event_id`
-/// owns, for each `(receiver id, provider event id, event id)`.
+/// owns, for each `(receiver id, provider event id, event id)`: one
+/// statement per chunk, matching against a `VALUES` list (a long `OR` of
+/// conditions would cost more to plan than to run).
 pub(crate) async fn release<C: ConnectionTrait>(conn: &C, keys: &[(String, String, String)]) -> Result<(), StoreError> {
+    let backend = conn.get_database_backend();
     for chunk in keys.chunks(CHUNK) {
-        let mut any = Condition::any();
-        for (receiver, pid, event) in chunk {
-            any = any.add(
-                Condition::all()
-                    .add(Expr::col("receiver_id").eq(receiver.as_str()))
-                    .add(Expr::col("provider_event_id").eq(pid.as_str()))
-                    .add(Expr::col("event_id").eq(event.as_str())),
-            );
-        }
-        let delete = Query::delete().from_table("webhook_event_keys").cond_where(any).to_owned();
-        conn.execute_raw(conn.get_database_backend().build(&delete)).await?;
+        let mut n = 0;
+        let mut param = || {
+            n += 1;
+            match backend {
+                DbBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
+            }
+        };
+        let tuples: Vec<String> = chunk.iter().map(|_| format!("({}, {}, {})", param(), param(), param())).collect();
+        let sql = format!(
+            "DELETE FROM webhook_event_keys WHERE (receiver_id, provider_event_id, event_id) IN (VALUES {})",
+            tuples.join(", ")
+        );
+        let values: Vec<sea_orm::Value> = chunk
+            .iter()
+            .flat_map(|(receiver, pid, event)| [receiver.clone().into(), pid.clone().into(), event.clone().into()])
+            .collect();
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     }
     Ok(())
 }

@@ -171,22 +171,29 @@ impl Store {
 
     /// Drops `partition` if none of its events is still pending or being
     /// processed: first the provider-id keys of its events (in batches of
-    /// `batch`), then the table. A no-op answering `Unfinished` on SQLite.
+    /// `batch`, `pause` apart, so the deletes never crowd out ingest), then
+    /// the table. A no-op answering `Unfinished` on SQLite.
     pub async fn drop_event_partition(
         &self,
         partition: &EventPartition,
         batch: u64,
+        pause: std::time::Duration,
     ) -> Result<PartitionDrop, StoreError> {
         if self.backend() != Backend::Postgres || day_of(&partition.name) != Some(partition.day) {
             return Ok(PartitionDrop::Unfinished);
         }
-        match self.drop_partition_steps(partition, batch).await {
+        match self.drop_partition_steps(partition, batch, pause).await {
             Err(e) if is_undefined_table(&e) => Ok(PartitionDrop::Gone),
             other => other,
         }
     }
 
-    async fn drop_partition_steps(&self, partition: &EventPartition, batch: u64) -> Result<PartitionDrop, StoreError> {
+    async fn drop_partition_steps(
+        &self,
+        partition: &EventPartition,
+        batch: u64,
+        pause: std::time::Duration,
+    ) -> Result<PartitionDrop, StoreError> {
         let name = day_partition_name(partition.day);
         let count = |sql: String| async move {
             let row = self.db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
@@ -228,6 +235,7 @@ impl Store {
             if (done.len() as u64) < batch.max(1) {
                 break;
             }
+            tokio::time::sleep(pause).await;
         }
         let txn = self.db.begin().await?;
         txn.execute_raw(Statement::from_string(DbBackend::Postgres, LOCK_TIMEOUT.to_owned())).await?;

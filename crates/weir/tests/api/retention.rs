@@ -157,6 +157,12 @@ async fn expired_events_and_sync_errors_are_deleted_and_nothing_else(b: Backend)
         app.call(Method::GET, &format!("/api/v1/integration/sync-histories/{old_run}"), Some(&t.viewer), None).await;
     assert_eq!((run["data"]["status"].as_str(), run["data"]["records_failed"].as_i64()), (Some("partial"), Some(1)));
     assert_eq!(errors(new_run).await, 1);
+    // The deleted events' provider keys went with them: a redelivery is a
+    // new event; a kept event's still deduplicates.
+    let (status, r) = crate::browser::deliver_answer(&app, &s, "msg_0", json!({"type": "customer.created"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    let (status, r) = crate::browser::deliver_answer(&app, &s, "msg_3", json!({"type": "customer.created"})).await;
+    assert_eq!((status, r["data"]["event_id"].as_str()), (StatusCode::OK, Some(ids[3].as_str())), "{r}");
 }
 
 /// Noon (UTC) `days` ago, as SQL text.
@@ -241,7 +247,7 @@ async fn expired_day_partitions_are_dropped(b: Backend) {
     let holder = Database::connect(&app.db_url).await.unwrap();
     let txn = holder.begin().await.unwrap();
     txn.execute_unprepared("LOCK TABLE webhook_events IN ACCESS SHARE MODE").await.unwrap();
-    assert_eq!(store.drop_event_partition(&p5, 1000).await.unwrap(), PartitionDrop::Busy);
+    assert_eq!(store.drop_event_partition(&p5, 1000, Duration::ZERO).await.unwrap(), PartitionDrop::Busy);
     txn.rollback().await.unwrap();
     holder.close().await.ok();
 
@@ -269,7 +275,11 @@ async fn expired_day_partitions_are_dropped(b: Backend) {
     assert_eq!(days(store.clone()).await, kept);
     assert_eq!(*kept.last().unwrap(), ahead(7));
 
-    assert_eq!(store.drop_event_partition(&p5, 1000).await.unwrap(), PartitionDrop::Gone, "dropped by the scheduler");
+    assert_eq!(
+        store.drop_event_partition(&p5, 1000, Duration::ZERO).await.unwrap(),
+        PartitionDrop::Gone,
+        "dropped by the scheduler"
+    );
 
     // The row in the default partition went row by row; wait for it too.
     let mut gone = false;
