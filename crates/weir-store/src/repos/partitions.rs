@@ -195,44 +195,55 @@ impl Store {
         pause: std::time::Duration,
     ) -> Result<PartitionDrop, StoreError> {
         let name = day_partition_name(partition.day);
-        let count = |sql: String| async move {
-            let row = self.db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
-            let n: i64 = match row {
-                Some(r) => r.try_get("", "n")?,
-                None => 0,
-            };
-            Ok::<u64, StoreError>(u64::try_from(n).unwrap_or(0))
-        };
-        let unfinished =
-            count(format!("SELECT COUNT(*) AS n FROM {name} WHERE processing_status NOT IN ('completed', 'failed')"))
-                .await?;
-        if unfinished > 0 {
+        // Unfinished events are found through the queue's partial indexes
+        // (pending, processing), not by scanning the day.
+        let unfinished = self
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT EXISTS (SELECT 1 FROM {name} WHERE processing_status = 'pending') \
+                     OR EXISTS (SELECT 1 FROM {name} WHERE processing_status = 'processing') AS busy"
+                ),
+            ))
+            .await?
+            .map(|row| row.try_get::<bool>("", "busy"))
+            .transpose()?
+            .unwrap_or(false);
+        if unfinished {
             return Ok(PartitionDrop::Unfinished);
         }
-        let rows = count(format!("SELECT COUNT(*) AS n FROM {name}")).await?;
-        // Keys first, so a redelivery never finds a key whose event is gone.
+        // Walk the day in id order, `batch` rows at a time: delete the
+        // provider-id keys of its events (keys first, so a redelivery never
+        // finds a key whose event is gone) and count them.
         let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
         let mut after = String::new();
+        let mut rows = 0u64;
         loop {
             let txn = self.db.begin().await?;
-            let done = txn
-                .query_all_raw(Statement::from_sql_and_values(
+            let walked = txn
+                .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
                     format!(
                         "WITH chunk AS (SELECT id, receiver_id, provider_event_id FROM {name} \
-                         WHERE id > $1 AND provider_event_id IS NOT NULL ORDER BY id LIMIT $2), \
+                         WHERE id > $1 ORDER BY id LIMIT $2), \
                          gone AS (DELETE FROM webhook_event_keys k USING chunk \
                          WHERE k.receiver_id = chunk.receiver_id AND k.provider_event_id = chunk.provider_event_id \
                          AND k.event_id = chunk.id) \
-                         SELECT id FROM chunk ORDER BY id"
+                         SELECT COUNT(*) AS n, MAX(id) AS last FROM chunk"
                     ),
                     [after.clone().into(), limit.into()],
                 ))
                 .await?;
             txn.commit().await?;
-            let Some(last) = done.last() else { break };
-            after = last.try_get("", "id")?;
-            if (done.len() as u64) < batch.max(1) {
+            let (n, last) = match walked {
+                Some(row) => (row.try_get::<i64>("", "n")?, row.try_get::<Option<String>>("", "last")?),
+                None => (0, None),
+            };
+            rows += u64::try_from(n).unwrap_or(0);
+            let Some(last) = last else { break };
+            after = last;
+            if n < limit {
                 break;
             }
             tokio::time::sleep(pause).await;
