@@ -146,6 +146,7 @@ impl Store {
                 .await?
                 .is_some();
             if in_default {
+                txn.rollback().await?;
                 tracing::warn!(%day, "rows of this day are in webhook_events_default; its partition is not created");
                 continue;
             }
@@ -161,6 +162,7 @@ impl Store {
                     created += 1;
                 }
                 Err(e) if is_lock_timeout(&e) => {
+                    txn.rollback().await?;
                     tracing::info!(%day, "webhook_events is busy; its partition is created at the next pass");
                 }
                 Err(e) => return Err(e.into()),
@@ -256,7 +258,10 @@ impl Store {
                 txn.commit().await?;
                 Ok(PartitionDrop::Dropped(rows))
             }
-            Err(e) if is_lock_timeout(&e) => Ok(PartitionDrop::Busy),
+            Err(e) if is_lock_timeout(&e) => {
+                txn.rollback().await?;
+                Ok(PartitionDrop::Busy)
+            }
             Err(e) => Err(e.into()),
         }
     }
