@@ -39,11 +39,15 @@ macro_rules! string_enum {
     // `$s:tt`, not `$s:literal`: a `literal` fragment reaches the `ToSchema`
     // derive wrapped in an invisible group, and it then ignores the
     // `#[serde(rename)]` (the document said `Http` where the wire says `http`).
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:tt),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $s:tt),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        // Stored as its text through `FromStr`/`Display` (the store turns
+        // the feature on): a column of this type cannot hold another value.
+        #[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType), sea_orm(value_type = "String"))]
         pub enum $name {
             $(
+                $(#[$vm])*
                 #[doc = $s]
                 #[serde(rename = $s)]
                 $variant,
@@ -53,6 +57,9 @@ macro_rules! string_enum {
         impl $name {
             /// All accepted spellings, for messages.
             pub const ALL: &'static str = concat!($($s, " "),+);
+
+            /// Every variant, in declaration order.
+            pub const VARIANTS: &'static [$name] = &[$($name::$variant),+];
 
             /// The stored and serialized name.
             pub fn as_str(self) -> &'static str {

@@ -17,7 +17,9 @@ pub mod json;
 pub mod mapping;
 pub mod pagination;
 pub mod role;
+pub mod rollup;
 pub mod seal;
+pub mod state;
 pub mod sync;
 pub mod tenant;
 pub mod token;
@@ -30,6 +32,10 @@ pub use connector::{
 pub use pagination::PageRequest;
 pub use role::Role;
 pub use seal::{MasterKey, SealError};
+pub use state::{
+    AttemptOutcome, ChangeStatus, EventErrorType, EventStatus, PlanOutcome, RecordAction, RollupCounter, RunStatus, SyncErrorType,
+};
+pub use sync::{Direction, Trigger};
 pub use tenant::{TenantName, TenantSlug};
 pub use token::{ApiTokenName, PlainToken, TokenHash};
 pub use validation::FieldErrors;

@@ -34,7 +34,7 @@ pub use repos::records::{Record, RecordWrite, UpsertOutcome};
 pub use repos::sessions::{OpenedSession, Session};
 pub use repos::sync_configurations::{SyncConfiguration, SyncConfigurationFilter, SyncConfigurationSpec, WebhookRoute};
 pub use repos::sync_runs::{
-    ClaimedRun, NewSyncError, RunCounts, RunEnd, SyncError, SyncHistory, SyncHistoryFilter, SyncStatus, run_status,
+    ClaimedRun, NewSyncError, RunCounts, RunEnd, SyncError, SyncHistory, SyncHistoryFilter, SyncStatus,
 };
 pub use repos::tenants::{NewTenant, Tenant};
 pub use repos::tokens::{ApiToken, IssuedToken, NewToken};

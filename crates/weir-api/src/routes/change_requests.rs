@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use weir_core::tenant::parse_display_name;
-use weir_core::{AuthType, ConnectorConfig, Environment, FieldErrors, MasterKey, ids};
+use weir_core::{AuthType, ChangeStatus, ConnectorConfig, Environment, FieldErrors, MasterKey, ids};
 use weir_store::{ChangeRequest, ChangeRequestFilter, Connector, ConnectorChanges, PendingChange};
 
 use super::connectors::{ConnectorOut, open, stored_config};
@@ -29,7 +29,7 @@ pub struct ChangeRequestOut {
     /// The connector to change.
     pub connector_id: String,
     /// `pending`, `approved` or `rejected`.
-    pub status: String,
+    pub status: ChangeStatus,
     /// Token id of the requester.
     pub requested_by: String,
     /// The change; credentials appear only as `"replaced"` or `"cleared"`.
@@ -172,17 +172,19 @@ pub async fn list_change_requests(
 ) -> Result<Json<List<ChangeRequestOut>>, ApiError> {
     caller.require(policy(ConnectorAction::Read))?;
     let mut errors = FieldErrors::new();
-    if let Some(s) = &q.status
-        && !matches!(s.as_str(), "pending" | "approved" | "rejected")
-    {
-        errors.add("status", "must be pending, approved or rejected");
-    }
+    let status = match q.status.as_deref().map(str::parse::<ChangeStatus>).transpose() {
+        Ok(s) => s,
+        Err(_) => {
+            errors.add("status", "must be pending, approved or rejected");
+            None
+        }
+    };
     if q.connector_id.as_deref().is_some_and(|c| !ids::is_valid_id(c)) {
         errors.add("connector_id", "is not an id");
     }
     errors.into_result().map_err(ApiError::Validation)?;
     let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
-    let filter = ChangeRequestFilter { status: q.status, connector_id: q.connector_id };
+    let filter = ChangeRequestFilter { status, connector_id: q.connector_id };
     let paged = state.store.list_change_requests(caller.scope(), &filter, page).await?;
     Ok(Json(List::new(paged.items.into_iter().map(ChangeRequestOut::from).collect(), page, paged.total)))
 }
@@ -232,7 +234,7 @@ pub async fn approve_change_request(
     {
         return Err(ApiError::Forbidden("the requester cannot approve their own change; another admin must"));
     }
-    if pending.request.status != "pending" {
+    if pending.request.status != ChangeStatus::Pending {
         return Err(ApiError::Conflict { detail: "this change request was already decided".to_owned(), errors: None });
     }
     let connector =

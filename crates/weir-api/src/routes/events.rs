@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use weir_core::{FieldErrors, ids};
+use weir_core::{EventStatus, FieldErrors, ids};
 use weir_store::{EventFilter, WebhookEvent};
 
 use crate::AppState;
@@ -32,7 +32,7 @@ pub struct EventOut {
     /// The provider's id of the delivery.
     pub provider_event_id: Option<String>,
     /// `pending`, `processing`, `completed`, `failed`.
-    pub processing_status: String,
+    pub processing_status: EventStatus,
     /// Processing attempts.
     pub attempts: i32,
     /// Last processing error's stable type (`mapping_error`, `destination_error`, …).
@@ -171,11 +171,13 @@ pub fn parse_bound(s: &str, upper: bool) -> Option<DateTime<Utc>> {
 impl EventQuery {
     fn parse(&self) -> Result<EventFilter, ApiError> {
         let mut e = FieldErrors::new();
-        if let Some(s) = &self.status
-            && !matches!(s.as_str(), "pending" | "processing" | "completed" | "failed")
-        {
-            e.add("status", "must be pending, processing, completed or failed");
-        }
+        let status = match self.status.as_deref().map(str::parse::<EventStatus>).transpose() {
+            Ok(s) => s,
+            Err(_) => {
+                e.add("status", "must be pending, processing, completed or failed");
+                None
+            }
+        };
         for (field, v) in [("connector_id", &self.connector_id), ("receiver_id", &self.receiver_id)] {
             if v.as_deref().is_some_and(|v| !ids::is_valid_id(v)) {
                 e.add(field, "is not an id");
@@ -184,7 +186,7 @@ impl EventQuery {
         let (from, to) = time_range(self.from.as_deref(), self.to.as_deref(), &mut e);
         e.into_result().map_err(ApiError::Validation)?;
         Ok(EventFilter {
-            status: self.status.clone(),
+            status,
             connector_id: self.connector_id.clone(),
             receiver_id: self.receiver_id.clone(),
             event_type: self.event_type.clone(),
@@ -242,7 +244,7 @@ pub struct ReplayOut {
     /// Events put back to `pending`.
     pub replayed: u64,
     /// Their status now.
-    pub status: &'static str,
+    pub status: EventStatus,
 }
 
 /// Replay one event (operator): it goes back to `pending` with a fresh
@@ -265,7 +267,7 @@ pub async fn replay_event(
     caller.require(policy(EventAction::Replay))?;
     state.store.replay_event(caller.scope(), &id, &caller.actor()).await?;
     state.wake.notify_waiters();
-    Ok((StatusCode::ACCEPTED, Json(Data::new(ReplayOut { replayed: 1, status: "pending" }))))
+    Ok((StatusCode::ACCEPTED, Json(Data::new(ReplayOut { replayed: 1, status: EventStatus::Pending }))))
 }
 
 /// Which events a bulk replay takes (all optional; `status` is `failed`
@@ -306,7 +308,7 @@ pub async fn replay_events(
     caller.require(policy(EventAction::Replay))?;
     let body = body.unwrap_or_default();
     if let Some(s) = &body.status
-        && !matches!(s.as_str(), "failed" | "completed")
+        && !s.parse::<EventStatus>().is_ok_and(EventStatus::is_finished)
     {
         return Err(ApiError::Validation(FieldErrors::single("status", "must be failed or completed")));
     }
@@ -325,5 +327,5 @@ pub async fn replay_events(
     if n > 0 {
         state.wake.notify_waiters();
     }
-    Ok((StatusCode::ACCEPTED, Json(Data::new(ReplayOut { replayed: n, status: "pending" }))))
+    Ok((StatusCode::ACCEPTED, Json(Data::new(ReplayOut { replayed: n, status: EventStatus::Pending }))))
 }

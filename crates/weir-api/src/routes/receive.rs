@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use weir_core::FieldErrors;
+use weir_core::{EventStatus, FieldErrors};
 use weir_core::webhook::{Headers, Inbound, event_type_of, provider_event_id, verifier_for};
 use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome, RejectedDelivery};
 
@@ -213,10 +213,12 @@ pub async fn receive(
     });
     match state.intake.ingest.submit(delivery).await {
         Ok(DeliveryOutcome::Stored { event_id }) => {
-            let out = ReceiptOut { event_id, status: "pending".to_owned(), duplicate: false };
+            let out = ReceiptOut { event_id, status: EventStatus::Pending.to_string(), duplicate: false };
             Ok((StatusCode::ACCEPTED, Json(Data::new(out))).into_response())
         }
         Ok(DeliveryOutcome::Duplicate { event_id, status }) => {
+            // No status: the first event was removed by hand (still a duplicate).
+            let status = status.map_or_else(|| "deleted".to_owned(), |s| s.to_string());
             let out = ReceiptOut { event_id, status, duplicate: true };
             Ok((StatusCode::OK, Json(Data::new(out))).into_response())
         }

@@ -17,7 +17,7 @@ use weir_core::sync::{
 };
 use weir_core::tenant::parse_display_name;
 use weir_core::webhook::{ReceiverMethod, generate_secret, key_material};
-use weir_core::{FieldErrors, ids};
+use weir_core::{FieldErrors, RunStatus, ids};
 use weir_store::{StoreError, SyncConfiguration, SyncConfigurationFilter, SyncConfigurationSpec};
 
 use crate::AppState;
@@ -114,14 +114,14 @@ pub struct SyncConfigurationOut {
     pub connector_id: String,
     /// Name.
     pub name: String,
-    /// Direction.
-    pub direction: String,
+    /// Which way records move.
+    pub direction: Direction,
     /// Record type.
     pub entity_type: String,
     /// Mapping.
     pub field_mapping_id: Option<String>,
-    /// Trigger.
-    pub trigger: String,
+    /// What starts a run.
+    pub trigger: Trigger,
     /// Event types.
     pub event_types: Vec<String>,
     /// Cron schedule.
@@ -332,10 +332,10 @@ async fn validate(
     let spec = SyncConfigurationSpec {
         connector_id: body.connector_id,
         name: name.unwrap_or_default(),
-        direction: body.direction.as_str().to_owned(),
+        direction: body.direction,
         entity_type: body.entity_type,
         field_mapping_id: body.field_mapping_id,
-        trigger: body.trigger.as_str().to_owned(),
+        trigger: body.trigger,
         event_types,
         schedule: schedule.map(|s| s.as_str().to_owned()),
         next_run_at,
@@ -385,14 +385,16 @@ pub async fn list_sync_configurations(
     if q.connector_id.as_deref().is_some_and(|c| !ids::is_valid_id(c)) {
         e.add("connector_id", "is not an id");
     }
-    if let Some(t) = &q.trigger
-        && t.parse::<Trigger>().is_err()
-    {
-        e.add("trigger", format!("must be one of {}", Trigger::ALL.trim_end()));
-    }
+    let trigger = match q.trigger.as_deref().map(str::parse::<Trigger>).transpose() {
+        Ok(t) => t,
+        Err(_) => {
+            e.add("trigger", format!("must be one of {}", Trigger::ALL.trim_end()));
+            None
+        }
+    };
     e.into_result().map_err(ApiError::Validation)?;
     let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
-    let filter = SyncConfigurationFilter { connector_id: q.connector_id, trigger: q.trigger, is_active: q.is_active };
+    let filter = SyncConfigurationFilter { connector_id: q.connector_id, trigger, is_active: q.is_active };
     let paged = state.store.list_sync_configurations(caller.scope(), &filter, page).await?;
     Ok(Json(List::new(paged.items.into_iter().map(SyncConfigurationOut::from).collect(), page, paged.total)))
 }
@@ -496,7 +498,7 @@ pub struct ExecuteOut {
     /// The queued run.
     pub sync_history_id: String,
     /// `queued`.
-    pub status: String,
+    pub status: RunStatus,
 }
 
 /// Run a configuration now (operator): 202 with the queued run; 409 while
@@ -517,7 +519,7 @@ pub async fn execute_sync_configuration(
     Id(id): Id,
 ) -> Result<(StatusCode, Json<Data<ExecuteOut>>), ApiError> {
     caller.require(policy(SyncAction::Execute))?;
-    let h = state.store.queue_sync_run(caller.scope(), &id, "manual", &caller.actor()).await?;
+    let h = state.store.queue_sync_run(caller.scope(), &id, Trigger::Manual, &caller.actor()).await?;
     state.sync.wake();
     Ok((StatusCode::ACCEPTED, Json(Data::new(ExecuteOut { sync_history_id: h.id, status: h.status }))))
 }

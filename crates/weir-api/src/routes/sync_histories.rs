@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use weir_core::{FieldErrors, ids};
-use weir_store::{Store, SyncError, SyncHistory, SyncHistoryFilter, TenantScope, run_status};
+use weir_core::{FieldErrors, RunStatus, Trigger, ids};
+use weir_store::{Store, SyncError, SyncHistory, SyncHistoryFilter, TenantScope};
 
 use super::events::time_range;
 use crate::auth::TenantCaller;
@@ -32,9 +32,9 @@ pub struct SyncHistoryOut {
     /// Connector.
     pub connector_id: String,
     /// `schedule` or `manual`.
-    pub trigger: String,
+    pub trigger: Trigger,
     /// `queued`, `running`, `succeeded`, `partial`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: RunStatus,
     /// Queued at.
     pub queued_at: DateTime<Utc>,
     /// Started at.
@@ -149,15 +149,20 @@ impl SyncHistoryQuery {
                 e.add(field, "is not an id");
             }
         }
-        if self.status.as_deref().is_some_and(|s| !run_status::ALL.contains(&s)) {
-            e.add("status", format!("must be one of {}", run_status::ALL.join(", ")));
-        }
+        let status = match self.status.as_deref().map(str::parse::<RunStatus>).transpose() {
+            Ok(s) => s,
+            Err(_) => {
+                let all: Vec<&str> = RunStatus::VARIANTS.iter().map(|s| s.as_str()).collect();
+                e.add("status", format!("must be one of {}", all.join(", ")));
+                None
+            }
+        };
         let (from, to) = time_range(self.from.as_deref(), self.to.as_deref(), &mut e);
         e.into_result().map_err(ApiError::Validation)?;
         Ok(SyncHistoryFilter {
             connector_id: self.connector_id.clone(),
             sync_configuration_id: self.sync_configuration_id.clone(),
-            status: self.status.clone(),
+            status,
             from,
             to,
         })
@@ -335,7 +340,7 @@ pub async fn export_sync_history(
         let mut summary_row = vec![
             "summary".to_owned(),
             h.id.clone(),
-            h.status.clone(),
+            h.status.to_string(),
             h.counts.read.to_string(),
             h.counts.created.to_string(),
             h.counts.updated.to_string(),

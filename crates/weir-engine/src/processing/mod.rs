@@ -21,10 +21,9 @@ use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use weir_core::MasterKey;
+use weir_core::{AttemptOutcome, EventErrorType, MasterKey};
 use weir_store::{AuditEntry, ClaimedEvent, EventWork, Finish, RecordEffect, Store, StoreError};
 
-pub use plan::error_type;
 pub use retry::RetryPolicy;
 
 use self::destination::{DeliveryResult, deliver};
@@ -104,13 +103,9 @@ pub struct BatchReport {
 /// Counts a finished attempt and, for a final outcome, the event's lag
 /// from receipt (the `weir_event_*` metrics).
 fn observe(live: &crate::LiveBus, ev: &ClaimedEvent, f: &Finish) {
-    let outcome = match f {
-        Finish::Completed { .. } => "completed",
-        Finish::Retry { .. } => "retry",
-        Finish::Failed { .. } => "failed",
-    };
-    metrics::counter!("weir_event_attempts_total", "outcome" => outcome).increment(1);
-    if !matches!(f, Finish::Retry { .. }) {
+    let outcome = f.outcome();
+    metrics::counter!("weir_event_attempts_total", "outcome" => outcome.as_str()).increment(1);
+    if outcome != AttemptOutcome::Retry {
         let lag = (Utc::now() - ev.received_at).to_std().unwrap_or_default();
         metrics::histogram!("weir_event_processing_lag_seconds").record(lag.as_secs_f64());
     }
@@ -290,7 +285,7 @@ impl Processor {
                         Err(e) => {
                             tracing::warn!(error = %e, event_id = %ev.id, "processing transaction failed");
                             let finish =
-                                self.transient(ev, error_type::DATABASE, format!("the database failed: {e}"), None);
+                                self.transient(ev, EventErrorType::Database, format!("the database failed: {e}"), None);
                             let work = EventWork {
                                 event: ev,
                                 records: Vec::new(),
@@ -349,7 +344,7 @@ impl Processor {
         let work = |records, finish| EventWork { event: ev, records, finish, started_at, audits: Vec::new() };
         if ev.attempts > self.inner.options.retry.max_attempts as i32 {
             let finish = Finish::Failed {
-                error_type: error_type::WORKER_LOST.to_owned(),
+                error_type: EventErrorType::WorkerLost,
                 error_message: format!("a worker stopped responding during attempt {}", ev.attempts - 1),
                 result: None,
             };
@@ -359,7 +354,7 @@ impl Processor {
         match plan::plan(ev, routes.get(&key).map(Vec::as_slice).unwrap_or_default()) {
             Plan::Ignore(result) => (work(Vec::new(), Some(Finish::Completed { result: Some(result) })), Vec::new()),
             Plan::Fail { error_type, message, result } => {
-                let finish = Finish::Failed { error_type: error_type.to_owned(), error_message: message, result };
+                let finish = Finish::Failed { error_type, error_message: message, result };
                 (work(Vec::new(), Some(finish)), Vec::new())
             }
             Plan::Write { records, deliveries } if deliveries.is_empty() => {
@@ -389,13 +384,13 @@ impl Processor {
     }
 
     /// A transient failure: retry after the backoff, or fail on the last attempt.
-    fn transient(&self, ev: &ClaimedEvent, error_type: &str, message: String, result: Option<Value>) -> Finish {
+    fn transient(&self, ev: &ClaimedEvent, error_type: EventErrorType, message: String, result: Option<Value>) -> Finish {
         let retry = &self.inner.options.retry;
         if retry.may_retry(ev.attempts) {
             let delay = chrono::Duration::from_std(retry.delay(ev.attempts)).unwrap_or(chrono::Duration::seconds(10));
-            Finish::Retry { at: Utc::now() + delay, error_type: error_type.to_owned(), error_message: message }
+            Finish::Retry { at: Utc::now() + delay, error_type, error_message: message }
         } else {
-            Finish::Failed { error_type: error_type.to_owned(), error_message: message, result }
+            Finish::Failed { error_type, error_message: message, result }
         }
     }
 
@@ -465,11 +460,11 @@ impl Processor {
                 });
                 let finish = match (permanent, transient) {
                     (Some(e), _) => Finish::Failed {
-                        error_type: error_type::DESTINATION.to_owned(),
+                        error_type: EventErrorType::Destination,
                         error_message: e,
                         result: Some(result),
                     },
-                    (None, Some(e)) => self.transient(ev, error_type::DESTINATION, e, Some(result)),
+                    (None, Some(e)) => self.transient(ev, EventErrorType::Destination, e, Some(result)),
                     (None, None) => Finish::Completed { result: Some(result) },
                 };
                 EventWork { event: ev, records: Vec::new(), finish: Some(finish), started_at, audits }

@@ -2,25 +2,11 @@
 //! configurations) take it, and the records its payload maps to. No IO.
 
 use serde_json::{Value, json};
-use weir_core::MasterKey;
+use weir_core::{EventErrorType, MasterKey, PlanOutcome};
 use weir_core::mapping::{Mapping, Rule};
 use weir_core::sync::{event_type_matches, ordering_text};
 use weir_core::webhook::{ReceiverMethod, key_material};
 use weir_store::{ClaimedEvent, PlannedRecord, RecordWrite, WebhookRoute};
-
-/// Stable error types of processing (also the dashboard's breakdown).
-pub mod error_type {
-    /// The payload did not map (permanent).
-    pub const MAPPING: &str = "mapping_error";
-    /// The HTTP destination refused or kept failing.
-    pub const DESTINATION: &str = "destination_error";
-    /// The database failed during processing (transient).
-    pub const DATABASE: &str = "database_error";
-    /// A worker vanished holding the event on its last attempt.
-    pub const WORKER_LOST: &str = "worker_lost";
-    /// The payload is gone (retention) or the configuration is broken.
-    pub const CONFIGURATION: &str = "configuration_error";
-}
 
 /// A route ready to apply: its mapping parsed and its destination key opened.
 #[derive(Debug)]
@@ -88,7 +74,7 @@ pub(crate) enum Plan {
     /// No route takes it: complete with this result.
     Ignore(Value),
     /// A permanent failure; nothing is written.
-    Fail { error_type: &'static str, message: String, result: Option<Value> },
+    Fail { error_type: EventErrorType, message: String, result: Option<Value> },
     /// Write these records, then deliver these.
     Write { records: Vec<PlannedRecord>, deliveries: Vec<PlannedDelivery> },
 }
@@ -107,7 +93,7 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
         routes.iter().filter(|r| event_type_matches(&r.route.event_types, &event.event_type)).collect();
     if matching.is_empty() {
         return Plan::Ignore(json!({
-            "action": "ignored",
+            "action": PlanOutcome::Ignored,
             "reason": format!(
                 "no active webhook sync configuration of this connector takes event type `{}`",
                 event.event_type
@@ -116,7 +102,7 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
     }
     let Some(payload) = &event.payload else {
         return Plan::Fail {
-            error_type: error_type::CONFIGURATION,
+            error_type: EventErrorType::Configuration,
             message: "the payload is past retention".to_owned(),
             result: None,
         };
@@ -196,9 +182,9 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
             .collect::<Vec<_>>()
             .join("; ");
         return Plan::Fail {
-            error_type: if broken_configuration { error_type::CONFIGURATION } else { error_type::MAPPING },
+            error_type: if broken_configuration { EventErrorType::Configuration } else { EventErrorType::Mapping },
             message,
-            result: Some(json!({"action": "failed", "errors": failures})),
+            result: Some(json!({"action": PlanOutcome::Failed, "errors": failures})),
         };
     }
     Plan::Write { records, deliveries }

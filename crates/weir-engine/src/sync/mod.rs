@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use weir_core::MasterKey;
-use weir_store::{ClaimedRun, RunEnd, Store, StoreError, run_status};
+use weir_core::{Direction, MasterKey, RunStatus};
+use weir_store::{ClaimedRun, RunEnd, Store, StoreError};
 
 use self::runner::{RunContext, Stop};
 use crate::{Outbound, RetryPolicy};
@@ -267,13 +267,13 @@ impl SyncEngine {
             tracing::warn!(error = %e, run = %run.history.id, "could not audit the run's start");
         }
         let live = &self.inner.options.live;
-        let about = |status: &str| {
+        let about = |status: RunStatus| {
             serde_json::json!({
                 "sync_history_id": run.history.id, "sync_configuration_id": run.history.sync_configuration_id,
                 "connector_id": run.history.connector_id, "status": status,
             })
         };
-        live.publish(run.scope.tenant_id(), "sync.started", about(run_status::RUNNING));
+        live.publish(run.scope.tenant_id(), "sync.started", about(RunStatus::Running));
         let mut ctx = RunContext {
             store,
             options: &self.inner.options,
@@ -286,9 +286,9 @@ impl SyncEngine {
         let work = async {
             match runner::load(store, &self.inner.master_key, &self.inner.outbound, &run).await {
                 Err(stop) => Err(stop),
-                Ok(loaded) => match loaded.config.direction.as_str() {
-                    "outbound" => ctx.outbound(&loaded).await,
-                    _ => ctx.inbound(&loaded).await,
+                Ok(loaded) => match loaded.config.direction {
+                    Direction::Outbound => ctx.outbound(&loaded).await,
+                    Direction::Inbound => ctx.inbound(&loaded).await,
                 },
             }
         };
@@ -315,9 +315,9 @@ impl SyncEngine {
         let end = match result {
             Ok(()) => runner::completed(counts),
             Err(Stop::Failed(kind, message)) => {
-                RunEnd { status: run_status::FAILED, counts, error: Some((kind.to_owned(), message)) }
+                RunEnd { status: RunStatus::Failed, counts, error: Some((kind, message)) }
             }
-            Err(Stop::Cancelled) => RunEnd { status: run_status::CANCELLED, counts, error: None },
+            Err(Stop::Cancelled) => RunEnd { status: RunStatus::Cancelled, counts, error: None },
             Err(Stop::Lost) => {
                 tracing::warn!(run = %run.history.id, "the run is no longer held by this runner; stopped");
                 return;
@@ -329,7 +329,7 @@ impl SyncEngine {
                 return;
             }
         };
-        metrics::counter!("weir_sync_runs_total", "status" => end.status).increment(1);
+        metrics::counter!("weir_sync_runs_total", "status" => end.status.as_str()).increment(1);
         let mut finished = about(end.status);
         finished["records_read"] = end.counts.read.into();
         finished["records_created"] = end.counts.created.into();
@@ -338,7 +338,7 @@ impl SyncEngine {
         live.publish(run.scope.tenant_id(), "sync.finished", finished);
         if let Some(started) = run.history.started_at {
             let took = (chrono::Utc::now() - started).to_std().unwrap_or_default();
-            metrics::histogram!("weir_sync_run_seconds", "status" => end.status).record(took.as_secs_f64());
+            metrics::histogram!("weir_sync_run_seconds", "status" => end.status.as_str()).record(took.as_secs_f64());
         }
         // A brief database failure must not turn a finished run into a lost one.
         for attempt in 1..=3 {

@@ -7,48 +7,21 @@ use std::time::Duration;
 use serde_json::Value;
 use weir_core::mapping::{JsonPath, Mapping, Rule};
 use weir_core::sync::{DestinationSpec, SourceSpec, ordering_text};
-use weir_core::{ConnectorConfig, Credentials, MasterKey};
+use weir_core::{ConnectorConfig, Credentials, MasterKey, RunStatus, SyncErrorType};
 use weir_store::{
     ClaimedRun, NewSyncError, RecordWrite, RunCounts, RunEnd, Store, StoreError, SyncConfiguration, UpsertOutcome,
-    run_status,
-};
+    };
 
 use super::SyncOptions;
 use super::pages::{Next, Pager};
 use crate::Outbound;
 use crate::connectors::{Connector, ConnectorError, FetchedPage, build_connector};
 
-/// Stable error types of runs and their records.
-pub mod error_type {
-    /// A record did not map.
-    pub const MAPPING: &str = "mapping_error";
-    /// A record could not be written.
-    pub const RECORD: &str = "record_error";
-    /// A batch of records was refused by the destination.
-    pub const PUSH: &str = "push_error";
-    /// The remote could not be reached.
-    pub const CONNECTION: &str = "connection_error";
-    /// The remote did not answer in time.
-    pub const TIMEOUT: &str = "timeout";
-    /// The remote answered a server error status (after retries).
-    pub const HTTP: &str = "http_error";
-    /// The remote refused the request (a 4xx other than 408/429).
-    pub const REFUSED: &str = "http_refused";
-    /// The remote kept answering 429.
-    pub const RATE_LIMITED: &str = "rate_limited";
-    /// The remote's answer is not what the configuration describes.
-    pub const INVALID_RESPONSE: &str = "invalid_response";
-    /// The configuration, connector or mapping cannot be used.
-    pub const CONFIGURATION: &str = "configuration_error";
-    /// The database failed.
-    pub const DATABASE: &str = "database_error";
-}
-
 /// Why a run stopped early.
 #[derive(Debug)]
 pub(crate) enum Stop {
-    /// Failed: (error type, message).
-    Failed(&'static str, String),
+    /// Failed: why, and the message.
+    Failed(SyncErrorType, String),
     /// Cancellation was asked for.
     Cancelled,
     /// This instance is shutting down: the run goes back to the queue.
@@ -61,7 +34,7 @@ impl From<StoreError> for Stop {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::StateConflict(_) => Stop::Lost,
-            e => Stop::Failed(error_type::DATABASE, e.to_string()),
+            e => Stop::Failed(SyncErrorType::Database, e.to_string()),
         }
     }
 }
@@ -106,7 +79,7 @@ pub(crate) async fn load(
     outbound: &Outbound,
     run: &ClaimedRun,
 ) -> Result<Loaded, Stop> {
-    let cfg = |m: String| Stop::Failed(error_type::CONFIGURATION, m);
+    let cfg = |m: String| Stop::Failed(SyncErrorType::Configuration, m);
     let config = match store.get_sync_configuration(&run.scope, &run.history.sync_configuration_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Err(cfg("the sync configuration was deleted".to_owned())),
@@ -240,7 +213,7 @@ where
                 waits += 1;
                 if waits > options.max_rate_limit_waits {
                     return Err(Stop::Failed(
-                        error_type::RATE_LIMITED,
+                        SyncErrorType::RateLimited,
                         format!("{what}: still rate limited (429) after {} waits", waits - 1),
                     ));
                 }
@@ -251,14 +224,14 @@ where
                 attempt += 1;
                 let (kind, transient) = match &e {
                     ConnectorError::Status { status, .. } if *status >= 500 || *status == 408 => {
-                        (error_type::HTTP, true)
+                        (SyncErrorType::Http, true)
                     }
-                    ConnectorError::Status { .. } => (error_type::REFUSED, false),
-                    ConnectorError::Timeout(_) => (error_type::TIMEOUT, true),
-                    ConnectorError::Connection(_) => (error_type::CONNECTION, true),
-                    ConnectorError::InvalidBody(_) => (error_type::INVALID_RESPONSE, false),
+                    ConnectorError::Status { .. } => (SyncErrorType::Refused, false),
+                    ConnectorError::Timeout(_) => (SyncErrorType::Timeout, true),
+                    ConnectorError::Connection(_) => (SyncErrorType::Connection, true),
+                    ConnectorError::InvalidBody(_) => (SyncErrorType::InvalidResponse, false),
                     ConnectorError::Misconfigured(_) | ConnectorError::Unsupported(_) => {
-                        (error_type::CONFIGURATION, false)
+                        (SyncErrorType::Configuration, false)
                     }
                 };
                 if !transient || !options.page_retry.may_retry(attempt) {
@@ -276,14 +249,14 @@ impl RunContext<'_> {
     pub(crate) async fn inbound(&mut self, loaded: &Loaded) -> Result<(), Stop> {
         let source: SourceSpec =
             loaded.config.source.clone().and_then(|s| serde_json::from_value(s).ok()).ok_or_else(|| {
-                Stop::Failed(error_type::CONFIGURATION, "the configuration has no valid source".into())
+                Stop::Failed(SyncErrorType::Configuration, "the configuration has no valid source".into())
             })?;
         let records_path = match &source.records_path {
-            Some(p) => Some(JsonPath::parse(p).map_err(|e| Stop::Failed(error_type::CONFIGURATION, e.to_string()))?),
+            Some(p) => Some(JsonPath::parse(p).map_err(|e| Stop::Failed(SyncErrorType::Configuration, e.to_string()))?),
             None => None,
         };
         let Some((mapping, key)) = &loaded.mapping else {
-            return Err(Stop::Failed(error_type::CONFIGURATION, "an inbound run needs a field mapping".into()));
+            return Err(Stop::Failed(SyncErrorType::Configuration, "an inbound run needs a field mapping".into()));
         };
         let mut pager = Pager::new(source.pagination.clone());
         let remote = loaded.remote.as_ref();
@@ -310,7 +283,7 @@ impl RunContext<'_> {
             };
             let Some(Value::Array(items)) = items else {
                 return Err(Stop::Failed(
-                    error_type::INVALID_RESPONSE,
+                    SyncErrorType::InvalidResponse,
                     format!("page {}: `records_path` does not lead to a list", self.counts.pages),
                 ));
             };
@@ -320,7 +293,7 @@ impl RunContext<'_> {
             let next = pager.next(&current.body, &current.headers, items.len());
             if pager.capped() {
                 return Err(Stop::Failed(
-                    error_type::INVALID_RESPONSE,
+                    SyncErrorType::InvalidResponse,
                     format!("the source still had pages after {} (the limit of one run)", super::pages::MAX_PAGES),
                 ));
             }
@@ -358,7 +331,7 @@ impl RunContext<'_> {
                 }
                 errors.push(NewSyncError {
                     record_ref: Some(reference),
-                    error_type: error_type::MAPPING,
+                    error_type: SyncErrorType::Mapping,
                     message: messages.join("; "),
                     excerpt: excerpt(item),
                 });
@@ -390,7 +363,7 @@ impl RunContext<'_> {
                 self.count(done.iter().map(|(_, o)| *o));
                 Ok(())
             }
-            Err(StoreError::Unavailable(e)) => Err(Stop::Failed(error_type::DATABASE, e.to_string())),
+            Err(StoreError::Unavailable(e)) => Err(Stop::Failed(SyncErrorType::Database, e.to_string())),
             Err(_) => {
                 for w in writes {
                     let reference = w.external_id.clone();
@@ -398,11 +371,11 @@ impl RunContext<'_> {
                     match self.store.upsert_records(scope, vec![w]).await {
                         Ok(done) => self.count(done.iter().map(|(_, o)| *o)),
                         Err(StoreError::Unavailable(e)) => {
-                            return Err(Stop::Failed(error_type::DATABASE, e.to_string()));
+                            return Err(Stop::Failed(SyncErrorType::Database, e.to_string()));
                         }
                         Err(e) => errors.push(NewSyncError {
                             record_ref: Some(reference),
-                            error_type: error_type::RECORD,
+                            error_type: SyncErrorType::Record,
                             message: e.to_string(),
                             excerpt: excerpt(&data),
                         }),
@@ -427,10 +400,10 @@ impl RunContext<'_> {
     pub(crate) async fn outbound(&mut self, loaded: &Loaded) -> Result<(), Stop> {
         let dest: DestinationSpec =
             loaded.config.destination.clone().and_then(|d| serde_json::from_value(d).ok()).ok_or_else(|| {
-                Stop::Failed(error_type::CONFIGURATION, "the configuration has no valid destination".into())
+                Stop::Failed(SyncErrorType::Configuration, "the configuration has no valid destination".into())
             })?;
         let path = dest.path.clone().ok_or_else(|| {
-            Stop::Failed(error_type::CONFIGURATION, "an outbound run needs `destination.path`".into())
+            Stop::Failed(SyncErrorType::Configuration, "an outbound run needs `destination.path`".into())
         })?;
         let since = loaded.config.last_success_at;
         let mut after = None;
@@ -462,7 +435,7 @@ impl RunContext<'_> {
                         } else {
                             errors.push(NewSyncError {
                                 record_ref: Some(r.external_id.clone()),
-                                error_type: error_type::MAPPING,
+                                error_type: SyncErrorType::Mapping,
                                 message: mapped
                                     .errors
                                     .iter()
@@ -487,11 +460,11 @@ impl RunContext<'_> {
                     }
                     // The destination refused this batch (4xx): its records
                     // are errors; the run goes on with the next batch.
-                    Err(Stop::Failed(error_type::REFUSED, message)) => {
+                    Err(Stop::Failed(SyncErrorType::Refused, message)) => {
                         for (r, body) in refs.iter().zip(&bodies) {
                             errors.push(NewSyncError {
                                 record_ref: Some(r.clone()),
-                                error_type: error_type::PUSH,
+                                error_type: SyncErrorType::Push,
                                 message: message.clone(),
                                 excerpt: excerpt(body),
                             });
@@ -511,5 +484,5 @@ impl RunContext<'_> {
 
 /// The end of a run that went through.
 pub(crate) fn completed(counts: RunCounts) -> RunEnd {
-    RunEnd { status: if counts.failed > 0 { run_status::PARTIAL } else { run_status::SUCCEEDED }, counts, error: None }
+    RunEnd { status: if counts.failed > 0 { RunStatus::Partial } else { RunStatus::Succeeded }, counts, error: None }
 }

@@ -1,6 +1,7 @@
 //! `connector_change_requests`: production changes awaiting a second admin.
 
 use sea_orm::entity::prelude::*;
+use weir_core::ChangeStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "connector_change_requests")]
@@ -9,7 +10,7 @@ pub struct Model {
     pub id: String,
     pub tenant_id: String,
     pub connector_id: String,
-    pub status: String,
+    pub status: ChangeStatus,
     pub requested_by: String,
     pub changes: Json,
     pub credentials_sealed: Option<Vec<u8>>,

@@ -1,6 +1,7 @@
 //! `sync_configurations`: what to move, when, and how to map it.
 
 use sea_orm::entity::prelude::*;
+use weir_core::{Direction, Trigger};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "sync_configurations")]
@@ -10,10 +11,10 @@ pub struct Model {
     pub tenant_id: String,
     pub connector_id: String,
     pub name: String,
-    pub direction: String,
+    pub direction: Direction,
     pub entity_type: String,
     pub field_mapping_id: Option<String>,
-    pub trigger_type: String,
+    pub trigger_type: Trigger,
     pub event_types: Json,
     pub schedule: Option<String>,
     pub source: Option<Json>,

@@ -1,6 +1,7 @@
 //! `sync_histories`: one row per sync run; queued runs are claimed like events.
 
 use sea_orm::entity::prelude::*;
+use weir_core::{RunStatus, Trigger};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "sync_histories")]
@@ -10,8 +11,8 @@ pub struct Model {
     pub tenant_id: String,
     pub sync_configuration_id: String,
     pub connector_id: String,
-    pub trigger_type: String,
-    pub status: String,
+    pub trigger_type: Trigger,
+    pub status: RunStatus,
     pub queued_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,

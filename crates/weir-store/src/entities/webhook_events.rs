@@ -1,6 +1,7 @@
 //! `webhook_events`: received deliveries; also the processing queue.
 
 use sea_orm::entity::prelude::*;
+use weir_core::EventStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhook_events")]
@@ -16,7 +17,7 @@ pub struct Model {
     pub payload_sha256: String,
     pub payload_size: i64,
     pub headers: Option<Json>,
-    pub processing_status: String,
+    pub processing_status: EventStatus,
     pub attempts: i32,
     pub max_attempts: i32,
     pub next_attempt_at: DateTimeUtc,

@@ -7,7 +7,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Value, json};
 use tracing::instrument;
-use weir_core::{PageRequest, ids};
+use weir_core::{ChangeStatus, PageRequest, ids};
 
 use super::audit::AuditEntry;
 use super::connectors::{Connector, ConnectorChanges, SealedCredentials};
@@ -22,8 +22,8 @@ pub struct ChangeRequest {
     pub id: String,
     /// The connector to change.
     pub connector_id: String,
-    /// `pending`, `approved` or `rejected`.
-    pub status: String,
+    /// Its review state.
+    pub status: ChangeStatus,
     /// Token id of the requester.
     pub requested_by: String,
     /// The requested change: plain fields with their new values, `config`
@@ -67,8 +67,8 @@ impl From<ccr::Model> for ChangeRequest {
 /// List filters.
 #[derive(Debug, Clone, Default)]
 pub struct ChangeRequestFilter {
-    /// Only this status.
-    pub status: Option<String>,
+    /// Only requests in this state.
+    pub status: Option<ChangeStatus>,
     /// Only for this connector.
     pub connector_id: Option<String>,
 }
@@ -92,7 +92,7 @@ impl Store {
             id: Set(ids::new_id()),
             tenant_id: Set(scope.tenant_id().to_owned()),
             connector_id: Set(connector.id.clone()),
-            status: Set("pending".to_owned()),
+            status: Set(ChangeStatus::Pending),
             requested_by: Set(actor_token_id.to_owned()),
             changes: Set(changes.clone()),
             credentials_sealed: Set(credentials.map(|c| c.0)),
@@ -127,7 +127,7 @@ impl Store {
     ) -> Result<Paged<ChangeRequest>, StoreError> {
         let mut query = ccr::Entity::find().filter(ccr::Column::TenantId.eq(scope.tenant_id()));
         if let Some(s) = &filter.status {
-            query = query.filter(ccr::Column::Status.eq(s.as_str()));
+            query = query.filter(ccr::Column::Status.eq(*s));
         }
         if let Some(c) = &filter.connector_id {
             query = query.filter(ccr::Column::ConnectorId.eq(c.as_str()));
@@ -162,7 +162,7 @@ impl Store {
     ) -> Result<(ChangeRequest, Option<Connector>), StoreError> {
         let txn = self.write_txn().await?;
         let at = now();
-        let status = if approve.is_some() { "approved" } else { "rejected" };
+        let status = if approve.is_some() { ChangeStatus::Approved } else { ChangeStatus::Rejected };
         let res = ccr::Entity::update_many()
             .col_expr(ccr::Column::Status, Expr::value(status))
             .col_expr(ccr::Column::DecidedBy, Expr::value(decider_token_id))
@@ -173,7 +173,7 @@ impl Store {
             .col_expr(ccr::Column::CredentialsSealed, Expr::value(Option::<Vec<u8>>::None))
             .filter(ccr::Column::TenantId.eq(scope.tenant_id()))
             .filter(ccr::Column::Id.eq(id))
-            .filter(ccr::Column::Status.eq("pending"))
+            .filter(ccr::Column::Status.eq(ChangeStatus::Pending))
             .exec(&txn)
             .await?;
         let m = ccr::Entity::find()

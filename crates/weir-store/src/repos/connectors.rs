@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use tracing::instrument;
-use weir_core::{ConnectorCode, ConnectorConfig, ConnectorType, Environment, PageRequest, ids};
+use weir_core::{ConnectorCode, ConnectorConfig, ConnectorType, Environment, PageRequest, Trigger, ids};
 
 use super::audit::AuditEntry;
 use super::{Paged, now};
@@ -474,7 +474,7 @@ impl Store {
             .filter(sync_configurations::Column::ConnectorId.eq(id))
             .filter(sync_configurations::Column::DeletedAt.is_null())
             .filter(sync_configurations::Column::IsActive.eq(true))
-            .filter(sync_configurations::Column::TriggerType.eq("schedule"))
+            .filter(sync_configurations::Column::TriggerType.eq(Trigger::Schedule))
             .order_by_asc(sync_configurations::Column::Name)
             .all(&txn)
             .await?

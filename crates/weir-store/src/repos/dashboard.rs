@@ -14,7 +14,7 @@ use sea_orm::{
 use tracing::instrument;
 
 use crate::entities::{connectors as cn, sync_histories as sh};
-use crate::repos::sync_runs::run_status;
+use weir_core::RunStatus;
 use crate::{Store, StoreError, SyncHistory, TenantScope};
 
 /// Rollup counters summed over a range (for a connector, a day, or all).
@@ -216,7 +216,7 @@ impl Store {
             .collect();
         let active_runs = sh::Entity::find()
             .filter(sh::Column::TenantId.eq(tenant))
-            .filter(sh::Column::Status.is_in([run_status::QUEUED, run_status::RUNNING]))
+            .filter(sh::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
             .count(&self.db)
             .await?;
         // The newest 20 without counting them all (a tenant may have millions).

@@ -9,7 +9,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{Value, json};
 use tracing::instrument;
-use weir_core::PageRequest;
+use weir_core::{EventStatus, PageRequest, RollupCounter};
 
 use super::audit::AuditEntry;
 use super::rollups::{DayCounters, ErrorCounters};
@@ -90,8 +90,9 @@ pub enum DeliveryOutcome {
     Duplicate {
         /// The first event's id.
         event_id: String,
-        /// The first event's processing status.
-        status: String,
+        /// The first event's processing status; `None` when that event was
+        /// removed by hand (the delivery is still a duplicate).
+        status: Option<EventStatus>,
     },
     /// Audited (a rejection).
     Audited,
@@ -110,8 +111,8 @@ pub struct WebhookEvent {
     pub event_type: String,
     /// Provider's id.
     pub provider_event_id: Option<String>,
-    /// `pending`, `processing`, `completed`, `failed`.
-    pub processing_status: String,
+    /// Where it is in the queue.
+    pub processing_status: EventStatus,
     /// Processing attempts so far.
     pub attempts: i32,
     /// Last error's stable type.
@@ -163,8 +164,8 @@ impl From<we::Model> for WebhookEvent {
 /// Event list filters.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
-    /// Processing status.
-    pub status: Option<String>,
+    /// Only events in this state.
+    pub status: Option<EventStatus>,
     /// Connector.
     pub connector_id: Option<String>,
     /// Receiver.
@@ -230,7 +231,7 @@ impl Store {
                 payload_sha256: Set(a.sha256.clone()),
                 payload_size: Set(i64::try_from(a.size).unwrap_or(i64::MAX)),
                 headers: Set(None),
-                processing_status: Set("pending".to_owned()),
+                processing_status: Set(EventStatus::Pending),
                 attempts: Set(0),
                 max_attempts: Set(3),
                 next_attempt_at: Set(a.received_at),
@@ -261,10 +262,10 @@ impl Store {
                 insert_events(&txn, chunk).await?;
             }
             // The status of each duplicate's first event.
-            let mut statuses: HashMap<String, String> = HashMap::new();
+            let mut statuses: HashMap<String, EventStatus> = HashMap::new();
             if !firsts.is_empty() {
                 let ids: HashSet<String> = firsts.values().cloned().collect();
-                let rows: Vec<(String, String)> = we::Entity::find()
+                let rows: Vec<(String, EventStatus)> = we::Entity::find()
                     .select_only()
                     .columns([we::Column::Id, we::Column::ProcessingStatus])
                     .filter(we::Column::Id.is_in(ids))
@@ -278,9 +279,7 @@ impl Store {
                     None => DeliveryOutcome::Stored { event_id: a.event_id.clone() },
                     Some(first) => DeliveryOutcome::Duplicate {
                         event_id: first.clone(),
-                        // Only a key whose event was removed by hand has no
-                        // status: the delivery is still a duplicate.
-                        status: statuses.get(first).cloned().unwrap_or_else(|| "deleted".to_owned()),
+                        status: statuses.get(first).copied(),
                     },
                 };
                 resolved.insert(a.event_id.as_str(), outcome);
@@ -304,9 +303,9 @@ impl Store {
                     };
                     let day = a.received_at.date_naive();
                     if label == "duplicate" {
-                        days.add(&a.tenant_id, &a.connector_id, day, "webhooks_duplicate", 1);
+                        days.add(&a.tenant_id, &a.connector_id, day, RollupCounter::WebhooksDuplicate, 1);
                     } else {
-                        days.add(&a.tenant_id, &a.connector_id, day, "webhooks_received", 1);
+                        days.add(&a.tenant_id, &a.connector_id, day, RollupCounter::WebhooksReceived, 1);
                         let e = last_received.entry(a.receiver_id.as_str()).or_insert(a.received_at);
                         *e = (*e).max(a.received_at);
                     }
@@ -326,7 +325,7 @@ impl Store {
                 }
                 Delivery::Rejected(r) => {
                     let day = r.received_at.date_naive();
-                    days.add(&r.tenant_id, &r.connector_id, day, "webhooks_rejected", 1);
+                    days.add(&r.tenant_id, &r.connector_id, day, RollupCounter::WebhooksRejected, 1);
                     errors.add(&r.tenant_id, &r.connector_id, day, r.error_type, 1);
                     audits.entry(r.tenant_id.as_str()).or_default().push(AuditEntry {
                         action: "webhook.rejected",
@@ -371,7 +370,7 @@ impl Store {
     ) -> Result<Paged<WebhookEvent>, StoreError> {
         let mut q = we::Entity::find().filter(we::Column::TenantId.eq(scope.tenant_id()));
         if let Some(s) = &filter.status {
-            q = q.filter(we::Column::ProcessingStatus.eq(s.as_str()));
+            q = q.filter(we::Column::ProcessingStatus.eq(*s));
         }
         if let Some(c) = &filter.connector_id {
             q = q.filter(we::Column::ConnectorId.eq(c.as_str()));

@@ -20,19 +20,9 @@ use super::now;
 use super::records::{RecordWrite, UpsertOutcome};
 use super::rollups::{DayCounters, ErrorCounters};
 use crate::entities::webhook_events as we;
-use crate::{EventFilter, Store, StoreError, TenantScope};
+use weir_core::{AttemptOutcome, EventErrorType, EventStatus, PlanOutcome, RecordAction, RollupCounter};
 
-/// Processing statuses.
-pub mod status {
-    /// Waiting for a worker (or its retry time).
-    pub const PENDING: &str = "pending";
-    /// Claimed by a worker under a lease.
-    pub const PROCESSING: &str = "processing";
-    /// Done.
-    pub const COMPLETED: &str = "completed";
-    /// Given up on.
-    pub const FAILED: &str = "failed";
-}
+use crate::{EventFilter, Store, StoreError, TenantScope};
 
 /// The attempt budget an event starts with (TASK-007).
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;
@@ -73,15 +63,15 @@ pub enum Finish {
     Retry {
         /// When to try again.
         at: DateTime<Utc>,
-        /// Stable error type.
-        error_type: String,
+        /// Why it failed.
+        error_type: EventErrorType,
         /// Readable cause.
         error_message: String,
     },
     /// Given up: a permanent failure, or the last attempt failed.
     Failed {
-        /// Stable error type (`mapping_error`, `destination_error`, …).
-        error_type: String,
+        /// Why it failed.
+        error_type: EventErrorType,
         /// Readable cause.
         error_message: String,
         /// Partial result (e.g. the records written before a delivery failed).
@@ -90,11 +80,12 @@ pub enum Finish {
 }
 
 impl Finish {
-    fn outcome(&self) -> &'static str {
+    /// The kind of ending, without its details.
+    pub fn outcome(&self) -> AttemptOutcome {
         match self {
-            Finish::Completed { .. } => "completed",
-            Finish::Retry { .. } => "retry",
-            Finish::Failed { .. } => "failed",
+            Finish::Completed { .. } => AttemptOutcome::Completed,
+            Finish::Retry { .. } => AttemptOutcome::Retry,
+            Finish::Failed { .. } => AttemptOutcome::Failed,
         }
     }
 }
@@ -136,12 +127,12 @@ impl RecordEffect {
     }
 }
 
-fn outcome_name(o: UpsertOutcome) -> &'static str {
+fn outcome_name(o: UpsertOutcome) -> RecordAction {
     match o {
-        UpsertOutcome::Created => "created",
-        UpsertOutcome::Updated => "updated",
-        UpsertOutcome::Unchanged => "unchanged",
-        UpsertOutcome::Stale => "ignored_stale",
+        UpsertOutcome::Created => RecordAction::Created,
+        UpsertOutcome::Updated => RecordAction::Updated,
+        UpsertOutcome::Unchanged => RecordAction::Unchanged,
+        UpsertOutcome::Stale => RecordAction::IgnoredStale,
     }
 }
 
@@ -222,7 +213,7 @@ impl Store {
         // that hold them. SQLite ignores the lock clause: there the write
         // transaction already serialises claimers.
         let candidates =
-            |status: &str, column: we::Column, op: fn(we::Column, DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr| {
+            |status: EventStatus, column: we::Column, op: fn(we::Column, DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr| {
                 Query::select()
                     .columns([we::Column::Id, we::Column::ReceivedAt])
                     .from(we::Entity)
@@ -233,10 +224,10 @@ impl Store {
                     .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
                     .to_owned()
             };
-        let pending = candidates(status::PENDING, we::Column::NextAttemptAt, |c, at| c.lte(at));
+        let pending = candidates(EventStatus::Pending, we::Column::NextAttemptAt, |c, at| c.lte(at));
         let mut selects = vec![pending];
         if expired {
-            selects.push(candidates(status::PROCESSING, we::Column::LeaseExpiresAt, |c, at| c.lt(at)));
+            selects.push(candidates(EventStatus::Processing, we::Column::LeaseExpiresAt, |c, at| c.lt(at)));
         }
         let txn = self.write_txn().await?;
         let backend = txn.get_database_backend();
@@ -253,7 +244,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut claim = we::Entity::update_many()
-            .col_expr(we::Column::ProcessingStatus, Expr::value(status::PROCESSING))
+            .col_expr(we::Column::ProcessingStatus, Expr::value(EventStatus::Processing))
             .col_expr(we::Column::LeaseOwner, Expr::value(owner))
             .col_expr(we::Column::LeaseExpiresAt, Expr::value(lease_end(at, lease)))
             .col_expr(we::Column::Attempts, Expr::col(we::Column::Attempts).add(1))
@@ -277,7 +268,7 @@ impl Store {
             .col_expr(we::Column::LeaseExpiresAt, Expr::value(lease_end(now(), lease)))
             .filter(we::Column::Id.is_in(ids.iter().cloned()))
             .filter(we::Column::LeaseOwner.eq(owner))
-            .filter(we::Column::ProcessingStatus.eq(status::PROCESSING))
+            .filter(we::Column::ProcessingStatus.eq(EventStatus::Processing))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -290,14 +281,14 @@ impl Store {
         let at = now();
         let txn = self.write_txn().await?;
         let r = we::Entity::update_many()
-            .col_expr(we::Column::ProcessingStatus, Expr::value(status::PENDING))
+            .col_expr(we::Column::ProcessingStatus, Expr::value(EventStatus::Pending))
             .col_expr(we::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(we::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(we::Column::Attempts, Expr::cust("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"))
             .col_expr(we::Column::NextAttemptAt, Expr::value(at))
             .col_expr(we::Column::UpdatedAt, Expr::value(at))
             .filter(we::Column::LeaseOwner.eq(owner))
-            .filter(we::Column::ProcessingStatus.eq(status::PROCESSING))
+            .filter(we::Column::ProcessingStatus.eq(EventStatus::Processing))
             .exec(&txn)
             .await?;
         txn.commit().await?;
@@ -331,7 +322,7 @@ impl Store {
         }
         let held: HashSet<String> = held
             .filter(we::Column::LeaseOwner.eq(owner))
-            .filter(we::Column::ProcessingStatus.eq(status::PROCESSING))
+            .filter(we::Column::ProcessingStatus.eq(EventStatus::Processing))
             .lock_exclusive()
             .into_tuple::<String>()
             .all(&txn)
@@ -389,7 +380,7 @@ impl Store {
                 });
             }
             if matches!(outcome, UpsertOutcome::Created | UpsertOutcome::Updated) {
-                days.add(ev.scope.tenant_id(), &ev.connector_id, at.date_naive(), "records_processed", 1);
+                days.add(ev.scope.tenant_id(), &ev.connector_id, at.date_naive(), RollupCounter::RecordsProcessed, 1);
             }
             effects_of[i].push(RecordEffect {
                 sync_configuration_id: planned.sync_configuration_id,
@@ -420,14 +411,14 @@ impl Store {
                 match &finish {
                     Finish::Completed { result } => {
                         let result = result.clone().unwrap_or_else(|| {
-                            json!({"action": "processed", "records": effects.iter().map(RecordEffect::to_json).collect::<Vec<_>>()})
+                            json!({"action": PlanOutcome::Processed, "records": effects.iter().map(RecordEffect::to_json).collect::<Vec<_>>()})
                         });
                         // The common case, written for the whole batch at once below.
                         completed.push((ev.id.clone(), result.to_string(), Value::Array(log).to_string()));
                     }
                     Finish::Retry { at: next, error_type, error_message } => {
                         update = update
-                            .col_expr(we::Column::ProcessingStatus, Expr::value(status::PENDING))
+                            .col_expr(we::Column::ProcessingStatus, Expr::value(EventStatus::Pending))
                             .col_expr(we::Column::NextAttemptAt, Expr::value(*next))
                             .col_expr(we::Column::ErrorType, Expr::value(error_type.clone()))
                             .col_expr(we::Column::ErrorMessage, Expr::value(error_message.clone()));
@@ -435,11 +426,11 @@ impl Store {
                     Finish::Failed { error_type, error_message, result } => {
                         let result = result.clone().or_else(|| {
                             (!effects.is_empty()).then(|| {
-                                json!({"action": "failed", "records": effects.iter().map(RecordEffect::to_json).collect::<Vec<_>>()})
+                                json!({"action": PlanOutcome::Failed, "records": effects.iter().map(RecordEffect::to_json).collect::<Vec<_>>()})
                             })
                         });
                         update = update
-                            .col_expr(we::Column::ProcessingStatus, Expr::value(status::FAILED))
+                            .col_expr(we::Column::ProcessingStatus, Expr::value(EventStatus::Failed))
                             .col_expr(we::Column::Result, Expr::value(result))
                             .col_expr(we::Column::ErrorType, Expr::value(error_type.clone()))
                             .col_expr(we::Column::ErrorMessage, Expr::value(error_message.clone()))
@@ -457,10 +448,10 @@ impl Store {
                 {
                     match &finish {
                         Finish::Completed { result } => {
-                            days.add(tenant, &ev.connector_id, day, "webhooks_completed", 1);
+                            days.add(tenant, &ev.connector_id, day, RollupCounter::WebhooksCompleted, 1);
                             activity.add(&ev.connector_id, false);
                             if let Some(r) = result
-                                && r.get("action").and_then(Value::as_str) == Some("ignored")
+                                && r.get("action").and_then(Value::as_str) == Some(PlanOutcome::Ignored.as_str())
                             {
                                 entries.push(AuditEntry {
                                     action: "webhook_event.ignored",
@@ -474,9 +465,9 @@ impl Store {
                         }
                         Finish::Retry { .. } => {}
                         Finish::Failed { error_type, error_message, .. } => {
-                            days.add(tenant, &ev.connector_id, day, "webhooks_failed", 1);
+                            days.add(tenant, &ev.connector_id, day, RollupCounter::WebhooksFailed, 1);
                             activity.add(&ev.connector_id, true);
-                            errors.add(tenant, &ev.connector_id, day, error_type, 1);
+                            errors.add(tenant, &ev.connector_id, day, error_type.as_str(), 1);
                             entries.push(AuditEntry {
                                 action: "webhook_event.failed",
                                 actor: "worker".to_owned(),
@@ -528,7 +519,7 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or(StoreError::NotFound)?;
-        if m.processing_status == status::PROCESSING {
+        if m.processing_status == EventStatus::Processing {
             return Err(StoreError::StateConflict("the event is being processed; replay it once it finishes"));
         }
         if m.payload.is_none() {
@@ -538,7 +529,7 @@ impl Store {
         // Guarded: a claim that lands between the read and this update wins.
         let q = we::Entity::update_many()
             .filter(we::Column::Id.eq(id))
-            .filter(we::Column::ProcessingStatus.ne(status::PROCESSING));
+            .filter(we::Column::ProcessingStatus.ne(EventStatus::Processing));
         if reset_for_replay(q, now()).exec(&txn).await?.rows_affected == 0 {
             return Err(StoreError::StateConflict("the event is being processed; replay it once it finishes"));
         }
@@ -564,10 +555,10 @@ impl Store {
         filter: &EventFilter,
         actor: &str,
     ) -> Result<u64, StoreError> {
-        let statuses = match filter.status.as_deref() {
-            Some(s @ (status::FAILED | status::COMPLETED)) => vec![s.to_owned()],
-            Some(_) => return Ok(0),
-            None => vec![status::FAILED.to_owned()],
+        let statuses = match filter.status {
+            Some(s @ (EventStatus::Failed | EventStatus::Completed)) => vec![s],
+            Some(EventStatus::Pending | EventStatus::Processing) => return Ok(0),
+            None => vec![EventStatus::Failed],
         };
         let mut q = we::Entity::update_many()
             .filter(we::Column::TenantId.eq(scope.tenant_id()))
@@ -610,7 +601,7 @@ impl Store {
     pub async fn queue_depth(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         use sea_orm::{PaginatorTrait, QueryOrder};
         let waiting =
-            we::Entity::find().filter(we::Column::ProcessingStatus.is_in([status::PENDING, status::PROCESSING]));
+            we::Entity::find().filter(we::Column::ProcessingStatus.is_in([EventStatus::Pending, EventStatus::Processing]));
         let n = waiting.clone().count(&self.db).await?;
         let oldest = waiting
             .select_only()
@@ -659,7 +650,7 @@ async fn complete_events(
          updated_at = {updated_at}, result = {result}, attempt_log = {log} \
          FROM (SELECT column1 AS id, column2 AS result, column3 AS log FROM (VALUES {values}) AS t) AS v \
          WHERE webhook_events.id = v.id{days}",
-        completed = status::COMPLETED,
+        completed = EventStatus::Completed,
         days = if days.is_empty() {
             String::new()
         } else {
@@ -685,7 +676,7 @@ async fn complete_events(
 }
 
 fn reset_for_replay(q: sea_orm::UpdateMany<we::Entity>, at: DateTime<Utc>) -> sea_orm::UpdateMany<we::Entity> {
-    q.col_expr(we::Column::ProcessingStatus, Expr::value(status::PENDING))
+    q.col_expr(we::Column::ProcessingStatus, Expr::value(EventStatus::Pending))
         .col_expr(we::Column::Attempts, Expr::value(0))
         .col_expr(we::Column::NextAttemptAt, Expr::value(at))
         .col_expr(we::Column::LeaseOwner, Expr::value(Option::<String>::None))

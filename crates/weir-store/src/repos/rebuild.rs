@@ -8,6 +8,9 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tracing::instrument;
 
 use super::rollups::{DayCounters, ErrorCounters};
+use weir_core::rollup::{Tally, tally};
+use weir_core::{EventStatus, RollupCounter, RunStatus, SyncErrorType};
+
 use crate::{Store, StoreError, SystemScope};
 
 /// The UTC day of a timestamp column, per engine.
@@ -34,30 +37,38 @@ impl Store {
         let b = self.db.get_database_backend();
         let txn = self.write_txn().await?;
         // (counter or error, SQL giving tenant_id, connector_id, day, kind, n)
-        let counters: Vec<(&str, String)> = vec![
+        let finished = RunStatus::VARIANTS
+            .iter()
+            .filter(|s| s.is_finished())
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let counters: Vec<(Tally, String)> = vec![
             (
-                "webhooks_received",
+                Tally::Counter(RollupCounter::WebhooksReceived),
                 format!(
                     "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM webhook_events GROUP BY 1, 2, 3, 4",
                     day(b, "received_at")
                 ),
             ),
             (
-                "webhooks_completed",
+                Tally::Counter(RollupCounter::WebhooksCompleted),
                 format!(
-                    "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM webhook_events WHERE processing_status = 'completed' GROUP BY 1, 2, 3, 4",
-                    day(b, "processed_at")
+                    "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM webhook_events WHERE processing_status = '{completed}' GROUP BY 1, 2, 3, 4",
+                    day(b, "processed_at"),
+                    completed = EventStatus::Completed,
                 ),
             ),
             (
-                "webhooks_failed",
+                Tally::CounterAndError(RollupCounter::WebhooksFailed),
                 format!(
-                    "SELECT tenant_id, connector_id, {} AS day, COALESCE(error_type, 'unknown') AS kind, COUNT(*) AS n FROM webhook_events WHERE processing_status = 'failed' GROUP BY 1, 2, 3, 4",
-                    day(b, "processed_at")
+                    "SELECT tenant_id, connector_id, {} AS day, COALESCE(error_type, 'unknown') AS kind, COUNT(*) AS n FROM webhook_events WHERE processing_status = '{failed}' GROUP BY 1, 2, 3, 4",
+                    day(b, "processed_at"),
+                    failed = EventStatus::Failed,
                 ),
             ),
             (
-                "webhooks_duplicate",
+                Tally::Counter(RollupCounter::WebhooksDuplicate),
                 format!(
                     "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM audit_logs WHERE action = 'webhook.received' AND {} = 'duplicate' GROUP BY 1, 2, 3, 4",
                     day(b, "created_at"),
@@ -65,7 +76,7 @@ impl Store {
                 ),
             ),
             (
-                "webhooks_rejected",
+                Tally::CounterAndError(RollupCounter::WebhooksRejected),
                 format!(
                     "SELECT tenant_id, connector_id, {} AS day, {} AS kind, COUNT(*) AS n FROM audit_logs WHERE action = 'webhook.rejected' GROUP BY 1, 2, 3, 4",
                     day(b, "created_at"),
@@ -73,38 +84,38 @@ impl Store {
                 ),
             ),
             (
-                "records_processed",
+                Tally::Counter(RollupCounter::RecordsProcessed),
                 format!(
                     "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM audit_logs WHERE action IN ('record.created', 'record.updated') GROUP BY 1, 2, 3, 4",
                     day(b, "created_at")
                 ),
             ),
             (
-                "runs",
+                Tally::Runs,
                 format!(
-                    "SELECT tenant_id, connector_id, {} AS day, status AS kind, COUNT(*) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND status IN ('succeeded', 'partial', 'failed', 'cancelled') AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at")
+                    "SELECT tenant_id, connector_id, {} AS day, status AS kind, COUNT(*) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND status IN ({finished}) AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+                    day(b, "finished_at"), finished = finished,
                 ),
             ),
             (
-                "run_records",
+                Tally::Counter(RollupCounter::RecordsProcessed),
                 format!(
                     "SELECT tenant_id, connector_id, {} AS day, '' AS kind, CAST(SUM(records_created + records_updated) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
                     day(b, "finished_at")
                 ),
             ),
             (
-                "run_errors",
+                Tally::Error,
                 format!(
-                    "SELECT tenant_id, connector_id, {} AS day, error_type AS kind, COUNT(*) AS n FROM sync_histories WHERE status = 'failed' AND error_type IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at")
+                    "SELECT tenant_id, connector_id, {} AS day, error_type AS kind, COUNT(*) AS n FROM sync_histories WHERE status = '{run_failed}' AND error_type IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+                    day(b, "finished_at"), run_failed = RunStatus::Failed,
                 ),
             ),
             (
-                "run_record_errors",
+                Tally::Error,
                 format!(
-                    "SELECT tenant_id, connector_id, {} AS day, 'record_error' AS kind, CAST(SUM(records_failed) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at")
+                    "SELECT tenant_id, connector_id, {} AS day, '{record_error}' AS kind, CAST(SUM(records_failed) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+                    day(b, "finished_at"), record_error = SyncErrorType::Record,
                 ),
             ),
         ];
@@ -127,29 +138,12 @@ impl Store {
                 if n == 0 {
                     continue;
                 }
-                match what {
-                    "webhooks_failed" => {
-                        days.add(&tenant, &connector, day, "webhooks_failed", n);
-                        errors.add(&tenant, &connector, day, kind.as_deref().unwrap_or("unknown"), n);
-                    }
-                    "webhooks_rejected" => {
-                        days.add(&tenant, &connector, day, "webhooks_rejected", n);
-                        errors.add(&tenant, &connector, day, kind.as_deref().unwrap_or("unknown"), n);
-                    }
-                    "runs" => {
-                        days.add(&tenant, &connector, day, "syncs_total", n);
-                        match kind.as_deref() {
-                            Some("succeeded") => days.add(&tenant, &connector, day, "syncs_succeeded", n),
-                            Some("partial") => days.add(&tenant, &connector, day, "syncs_partial", n),
-                            Some("failed") => days.add(&tenant, &connector, day, "syncs_failed", n),
-                            _ => {}
-                        }
-                    }
-                    "run_records" => days.add(&tenant, &connector, day, "records_processed", n),
-                    "run_errors" | "run_record_errors" => {
-                        errors.add(&tenant, &connector, day, kind.as_deref().unwrap_or("unknown"), n);
-                    }
-                    counter => days.add(&tenant, &connector, day, counter_name(counter), n),
+                let counted = tally(what, kind.as_deref());
+                for counter in counted.counters {
+                    days.add(&tenant, &connector, day, counter, n);
+                }
+                if let Some(error) = counted.error {
+                    errors.add(&tenant, &connector, day, error, n);
                 }
             }
         }
@@ -160,14 +154,5 @@ impl Store {
         errors.write(&txn).await?;
         txn.commit().await?;
         Ok(rows as u64)
-    }
-}
-
-fn counter_name(what: &str) -> &'static str {
-    match what {
-        "webhooks_received" => "webhooks_received",
-        "webhooks_completed" => "webhooks_completed",
-        "webhooks_duplicate" => "webhooks_duplicate",
-        _ => "records_processed",
     }
 }

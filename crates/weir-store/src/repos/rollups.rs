@@ -9,19 +9,21 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, OnConflict, Query, SimpleExpr};
 
 use super::now;
+use weir_core::RollupCounter;
+
 use crate::StoreError;
 
 /// Counters of `daily_rollups` to add, keyed by (tenant, connector, day).
 #[derive(Debug, Default)]
-pub(crate) struct DayCounters(BTreeMap<(String, String, NaiveDate), BTreeMap<&'static str, i64>>);
+pub(crate) struct DayCounters(BTreeMap<(String, String, NaiveDate), BTreeMap<RollupCounter, i64>>);
 
 /// Error counts of `daily_error_rollups`, keyed by (tenant, connector, day, type).
 #[derive(Debug, Default)]
 pub(crate) struct ErrorCounters(BTreeMap<(String, String, NaiveDate, String), i64>);
 
 impl DayCounters {
-    /// Adds `n` to `column` (a counter column of `daily_rollups`).
-    pub(crate) fn add(&mut self, tenant: &str, connector: &str, day: NaiveDate, column: &'static str, n: i64) {
+    /// Adds `n` to `column`.
+    pub(crate) fn add(&mut self, tenant: &str, connector: &str, day: NaiveDate, column: RollupCounter, n: i64) {
         *self.0.entry((tenant.to_owned(), connector.to_owned(), day)).or_default().entry(column).or_default() += n;
     }
 
@@ -39,6 +41,7 @@ impl DayCounters {
             let mut on_conflict = OnConflict::columns(["tenant_id", "connector_id", "day"]);
             on_conflict.value("updated_at", Expr::cust("excluded.updated_at"));
             for (column, n) in counts {
+                let column = column.as_str();
                 columns.push(column);
                 values.push(n.into());
                 on_conflict.value(column, Expr::cust(format!("daily_rollups.{column} + excluded.{column}")));

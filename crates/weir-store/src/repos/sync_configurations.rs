@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use tracing::instrument;
-use weir_core::{PageRequest, ids};
+use weir_core::{Direction, PageRequest, Trigger, ids};
 
 use super::audit::AuditEntry;
 use super::{Paged, now, paged};
@@ -24,14 +24,14 @@ pub struct SyncConfiguration {
     pub connector_id: String,
     /// Name.
     pub name: String,
-    /// `inbound` or `outbound`.
-    pub direction: String,
+    /// Which way records move.
+    pub direction: Direction,
     /// Record type.
     pub entity_type: String,
     /// Mapping applied to each payload or record.
     pub field_mapping_id: Option<String>,
-    /// `webhook`, `schedule` or `manual`.
-    pub trigger: String,
+    /// What starts a run.
+    pub trigger: Trigger,
     /// Event types routed here (`webhook` trigger).
     pub event_types: Vec<String>,
     /// Cron schedule (`schedule` trigger).
@@ -95,14 +95,14 @@ pub struct SyncConfigurationSpec {
     pub connector_id: String,
     /// Name.
     pub name: String,
-    /// Direction.
-    pub direction: String,
+    /// Which way records move.
+    pub direction: Direction,
     /// Record type.
     pub entity_type: String,
     /// Mapping (checked to be the tenant's by the caller).
     pub field_mapping_id: Option<String>,
-    /// Trigger.
-    pub trigger: String,
+    /// What starts a run.
+    pub trigger: Trigger,
     /// Event types.
     pub event_types: Vec<String>,
     /// Cron schedule.
@@ -149,8 +149,8 @@ pub struct WebhookRoute {
 pub struct SyncConfigurationFilter {
     /// Connector.
     pub connector_id: Option<String>,
-    /// Trigger.
-    pub trigger: Option<String>,
+    /// Only configurations started this way.
+    pub trigger: Option<Trigger>,
     /// Active or not.
     pub is_active: Option<bool>,
 }
@@ -235,7 +235,7 @@ impl Store {
             q = q.filter(sc::Column::ConnectorId.eq(c.as_str()));
         }
         if let Some(t) = &filter.trigger {
-            q = q.filter(sc::Column::TriggerType.eq(t.as_str()));
+            q = q.filter(sc::Column::TriggerType.eq(*t));
         }
         if let Some(a) = filter.is_active {
             q = q.filter(sc::Column::IsActive.eq(a));
@@ -321,7 +321,7 @@ impl Store {
     ) -> Result<Vec<WebhookRoute>, StoreError> {
         let configs = live(scope)
             .filter(sc::Column::ConnectorId.eq(connector_id))
-            .filter(sc::Column::TriggerType.eq("webhook"))
+            .filter(sc::Column::TriggerType.eq(Trigger::Webhook))
             .filter(sc::Column::IsActive.eq(true))
             .order_by_asc(sc::Column::CreatedAt)
             .all(conn)

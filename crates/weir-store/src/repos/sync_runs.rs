@@ -21,25 +21,9 @@ use super::health::Activity;
 use super::rollups::{DayCounters, ErrorCounters};
 use super::{Paged, now, paged};
 use crate::entities::{records as rec, sync_configurations as sc, sync_errors as se, sync_histories as sh};
-use crate::{Record, Store, StoreError, TenantScope};
+use weir_core::{RollupCounter, RunStatus, SyncErrorType, Trigger};
 
-/// Run statuses.
-pub mod run_status {
-    /// Waiting for a runner.
-    pub const QUEUED: &str = "queued";
-    /// A runner holds it.
-    pub const RUNNING: &str = "running";
-    /// Every record went through.
-    pub const SUCCEEDED: &str = "succeeded";
-    /// Finished, with per-record errors.
-    pub const PARTIAL: &str = "partial";
-    /// Stopped by an error.
-    pub const FAILED: &str = "failed";
-    /// Stopped on request.
-    pub const CANCELLED: &str = "cancelled";
-    /// Every status, for validation.
-    pub const ALL: [&str; 6] = [QUEUED, RUNNING, SUCCEEDED, PARTIAL, FAILED, CANCELLED];
-}
+use crate::{Record, Store, StoreError, TenantScope};
 
 /// A run as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,10 +34,10 @@ pub struct SyncHistory {
     pub sync_configuration_id: String,
     /// Connector.
     pub connector_id: String,
-    /// `schedule` or `manual`.
-    pub trigger: String,
-    /// Status.
-    pub status: String,
+    /// What queued it (`schedule` or `manual`).
+    pub trigger: Trigger,
+    /// Where it is.
+    pub status: RunStatus,
     /// Queued at.
     pub queued_at: DateTime<Utc>,
     /// Started at.
@@ -138,8 +122,8 @@ pub struct SyncError {
 pub struct NewSyncError {
     /// The record.
     pub record_ref: Option<String>,
-    /// Stable type.
-    pub error_type: &'static str,
+    /// Why it failed.
+    pub error_type: SyncErrorType,
     /// Readable cause.
     pub message: String,
     /// The start of the record.
@@ -166,8 +150,8 @@ pub struct SyncHistoryFilter {
     pub connector_id: Option<String>,
     /// Configuration.
     pub sync_configuration_id: Option<String>,
-    /// Status.
-    pub status: Option<String>,
+    /// Only runs in this state.
+    pub status: Option<RunStatus>,
     /// Queued at or after.
     pub from: Option<DateTime<Utc>>,
     /// Queued before.
@@ -186,12 +170,12 @@ pub struct ClaimedRun {
 /// How a run ends.
 #[derive(Debug, Clone)]
 pub struct RunEnd {
-    /// `succeeded`, `partial`, `failed` or `cancelled`.
-    pub status: &'static str,
+    /// One of the finished states.
+    pub status: RunStatus,
     /// Final counts.
     pub counts: RunCounts,
-    /// For `failed`: (error type, message).
-    pub error: Option<(String, String)>,
+    /// For `failed`: why, and the message.
+    pub error: Option<(SyncErrorType, String)>,
 }
 
 /// The status view of a connector or configuration.
@@ -226,7 +210,7 @@ impl Store {
         &self,
         scope: &TenantScope,
         sync_configuration_id: &str,
-        trigger: &str,
+        trigger: Trigger,
         actor: &str,
     ) -> Result<SyncHistory, StoreError> {
         let txn = self.write_txn().await?;
@@ -240,7 +224,7 @@ impl Store {
         if !c.is_active {
             return Err(StoreError::StateConflict("the sync configuration is not active"));
         }
-        if c.trigger_type == "webhook" {
+        if c.trigger_type == Trigger::Webhook {
             return Err(StoreError::StateConflict("a webhook configuration runs on the events it receives"));
         }
         let h = insert_run(&txn, scope.tenant_id(), &c, trigger).await?;
@@ -271,12 +255,12 @@ impl Store {
         let at = now();
         let txn = self.write_txn().await?;
         sh::Entity::update_many()
-            .col_expr(sh::Column::Status, Expr::value(run_status::FAILED))
+            .col_expr(sh::Column::Status, Expr::value(RunStatus::Failed))
             .col_expr(sh::Column::ErrorType, Expr::value("worker_lost"))
             .col_expr(sh::Column::ErrorMessage, Expr::value("the runner stopped responding"))
             .col_expr(sh::Column::FinishedAt, Expr::value(at))
             .col_expr(sh::Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .filter(sh::Column::Status.eq(run_status::RUNNING))
+            .filter(sh::Column::Status.eq(RunStatus::Running))
             .filter(sh::Column::LeaseExpiresAt.lt(at))
             .exec(&txn)
             .await?;
@@ -287,7 +271,7 @@ impl Store {
         let mut candidates = Query::select()
             .column(sh::Column::Id)
             .from(sh::Entity)
-            .and_where(sh::Column::Status.eq(run_status::QUEUED))
+            .and_where(sh::Column::Status.eq(RunStatus::Queued))
             .to_owned();
         if !busy_connectors.is_empty() {
             candidates.and_where(sh::Column::ConnectorId.is_not_in(busy_connectors.iter().cloned()));
@@ -298,7 +282,7 @@ impl Store {
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .to_owned();
         let mut claimed = sh::Entity::update_many()
-            .col_expr(sh::Column::Status, Expr::value(run_status::RUNNING))
+            .col_expr(sh::Column::Status, Expr::value(RunStatus::Running))
             .col_expr(sh::Column::StartedAt, Expr::value(at))
             .col_expr(sh::Column::LeaseOwner, Expr::value(owner))
             .col_expr(sh::Column::LeaseExpiresAt, Expr::value(lease_end(at, lease)))
@@ -319,7 +303,7 @@ impl Store {
     pub async fn requeue_sync_run(&self, run: &ClaimedRun, owner: &str) -> Result<(), StoreError> {
         let txn = self.write_txn().await?;
         sh::Entity::update_many()
-            .col_expr(sh::Column::Status, Expr::value(run_status::QUEUED))
+            .col_expr(sh::Column::Status, Expr::value(RunStatus::Queued))
             .col_expr(sh::Column::StartedAt, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(sh::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(sh::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
@@ -331,7 +315,7 @@ impl Store {
             .col_expr(sh::Column::Pages, Expr::value(0))
             .filter(sh::Column::Id.eq(run.history.id.as_str()))
             .filter(sh::Column::LeaseOwner.eq(owner))
-            .filter(sh::Column::Status.eq(run_status::RUNNING))
+            .filter(sh::Column::Status.eq(RunStatus::Running))
             .exec(&txn)
             .await?;
         // The next runner starts over: its errors are the ones that count.
@@ -373,7 +357,7 @@ impl Store {
             .col_expr(sh::Column::LeaseExpiresAt, Expr::value(lease_end(at, lease)))
             .filter(sh::Column::Id.eq(run.history.id.as_str()))
             .filter(sh::Column::LeaseOwner.eq(owner))
-            .filter(sh::Column::Status.eq(run_status::RUNNING))
+            .filter(sh::Column::Status.eq(RunStatus::Running))
             .exec(&self.db)
             .await?;
         if held.rows_affected == 0 {
@@ -396,7 +380,7 @@ impl Store {
             .col_expr(sh::Column::LeaseExpiresAt, Expr::value(lease_end(now(), lease)))
             .filter(sh::Column::Id.eq(run.history.id.as_str()))
             .filter(sh::Column::LeaseOwner.eq(owner))
-            .filter(sh::Column::Status.eq(run_status::RUNNING))
+            .filter(sh::Column::Status.eq(RunStatus::Running))
             .exec(&self.db)
             .await?;
         Ok(r.rows_affected == 1)
@@ -415,7 +399,7 @@ impl Store {
                 tenant_id: Set(run.scope.tenant_id().to_owned()),
                 sync_history_id: Set(run.history.id.clone()),
                 record_ref: Set(e.record_ref.map(|r| r.chars().take(255).collect())),
-                error_type: Set(e.error_type.to_owned()),
+                error_type: Set(e.error_type.as_str().to_owned()),
                 message: Set(e.message.chars().take(2000).collect()),
                 excerpt: Set(e.excerpt.map(|x| x.chars().take(MAX_EXCERPT_CHARS).collect())),
                 created_at: Set(at),
@@ -438,12 +422,12 @@ impl Store {
         let at = now();
         let txn = self.write_txn().await?;
         let m = sh::Entity::find_by_id(run.history.id.clone()).one(&txn).await?.ok_or(StoreError::NotFound)?;
-        if m.lease_owner.as_deref() != Some(owner) || m.status != run_status::RUNNING {
+        if m.lease_owner.as_deref() != Some(owner) || m.status != RunStatus::Running {
             return Err(StoreError::StateConflict("the run is no longer held by this runner"));
         }
         let started = m.started_at.unwrap_or(at);
         let mut am = m.into_active_model();
-        am.status = Set(end.status.to_owned());
+        am.status = Set(end.status);
         am.finished_at = Set(Some(at));
         am.duration_ms = Set(Some((at - started).num_milliseconds()));
         am.records_read = Set(end.counts.read);
@@ -452,7 +436,7 @@ impl Store {
         am.records_failed = Set(end.counts.failed);
         am.bytes_transferred = Set(end.counts.bytes);
         am.pages = Set(end.counts.pages);
-        am.error_type = Set(end.error.as_ref().map(|e| e.0.clone()));
+        am.error_type = Set(end.error.as_ref().map(|e| e.0.as_str().to_owned()));
         am.error_message = Set(end.error.as_ref().map(|e| e.1.clone()));
         am.lease_owner = Set(None);
         am.lease_expires_at = Set(None);
@@ -462,34 +446,29 @@ impl Store {
             .filter(sc::Column::Id.eq(m.sync_configuration_id.as_str()));
         // Only a clean run moves the outbound watermark: records that failed
         // in a partial run go out again next time.
-        if end.status == run_status::SUCCEEDED {
+        if end.status == RunStatus::Succeeded {
             config = config.col_expr(sc::Column::LastSuccessAt, Expr::value(started));
         }
         config.exec(&txn).await?;
         let (tenant, connector, day) = (run.scope.tenant_id(), m.connector_id.as_str(), at.date_naive());
         let mut days = DayCounters::default();
-        days.add(tenant, connector, day, "syncs_total", 1);
-        match end.status {
-            run_status::SUCCEEDED => days.add(tenant, connector, day, "syncs_succeeded", 1),
-            run_status::PARTIAL => days.add(tenant, connector, day, "syncs_partial", 1),
-            run_status::FAILED => days.add(tenant, connector, day, "syncs_failed", 1),
-            _ => {}
+        days.add(tenant, connector, day, RollupCounter::SyncsTotal, 1);
+        if let Some(counter) = end.status.rollup() {
+            days.add(tenant, connector, day, counter, 1);
         }
-        days.add(tenant, connector, day, "records_processed", end.counts.created + end.counts.updated);
+        days.add(tenant, connector, day, RollupCounter::RecordsProcessed, end.counts.created + end.counts.updated);
         days.write(&txn).await?;
         let mut errors = ErrorCounters::default();
         if let Some((t, _)) = &end.error {
-            errors.add(tenant, connector, day, t, 1);
+            errors.add(tenant, connector, day, t.as_str(), 1);
         }
         if end.counts.failed > 0 {
-            errors.add(tenant, connector, day, "record_error", end.counts.failed);
+            errors.add(tenant, connector, day, SyncErrorType::Record.as_str(), end.counts.failed);
         }
         errors.write(&txn).await?;
         let mut activity = Activity::default();
-        match end.status {
-            run_status::SUCCEEDED | run_status::PARTIAL => activity.add(connector, false),
-            run_status::FAILED => activity.add(connector, true),
-            _ => {}
+        if let Some(failing) = end.status.health_signal() {
+            activity.add(connector, failing);
         }
         let health_changes = activity.write(&txn, at).await?;
         let entry = AuditEntry {
@@ -534,22 +513,24 @@ impl Store {
         let at = now();
         let txn = self.write_txn().await?;
         let m = of(scope).filter(sh::Column::Id.eq(id)).one(&txn).await?.ok_or(StoreError::NotFound)?;
-        let previous = m.status.clone();
+        let previous = m.status;
         let mut am = m.into_active_model();
-        match previous.as_str() {
-            run_status::QUEUED => {
-                am.status = Set(run_status::CANCELLED.to_owned());
+        match previous {
+            RunStatus::Queued => {
+                am.status = Set(RunStatus::Cancelled);
                 am.finished_at = Set(Some(at));
                 am.cancel_requested = Set(true);
             }
-            run_status::RUNNING => am.cancel_requested = Set(true),
-            _ => return Err(StoreError::StateConflict("the run has already finished")),
+            RunStatus::Running => am.cancel_requested = Set(true),
+            RunStatus::Succeeded | RunStatus::Partial | RunStatus::Failed | RunStatus::Cancelled => {
+                return Err(StoreError::StateConflict("the run has already finished"));
+            }
         }
         // Guarded by the status read: a claim that landed meanwhile wins.
         let changed = sh::Entity::update_many()
             .set(am)
             .filter(sh::Column::Id.eq(id))
-            .filter(sh::Column::Status.eq(previous.as_str()))
+            .filter(sh::Column::Status.eq(previous))
             .exec(&txn)
             .await?;
         if changed.rows_affected == 0 {
@@ -585,7 +566,7 @@ impl Store {
             q = q.filter(sh::Column::SyncConfigurationId.eq(c.as_str()));
         }
         if let Some(s) = &filter.status {
-            q = q.filter(sh::Column::Status.eq(s.as_str()));
+            q = q.filter(sh::Column::Status.eq(*s));
         }
         if let Some(f) = filter.from {
             q = q.filter(sh::Column::QueuedAt.gte(f));
@@ -644,7 +625,7 @@ impl Store {
         let due = sc::Entity::find()
             .filter(sc::Column::IsActive.eq(true))
             .filter(sc::Column::DeletedAt.is_null())
-            .filter(sc::Column::TriggerType.eq("schedule"))
+            .filter(sc::Column::TriggerType.eq(Trigger::Schedule))
             .filter(sc::Column::NextRunAt.lte(at))
             .order_by_asc(sc::Column::NextRunAt)
             .limit(limit)
@@ -670,13 +651,13 @@ impl Store {
             }
             let active = sh::Entity::find()
                 .filter(sh::Column::SyncConfigurationId.eq(c.id.as_str()))
-                .filter(sh::Column::Status.is_in([run_status::QUEUED, run_status::RUNNING]))
+                .filter(sh::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
                 .count(&txn)
                 .await?;
             if active == 0 {
                 // A manual run queued since the count (the transaction is
                 // void now): the next tick finds it active and moves on.
-                let h = match insert_run(&txn, &c.tenant_id, &c, "schedule").await {
+                let h = match insert_run(&txn, &c.tenant_id, &c, Trigger::Schedule).await {
                     Ok(h) => h,
                     Err(StoreError::Conflict(_)) => continue,
                     Err(e) => return Err(e),
@@ -687,7 +668,7 @@ impl Store {
                     resource_type: "sync_history",
                     resource_id: h.id,
                     connector_id: Some(c.connector_id.clone()),
-                    details: json!({"sync_configuration_id": c.id, "trigger": "schedule", "due_at": was}),
+                    details: json!({"sync_configuration_id": c.id, "trigger": Trigger::Schedule, "due_at": was}),
                 };
                 self.append_audits(&txn, &c.tenant_id, vec![entry]).await?;
                 queued += 1;
@@ -719,20 +700,20 @@ impl Store {
         }
         let active: Vec<SyncHistory> = q
             .clone()
-            .filter(sh::Column::Status.is_in([run_status::QUEUED, run_status::RUNNING]))
+            .filter(sh::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
             .order_by_asc(sh::Column::QueuedAt)
             .all(&self.db)
             .await?
             .into_iter()
             .map(Into::into)
             .collect();
-        let pending_jobs = active.iter().filter(|h| h.status == run_status::QUEUED).count() as u64;
+        let pending_jobs = active.iter().filter(|h| h.status == RunStatus::Queued).count() as u64;
         let last = q
             .filter(sh::Column::Status.is_in([
-                run_status::SUCCEEDED,
-                run_status::PARTIAL,
-                run_status::FAILED,
-                run_status::CANCELLED,
+                RunStatus::Succeeded,
+                RunStatus::Partial,
+                RunStatus::Failed,
+                RunStatus::Cancelled,
             ]))
             .order_by_desc(sh::Column::FinishedAt)
             .one(&self.db)
@@ -745,7 +726,7 @@ impl Store {
             .await?
             .and_then(|c| c.next_run_at);
         Ok(SyncStatus {
-            active: active.into_iter().filter(|h| h.status == run_status::RUNNING).collect(),
+            active: active.into_iter().filter(|h| h.status == RunStatus::Running).collect(),
             pending_jobs,
             last,
             next_scheduled_at,
@@ -790,15 +771,15 @@ async fn insert_run<C: sea_orm::ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
     c: &sc::Model,
-    trigger: &str,
+    trigger: Trigger,
 ) -> Result<sh::Model, StoreError> {
     let m = sh::ActiveModel {
         id: Set(ids::new_id()),
         tenant_id: Set(tenant_id.to_owned()),
         sync_configuration_id: Set(c.id.clone()),
         connector_id: Set(c.connector_id.clone()),
-        trigger_type: Set(trigger.to_owned()),
-        status: Set(run_status::QUEUED.to_owned()),
+        trigger_type: Set(trigger),
+        status: Set(RunStatus::Queued),
         queued_at: Set(now()),
         started_at: Set(None),
         finished_at: Set(None),

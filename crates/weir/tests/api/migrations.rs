@@ -128,9 +128,9 @@ async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
     assert_eq!(
         outcomes,
         vec![
-            DeliveryOutcome::Duplicate { event_id: "e2".into(), status: "completed".into() },
+            DeliveryOutcome::Duplicate { event_id: "e2".into(), status: Some(weir_core::EventStatus::Completed) },
             DeliveryOutcome::Stored { event_id: "e5".into() },
-            DeliveryOutcome::Duplicate { event_id: "e5".into(), status: "pending".into() },
+            DeliveryOutcome::Duplicate { event_id: "e5".into(), status: Some(weir_core::EventStatus::Pending) },
         ]
     );
 }
