@@ -175,6 +175,8 @@ string_enum!(
         InvalidResponse = "invalid_response",
         Configuration = "configuration_error",
         Database = "database_error",
+        /// The runner holding the run stopped responding (its lease expired).
+        WorkerLost = "worker_lost",
     }
 );
 

@@ -5,6 +5,7 @@
 //! `--time` so the rollups are what the raw rows say.
 
 use std::time::{Duration, Instant};
+use weir_core::{Direction, EventErrorType, EventStatus, RollupCounter, RunStatus, SyncErrorType, Trigger};
 
 use anyhow::{Context, ensure};
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
@@ -88,8 +89,8 @@ pub async fn seed(plan: &Plan) -> anyhow::Result<()> {
         format!("{base}/api/v1/integration/sync-configurations"),
         &admin,
         json!({
-        "connector_id": first, "name": "pull", "direction": "inbound", "entity_type": "customer",
-        "field_mapping_id": mapping["data"]["id"], "trigger": "manual", "source": {"path": "/x"}}),
+        "connector_id": first, "name": "pull", "direction": Direction::Inbound, "entity_type": "customer",
+        "field_mapping_id": mapping["data"]["id"], "trigger": Trigger::Manual, "source": {"path": "/x"}}),
     )
     .await?;
     let config_id = config["data"]["id"].as_str().context("config id")?.to_owned();
@@ -122,21 +123,29 @@ pub async fn seed(plan: &Plan) -> anyhow::Result<()> {
     let events_sql = format!(
         "INSERT INTO webhook_events (id, tenant_id, receiver_id, connector_id, event_type, provider_event_id, payload, payload_sha256, payload_size, headers, processing_status, attempts, max_attempts, next_attempt_at, lease_owner, lease_expires_at, error_type, error_message, result, attempt_log, received_at, processed_at, updated_at) \
          SELECT 'ev-' || g.i, '{tid}', '{receiver_id}', c.id, 'order.created', NULL, {json}, 'x', 2, NULL, \
-         CASE WHEN g.i % 20 = 0 THEN 'failed' ELSE 'completed' END, 1, 3, {ts}, NULL, NULL, \
-         CASE WHEN g.i % 20 = 0 THEN 'mapping_error' ELSE NULL END, NULL, NULL, NULL, {ts}, {ts}, {ts} \
+         CASE WHEN g.i % 20 = 0 THEN '{failed}' ELSE '{completed}' END, 1, 3, {ts}, NULL, NULL, \
+         CASE WHEN g.i % 20 = 0 THEN '{mapping}' ELSE NULL END, NULL, NULL, NULL, {ts}, {ts}, {ts} \
          FROM {series} JOIN bench_conn c ON c.n = g.i % {n}",
         series = series.replace("{N}", &plan.events.to_string()),
+        failed = EventStatus::Failed,
+        completed = EventStatus::Completed,
+        mapping = EventErrorType::Mapping,
     );
     txn.execute_unprepared(&events_sql).await?;
     println!("generated {} events in {:.1} s", plan.events, started.elapsed().as_secs_f64());
     let started = Instant::now();
     let runs_sql = format!(
         "INSERT INTO sync_histories (id, tenant_id, sync_configuration_id, connector_id, trigger_type, status, queued_at, started_at, finished_at, duration_ms, records_read, records_created, records_updated, records_failed, error_type, error_message, lease_owner, lease_expires_at, cancel_requested, progress, bytes_transferred, pages) \
-         SELECT 'run-' || g.i, '{tid}', '{config_id}', c.id, 'schedule', \
-         CASE WHEN g.i % 10 = 0 THEN 'failed' WHEN g.i % 10 = 1 THEN 'partial' ELSE 'succeeded' END, {ts}, {ts}, {ts}, 1000, 100, 10, 5, \
-         CASE WHEN g.i % 10 = 1 THEN 2 ELSE 0 END, CASE WHEN g.i % 10 = 0 THEN 'http_error' ELSE NULL END, NULL, NULL, NULL, false, NULL, 10000, 1 \
+         SELECT 'run-' || g.i, '{tid}', '{config_id}', c.id, '{schedule}', \
+         CASE WHEN g.i % 10 = 0 THEN '{failed}' WHEN g.i % 10 = 1 THEN '{partial}' ELSE '{succeeded}' END, {ts}, {ts}, {ts}, 1000, 100, 10, 5, \
+         CASE WHEN g.i % 10 = 1 THEN 2 ELSE 0 END, CASE WHEN g.i % 10 = 0 THEN '{http}' ELSE NULL END, NULL, NULL, NULL, false, NULL, 10000, 1 \
          FROM {series} JOIN bench_conn c ON c.n = g.i % {n}",
         series = series.replace("{N}", &plan.runs.to_string()),
+        schedule = Trigger::Schedule,
+        failed = RunStatus::Failed,
+        partial = RunStatus::Partial,
+        succeeded = RunStatus::Succeeded,
+        http = SyncErrorType::Http,
     );
     txn.execute_unprepared(&runs_sql).await?;
     txn.commit().await?;
@@ -176,7 +185,7 @@ pub async fn time(plan: &Plan) -> anyhow::Result<()> {
             percentile(&times, 0.5).as_secs_f64() * 1e3,
             percentile(&times, 0.99).as_secs_f64() * 1e3,
             times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            s["webhooks_received"],
+            s[RollupCounter::WebhooksReceived.as_str()],
             s["total_syncs"],
             s["total_connectors"],
         );

@@ -20,6 +20,7 @@ mod webhooks;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+use weir_core::ConnectorType;
 
 use anyhow::{Context, bail, ensure};
 use clap::{Parser, Subcommand};
@@ -275,7 +276,7 @@ async fn connectors_list(base: &str, system: &str, n: u32, calls: u32) -> anyhow
     let started = Instant::now();
     for i in 0..n {
         let body = if i % 2 == 0 {
-            json!({"code": format!("c{i:05}"), "name": format!("Connector {i}"), "type": "webhook"})
+            json!({"code": format!("c{i:05}"), "name": format!("Connector {i}"), "type": ConnectorType::Webhook})
         } else {
             json!({"code": format!("c{i:05}"), "name": format!("Connector {i}"), "type": "http",
                    "config": {"base_url": "https://api.example.com", "auth": {"type": "bearer"}},

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use weir_core::{ConnectorType, Direction, EventStatus, RunStatus, Trigger};
 
 use anyhow::{Context, bail, ensure};
 use axum::extract::{Query, State};
@@ -263,7 +264,7 @@ async fn setup(c: &reqwest::Client, plan: &Plan, partner: &str) -> anyhow::Resul
         c,
         api("integration/connectors"),
         &admin,
-        json!({"code": "shop", "name": "Shop", "type": "webhook", "environment": "development", "rate_limit_per_minute": 0}),
+        json!({"code": "shop", "name": "Shop", "type": ConnectorType::Webhook, "environment": "development", "rate_limit_per_minute": 0}),
     )
     .await?;
     let shop = conn["data"]["id"].as_str().context("connector id")?;
@@ -295,8 +296,8 @@ async fn setup(c: &reqwest::Client, plan: &Plan, partner: &str) -> anyhow::Resul
         c,
         api("integration/sync-configurations"),
         &admin,
-        json!({"connector_id": shop, "name": "orders in", "direction": "inbound", "entity_type": "order",
-               "field_mapping_id": m["data"]["id"], "trigger": "webhook", "event_types": ["order.created"]}),
+        json!({"connector_id": shop, "name": "orders in", "direction": Direction::Inbound, "entity_type": "order",
+               "field_mapping_id": m["data"]["id"], "trigger": Trigger::Webhook, "event_types": ["order.created"]}),
     )
     .await?;
 
@@ -324,8 +325,8 @@ async fn setup(c: &reqwest::Client, plan: &Plan, partner: &str) -> anyhow::Resul
         c,
         api("integration/sync-configurations"),
         &admin,
-        json!({"connector_id": crm, "name": "customers in", "direction": "inbound", "entity_type": "customer",
-               "field_mapping_id": m["data"]["id"], "trigger": "manual",
+        json!({"connector_id": crm, "name": "customers in", "direction": Direction::Inbound, "entity_type": "customer",
+               "field_mapping_id": m["data"]["id"], "trigger": Trigger::Manual,
                "source": {"path": "/customers", "records_path": "data",
                           "pagination": {"type": "page", "param": "page", "start": 1, "next_path": "next_page"}}}),
     )
@@ -368,12 +369,12 @@ impl Probes {
                     let v: Value = serde_json::from_slice(&b).ok()?;
                     v["data"]["processing_status"].as_str().map(str::to_owned)
                 });
-                match status.as_deref() {
-                    Some("completed") => {
+                match status.as_deref().and_then(|s| s.parse::<EventStatus>().ok()) {
+                    Some(EventStatus::Completed) => {
                         self.lags.lock().unwrap_or_else(|p| p.into_inner()).push(t0.elapsed());
                         break;
                     }
-                    Some("failed") => {
+                    Some(EventStatus::Failed) => {
                         self.stream.record(0, t0.elapsed(), || format!("probe event {id} failed"));
                         break;
                     }
@@ -548,7 +549,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     // Drain: wait (bounded) until no event is waiting and no run is active.
     let drain_started = Instant::now();
     let list = |path: &str| format!("{base}/api/v1/integration/{path}");
-    let runs = |status: &str| {
+    let runs = |status: RunStatus| {
         list(&format!("sync-histories?per_page=1&sync_configuration_id={}&status={status}", s.sync_config))
     };
     loop {
@@ -556,8 +557,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         for url in [
             list("webhook-events?per_page=1&status=pending"),
             list("webhook-events?per_page=1&status=processing"),
-            runs("queued"),
-            runs("running"),
+            runs(RunStatus::Queued),
+            runs(RunStatus::Running),
         ] {
             busy += total(&c, url, &admin).await.unwrap_or(1);
         }
@@ -643,9 +644,9 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     let failed = total(&c, list("webhook-events?per_page=1&status=failed"), &admin).await.unwrap_or(0);
     let mut by_run_status = Vec::new();
     let mut bad_runs = 0;
-    for status in ["succeeded", "partial", "failed", "cancelled"] {
+    for status in RunStatus::VARIANTS.iter().copied().filter(|s| s.is_finished()) {
         let n = total(&c, runs(status), &admin).await.unwrap_or(0);
-        if status != "succeeded" {
+        if status != RunStatus::Succeeded {
             bad_runs += n;
         }
         by_run_status.push(format!("{status}={n}"));

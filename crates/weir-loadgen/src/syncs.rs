@@ -4,6 +4,7 @@
 //! p99 run duration).
 
 use std::time::{Duration, Instant};
+use weir_core::{Direction, RunStatus, Trigger};
 
 use anyhow::{Context, bail, ensure};
 use axum::extract::{Path, Query};
@@ -100,7 +101,7 @@ async fn wait_finished(
             .await?
             .json()
             .await?;
-        if !matches!(h["data"]["status"].as_str(), Some("queued" | "running")) {
+        if !h["data"]["status"].as_str().and_then(|s| s.parse::<RunStatus>().ok()).is_some_and(|s| !s.is_finished()) {
             return Ok(h["data"].clone());
         }
         ensure!(Instant::now() < deadline, "run {run} did not finish in time");
@@ -149,8 +150,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
                "credentials": {"token": "bench"}})
     };
     let config = |cid: &str, name: String, path: String| {
-        json!({"connector_id": cid, "name": name, "direction": "inbound", "entity_type": "customer",
-               "field_mapping_id": mapping, "trigger": "manual",
+        json!({"connector_id": cid, "name": name, "direction": Direction::Inbound, "entity_type": "customer",
+               "field_mapping_id": mapping, "trigger": Trigger::Manual,
                "source": {"path": path, "records_path": "data",
                           "pagination": {"type": "page", "param": "page", "start": 1, "next_path": "next_page"}}})
     };
@@ -176,7 +177,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         let run = r["data"]["sync_history_id"].as_str().context("run id")?.to_owned();
         let h = wait_finished(&c, base, &admin, &run, Duration::from_secs(900)).await?;
         let wall = started.elapsed().as_secs_f64();
-        if h["status"] != "succeeded" {
+        if h["status"] != RunStatus::Succeeded.as_str() {
             bail!("the large run ended {}: {}", h["status"], h);
         }
         let created = h["records_created"].as_f64().unwrap_or(0.0);
@@ -211,7 +212,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
             post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
         let run = r["data"]["sync_history_id"].as_str().context("run id")?.to_owned();
         let h = wait_finished(&c, base, &admin, &run, Duration::from_secs(900)).await?;
-        ensure!(h["status"] == "partial", "the failing run ended {}", h["status"]);
+        ensure!(h["status"] == RunStatus::Partial.as_str(), "the failing run ended {}", h["status"]);
         let rss_before = plan.server_pid.and_then(peak_rss_kib);
         let started = Instant::now();
         let mut res = c
@@ -260,7 +261,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         let mut durations = Vec::new();
         for r in &runs {
             let h = wait_finished(&c, base, &admin, r, Duration::from_secs(600)).await?;
-            ensure!(h["status"] == "succeeded", "run ended {}", h["status"]);
+            ensure!(h["status"] == RunStatus::Succeeded.as_str(), "run ended {}", h["status"]);
             durations.push(Duration::from_millis(h["duration_ms"].as_u64().unwrap_or(0)));
         }
         let wall = started.elapsed();

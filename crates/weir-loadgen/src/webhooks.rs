@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use weir_core::{ConnectorType, Direction, EventStatus, Trigger};
 
 use anyhow::{Context, ensure};
 use serde_json::{Value, json};
@@ -72,7 +73,7 @@ async fn setup(c: &reqwest::Client, plan: &Plan) -> anyhow::Result<(String, Valu
     .await?;
     let admin = tok["data"]["token"].as_str().context("token")?.to_owned();
     let conn = post(c, format!("{base}/api/v1/integration/connectors"), &admin,
-        json!({"code": "load", "name": "Load", "type": "webhook", "environment": "development", "rate_limit_per_minute": 0})).await?;
+        json!({"code": "load", "name": "Load", "type": ConnectorType::Webhook, "environment": "development", "rate_limit_per_minute": 0})).await?;
     let cid = conn["data"]["id"].as_str().context("connector id")?;
     let mut body = json!({"event_type": "order.created", "auth": {"method": plan.method}});
     if plan.schema {
@@ -93,8 +94,8 @@ async fn setup(c: &reqwest::Client, plan: &Plan) -> anyhow::Result<(String, Valu
             format!("{base}/api/v1/integration/sync-configurations"),
             &admin,
             json!({
-                "connector_id": cid, "name": "orders in", "direction": "inbound", "entity_type": "order",
-                "field_mapping_id": m["data"]["id"], "trigger": "webhook", "event_types": ["order.created"],
+                "connector_id": cid, "name": "orders in", "direction": Direction::Inbound, "entity_type": "order",
+                "field_mapping_id": m["data"]["id"], "trigger": Trigger::Webhook, "event_types": ["order.created"],
             }),
         )
         .await?;
@@ -211,7 +212,7 @@ async fn end_to_end(
     accepted: u64,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
-    let total = |status: &'static str| {
+    let total = |status: EventStatus| {
         let url = format!("{base}/api/v1/integration/webhook-events?per_page=1&status={status}");
         async move {
             let v: Value = c.get(url).bearer_auth(admin).send().await?.json().await?;
@@ -220,7 +221,7 @@ async fn end_to_end(
     };
     let wait_until = Instant::now() + Duration::from_secs(300);
     loop {
-        let (done, failed) = (total("completed").await?, total("failed").await?);
+        let (done, failed) = (total(EventStatus::Completed).await?, total(EventStatus::Failed).await?);
         if done + failed >= accepted {
             ensure!(failed == 0, "{failed} events failed");
             break;

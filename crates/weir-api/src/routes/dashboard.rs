@@ -9,8 +9,8 @@ use axum::response::Response;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use weir_core::FieldErrors;
 use weir_core::health::{Health, HealthInputs, health, success_rate};
+use weir_core::{FieldErrors, RollupCounter, RunStatus};
 use weir_store::{ConnectorActivity, Counts};
 
 use super::events::parse_bound;
@@ -252,17 +252,17 @@ fn report_rows(d: &DashboardOut) -> Vec<Vec<String>> {
         ("failed_syncs", s.failed_syncs.to_string()),
         ("success_rate", s.success_rate.to_string()),
         ("total_errors", s.total_errors.to_string()),
-        ("webhooks_received", s.webhooks_received.to_string()),
-        ("webhooks_failed", s.webhooks_failed.to_string()),
+        (RollupCounter::WebhooksReceived.as_str(), s.webhooks_received.to_string()),
+        (RollupCounter::WebhooksFailed.as_str(), s.webhooks_failed.to_string()),
     ] {
         rows.push(row("summary", range.clone(), "", metric, value));
     }
     for t in &d.sync_trends {
         for (metric, value) in [
             ("total", t.total),
-            ("succeeded", t.succeeded),
-            ("failed", t.failed),
-            ("records_processed", t.records_processed),
+            (RunStatus::Succeeded.as_str(), t.succeeded),
+            (RunStatus::Failed.as_str(), t.failed),
+            (RollupCounter::RecordsProcessed.as_str(), t.records_processed),
         ] {
             rows.push(row("trend", t.date.to_string(), "", metric, value.to_string()));
         }

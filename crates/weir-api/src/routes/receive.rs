@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use weir_core::{EventStatus, FieldErrors};
 use weir_core::webhook::{Headers, Inbound, event_type_of, provider_event_id, verifier_for};
+use weir_core::{EventStatus, FieldErrors};
 use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome, RejectedDelivery};
 
 use crate::AppState;

@@ -228,7 +228,7 @@ async fn validate(
         e.add("event_types", format!("at most {MAX_EVENT_TYPES}"));
     }
     let schedule = match body.schedule.as_deref() {
-        Some(s) => e.check("schedule", Schedule::parse(s)),
+        Some(s) => e.check("schedule", Schedule::parse(s)), // not a state: the field name
         None => None,
     };
     if let Some(src) = &body.source {

@@ -21,7 +21,7 @@ use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use weir_core::{AttemptOutcome, EventErrorType, MasterKey};
+use weir_core::{AttemptOutcome, EventErrorType, MasterKey, PlanOutcome};
 use weir_store::{AuditEntry, ClaimedEvent, EventWork, Finish, RecordEffect, Store, StoreError};
 
 pub use retry::RetryPolicy;
@@ -384,7 +384,13 @@ impl Processor {
     }
 
     /// A transient failure: retry after the backoff, or fail on the last attempt.
-    fn transient(&self, ev: &ClaimedEvent, error_type: EventErrorType, message: String, result: Option<Value>) -> Finish {
+    fn transient(
+        &self,
+        ev: &ClaimedEvent,
+        error_type: EventErrorType,
+        message: String,
+        result: Option<Value>,
+    ) -> Finish {
         let retry = &self.inner.options.retry;
         if retry.may_retry(ev.attempts) {
             let delay = chrono::Duration::from_std(retry.delay(ev.attempts)).unwrap_or(chrono::Duration::seconds(10));
@@ -446,7 +452,7 @@ impl Processor {
                     });
                 }
                 let result = json!({
-                    "action": "processed",
+                    "action": PlanOutcome::Processed,
                     "records": effects[*i].iter().map(RecordEffect::to_json).collect::<Vec<_>>(),
                     "deliveries": summaries,
                 });

@@ -2,10 +2,10 @@
 //! configurations) take it, and the records its payload maps to. No IO.
 
 use serde_json::{Value, json};
-use weir_core::{EventErrorType, MasterKey, PlanOutcome};
 use weir_core::mapping::{Mapping, Rule};
 use weir_core::sync::{event_type_matches, ordering_text};
 use weir_core::webhook::{ReceiverMethod, key_material};
+use weir_core::{EventErrorType, MasterKey, PlanOutcome};
 use weir_store::{ClaimedEvent, PlannedRecord, RecordWrite, WebhookRoute};
 
 /// A route ready to apply: its mapping parsed and its destination key opened.

@@ -10,7 +10,7 @@ use weir_core::sync::{DestinationSpec, SourceSpec, ordering_text};
 use weir_core::{ConnectorConfig, Credentials, MasterKey, RunStatus, SyncErrorType};
 use weir_store::{
     ClaimedRun, NewSyncError, RecordWrite, RunCounts, RunEnd, Store, StoreError, SyncConfiguration, UpsertOutcome,
-    };
+};
 
 use super::SyncOptions;
 use super::pages::{Next, Pager};

@@ -14,8 +14,8 @@ use sea_orm::{
 use tracing::instrument;
 
 use crate::entities::{connectors as cn, sync_histories as sh};
-use weir_core::RunStatus;
 use crate::{Store, StoreError, SyncHistory, TenantScope};
+use weir_core::{RollupCounter, RunStatus};
 
 /// Rollup counters summed over a range (for a connector, a day, or all).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -93,32 +93,19 @@ pub struct DashboardData {
     pub recent_runs: Vec<SyncHistory>,
 }
 
-const COUNTERS: [&str; 10] = [
-    "webhooks_received",
-    "webhooks_duplicate",
-    "webhooks_rejected",
-    "webhooks_failed",
-    "webhooks_completed",
-    "syncs_total",
-    "syncs_succeeded",
-    "syncs_partial",
-    "syncs_failed",
-    "records_processed",
-];
-
 fn counts_of(row: &sea_orm::QueryResult) -> Result<Counts, StoreError> {
-    let get = |c: &str| row.try_get::<Option<i64>>("", c).map(Option::unwrap_or_default);
+    let get = |c: RollupCounter| row.try_get::<Option<i64>>("", c.as_str()).map(Option::unwrap_or_default);
     Ok(Counts {
-        webhooks_received: get("webhooks_received")?,
-        webhooks_duplicate: get("webhooks_duplicate")?,
-        webhooks_rejected: get("webhooks_rejected")?,
-        webhooks_failed: get("webhooks_failed")?,
-        webhooks_completed: get("webhooks_completed")?,
-        syncs_total: get("syncs_total")?,
-        syncs_succeeded: get("syncs_succeeded")?,
-        syncs_partial: get("syncs_partial")?,
-        syncs_failed: get("syncs_failed")?,
-        records_processed: get("records_processed")?,
+        webhooks_received: get(RollupCounter::WebhooksReceived)?,
+        webhooks_duplicate: get(RollupCounter::WebhooksDuplicate)?,
+        webhooks_rejected: get(RollupCounter::WebhooksRejected)?,
+        webhooks_failed: get(RollupCounter::WebhooksFailed)?,
+        webhooks_completed: get(RollupCounter::WebhooksCompleted)?,
+        syncs_total: get(RollupCounter::SyncsTotal)?,
+        syncs_succeeded: get(RollupCounter::SyncsSucceeded)?,
+        syncs_partial: get(RollupCounter::SyncsPartial)?,
+        syncs_failed: get(RollupCounter::SyncsFailed)?,
+        records_processed: get(RollupCounter::RecordsProcessed)?,
     })
 }
 
@@ -135,7 +122,8 @@ impl Store {
         let summed = |group: &str| {
             let mut q = Query::select();
             q.expr_as(Expr::col(Alias::new(group)), Alias::new(group));
-            for c in COUNTERS {
+            for c in RollupCounter::VARIANTS {
+                let c = c.as_str();
                 // SUM of a bigint is numeric on PostgreSQL: cast back.
                 q.expr_as(Expr::cust(format!("CAST(SUM({c}) AS BIGINT)")), Alias::new(c));
             }

@@ -277,10 +277,9 @@ impl Store {
             for a in &accepted {
                 let outcome = match firsts.get(a.event_id.as_str()) {
                     None => DeliveryOutcome::Stored { event_id: a.event_id.clone() },
-                    Some(first) => DeliveryOutcome::Duplicate {
-                        event_id: first.clone(),
-                        status: statuses.get(first).copied(),
-                    },
+                    Some(first) => {
+                        DeliveryOutcome::Duplicate { event_id: first.clone(), status: statuses.get(first).copied() }
+                    }
                 };
                 resolved.insert(a.event_id.as_str(), outcome);
             }

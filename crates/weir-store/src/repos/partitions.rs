@@ -16,6 +16,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use weir_core::EventStatus;
 
 use crate::{Backend, Store, StoreError};
 
@@ -204,8 +205,10 @@ impl Store {
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
                 format!(
-                    "SELECT EXISTS (SELECT 1 FROM {name} WHERE processing_status = 'pending') \
-                     OR EXISTS (SELECT 1 FROM {name} WHERE processing_status = 'processing') AS busy"
+                    "SELECT EXISTS (SELECT 1 FROM {name} WHERE processing_status = '{pending}') \
+                     OR EXISTS (SELECT 1 FROM {name} WHERE processing_status = '{processing}') AS busy",
+                    pending = EventStatus::Pending,
+                    processing = EventStatus::Processing,
                 ),
             ))
             .await?

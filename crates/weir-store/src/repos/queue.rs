@@ -213,7 +213,9 @@ impl Store {
         // that hold them. SQLite ignores the lock clause: there the write
         // transaction already serialises claimers.
         let candidates =
-            |status: EventStatus, column: we::Column, op: fn(we::Column, DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr| {
+            |status: EventStatus,
+             column: we::Column,
+             op: fn(we::Column, DateTime<Utc>) -> sea_orm::sea_query::SimpleExpr| {
                 Query::select()
                     .columns([we::Column::Id, we::Column::ReceivedAt])
                     .from(we::Entity)
@@ -600,8 +602,8 @@ impl Store {
     /// How many events wait (pending or claimed), and the oldest one's arrival.
     pub async fn queue_depth(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
         use sea_orm::{PaginatorTrait, QueryOrder};
-        let waiting =
-            we::Entity::find().filter(we::Column::ProcessingStatus.is_in([EventStatus::Pending, EventStatus::Processing]));
+        let waiting = we::Entity::find()
+            .filter(we::Column::ProcessingStatus.is_in([EventStatus::Pending, EventStatus::Processing]));
         let n = waiting.clone().count(&self.db).await?;
         let oldest = waiting
             .select_only()

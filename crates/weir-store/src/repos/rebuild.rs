@@ -94,7 +94,8 @@ impl Store {
                 Tally::Runs,
                 format!(
                     "SELECT tenant_id, connector_id, {} AS day, status AS kind, COUNT(*) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND status IN ({finished}) AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at"), finished = finished,
+                    day(b, "finished_at"),
+                    finished = finished,
                 ),
             ),
             (
@@ -108,14 +109,16 @@ impl Store {
                 Tally::Error,
                 format!(
                     "SELECT tenant_id, connector_id, {} AS day, error_type AS kind, COUNT(*) AS n FROM sync_histories WHERE status = '{run_failed}' AND error_type IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at"), run_failed = RunStatus::Failed,
+                    day(b, "finished_at"),
+                    run_failed = RunStatus::Failed,
                 ),
             ),
             (
                 Tally::Error,
                 format!(
                     "SELECT tenant_id, connector_id, {} AS day, '{record_error}' AS kind, CAST(SUM(records_failed) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at"), record_error = SyncErrorType::Record,
+                    day(b, "finished_at"),
+                    record_error = SyncErrorType::Record,
                 ),
             ),
         ];

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
+use weir_core::EventStatus;
 
 use crate::entities::webhook_events as we;
 use crate::{Store, StoreError};
@@ -20,7 +21,7 @@ impl Store {
             .select_only()
             .columns([we::Column::Id, we::Column::ReceiverId, we::Column::ProviderEventId])
             .filter(we::Column::ReceivedAt.lt(cutoff))
-            .filter(we::Column::ProcessingStatus.is_in(["completed", "failed"]))
+            .filter(we::Column::ProcessingStatus.is_in([EventStatus::Completed, EventStatus::Failed]))
             .order_by_asc(we::Column::ReceivedAt)
             .limit(batch)
             .into_tuple()

@@ -256,7 +256,7 @@ impl Store {
         let txn = self.write_txn().await?;
         sh::Entity::update_many()
             .col_expr(sh::Column::Status, Expr::value(RunStatus::Failed))
-            .col_expr(sh::Column::ErrorType, Expr::value("worker_lost"))
+            .col_expr(sh::Column::ErrorType, Expr::value(SyncErrorType::WorkerLost.as_str()))
             .col_expr(sh::Column::ErrorMessage, Expr::value("the runner stopped responding"))
             .col_expr(sh::Column::FinishedAt, Expr::value(at))
             .col_expr(sh::Column::LeaseOwner, Expr::value(Option::<String>::None))

@@ -19,6 +19,7 @@
 //! ones expire at once), since a secret is only ever shown when it is set.
 
 use std::time::Duration;
+use weir_core::{ConnectorType, Direction, Trigger};
 
 use anyhow::{Context, bail};
 use reqwest::{Method, StatusCode};
@@ -171,8 +172,9 @@ pub(super) async fn seed(base: &str, partner: &str, tokens: Tokens) -> anyhow::R
             "credentials": {"token": SHOP_API_TOKEN},
         }))
         .await?;
-    let stripe = s.connector(json!({"code": "stripe", "name": "Stripe payments", "type": "webhook"})).await?;
-    let dhl = s.connector(json!({"code": "dhl", "name": "Carrier DHL", "type": "webhook"})).await?;
+    let stripe =
+        s.connector(json!({"code": "stripe", "name": "Stripe payments", "type": ConnectorType::Webhook})).await?;
+    let dhl = s.connector(json!({"code": "dhl", "name": "Carrier DHL", "type": ConnectorType::Webhook})).await?;
     let crm = s
         .connector(json!({
             "code": "crm", "name": "Legacy CRM", "type": "http", "environment": "production",
@@ -198,22 +200,22 @@ pub(super) async fn seed(base: &str, partner: &str, tokens: Tokens) -> anyhow::R
 
     let destination = |entity: &str| json!({"url": format!("{partner}/erp/{entity}"), "timeout_ms": 5000});
     s.sync(json!({
-        "connector_id": shop, "name": "Orders to ERP", "direction": "inbound", "entity_type": "order",
-        "field_mapping_id": orders, "trigger": "webhook",
+        "connector_id": shop, "name": "Orders to ERP", "direction": Direction::Inbound, "entity_type": "order",
+        "field_mapping_id": orders, "trigger": Trigger::Webhook,
         "event_types": ["orders/create", "orders/updated", "orders/paid"], "ordering_field": "updated_at",
         "destination": destination("orders"),
     }))
     .await?;
     s.sync(json!({
-        "connector_id": stripe, "name": "Payments to ERP", "direction": "inbound", "entity_type": "payment",
-        "field_mapping_id": payments, "trigger": "webhook",
+        "connector_id": stripe, "name": "Payments to ERP", "direction": Direction::Inbound, "entity_type": "payment",
+        "field_mapping_id": payments, "trigger": Trigger::Webhook,
         "event_types": ["payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded"],
         "ordering_field": "updated_at", "destination": destination("payments"),
     }))
     .await?;
     s.sync(json!({
-        "connector_id": dhl, "name": "Shipment tracking to ERP", "direction": "inbound", "entity_type": "shipment",
-        "field_mapping_id": shipments, "trigger": "webhook",
+        "connector_id": dhl, "name": "Shipment tracking to ERP", "direction": Direction::Inbound, "entity_type": "shipment",
+        "field_mapping_id": shipments, "trigger": Trigger::Webhook,
         "event_types": ["shipment.picked_up", "shipment.in_transit", "shipment.out_for_delivery",
                         "shipment.delivered", "shipment.exception"],
         "ordering_field": "updated_at", "destination": destination("shipments"),
@@ -221,16 +223,16 @@ pub(super) async fn seed(base: &str, partner: &str, tokens: Tokens) -> anyhow::R
     .await?;
     let catalogue = s
         .sync(json!({
-            "connector_id": shop, "name": "Product catalogue", "direction": "inbound", "entity_type": "product",
-            "field_mapping_id": products, "trigger": "schedule", "schedule": "*/5 * * * *",
+            "connector_id": shop, "name": "Product catalogue", "direction": Direction::Inbound, "entity_type": "product",
+            "field_mapping_id": products, "trigger": Trigger::Schedule, "schedule": "*/5 * * * *",
             "source": {"path": "/products", "records_path": "data",
                        "pagination": {"type": "page", "param": "page", "start": 1, "next_path": "meta.next_page"}},
         }))
         .await?;
     let crm_customers = s
         .sync(json!({
-            "connector_id": crm, "name": "CRM customers", "direction": "inbound", "entity_type": "customer",
-            "field_mapping_id": customers, "trigger": "manual",
+            "connector_id": crm, "name": "CRM customers", "direction": Direction::Inbound, "entity_type": "customer",
+            "field_mapping_id": customers, "trigger": Trigger::Manual,
             "source": {"path": "/customers", "records_path": "data",
                        "pagination": {"type": "cursor", "param": "cursor", "next_path": "meta.next_cursor"}},
         }))
@@ -420,7 +422,7 @@ mod mappings {
              "transforms": [{"op": "template", "template": "{customer.first_name} {customer.last_name}"}]},
             {"source": "total_price", "target": "total", "transforms": [{"op": "to_number"}], "required": true},
             {"source": "currency", "target": "currency", "transforms": [{"op": "uppercase"}]},
-            {"source": "financial_status", "target": "payment_status", "default": "pending"},
+            {"source": "financial_status", "target": "payment_status", "default": "pending"}, // not a state: partner data
             {"source": "shipping_address.country_code", "target": "ship_to.country"},
             {"source": "shipping_address.city", "target": "ship_to.city"},
             {"source": "line_items[0].sku", "target": "first_sku"},
@@ -452,7 +454,7 @@ mod mappings {
             {"source": "data.object.status", "target": "status"},
             {"source": "data.object.receipt_email", "target": "email"},
             {"source": "data.object.metadata.order_number", "target": "order_number"},
-            {"source": "created", "target": "updated_at", "transforms": to_datetime(), "required": true},
+            {"source": "created", "target": "updated_at", "transforms": to_datetime(), "required": true}, // not a state: a field
         ]})
     }
 

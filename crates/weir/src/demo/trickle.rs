@@ -401,7 +401,7 @@ impl Fakes {
         } else if roll < 0.3 && !self.orders.is_empty() {
             ("orders/updated", self.some_order(), if chance(0.2) { "refunded" } else { "paid" })
         } else {
-            ("orders/create", self.new_order(), if chance(0.7) { "paid" } else { "pending" })
+            ("orders/create", self.new_order(), if chance(0.7) { "paid" } else { "pending" }) // not a state: partner data
         };
         let lines: Vec<Value> = (0..rand::random_range(1..4))
             .map(|_| {
@@ -450,14 +450,14 @@ impl Fakes {
         let cents = if order.cents > 0 { order.cents } else { rand::random_range(990..25_000) };
         let roll: f64 = rand::random();
         let (kind, object) = if roll < 0.55 {
-            ("payment_intent.succeeded", intent(&order, cents, "succeeded"))
+            ("payment_intent.succeeded", intent(&order, cents, "succeeded")) // not a state: partner data
         } else if roll < 0.7 {
             ("payment_intent.payment_failed", intent(&order, cents, "requires_payment_method"))
         } else if roll < 0.8 {
             (
                 "charge.refunded",
                 json!({"id": format!("ch_3{}", hex_id(23)), "object": "charge", "amount": cents,
-                "amount_refunded": cents, "currency": "eur", "status": "succeeded", "refunded": true,
+                "amount_refunded": cents, "currency": "eur", "status": "succeeded", "refunded": true, // not a state: partner data
                 "receipt_email": order.email(), "metadata": {"order_number": order.number}}),
             )
         } else if roll < 0.9 {

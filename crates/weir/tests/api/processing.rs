@@ -368,7 +368,11 @@ async fn leases_expire_and_two_pools_never_double_process(b: Backend) {
     let work = weir_store::EventWork {
         event: &gone[0],
         records: Vec::new(),
-        finish: Some(weir_store::Finish::Failed { error_type: weir_core::EventErrorType::Database, error_message: "late".into(), result: None }),
+        finish: Some(weir_store::Finish::Failed {
+            error_type: weir_core::EventErrorType::Database,
+            error_message: "late".into(),
+            result: None,
+        }),
         started_at: chrono::Utc::now(),
         audits: Vec::new(),
     };
