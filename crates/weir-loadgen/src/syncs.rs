@@ -101,7 +101,7 @@ async fn wait_finished(
             .await?
             .json()
             .await?;
-        if !h["data"]["status"].as_str().and_then(|s| s.parse::<RunStatus>().ok()).is_some_and(|s| !s.is_finished()) {
+        if h["data"]["status"].as_str().and_then(|s| s.parse::<RunStatus>().ok()).is_none_or(RunStatus::is_finished) {
             return Ok(h["data"].clone());
         }
         ensure!(Instant::now() < deadline, "run {run} did not finish in time");

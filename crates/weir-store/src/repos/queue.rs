@@ -422,7 +422,7 @@ impl Store {
                         update = update
                             .col_expr(we::Column::ProcessingStatus, Expr::value(EventStatus::Pending))
                             .col_expr(we::Column::NextAttemptAt, Expr::value(*next))
-                            .col_expr(we::Column::ErrorType, Expr::value(error_type.clone()))
+                            .col_expr(we::Column::ErrorType, Expr::value(*error_type))
                             .col_expr(we::Column::ErrorMessage, Expr::value(error_message.clone()));
                     }
                     Finish::Failed { error_type, error_message, result } => {
@@ -434,7 +434,7 @@ impl Store {
                         update = update
                             .col_expr(we::Column::ProcessingStatus, Expr::value(EventStatus::Failed))
                             .col_expr(we::Column::Result, Expr::value(result))
-                            .col_expr(we::Column::ErrorType, Expr::value(error_type.clone()))
+                            .col_expr(we::Column::ErrorType, Expr::value(*error_type))
                             .col_expr(we::Column::ErrorMessage, Expr::value(error_message.clone()))
                             .col_expr(we::Column::ProcessedAt, Expr::value(at));
                     }
@@ -527,7 +527,7 @@ impl Store {
         if m.payload.is_none() {
             return Err(StoreError::StateConflict("the event's payload is past retention and cannot be replayed"));
         }
-        let previous = m.processing_status.clone();
+        let previous = m.processing_status;
         // Guarded: a claim that lands between the read and this update wins.
         let q = we::Entity::update_many()
             .filter(we::Column::Id.eq(id))
