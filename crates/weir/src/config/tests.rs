@@ -97,3 +97,73 @@ fn readme_documents_every_option() {
         assert!(readme.contains(&format!("`--{}`", option.replace('_', "-"))), "README lacks --{option}");
     }
 }
+
+/// The README's configuration table: from its header line to the first line
+/// that is not a table row.
+fn readme_table(readme: &str) -> Option<(usize, usize)> {
+    let start = readme.find("| option (file key) |")?;
+    let len: usize = readme[start..].split_inclusive('\n').take_while(|l| l.starts_with('|')).map(str::len).sum();
+    Some((start, start + len))
+}
+
+/// `WEIR_TEST_UPDATE_README=1 cargo test -p weir --lib readme_table` writes
+/// the table rendered from the declaration into README.md.
+#[test]
+fn readme_table_is_the_declaration() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let (start, end) = readme_table(&readme).expect("README has a configuration table");
+    let table = markdown_table();
+    if std::env::var_os("WEIR_TEST_UPDATE_README").is_some() {
+        std::fs::write(path, format!("{}{table}{}", &readme[..start], &readme[end..])).unwrap();
+        return;
+    }
+    assert!(
+        readme[start..end] == table,
+        "README.md's configuration table differs from the declaration in config/options.rs; \
+         run WEIR_TEST_UPDATE_README=1 cargo test -p weir --lib readme_table. Expected:\n{table}"
+    );
+}
+
+#[test]
+fn engine_defaults_are_the_declared_ones() {
+    let c = s().resolve().unwrap();
+    let (p, sync, db) = (ProcessorOptions::default(), SyncOptions::default(), DbOptions::default());
+    assert_eq!(
+        (c.processing.workers, c.processing.batch_size, c.processing.lease, c.processing.poll_interval),
+        (p.workers, p.batch_size, p.lease, p.poll_interval)
+    );
+    assert_eq!((c.processing.retry, c.sync.page_retry), (p.retry, sync.page_retry));
+    assert_eq!(
+        (c.sync.concurrency, c.sync.per_connector, c.sync.schedule_interval),
+        (sync.concurrency, sync.per_connector, sync.schedule_interval)
+    );
+    assert_eq!(
+        (c.db.max_connections, c.db.acquire_timeout, c.db.sqlite_sync_full),
+        (db.max_connections, db.acquire_timeout, db.sqlite_sync_full)
+    );
+    let (sessions, limits) = (weir_api::SessionSettings::default(), weir_api::HttpLimits::default());
+    assert_eq!((c.sessions.ttl, c.sessions.secure_cookie), (sessions.ttl, sessions.secure_cookie));
+    assert_eq!((c.max_body_bytes, c.request_timeout), (limits.max_body_bytes, limits.request_timeout));
+}
+
+#[test]
+fn help_shows_each_default_without_markdown() {
+    use clap::CommandFactory as _;
+    let mut cli = crate::cli::Cli::command();
+    let serve = cli.find_subcommand_mut("serve").unwrap();
+    let help = serve.render_help().to_string();
+    for expected in ["[default: 10s,60s,300s]", "[default: 1048576]", "[default: all]", "[default: full]"] {
+        assert!(help.contains(expected), "{expected} missing from serve --help:\n{help}");
+    }
+    assert!(!help.contains('`') && !help.contains("](docs/"), "{help}");
+    assert!(help.contains("see docs/deployment.md"), "{help}");
+}
+
+#[test]
+fn durations_render_as_typed() {
+    use super::parse::Show as _;
+    let list = vec![Duration::from_millis(50), Duration::from_secs(60)];
+    assert_eq!(list.show(), "50ms,60s");
+    assert_eq!(parse::durations(&list.show()).unwrap(), list);
+}
