@@ -59,7 +59,8 @@ impl<'a> Check<'a> {
     }
 }
 
-/// `--help` text: the meaning and the default, Markdown taken out.
+/// `--help` text: the meaning and the default, Markdown taken out; a
+/// default shown as `—` (nothing) is left out.
 pub(super) fn help_text(doc: &str, default: &str) -> String {
     match default {
         "—" => plain(doc.trim()),
