@@ -145,11 +145,18 @@ pub struct DbOptions {
     pub sqlite_sync_full: bool,
 }
 
+impl DbOptions {
+    /// Pool size unless configured (`WEIR_DB_MAX_CONNECTIONS`).
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+    /// Acquire timeout unless configured (`WEIR_DB_ACQUIRE_TIMEOUT_SECS`).
+    pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+}
+
 impl Default for DbOptions {
     fn default() -> Self {
         Self {
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
             sqlite_busy_timeout: Duration::from_secs(5),
             sqlite_sync_full: true,
         }

@@ -50,13 +50,24 @@ pub struct ProcessorOptions {
     pub live: crate::LiveBus,
 }
 
+impl ProcessorOptions {
+    /// Workers unless configured (`WEIR_WORKERS`).
+    pub const DEFAULT_WORKERS: usize = 2;
+    /// Claim size unless configured (`WEIR_WORKER_BATCH`).
+    pub const DEFAULT_BATCH_SIZE: u64 = 64;
+    /// Lease unless configured (`WEIR_LEASE_SECS`).
+    pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+    /// Idle poll unless configured (`WEIR_WORKER_POLL_MS`).
+    pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+}
+
 impl Default for ProcessorOptions {
     fn default() -> Self {
         Self {
-            workers: 2,
-            batch_size: 64,
-            lease: Duration::from_secs(60),
-            poll_interval: Duration::from_millis(500),
+            workers: Self::DEFAULT_WORKERS,
+            batch_size: Self::DEFAULT_BATCH_SIZE,
+            lease: Self::DEFAULT_LEASE,
+            poll_interval: Self::DEFAULT_POLL_INTERVAL,
             delivery_concurrency: 16,
             retry: RetryPolicy::default(),
             live: crate::LiveBus::new(),

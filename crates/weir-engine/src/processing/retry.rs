@@ -18,15 +18,19 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            backoff: vec![Duration::from_secs(10), Duration::from_secs(60), Duration::from_secs(300)],
-            max_attempts: 3,
-            jitter: 0.2,
-        }
+        Self { backoff: Self::DEFAULT_BACKOFF.to_vec(), max_attempts: Self::DEFAULT_MAX_ATTEMPTS, jitter: Self::JITTER }
     }
 }
 
 impl RetryPolicy {
+    /// Event retries' delays unless configured (`WEIR_RETRY_BACKOFF`).
+    pub const DEFAULT_BACKOFF: [Duration; 3] =
+        [Duration::from_secs(10), Duration::from_secs(60), Duration::from_secs(300)];
+    /// Attempts unless configured (`WEIR_MAX_ATTEMPTS`; TASK-007).
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+    /// The jitter of every policy Weir builds (±20 %).
+    pub const JITTER: f64 = 0.2;
+
     /// True when attempt `attempt` (1-based) may be followed by another.
     pub fn may_retry(&self, attempt: i32) -> bool {
         u32::try_from(attempt).is_ok_and(|a| a < self.max_attempts)

@@ -48,18 +48,31 @@ pub struct SyncOptions {
     pub live: crate::LiveBus,
 }
 
+impl SyncOptions {
+    /// Runs at once unless configured (`WEIR_SYNC_CONCURRENCY`).
+    pub const DEFAULT_CONCURRENCY: usize = 16;
+    /// Runs per connector unless configured (`WEIR_SYNC_PER_CONNECTOR`).
+    pub const DEFAULT_PER_CONNECTOR: usize = 2;
+    /// Scheduler interval unless configured (`WEIR_SCHEDULER_INTERVAL_MS`).
+    pub const DEFAULT_SCHEDULE_INTERVAL: Duration = Duration::from_secs(5);
+    /// Page retry delays unless configured (`WEIR_SYNC_RETRY_BACKOFF`); one
+    /// attempt more than there are delays.
+    pub const DEFAULT_PAGE_BACKOFF: [Duration; 3] =
+        [Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(15)];
+}
+
 impl Default for SyncOptions {
     fn default() -> Self {
         Self {
-            concurrency: 16,
-            per_connector: 2,
+            concurrency: Self::DEFAULT_CONCURRENCY,
+            per_connector: Self::DEFAULT_PER_CONNECTOR,
             lease: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
-            schedule_interval: Duration::from_secs(5),
+            schedule_interval: Self::DEFAULT_SCHEDULE_INTERVAL,
             page_retry: RetryPolicy {
-                backoff: vec![Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(15)],
+                backoff: Self::DEFAULT_PAGE_BACKOFF.to_vec(),
                 max_attempts: 3,
-                jitter: 0.2,
+                jitter: RetryPolicy::JITTER,
             },
             max_rate_limit_waits: 10,
             max_retry_after: Duration::from_secs(60),
