@@ -63,7 +63,8 @@ impl Default for SessionSettings {
     }
 }
 
-/// The long-lived services handlers use.
+/// The long-lived services handlers use (most come from the running
+/// [`weir_engine::Engine`]).
 #[derive(Clone)]
 pub struct Services {
     /// The database.
@@ -80,37 +81,30 @@ pub struct Services {
     pub sync: weir_engine::SyncEngine,
     /// Live events for the SSE stream.
     pub live: weir_engine::LiveBus,
-    /// Turns true when the server starts shutting down (streams end then).
-    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Cancelled when the server starts shutting down (streams end then).
+    pub stopping: tokio_util::sync::CancellationToken,
     /// Dashboard sessions.
     pub sessions: SessionSettings,
 }
 
-/// What every handler can reach.
+/// What every handler can reach: the [`Services`] (its fields read
+/// through `Deref`, as `state.store`) and what the router adds.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// Seals and opens secrets.
-    pub master_key: MasterKey,
-    /// The shared outbound HTTP client.
-    pub outbound: Outbound,
-    /// Webhook intake.
-    pub intake: intake::Intake,
-    /// Wakes idle workers.
-    pub wake: Arc<tokio::sync::Notify>,
-    /// The sync engine.
-    pub sync: weir_engine::SyncEngine,
-    /// Live events.
-    pub live: weir_engine::LiveBus,
-    /// Shutdown has begun.
-    pub stopping: tokio::sync::watch::Receiver<bool>,
-    /// Dashboard sessions.
-    pub sessions: SessionSettings,
+    /// The services the router was built with.
+    pub services: Services,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: Arc<String>,
     /// The Prometheus recorder's handle.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 /// Builds the application: every route, the 404 fallback and the
@@ -133,18 +127,5 @@ pub fn ops_router(services: Services, limits: &HttpLimits) -> Router {
 }
 
 fn state(services: Services, openapi_json: String) -> AppState {
-    let Services { store, master_key, outbound, intake, wake, sync, live, stopping, sessions } = services;
-    AppState {
-        store,
-        master_key,
-        outbound,
-        intake,
-        wake,
-        sync,
-        live,
-        stopping,
-        sessions,
-        openapi_json: Arc::new(openapi_json),
-        metrics: metrics::install(),
-    }
+    AppState { services, openapi_json: Arc::new(openapi_json), metrics: metrics::install() }
 }

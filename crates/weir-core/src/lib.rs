@@ -10,7 +10,7 @@
 
 pub mod audit;
 pub mod connector;
-pub mod health;
+pub mod connector_health;
 pub mod hex;
 pub mod ids;
 pub mod json;

@@ -1,10 +1,14 @@
 //! Weir's engine: the code that moves data. The connector framework
 //! ([`connectors`]), the shared outbound HTTP client with its SSRF guard
-//! ([`outbound`]), group-committed ingest ([`ingest`]) and the worker pool
-//! that turns stored events into records ([`processing`]), and the sync
-//! engine with its scheduler ([`sync`]); the live-event bus joins it later.
+//! ([`outbound`]), group-committed ingest ([`ingest`]), the worker pool
+//! that turns stored events into records ([`processing`]), the sync engine
+//! with its scheduler ([`sync`]), retention ([`retention`]) and the
+//! live-event bus behind the SSE stream ([`live`]). [`Engine::start`]
+//! starts the background tasks an instance runs and [`Engine::shutdown`]
+//! stops them ([`engine`]).
 
 pub mod connectors;
+pub mod engine;
 pub mod ingest;
 pub mod live;
 pub mod outbound;
@@ -13,6 +17,7 @@ pub mod retention;
 pub mod sync;
 
 pub use connectors::{ConnectionTest, Connector, ConnectorError, FetchedPage, PushOutcome, build_connector};
+pub use engine::{Engine, EngineOptions};
 pub use ingest::{Ingest, IngestError, IngestOptions};
 pub use live::{LiveBus, LiveEvent};
 pub use outbound::{Outbound, OutboundPolicy};

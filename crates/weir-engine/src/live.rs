@@ -4,9 +4,10 @@
 //!
 //! In one process it is a `tokio::sync::broadcast` channel: publishing never
 //! waits, and a client too slow to keep up misses messages and is dropped
-//! (its stream ends) rather than slowing anyone down. Across instances on
-//! PostgreSQL, [`LiveBus::relay_postgres`] forwards every local event with
-//! `NOTIFY` (batched) and republishes what the other instances notify.
+//! (its stream ends) rather than slowing anyone down. Across instances
+//! (the store's [`LiveRelay`], on PostgreSQL), [`LiveBus::relayed`]
+//! forwards every local event (batched) and republishes what the other
+//! instances send.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,13 +15,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use weir_store::LiveRelay;
+use weir_store::live_relay::MAX_PAYLOAD;
 
 /// Messages a subscriber may fall behind by before it is dropped.
 pub const CAPACITY: usize = 1024;
-/// The PostgreSQL channel.
-pub const CHANNEL: &str = "weir_live";
-/// Largest `NOTIFY` payload sent (PostgreSQL's limit is 8000 bytes).
-const MAX_PAYLOAD: usize = 7000;
 
 /// One thing that happened, for one tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,7 +35,7 @@ pub struct LiveEvent {
     pub data: Value,
 }
 
-/// A batch as it travels over `NOTIFY`.
+/// A batch as it travels over the relay.
 #[derive(Debug, Serialize, Deserialize)]
 struct Envelope {
     /// The instance that published it (it ignores its own).
@@ -79,60 +80,60 @@ impl LiveBus {
         self.local.subscribe()
     }
 
-    /// PostgreSQL: forwards this instance's events to the others with
-    /// `NOTIFY` (up to every 50 ms, several per payload) and republishes
-    /// theirs here. Returns the bus that publishes through the relay.
-    pub fn relay_postgres(self, pool: sqlx_postgres_pool::PgPool) -> Self {
-        let (tx, mut rx) = mpsc::channel::<LiveEvent>(CAPACITY * 4);
-        let from = self.instance.clone();
-        // Outgoing.
-        let out_pool = pool.clone();
-        let out_from = from.clone();
-        tokio::spawn(async move {
-            let mut pending: Vec<LiveEvent> = Vec::new();
-            loop {
-                let Some(first) = rx.recv().await else { return };
-                pending.push(first);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                while let Ok(e) = rx.try_recv() {
-                    pending.push(e);
-                }
-                for chunk in payloads(&out_from, std::mem::take(&mut pending)) {
-                    if let Err(e) = sqlx_postgres_pool::notify(&out_pool, CHANNEL, &chunk).await {
-                        tracing::warn!(error = %e, "live events not relayed to other instances");
+    /// Forwards this instance's events to the others through `relay` (up
+    /// to every 50 ms, several per payload) and republishes theirs here,
+    /// until `stop` is cancelled. Returns the bus that publishes through
+    /// the relay; both directions run on `tracker`.
+    pub fn relayed(self, relay: LiveRelay, stop: CancellationToken, tracker: &TaskTracker) -> Self {
+        let (tx, rx) = mpsc::channel::<LiveEvent>(CAPACITY * 4);
+        tracker.spawn(stop.clone().run_until_cancelled_owned(send(relay.clone(), rx, self.instance.clone())));
+        tracker.spawn(stop.run_until_cancelled_owned(receive(relay, self.local.clone(), self.instance.clone())));
+        Self { local: self.local, relay: Some(tx), instance: self.instance }
+    }
+}
+
+/// Outgoing: batches what this instance publishes into `NOTIFY` payloads.
+async fn send(relay: LiveRelay, mut rx: mpsc::Receiver<LiveEvent>, from: Arc<String>) {
+    let mut pending: Vec<LiveEvent> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        pending.push(first);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        while let Ok(e) = rx.try_recv() {
+            pending.push(e);
+        }
+        for chunk in payloads(&from, std::mem::take(&mut pending)) {
+            if let Err(e) = relay.notify(&chunk).await {
+                tracing::warn!(error = %e, "live events not relayed to other instances");
+            }
+        }
+    }
+}
+
+/// Incoming: republishes the other instances' events here (listening again
+/// a second after the connection is lost).
+async fn receive(relay: LiveRelay, local: broadcast::Sender<Arc<LiveEvent>>, from: Arc<String>) {
+    loop {
+        match relay.listen().await {
+            Ok(mut listener) => loop {
+                match listener.recv().await {
+                    Ok(payload) => {
+                        let Ok(env) = serde_json::from_str::<Envelope>(&payload) else { continue };
+                        if env.from == *from {
+                            continue;
+                        }
+                        for e in env.events {
+                            let _ = local.send(Arc::new(e));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live-event listener lost its connection; reconnecting");
+                        break;
                     }
                 }
-            }
-        });
-        // Incoming.
-        let local = self.local.clone();
-        let in_from = from.clone();
-        tokio::spawn(async move {
-            loop {
-                match sqlx_postgres_pool::listen(&pool, CHANNEL).await {
-                    Ok(mut listener) => loop {
-                        match listener.recv().await {
-                            Ok(n) => {
-                                let Ok(env) = serde_json::from_str::<Envelope>(n.payload()) else { continue };
-                                if env.from == *in_from {
-                                    continue;
-                                }
-                                for e in env.events {
-                                    let _ = local.send(Arc::new(e));
-                                }
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "live-event listener lost its connection; reconnecting");
-                                break;
-                            }
-                        }
-                    },
-                    Err(e) => tracing::warn!(error = %e, "cannot listen for live events; retrying"),
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-        Self { local: self.local, relay: Some(tx), instance: self.instance }
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot listen for live events; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -161,24 +162,6 @@ fn payloads(from: &str, events: Vec<LiveEvent>) -> Vec<String> {
         out.push(render(&batch));
     }
     out
-}
-
-/// The PostgreSQL side, through sqlx (what SeaORM runs on).
-pub mod sqlx_postgres_pool {
-    pub use sea_orm::sqlx::PgPool;
-    use sea_orm::sqlx::postgres::PgListener;
-
-    /// `SELECT pg_notify(channel, payload)`.
-    pub async fn notify(pool: &PgPool, channel: &str, payload: &str) -> Result<(), sea_orm::sqlx::Error> {
-        sea_orm::sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(pool).await.map(|_| ())
-    }
-
-    /// A listener on `channel`.
-    pub async fn listen(pool: &PgPool, channel: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
-        let mut l = PgListener::connect_with(pool).await?;
-        l.listen(channel).await?;
-        Ok(l)
-    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use weir_store::Store;
 use weir_store::repos::partitions::PartitionDrop;
 
@@ -59,9 +60,10 @@ pub struct Purged {
     pub partitions_dropped: u64,
 }
 
-/// Runs retention now and then every `interval` until `stop` turns true.
-pub fn spawn(store: Store, options: RetentionOptions, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Runs retention on `tracker` now and then every `interval` until `stop`
+/// is cancelled (a pass in progress stops between batches).
+pub fn spawn(store: Store, options: RetentionOptions, stop: CancellationToken, tracker: &TaskTracker) {
+    tracker.spawn(async move {
         loop {
             let started = std::time::Instant::now();
             match run_once(&store, &options, &stop).await {
@@ -80,13 +82,13 @@ pub fn spawn(store: Store, options: RetentionOptions, mut stop: watch::Receiver<
             }
             tokio::select! {
                 () = tokio::time::sleep(options.interval) => {}
-                _ = stop.changed() => {}
+                () = stop.cancelled() => {}
             }
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 return;
             }
         }
-    })
+    });
 }
 
 /// The first moment that is kept with a window of `keep`: midnight (UTC)
@@ -101,7 +103,7 @@ pub fn event_cutoff(now: DateTime<Utc>, keep: Duration) -> Option<DateTime<Utc>>
 pub async fn run_once(
     store: &Store,
     options: &RetentionOptions,
-    stop: &watch::Receiver<bool>,
+    stop: &CancellationToken,
 ) -> Result<Purged, weir_store::StoreError> {
     let now = Utc::now();
     let mut purged = Purged::default();
@@ -110,7 +112,7 @@ pub async fn run_once(
     metrics::counter!("weir_event_partitions_created_total").increment(purged.partitions_created);
     if let Some(cutoff) = options.events.and_then(|keep| event_cutoff(now, keep)) {
         for partition in store.event_partitions().await? {
-            if *stop.borrow() || partition.day >= cutoff.date_naive() {
+            if stop.is_cancelled() || partition.day >= cutoff.date_naive() {
                 break;
             }
             match store.drop_event_partition(&partition, options.batch, KEY_PAUSE).await? {
@@ -130,7 +132,7 @@ pub async fn run_once(
                 }
             }
         }
-        while !*stop.borrow() {
+        while !stop.is_cancelled() {
             let n = store.purge_events_before(cutoff, options.batch).await?;
             purged.events += n;
             metrics::counter!("weir_retention_deleted_total", "kind" => "webhook_events").increment(n);
@@ -142,7 +144,7 @@ pub async fn run_once(
     }
     let cutoff = |keep: Duration| chrono::Duration::from_std(keep).ok().map(|k| now - k);
     if let Some(cutoff) = options.sync_errors.and_then(cutoff) {
-        while !*stop.borrow() {
+        while !stop.is_cancelled() {
             let n = store.purge_sync_errors_before(cutoff, options.batch).await?;
             purged.sync_errors += n;
             metrics::counter!("weir_retention_deleted_total", "kind" => "sync_errors").increment(n);

@@ -174,7 +174,7 @@ pub struct Store {
 }
 
 /// What [`Store::with_health_listener`] installs.
-type HealthListener = std::sync::Arc<dyn Fn(&crate::repos::health::HealthChange) + Send + Sync>;
+type HealthListener = std::sync::Arc<dyn Fn(&crate::repos::connector_health::HealthChange) + Send + Sync>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -257,13 +257,13 @@ impl Store {
     /// after the transaction that caused it commits.
     pub fn with_health_listener(
         mut self,
-        listener: impl Fn(&crate::repos::health::HealthChange) + Send + Sync + 'static,
+        listener: impl Fn(&crate::repos::connector_health::HealthChange) + Send + Sync + 'static,
     ) -> Self {
         self.on_health = Some(std::sync::Arc::new(listener));
         self
     }
 
-    pub(crate) fn announce_health(&self, changes: &[crate::repos::health::HealthChange]) {
+    pub(crate) fn announce_health(&self, changes: &[crate::repos::connector_health::HealthChange]) {
         if let Some(listener) = &self.on_health {
             for c in changes {
                 listener(c);

@@ -10,23 +10,27 @@
 //! * [`StoreError`] classifies database failures once: constraint violations
 //!   become typed conflicts (see [`error::CONSTRAINTS`]), lost connections
 //!   become `Unavailable`.
+//! * [`Store::live_relay`] carries live events between instances on one
+//!   PostgreSQL database (`LISTEN/NOTIFY`).
 
 pub mod db;
 pub mod entities;
 pub mod error;
+pub mod live_relay;
 pub mod migration;
 pub mod repos;
 pub mod scope;
 
 pub use db::{Backend, DatabaseUrl, DbOptions, InvalidDatabaseUrl, Store};
 pub use error::{Conflict, StoreError};
+pub use live_relay::{LiveListener, LiveRelay};
 pub use repos::audit::{AuditEntry, AuditFilter, AuditRecord};
 pub use repos::change_requests::{ChangeRequest, ChangeRequestFilter, PendingChange};
+pub use repos::connector_health::HealthChange;
 pub use repos::connectors::{Connector, ConnectorChanges, ConnectorFilter, NewConnector, SealedCredentials};
 pub use repos::dashboard::{ConnectorActivity, Counts, DashboardData};
 pub use repos::events::{AcceptedDelivery, Delivery, DeliveryOutcome, EventFilter, RejectedDelivery, WebhookEvent};
 pub use repos::field_mappings::{FieldMapping, MappingSpec};
-pub use repos::health::HealthChange;
 pub use repos::instance::MasterKeyCheck;
 pub use repos::queue::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEffect};
 pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};

@@ -1,11 +1,11 @@
 //! Start-up and serving: open the database the URL names, migrate, make sure
-//! a system token exists, then serve until `shutdown` resolves — finishing
-//! in-flight requests within the configured grace period.
+//! a system token exists, start the engine ([`Engine::start`]), then serve
+//! until `shutdown` resolves — finishing in-flight requests within the
+//! configured grace period before the engine stops.
 
 use std::future::Future;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -13,12 +13,10 @@ use base64::Engine as _;
 use secrecy::ExposeSecret;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use weir_api::{HttpLimits, Services};
 use weir_core::{MasterKey, PlainToken};
-use weir_engine::{
-    Ingest, IngestOptions, LiveBus, Outbound, OutboundPolicy, Processor, ProcessorOptions, SyncEngine, SyncOptions,
-};
+use weir_engine::{Engine, EngineOptions, IngestOptions, OutboundPolicy};
 use weir_store::{MasterKeyCheck, Store, StoreError};
 
 use crate::config::Config;
@@ -140,6 +138,10 @@ async fn bootstrap_system_token(
 
 /// Runs Weir on `listener` until `shutdown` resolves. Tests bind
 /// `127.0.0.1:0` and pass their own shutdown future.
+///
+/// Shutdown: the server stops accepting, live streams end and in-flight
+/// requests finish (within the grace period); then [`Engine::shutdown`]
+/// drains the ingest writer and stops the background tasks.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -150,109 +152,10 @@ pub async fn run(
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     bootstrap_system_token(&store, &config, addr).await?;
     let master_key = resolve_master_key(&store, &config).await?;
-    let outbound = Outbound::new(OutboundPolicy { block_private: config.outbound_block_private })?;
+    let engine = Engine::start(store, engine_options(&config, master_key))?;
+    let stopping = engine.serving_token();
+    let services = services(&config, &engine, stopping.clone());
     let limits = HttpLimits { max_body_bytes: config.max_body_bytes, request_timeout: config.request_timeout };
-    // Ingest commits wake idle workers; so do replays.
-    let wake = Arc::new(Notify::new());
-    let processor_wake = wake.clone();
-    // One writer on both backends: two on PostgreSQL measured slower (their
-    // audit appends for one tenant take turns on its row lock anyway).
-    // Live events for SSE; on PostgreSQL relayed between instances.
-    let live = match store.backend() {
-        weir_store::Backend::Postgres => {
-            LiveBus::new().relay_postgres(store.connection().get_postgres_connection_pool().clone())
-        }
-        weir_store::Backend::Sqlite => LiveBus::new(),
-    };
-    // Connector health changes go to the live stream once committed.
-    let store = {
-        let live = live.clone();
-        store.with_health_listener(move |c| {
-            live.publish(
-                &c.tenant_id,
-                "connector.health_changed",
-                serde_json::json!({
-                    "connector_id": c.connector_id, "from": c.from, "to": c.to,
-                    "consecutive_failures": c.consecutive_failures,
-                }),
-            )
-        })
-    };
-    let (ingest, writer) = Ingest::spawn(store.clone(), IngestOptions::default(), wake.clone(), live.clone());
-    let processing = ProcessorOptions { live: live.clone(), ..config.processing.clone() };
-    let processor = Processor::new(store.clone(), master_key.clone(), outbound.clone(), processing, wake);
-    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
-    let workers_stopped_gauge = workers_stopped.clone();
-    // Deliveries stored by other instances (an `api` role beside this
-    // `worker`) wake this one's workers too: their `event.received` arrives
-    // over the PostgreSQL relay. Without it they would find the event at
-    // their next poll.
-    if config.processing.workers > 0 && store.backend() == weir_store::Backend::Postgres {
-        let (mut events, wake, mut stop) = (live.subscribe(), processor_wake.clone(), workers_stopped.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    received = events.recv() => match received {
-                        Ok(e) if e.kind == "event.received" => wake.notify_one(),
-                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                    },
-                    _ = stop.changed() => break,
-                }
-            }
-        });
-    }
-    let workers = (config.processing.workers > 0).then(|| processor.spawn(workers_stopped.clone()));
-    let sync_options = SyncOptions { live: live.clone(), ..config.sync.clone() };
-    let sync = SyncEngine::new(store.clone(), master_key.clone(), outbound.clone(), sync_options);
-    let syncs =
-        (config.sync.concurrency > 0 || !config.sync.schedule_interval.is_zero()).then(|| sync.spawn(workers_stopped));
-    // Retention runs where the scheduler does (one such instance suffices;
-    // several only split the same deletes).
-    let retention = config
-        .role
-        .schedules()
-        .then(|| weir_engine::retention::spawn(store.clone(), config.retention.clone(), workers_stopped_gauge.clone()));
-    // Queue depth and age for /metrics, sampled every 10 s.
-    let gauges = {
-        let store = store.clone();
-        let mut stop = workers_stopped_gauge;
-        tokio::spawn(async move {
-            while !*stop.borrow() {
-                if let Ok((depth, oldest)) = store.queue_depth().await {
-                    metrics::gauge!("weir_queue_depth").set(depth as f64);
-                    let age = oldest.map(|o| (chrono::Utc::now() - o).num_milliseconds() as f64 / 1e3).unwrap_or(0.0);
-                    metrics::gauge!("weir_queue_oldest_age_seconds").set(age);
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        })
-    };
-    let mut intake = weir_api::intake::Intake::new(ingest, config.rate_limit_per_minute, config.max_body_bytes);
-    if let Some(url) = &config.redis_url {
-        match weir_api::shared_limit::SharedLimits::new(url.expose()) {
-            Ok(shared) => {
-                tracing::info!(redis = ?url, "webhook rate limits are shared through Redis");
-                intake = intake.with_shared_limits(shared);
-            }
-            Err(e) => tracing::warn!(error = %e, "WEIR_REDIS_URL is unusable; rate limits stay per instance"),
-        }
-    }
-    let (streams_stop, stopping) = tokio::sync::watch::channel(false);
-    let services = Services {
-        store: store.clone(),
-        master_key,
-        outbound,
-        intake,
-        wake: processor_wake,
-        sync,
-        live,
-        stopping,
-        sessions: config.sessions.clone(),
-    };
     let app = if config.role.serves_api() {
         weir_api::router(services, &limits)
     } else {
@@ -265,50 +168,66 @@ pub async fn run(
         startup_ms = started.elapsed().as_millis() as u64,
         "weir is listening"
     );
-
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = crate::http_server::serve(listener, app, config.header_read_timeout, async move {
-        shutdown.await;
-        let _ = streams_stop.send(true);
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = stopping_tx.send(());
-    });
+    let server =
+        crate::http_server::serve(listener, app, config.header_read_timeout, stopping.clone().cancelled_owned());
     let grace = config.shutdown_timeout;
     let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
+        shutdown.await;
+        stopping.cancel();
+        tracing::info!("shutting down: finishing in-flight requests");
+        tokio::time::sleep(grace).await;
     };
     tokio::select! {
         () = server => {}
         () = deadline => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing remaining connections"),
     }
-    // The router (and with it every ingest handle) is gone: the writer
-    // commits what is left and ends.
-    if tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), writer).await.is_err() {
-        tracing::warn!("ingest writer did not finish within the grace period");
-    }
-    // Workers finish their batch and release what they still hold.
-    let _ = stop_workers.send(true);
-    let _ = gauges.await;
-    if let Some(retention) = retention {
-        let _ = retention.await;
-    }
-    if let Some(workers) = workers
-        && tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), workers).await.is_err()
-    {
-        tracing::warn!("workers did not finish within the grace period; their leases will expire");
-    }
-    if let Some(syncs) = syncs
-        && tokio::time::timeout(grace.max(std::time::Duration::from_secs(1)), syncs).await.is_err()
-    {
-        tracing::warn!("sync runs did not stop within the grace period; their leases will expire");
-    }
-    store.close().await;
+    // The router (and with it every other ingest handle) is gone.
+    engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What the engine starts, as the configuration (and its role) says.
+fn engine_options(config: &Config, master_key: MasterKey) -> EngineOptions {
+    EngineOptions {
+        master_key,
+        outbound: OutboundPolicy { block_private: config.outbound_block_private },
+        // One writer on both backends: two on PostgreSQL measured slower (their
+        // audit appends for one tenant take turns on its row lock anyway).
+        ingest: IngestOptions::default(),
+        // A role without workers or syncs has them at zero already.
+        processing: config.processing.clone(),
+        sync: config.sync.clone(),
+        // Retention runs where the scheduler does.
+        retention: config.role.schedules().then(|| config.retention.clone()),
+        grace: config.shutdown_timeout,
+    }
+}
+
+/// The handlers' services, from the running engine.
+fn services(config: &Config, engine: &Engine, stopping: CancellationToken) -> Services {
+    let mut intake =
+        weir_api::intake::Intake::new(engine.ingest(), config.rate_limit_per_minute, config.max_body_bytes);
+    if let Some(url) = &config.redis_url {
+        match weir_api::shared_limit::SharedLimits::new(url.expose()) {
+            Ok(shared) => {
+                tracing::info!(redis = ?url, "webhook rate limits are shared through Redis");
+                intake = intake.with_shared_limits(shared);
+            }
+            Err(e) => tracing::warn!(error = %e, "WEIR_REDIS_URL is unusable; rate limits stay per instance"),
+        }
+    }
+    Services {
+        store: engine.store().clone(),
+        master_key: engine.master_key().clone(),
+        outbound: engine.outbound().clone(),
+        intake,
+        wake: engine.wake().clone(),
+        sync: engine.sync().clone(),
+        live: engine.live().clone(),
+        stopping,
+        sessions: config.sessions.clone(),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -9,7 +9,7 @@ use axum::response::Response;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use weir_core::health::{Health, HealthInputs, health, success_rate};
+use weir_core::connector_health::{Health, HealthInputs, health, success_rate};
 use weir_core::{FieldErrors, RollupCounter, RunStatus};
 use weir_store::{ConnectorActivity, Counts};
 

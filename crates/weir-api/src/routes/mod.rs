@@ -7,7 +7,7 @@ pub mod connectors;
 pub mod dashboard;
 pub mod events;
 pub mod field_mappings;
-pub mod health;
+pub mod probes;
 pub mod receive;
 pub mod receivers;
 pub mod records;
@@ -26,17 +26,17 @@ use crate::AppState;
 /// The operational routes alone: liveness, readiness, metrics.
 pub fn ops() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::base())
-        .routes(routes!(health::healthz))
-        .routes(routes!(health::readyz))
+        .routes(routes!(probes::healthz))
+        .routes(routes!(probes::readyz))
         .routes(routes!(crate::metrics::metrics))
 }
 
 /// Every route of the API.
 pub fn all() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::base())
-        .routes(routes!(health::healthz))
-        .routes(routes!(health::readyz))
-        .routes(routes!(health::openapi_json))
+        .routes(routes!(probes::healthz))
+        .routes(routes!(probes::readyz))
+        .routes(routes!(probes::openapi_json))
         .routes(routes!(crate::metrics::metrics))
         .routes(routes!(system::create_tenant, system::list_tenants))
         .routes(routes!(system::get_tenant))

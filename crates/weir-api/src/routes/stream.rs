@@ -30,17 +30,17 @@ pub async fn stream(
     caller.require(policy(EventAction::Read))?;
     let tenant = caller.scope().tenant_id().to_owned();
     let start = (state.live.subscribe(), state.stopping.clone());
-    let events = futures::stream::unfold(start, move |(mut rx, mut stopping)| {
+    let events = futures::stream::unfold(start, move |(mut rx, stopping)| {
         let tenant = tenant.clone();
         async move {
             loop {
-                if *stopping.borrow() {
+                if stopping.is_cancelled() {
                     return None;
                 }
                 let next = tokio::select! {
                     next = rx.recv() => next,
                     // The server is stopping: end the stream so shutdown need not wait.
-                    _ = stopping.changed() => return None,
+                    () = stopping.cancelled() => return None,
                 };
                 match next {
                     Ok(e) if e.tenant_id == tenant => {

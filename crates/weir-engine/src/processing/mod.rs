@@ -19,8 +19,9 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use weir_core::{AttemptOutcome, EventErrorType, MasterKey, PlanOutcome};
 use weir_store::{AuditEntry, ClaimedEvent, EventWork, Finish, RecordEffect, Store, StoreError};
 
@@ -182,27 +183,21 @@ impl Processor {
         }
     }
 
-    /// Starts the workers. They stop when `stop` turns true: each finishes
-    /// its batch, then releases anything it still holds.
-    pub fn spawn(&self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-        let workers: Vec<JoinHandle<()>> = (0..self.inner.options.workers.max(1))
-            .map(|n| {
-                let this = self.clone();
-                let stop = stop.clone();
-                tokio::spawn(async move { this.work(n, stop).await })
-            })
-            .collect();
-        tokio::spawn(async move {
-            for w in workers {
-                let _ = w.await;
-            }
-        })
+    /// Starts the workers on `tracker`. They stop when `stop` is
+    /// cancelled: each finishes its batch, then releases anything it still
+    /// holds.
+    pub fn spawn(&self, stop: &CancellationToken, tracker: &TaskTracker) {
+        for n in 0..self.inner.options.workers.max(1) {
+            let this = self.clone();
+            let stop = stop.clone();
+            tracker.spawn(async move { this.work(n, stop).await });
+        }
     }
 
-    async fn work(&self, n: usize, mut stop: watch::Receiver<bool>) {
+    async fn work(&self, n: usize, stop: CancellationToken) {
         let owner = format!("{}-w{n}", self.inner.instance);
         let mut backoff = Duration::from_millis(100);
-        while !*stop.borrow() {
+        while !stop.is_cancelled() {
             // Register for a wake-up before looking, so a commit that lands
             // while this batch runs is not missed.
             let woken = self.inner.wake.notified();
@@ -217,14 +212,14 @@ impl Processor {
                     tokio::select! {
                         () = &mut woken => {}
                         () = tokio::time::sleep(self.inner.options.poll_interval) => {}
-                        _ = stop.changed() => {}
+                        () = stop.cancelled() => {}
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, worker = %owner, retry_in_ms = backoff.as_millis() as u64, "processing failed; backing off");
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
-                        _ = stop.changed() => {}
+                        () = stop.cancelled() => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }

@@ -15,8 +15,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use weir_core::{Direction, MasterKey, RunStatus};
 use weir_store::{ClaimedRun, RunEnd, Store, StoreError};
 
@@ -140,35 +142,28 @@ impl SyncEngine {
     /// Runs queued runs within the limits until none is left; answers how
     /// many ran. For tests and one-shot use.
     pub async fn run_pending_once(&self) -> Result<usize, StoreError> {
-        let (_tx, stop) = watch::channel(false);
+        let stop = CancellationToken::new();
         self.drive(format!("{}-once", self.inner.instance), stop, true).await
     }
 
-    /// Starts the pool and the scheduler; they stop when `stop` turns true
-    /// (running runs go back to the queue at their next page).
-    pub fn spawn(&self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-        let pool = {
-            let this = self.clone();
-            let stop = stop.clone();
+    /// Starts the pool and the scheduler on `tracker` (each only when its
+    /// options ask for it); they stop when `stop` is cancelled (running
+    /// runs go back to the queue at their next page).
+    pub fn spawn(&self, stop: &CancellationToken, tracker: &TaskTracker) {
+        if self.inner.options.concurrency > 0 {
+            let (this, stop) = (self.clone(), stop.clone());
             let owner = format!("{}-sync", this.inner.instance);
-            tokio::spawn(async move {
-                if this.inner.options.concurrency == 0 {
-                    return;
-                }
+            tracker.spawn(async move {
                 if let Err(e) = this.drive(owner, stop, false).await {
                     tracing::error!(error = %e, "sync pool stopped");
                 }
-            })
-        };
-        let scheduler = {
-            let this = self.clone();
-            let mut stop = stop;
-            tokio::spawn(async move {
-                let every = this.inner.options.schedule_interval;
-                if every.is_zero() {
-                    return;
-                }
-                while !*stop.borrow() {
+            });
+        }
+        let every = self.inner.options.schedule_interval;
+        if !every.is_zero() {
+            let (this, stop) = (self.clone(), stop.clone());
+            tracker.spawn(async move {
+                while !stop.is_cancelled() {
                     if let Err(e) = this.schedule_once().await {
                         tracing::warn!(error = %e, "scheduler step failed");
                     }
@@ -179,15 +174,11 @@ impl SyncEngine {
                     }
                     tokio::select! {
                         () = tokio::time::sleep(every) => {}
-                        _ = stop.changed() => {}
+                        () = stop.cancelled() => {}
                     }
                 }
-            })
-        };
-        tokio::spawn(async move {
-            let _ = pool.await;
-            let _ = scheduler.await;
-        })
+            });
+        }
     }
 
     fn connector_slots(&self, connector_id: &str) -> Arc<Semaphore> {
@@ -204,17 +195,12 @@ impl SyncEngine {
 
     /// Claims runs while slots are free and runs them; returns when idle
     /// (`until_idle`) or stopped.
-    async fn drive(
-        &self,
-        owner: String,
-        mut stop: watch::Receiver<bool>,
-        until_idle: bool,
-    ) -> Result<usize, StoreError> {
+    async fn drive(&self, owner: String, stop: CancellationToken, until_idle: bool) -> Result<usize, StoreError> {
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut started = 0;
         let mut backoff = Duration::from_millis(100);
         loop {
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 break;
             }
             // Fill free slots.
@@ -245,7 +231,7 @@ impl SyncEngine {
             if claim_failed {
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
+                    () = stop.cancelled() => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(30));
                 continue;
@@ -259,7 +245,7 @@ impl SyncEngine {
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 () = woken, if !until_idle => {}
                 () = tokio::time::sleep(self.inner.options.poll_interval), if !until_idle => {}
-                _ = stop.changed() => {}
+                () = stop.cancelled() => {}
             }
         }
         // Stopping: running runs notice at their next page and requeue.
@@ -271,7 +257,7 @@ impl SyncEngine {
         &self,
         run: ClaimedRun,
         owner: String,
-        stop: watch::Receiver<bool>,
+        stop: CancellationToken,
         _slot: OwnedSemaphorePermit,
         _connector_slot: OwnedSemaphorePermit,
     ) {

@@ -45,7 +45,7 @@ pub(crate) struct RunContext<'a> {
     pub options: &'a SyncOptions,
     pub run: &'a ClaimedRun,
     pub owner: &'a str,
-    pub stopping: &'a tokio::sync::watch::Receiver<bool>,
+    pub stopping: &'a tokio_util::sync::CancellationToken,
     pub counts: RunCounts,
     pub last_checkpoint: std::time::Instant,
 }
@@ -127,7 +127,7 @@ impl<'a> RunContext<'a> {
     /// counts, renews the lease, refreshes planner statistics of tables this
     /// run makes grow, and stops on cancellation. Shutdown is checked always.
     async fn checkpoint(&mut self, force: bool) -> Result<(), Stop> {
-        if *self.stopping.borrow() {
+        if self.stopping.is_cancelled() {
             return Err(Stop::ShuttingDown);
         }
         if !force && self.last_checkpoint.elapsed() < PROGRESS_EVERY {
@@ -172,7 +172,7 @@ impl<'a> RunContext<'a> {
 struct Interrupt<'a> {
     store: &'a Store,
     run: &'a ClaimedRun,
-    stopping: &'a tokio::sync::watch::Receiver<bool>,
+    stopping: &'a tokio_util::sync::CancellationToken,
 }
 
 impl Interrupt<'_> {
@@ -181,7 +181,7 @@ impl Interrupt<'_> {
     async fn wait(&self, d: Duration) -> Result<(), Stop> {
         let end = tokio::time::Instant::now() + d;
         loop {
-            if *self.stopping.borrow() {
+            if self.stopping.is_cancelled() {
                 return Err(Stop::ShuttingDown);
             }
             if self.store.sync_run_cancel_requested(self.run).await? {

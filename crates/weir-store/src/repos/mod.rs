@@ -4,12 +4,12 @@
 
 pub mod audit;
 pub mod change_requests;
+pub mod connector_health;
 pub mod connectors;
 pub mod dashboard;
 pub(crate) mod event_keys;
 pub mod events;
 pub mod field_mappings;
-pub mod health;
 pub mod instance;
 pub mod partitions;
 pub mod queue;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::audit::AuditEntry;
-use super::health::Activity;
+use super::connector_health::Activity;
 use super::now;
 use super::records::{RecordWrite, UpsertOutcome};
 use super::rollups::{DayCounters, ErrorCounters};

@@ -17,7 +17,7 @@ use weir_core::sync::Schedule;
 use weir_core::{PageRequest, ids};
 
 use super::audit::AuditEntry;
-use super::health::Activity;
+use super::connector_health::Activity;
 use super::rollups::{DayCounters, ErrorCounters};
 use super::{Paged, now, paged};
 use crate::entities::{records as rec, sync_configurations as sc, sync_errors as se, sync_histories as sh};

@@ -10,21 +10,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use sea_orm::QuerySelect;
 
+use weir_core::connector_health::{Health, after_activity, recent_health};
+
 use crate::StoreError;
 use crate::entities::connectors as cn;
-
-/// A connector's health by its recent activity: `failing` after 3
-/// consecutive failures, `degraded` when the last activity failed, else
-/// `healthy` (the dashboard adds the range's success rate).
-pub fn recent_health(consecutive_failures: i32, last_activity_failed: bool) -> &'static str {
-    if consecutive_failures >= weir_core::health::FAILING_CONSECUTIVE as i32 {
-        "failing"
-    } else if last_activity_failed {
-        "degraded"
-    } else {
-        "healthy"
-    }
-}
 
 /// A connector whose recent-activity health changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +22,10 @@ pub struct HealthChange {
     pub tenant_id: String,
     /// The connector.
     pub connector_id: String,
-    /// Health before (`recent_health`).
-    pub from: &'static str,
+    /// Health before ([`recent_health`], from recent activity only).
+    pub from: Health,
     /// Health now.
-    pub to: &'static str,
+    pub to: Health,
     /// Consecutive failures now.
     pub consecutive_failures: i32,
 }
@@ -72,12 +61,10 @@ impl Activity {
             else {
                 continue;
             };
-            let trailing = outcomes.iter().rev().take_while(|f| **f).count() as i32;
-            let had_success = outcomes.iter().any(|f| !*f);
-            let last_failed = outcomes.last().copied().unwrap_or(false);
-            let after = if had_success { trailing } else { before.saturating_add(trailing) };
+            let before = u32::try_from(before).unwrap_or(0);
+            let (after, last_failed) = after_activity(before, &outcomes);
             cn::Entity::update_many()
-                .col_expr(cn::Column::ConsecutiveFailures, Expr::value(after))
+                .col_expr(cn::Column::ConsecutiveFailures, Expr::value(i32::try_from(after).unwrap_or(i32::MAX)))
                 .col_expr(cn::Column::LastActivityAt, Expr::value(at))
                 .col_expr(cn::Column::LastActivityFailed, Expr::value(last_failed))
                 .filter(cn::Column::Id.eq(connector.as_str()))
@@ -90,7 +77,7 @@ impl Activity {
                     connector_id: connector,
                     from,
                     to,
-                    consecutive_failures: after,
+                    consecutive_failures: i32::try_from(after).unwrap_or(i32::MAX),
                 });
             }
         }

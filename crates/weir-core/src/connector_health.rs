@@ -75,9 +75,45 @@ pub fn health(i: HealthInputs) -> Health {
     Health::Healthy
 }
 
+/// Health from recent activity alone (no range to take a success rate
+/// over): what the store tracks as each outcome is recorded, to tell when a
+/// connector's health changes. The same rules as [`health`] with a perfect
+/// rate.
+pub fn recent_health(consecutive_failures: u32, last_activity_failed: bool) -> Health {
+    health(HealthInputs { is_active: true, consecutive_failures, last_activity_failed, ..Default::default() })
+}
+
+/// A connector's running counters after `outcomes` (in order, `true` =
+/// failed), from `consecutive_failures` before: (consecutive failures, the
+/// last outcome failed). A success anywhere restarts the count.
+pub fn after_activity(consecutive_failures: u32, outcomes: &[bool]) -> (u32, bool) {
+    let trailing = outcomes.iter().rev().take_while(|f| **f).count() as u32;
+    let had_success = outcomes.iter().any(|f| !*f);
+    let last_failed = outcomes.last().copied().unwrap_or(false);
+    let after = if had_success { trailing } else { consecutive_failures.saturating_add(trailing) };
+    (after, last_failed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_health_is_the_rule_with_a_perfect_rate() {
+        assert_eq!(recent_health(0, false), Health::Healthy);
+        assert_eq!(recent_health(1, true), Health::Degraded);
+        assert_eq!(recent_health(FAILING_CONSECUTIVE - 1, true), Health::Degraded);
+        assert_eq!(recent_health(FAILING_CONSECUTIVE, true), Health::Failing);
+    }
+
+    #[test]
+    fn activity_folds_into_the_counters() {
+        assert_eq!(after_activity(2, &[true]), (3, true), "failures add up");
+        assert_eq!(after_activity(5, &[true, false]), (0, false), "a success restarts the count");
+        assert_eq!(after_activity(5, &[false, true, true]), (2, true));
+        assert_eq!(after_activity(4, &[]), (4, false));
+        assert_eq!(after_activity(u32::MAX, &[true]), (u32::MAX, true));
+    }
 
     fn h(successes: u64, failures: u64, consecutive: u32, last_failed: bool) -> Health {
         health(HealthInputs {
