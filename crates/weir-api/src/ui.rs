@@ -3,7 +3,7 @@
 //! (`rust-embed`; in debug builds they are read from `crates/weir-api/ui/`
 //! so a page can be edited without rebuilding). The pages themselves are
 //! plain ES modules that call the JSON API with the session cookie — see
-//! `docs/dashboard-ui.md`.
+//! `docs/web-dashboard.md`.
 //!
 //! Every answer carries a strict Content-Security-Policy: scripts, styles
 //! and connections only from this origin, no inline script or style, no

@@ -33,8 +33,8 @@ pub use pagination::PageRequest;
 pub use role::Role;
 pub use seal::{MasterKey, SealError};
 pub use state::{
-    AttemptOutcome, ChangeStatus, EventErrorType, EventStatus, PlanOutcome, RecordAction, RollupCounter, RunStatus,
-    SyncErrorType,
+    AttemptOutcome, ChangeStatus, EventErrorType, EventStatus, LiveKind, PlanOutcome, RecordAction, RollupCounter,
+    RunStatus, SyncErrorType,
 };
 pub use sync::{Direction, Trigger};
 pub use tenant::{TenantName, TenantSlug};

@@ -180,6 +180,29 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// What a live event (Server-Sent Events, `event:` of the stream) tells:
+    /// the list in `docs/live.md` is checked against this one.
+    LiveKind {
+        /// A delivery was stored (after its commit).
+        EventReceived = "event.received",
+        /// Processing completed an event (records written, or ignored).
+        EventProcessed = "event.processed",
+        /// An attempt failed and a retry is scheduled.
+        EventRetrying = "event.retrying",
+        /// An event failed for good.
+        EventFailed = "event.failed",
+        /// A runner started a sync run.
+        SyncStarted = "sync.started",
+        /// A running sync's counts (at most every 250 ms).
+        SyncProgress = "sync.progress",
+        /// A sync run ended.
+        SyncFinished = "sync.finished",
+        /// A connector's health by recent activity changed.
+        ConnectorHealthChanged = "connector.health_changed",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -211,6 +234,7 @@ mod tests {
         round_trips(RecordAction::VARIANTS);
         round_trips(EventErrorType::VARIANTS);
         round_trips(SyncErrorType::VARIANTS);
+        round_trips(LiveKind::VARIANTS);
     }
 
     #[test]

@@ -175,7 +175,7 @@ fn publish_health_changes(store: Store, live: &LiveBus) -> Store {
     store.with_health_listener(move |c| {
         live.publish(
             &c.tenant_id,
-            "connector.health_changed",
+            weir_core::LiveKind::ConnectorHealthChanged,
             serde_json::json!({
                 "connector_id": c.connector_id, "from": c.from, "to": c.to,
                 "consecutive_failures": c.consecutive_failures,
@@ -192,7 +192,7 @@ fn wake_on_remote_deliveries(live: &LiveBus, wake: &Arc<Notify>, stop: &Cancella
     tracker.spawn(stop.clone().run_until_cancelled_owned(async move {
         loop {
             match events.recv().await {
-                Ok(e) if e.kind == "event.received" => wake.notify_one(),
+                Ok(e) if e.kind == weir_core::LiveKind::EventReceived => wake.notify_one(),
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => break,
             }

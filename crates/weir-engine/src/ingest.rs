@@ -118,7 +118,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wak
                     if let (Delivery::Accepted(a), DeliveryOutcome::Stored { event_id }) = (d, o) {
                         live.publish(
                             &a.tenant_id,
-                            "event.received",
+                            weir_core::LiveKind::EventReceived,
                             serde_json::json!({
                                 "event_id": event_id, "connector_id": a.connector_id,
                                 "receiver_id": a.receiver_id, "event_type": a.event_type,

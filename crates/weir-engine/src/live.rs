@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use weir_core::LiveKind;
 use weir_store::LiveRelay;
 use weir_store::live_relay::MAX_PAYLOAD;
 
@@ -28,9 +29,8 @@ pub const CAPACITY: usize = 1024;
 pub struct LiveEvent {
     /// Whose it is (subscribers see only their tenant's).
     pub tenant_id: String,
-    /// `event.received`, `event.processed`, `event.failed`, `sync.started`,
-    /// `sync.progress`, `sync.finished`.
-    pub kind: String,
+    /// What happened (the stream's `event:` name).
+    pub kind: LiveKind,
     /// What it is about.
     pub data: Value,
 }
@@ -66,8 +66,8 @@ impl LiveBus {
 
     /// Publishes to this process's subscribers (and, when relayed, to the
     /// other instances). Never waits.
-    pub fn publish(&self, tenant_id: &str, kind: &str, data: Value) {
-        let event = LiveEvent { tenant_id: tenant_id.to_owned(), kind: kind.to_owned(), data };
+    pub fn publish(&self, tenant_id: &str, kind: LiveKind, data: Value) {
+        let event = LiveEvent { tenant_id: tenant_id.to_owned(), kind, data };
         if let Some(relay) = &self.relay {
             // A full relay queue drops the cross-instance copy, never blocks.
             let _ = relay.try_send(event.clone());
@@ -170,12 +170,31 @@ mod tests {
 
     use super::*;
 
+    /// `docs/live.md` lists every kind, in order, and the console listens to each.
+    #[test]
+    fn the_documented_kinds_are_the_enum() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let doc = std::fs::read_to_string(format!("{root}/docs/live.md")).unwrap();
+        let documented: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`').map(|(k, _)| k))
+            .filter(|k| k.contains('.'))
+            .collect();
+        let kinds: Vec<&str> = LiveKind::VARIANTS.iter().map(|k| k.as_str()).collect();
+        assert_eq!(documented, kinds);
+        let console = std::fs::read_to_string(format!("{root}/crates/weir-api/ui/js/live.js")).unwrap();
+        for k in kinds {
+            assert!(console.contains(&format!("'{k}'")), "the console does not listen to {k}");
+        }
+    }
+
     #[test]
     fn payloads_stay_under_the_notify_limit() {
         let events: Vec<LiveEvent> = (0..200)
             .map(|i| LiveEvent {
                 tenant_id: "t".into(),
-                kind: "event.received".into(),
+                kind: LiveKind::EventReceived,
                 data: json!({"i": i, "pad": "x".repeat(100)}),
             })
             .collect();
@@ -193,11 +212,11 @@ mod tests {
     async fn subscribers_get_what_is_published_and_slow_ones_lag() {
         let bus = LiveBus::new();
         let mut rx = bus.subscribe();
-        bus.publish("t1", "event.received", json!({"event_id": "e"}));
+        bus.publish("t1", LiveKind::EventReceived, json!({"event_id": "e"}));
         let got = rx.recv().await.unwrap();
         assert_eq!((got.tenant_id.as_str(), got.kind.as_str()), ("t1", "event.received"));
         for i in 0..(CAPACITY + 10) {
-            bus.publish("t1", "event.received", json!({"i": i}));
+            bus.publish("t1", LiveKind::EventReceived, json!({"i": i}));
         }
         assert!(matches!(rx.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
     }

@@ -121,9 +121,9 @@ pub async fn seed(plan: &Plan) -> anyhow::Result<()> {
     };
     let started = Instant::now();
     let events_sql = format!(
-        "INSERT INTO webhook_events (id, tenant_id, receiver_id, connector_id, event_type, provider_event_id, payload, payload_sha256, payload_size, headers, processing_status, attempts, max_attempts, next_attempt_at, lease_owner, lease_expires_at, error_type, error_message, result, attempt_log, received_at, processed_at, updated_at) \
+        "INSERT INTO webhook_events (id, tenant_id, receiver_id, connector_id, event_type, provider_event_id, payload, payload_sha256, payload_size, headers, processing_status, attempts, next_attempt_at, lease_owner, lease_expires_at, error_type, error_message, result, attempt_log, received_at, processed_at, updated_at) \
          SELECT 'ev-' || g.i, '{tid}', '{receiver_id}', c.id, 'order.created', NULL, {json}, 'x', 2, NULL, \
-         CASE WHEN g.i % 20 = 0 THEN '{failed}' ELSE '{completed}' END, 1, 3, {ts}, NULL, NULL, \
+         CASE WHEN g.i % 20 = 0 THEN '{failed}' ELSE '{completed}' END, 1, {ts}, NULL, NULL, \
          CASE WHEN g.i % 20 = 0 THEN '{mapping}' ELSE NULL END, NULL, NULL, NULL, {ts}, {ts}, {ts} \
          FROM {series} JOIN bench_conn c ON c.n = g.i % {n}",
         series = series.replace("{N}", &plan.events.to_string()),

@@ -23,7 +23,7 @@ use crate::{AppState, download, policy};
 /// An audit entry.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditOut {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
     /// Position in the tenant's chain, from 1.
     pub seq: i64,

@@ -24,7 +24,7 @@ use crate::problem::{ApiError, Problem};
 /// A change request (never the credentials it carries).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChangeRequestOut {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
     /// The connector to change.
     pub connector_id: String,

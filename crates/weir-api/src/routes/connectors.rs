@@ -85,11 +85,11 @@ pub struct ConnectorPatch {
 /// A connector (never its credentials).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectorOut {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
     /// Code.
     pub code: String,
-    /// Name.
+    /// Display name, as given.
     pub name: String,
     /// Type.
     #[serde(rename = "type")]

@@ -91,11 +91,11 @@ pub struct ErrorCountOut {
 /// A connector's health.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectorHealthOut {
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
     /// Code.
     pub code: String,
-    /// Name.
+    /// Display name, as given.
     pub name: String,
     /// `healthy`, `degraded`, `failing` or `inactive` (docs/dashboard.md).
     pub status: Health,

@@ -21,11 +21,11 @@ use crate::problem::{ApiError, Problem};
 /// An event.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventOut {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
-    /// Receiver.
+    /// The receiver it arrived through.
     pub receiver_id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
     /// Event type.
     pub event_type: String,
@@ -56,7 +56,7 @@ pub struct EventOut {
     /// Processing result.
     #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
-    /// Arrival.
+    /// When it was received.
     pub received_at: DateTime<Utc>,
     /// End of processing.
     pub processed_at: Option<DateTime<Utc>>,

@@ -44,9 +44,9 @@ pub struct FieldMappingIn {
 /// A field mapping.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FieldMappingOut {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
-    /// Name.
+    /// Display name, as given.
     pub name: String,
     /// Record type.
     pub entity_type: String,

@@ -75,9 +75,9 @@ pub struct RotateIn {
 /// A receiver.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReceiverOut {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
     /// The key in the receive URL.
     pub key: String,

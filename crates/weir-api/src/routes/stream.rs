@@ -44,7 +44,7 @@ pub async fn stream(
                 };
                 match next {
                     Ok(e) if e.tenant_id == tenant => {
-                        let event = Event::default().event(e.kind.clone()).data(e.data.to_string());
+                        let event = Event::default().event(e.kind.as_str()).data(e.data.to_string());
                         return Some((Ok(event), (rx, stopping)));
                     }
                     Ok(_) => {}

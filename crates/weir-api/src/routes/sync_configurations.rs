@@ -108,11 +108,11 @@ pub struct LastRunOut {
 /// A sync configuration.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncConfigurationOut {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
-    /// Name.
+    /// Display name, as given.
     pub name: String,
     /// Which way records move.
     pub direction: Direction,

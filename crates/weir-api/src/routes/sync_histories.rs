@@ -25,11 +25,11 @@ use crate::{AppState, download};
 /// A sync run.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncHistoryOut {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
-    /// Configuration.
+    /// The sync configuration it belongs to.
     pub sync_configuration_id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
     /// `schedule` or `manual`.
     pub trigger: Trigger,
@@ -91,7 +91,7 @@ impl From<SyncHistory> for SyncHistoryOut {
 /// A per-record error.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncErrorOut {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
     /// The record's key (or its page and position).
     pub record_ref: Option<String>,

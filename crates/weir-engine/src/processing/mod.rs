@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weir_core::{AttemptOutcome, EventErrorType, MasterKey, PlanOutcome};
+use weir_core::{AttemptOutcome, EventErrorType, LiveKind, MasterKey, PlanOutcome};
 use weir_store::{AuditEntry, ClaimedEvent, EventWork, Finish, RecordEffect, Store, StoreError};
 
 pub use retry::RetryPolicy;
@@ -121,10 +121,10 @@ fn observe(live: &crate::LiveBus, ev: &ClaimedEvent, f: &Finish) {
         let lag = (Utc::now() - ev.received_at).to_std().unwrap_or_default();
         metrics::histogram!("weir_event_processing_lag_seconds").record(lag.as_secs_f64());
     }
-    let kind = match f {
-        Finish::Completed { .. } => "event.processed",
-        Finish::Retry { .. } => "event.retrying",
-        Finish::Failed { .. } => "event.failed",
+    let kind = match outcome {
+        AttemptOutcome::Completed => LiveKind::EventProcessed,
+        AttemptOutcome::Retry => LiveKind::EventRetrying,
+        AttemptOutcome::Failed => LiveKind::EventFailed,
     };
     live.publish(
         ev.scope.tenant_id(),

@@ -19,7 +19,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weir_core::{Direction, MasterKey, RunStatus};
+use weir_core::{Direction, LiveKind, MasterKey, RunStatus};
 use weir_store::{ClaimedRun, RunEnd, Store, StoreError};
 
 use self::runner::{RunContext, Stop};
@@ -272,7 +272,7 @@ impl SyncEngine {
                 "connector_id": run.history.connector_id, "status": status,
             })
         };
-        live.publish(run.scope.tenant_id(), "sync.started", about(RunStatus::Running));
+        live.publish(run.scope.tenant_id(), LiveKind::SyncStarted, about(RunStatus::Running));
         let mut ctx = RunContext {
             store,
             options: &self.inner.options,
@@ -334,7 +334,7 @@ impl SyncEngine {
         finished["records_created"] = end.counts.created.into();
         finished["records_updated"] = end.counts.updated.into();
         finished["records_failed"] = end.counts.failed.into();
-        live.publish(run.scope.tenant_id(), "sync.finished", finished);
+        live.publish(run.scope.tenant_id(), LiveKind::SyncFinished, finished);
         if let Some(started) = run.history.started_at {
             let took = (chrono::Utc::now() - started).to_std().unwrap_or_default();
             metrics::histogram!("weir_sync_run_seconds", "status" => end.status.as_str()).record(took.as_secs_f64());

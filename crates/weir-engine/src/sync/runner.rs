@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use weir_core::mapping::{JsonPath, Mapping, Rule};
 use weir_core::sync::{DestinationSpec, SourceSpec, ordering_text};
-use weir_core::{ConnectorConfig, Credentials, MasterKey, RunStatus, SyncErrorType};
+use weir_core::{ConnectorConfig, Credentials, LiveKind, MasterKey, RunStatus, SyncErrorType};
 use weir_store::{
     ClaimedRun, NewSyncError, RecordWrite, RunCounts, RunEnd, Store, StoreError, SyncConfiguration, UpsertOutcome,
 };
@@ -137,7 +137,7 @@ impl<'a> RunContext<'a> {
         let cancel = self.store.sync_run_progress(self.run, self.owner, self.counts, self.options.lease).await?;
         self.options.live.publish(
             self.run.scope.tenant_id(),
-            "sync.progress",
+            LiveKind::SyncProgress,
             serde_json::json!({
                 "sync_history_id": self.run.history.id, "connector_id": self.run.history.connector_id,
                 "records_read": self.counts.read, "records_created": self.counts.created,

@@ -19,7 +19,6 @@ pub struct Model {
     pub headers: Option<Json>,
     pub processing_status: EventStatus,
     pub attempts: i32,
-    pub max_attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTimeUtc>,

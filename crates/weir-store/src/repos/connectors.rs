@@ -91,7 +91,7 @@ impl TryFrom<connectors::Model> for Connector {
 pub struct NewConnector {
     /// Code.
     pub code: ConnectorCode,
-    /// Name.
+    /// Display name, as given.
     pub name: String,
     /// Type.
     pub connector_type: ConnectorType,

@@ -62,7 +62,7 @@ pub struct ConnectorActivity {
     pub connector_id: String,
     /// Code.
     pub code: String,
-    /// Name.
+    /// Display name, as given.
     pub name: String,
     /// In service.
     pub is_active: bool,

@@ -24,9 +24,9 @@ pub struct AcceptedDelivery {
     pub event_id: String,
     /// Its tenant.
     pub tenant_id: String,
-    /// Receiver.
+    /// The receiver it arrived through.
     pub receiver_id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
     /// Event type.
     pub event_type: String,
@@ -49,9 +49,9 @@ pub struct AcceptedDelivery {
 pub struct RejectedDelivery {
     /// Its tenant.
     pub tenant_id: String,
-    /// Receiver.
+    /// The receiver it arrived through.
     pub receiver_id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
     /// The HTTP status answered.
     pub status: u16,
@@ -101,11 +101,11 @@ pub enum DeliveryOutcome {
 /// An event as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookEvent {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
-    /// Receiver.
+    /// The receiver it arrived through.
     pub receiver_id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
     /// Event type.
     pub event_type: String,
@@ -129,7 +129,7 @@ pub struct WebhookEvent {
     pub payload_size: i64,
     /// Processing result.
     pub result: Option<Value>,
-    /// Arrival.
+    /// When it was received.
     pub received_at: DateTime<Utc>,
     /// Processing end.
     pub processed_at: Option<DateTime<Utc>>,
@@ -166,9 +166,9 @@ impl From<we::Model> for WebhookEvent {
 pub struct EventFilter {
     /// Only events in this state.
     pub status: Option<EventStatus>,
-    /// Connector.
+    /// Only those of this connector.
     pub connector_id: Option<String>,
-    /// Receiver.
+    /// Only those that arrived through this receiver.
     pub receiver_id: Option<String>,
     /// Event type.
     pub event_type: Option<String>,
@@ -233,7 +233,6 @@ impl Store {
                 headers: Set(None),
                 processing_status: Set(EventStatus::Pending),
                 attempts: Set(0),
-                max_attempts: Set(3),
                 next_attempt_at: Set(a.received_at),
                 lease_owner: Set(None),
                 lease_expires_at: Set(None),

@@ -18,7 +18,7 @@ use crate::{Store, StoreError, TenantScope};
 /// A field mapping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldMapping {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
     /// Unique (per tenant) name.
     pub name: String,
@@ -51,7 +51,7 @@ impl From<fm::Model> for FieldMapping {
 /// A validated mapping to create or to replace one with.
 #[derive(Debug, Clone)]
 pub struct MappingSpec {
-    /// Name.
+    /// Display name, as given.
     pub name: String,
     /// Record type.
     pub entity_type: String,

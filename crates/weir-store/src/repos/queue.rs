@@ -33,11 +33,11 @@ pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;
 pub struct ClaimedEvent {
     /// The event's tenant.
     pub scope: TenantScope,
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
-    /// Receiver.
+    /// The receiver it arrived through.
     pub receiver_id: String,
     /// Event type.
     pub event_type: String,
@@ -47,7 +47,7 @@ pub struct ClaimedEvent {
     pub attempts: i32,
     /// Earlier attempts, oldest first.
     pub attempt_log: Vec<Value>,
-    /// Arrival.
+    /// When it was received.
     pub received_at: DateTime<Utc>,
 }
 

@@ -20,7 +20,7 @@ use crate::{Store, StoreError, TenantScope};
 /// A receiver as callers see it (never its secrets).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Receiver {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
     /// Owning connector.
     pub connector_id: String,

@@ -18,11 +18,11 @@ use crate::{Store, StoreError, TenantScope};
 /// A sync configuration as the API shows it (the destination secret never).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncConfiguration {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
-    /// Name.
+    /// Display name, as given.
     pub name: String,
     /// Which way records move.
     pub direction: Direction,
@@ -93,7 +93,7 @@ impl From<sc::Model> for SyncConfiguration {
 pub struct SyncConfigurationSpec {
     /// Connector (checked to be the tenant's by the caller).
     pub connector_id: String,
-    /// Name.
+    /// Display name, as given.
     pub name: String,
     /// Which way records move.
     pub direction: Direction,
@@ -147,7 +147,7 @@ pub struct WebhookRoute {
 /// List filters.
 #[derive(Debug, Clone, Default)]
 pub struct SyncConfigurationFilter {
-    /// Connector.
+    /// Only those of this connector.
     pub connector_id: Option<String>,
     /// Only configurations started this way.
     pub trigger: Option<Trigger>,

@@ -28,11 +28,11 @@ use crate::{Record, Store, StoreError, TenantScope};
 /// A run as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncHistory {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
-    /// Configuration.
+    /// The sync configuration it belongs to.
     pub sync_configuration_id: String,
-    /// Connector.
+    /// The connector it belongs to.
     pub connector_id: String,
     /// What queued it (`schedule` or `manual`).
     pub trigger: Trigger,
@@ -103,7 +103,7 @@ impl From<sh::Model> for SyncHistory {
 /// A per-record error of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncError {
-    /// Id.
+    /// Its id (time-ordered UUID).
     pub id: String,
     /// The record (its key, or its position when it has none).
     pub record_ref: Option<String>,
@@ -146,9 +146,9 @@ impl From<se::Model> for SyncError {
 /// Run list filters.
 #[derive(Debug, Clone, Default)]
 pub struct SyncHistoryFilter {
-    /// Connector.
+    /// Only those of this connector.
     pub connector_id: Option<String>,
-    /// Configuration.
+    /// Only those of this sync configuration.
     pub sync_configuration_id: Option<String>,
     /// Only runs in this state.
     pub status: Option<RunStatus>,
