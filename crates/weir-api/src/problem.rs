@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use weir_core::FieldErrors;
+use weir_engine::intake::{IntakeError, Refusal};
 use weir_store::StoreError;
 
 /// The content type of every error answer.
@@ -175,6 +176,25 @@ impl From<StoreError> for ApiError {
                 ApiError::Unavailable
             }
             other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// The one mapping of intake's refusals to responses.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound => ApiError::NotFound,
+            Refusal::Gone { why } => ApiError::Gone(why),
+            Refusal::RateLimited { retry_after } => ApiError::TooManyRequests(retry_after),
+            Refusal::UnsupportedMediaType => ApiError::UnsupportedMediaType,
+            Refusal::PayloadTooLarge => ApiError::PayloadTooLarge,
+            Refusal::Unauthenticated(e) => ApiError::DeliveryUnauthorized(e.to_string()),
+            Refusal::MalformedJson(detail) => ApiError::BadRequest(detail),
+            Refusal::SchemaInvalid(errors) => ApiError::Validation(errors),
+            Refusal::Lookup(IntakeError::Store(e)) => e.into(),
+            Refusal::Lookup(e @ IntakeError::Broken(..)) => ApiError::Internal(Box::new(e)),
+            Refusal::Unavailable => ApiError::Unavailable,
         }
     }
 }

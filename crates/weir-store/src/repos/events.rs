@@ -2,14 +2,16 @@
 //! duplicate or rejected — each audited, each counted in the day's rollup,
 //! all in one transaction per batch), and the tenant-scoped events API.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::instrument;
 use weir_core::PageRequest;
+use weir_core::webhook::RefusalReason;
+use weir_core::webhook::ingest_plan::{self, AcceptedView, DeliveryView, IngestPlan, Owners, RejectedView, Verdict};
 
 use super::audit::AuditEntry;
 use super::rollups::{DayCounters, ErrorCounters};
@@ -22,13 +24,13 @@ use crate::{Store, StoreError, TenantScope};
 pub struct AcceptedDelivery {
     /// The id the event gets if it is not a duplicate.
     pub event_id: String,
-    /// Its tenant.
-    pub tenant_id: String,
-    /// Receiver.
+    /// The receiver's tenant (known from its key, trusted once verified).
+    pub scope: TenantScope,
+    /// The receiver it arrived at.
     pub receiver_id: String,
-    /// Connector.
+    /// The receiver's connector.
     pub connector_id: String,
-    /// Event type.
+    /// The event type picked from the receiver's rule.
     pub event_type: String,
     /// Provider's id, for duplicate detection.
     pub provider_event_id: Option<String>,
@@ -47,16 +49,14 @@ pub struct AcceptedDelivery {
 /// A refused delivery to record (its body is never stored).
 #[derive(Debug, Clone)]
 pub struct RejectedDelivery {
-    /// Its tenant.
-    pub tenant_id: String,
-    /// Receiver.
+    /// The receiver's tenant.
+    pub scope: TenantScope,
+    /// The receiver it arrived at.
     pub receiver_id: String,
-    /// Connector.
+    /// The receiver's connector.
     pub connector_id: String,
-    /// The HTTP status answered.
-    pub status: u16,
-    /// Stable error type (`signature_invalid`, `payload_too_large`, …).
-    pub error_type: &'static str,
+    /// Why it was refused: the stored error type and recorded status follow from it.
+    pub reason: RefusalReason,
     /// Why, as told to the client.
     pub detail: String,
     /// SHA-256 of what was read of the body, if anything.
@@ -185,11 +185,71 @@ async fn insert_events<C: ConnectionTrait>(conn: &C, models: Vec<we::ActiveModel
     Ok(())
 }
 
+impl Delivery {
+    fn view(&self) -> DeliveryView<'_> {
+        match self {
+            Delivery::Accepted(a) => DeliveryView::Accepted(AcceptedView {
+                event_id: &a.event_id,
+                tenant_id: a.scope.tenant_id(),
+                receiver_id: &a.receiver_id,
+                connector_id: &a.connector_id,
+                event_type: &a.event_type,
+                provider_event_id: a.provider_event_id.as_deref(),
+                sha256: &a.sha256,
+                size: a.size,
+                source: a.source.as_deref(),
+                received_at: a.received_at,
+            }),
+            Delivery::Rejected(r) => DeliveryView::Rejected(RejectedView {
+                tenant_id: r.scope.tenant_id(),
+                receiver_id: &r.receiver_id,
+                connector_id: &r.connector_id,
+                reason: r.reason,
+                detail: &r.detail,
+                sha256: r.sha256.as_deref(),
+                size: r.size,
+                source: r.source.as_deref(),
+                received_at: r.received_at,
+            }),
+        }
+    }
+}
+
+fn event_row(a: &AcceptedDelivery, at: DateTime<Utc>) -> we::ActiveModel {
+    we::ActiveModel {
+        id: Set(a.event_id.clone()),
+        tenant_id: Set(a.scope.tenant_id().to_owned()),
+        receiver_id: Set(a.receiver_id.clone()),
+        connector_id: Set(a.connector_id.clone()),
+        event_type: Set(a.event_type.clone()),
+        provider_event_id: Set(a.provider_event_id.clone()),
+        payload: Set(Some(a.payload.clone())),
+        payload_sha256: Set(a.sha256.clone()),
+        payload_size: Set(i64::try_from(a.size).unwrap_or(i64::MAX)),
+        headers: Set(None),
+        processing_status: Set("pending".to_owned()),
+        attempts: Set(0),
+        max_attempts: Set(3),
+        next_attempt_at: Set(a.received_at),
+        lease_owner: Set(None),
+        lease_expires_at: Set(None),
+        error_type: Set(None),
+        error_message: Set(None),
+        result: Set(None),
+        attempt_log: Set(None),
+        received_at: Set(a.received_at),
+        processed_at: Set(None),
+        updated_at: Set(at),
+    }
+}
+
 impl Store {
     /// Commits a batch of deliveries in one transaction: new events stored
     /// (a repeated provider event id resolves to the first event), an audit
     /// entry for every delivery, the day's rollup counters, and receivers'
     /// `last_received_at` — then answers each delivery's outcome, in order.
+    /// Claiming provider keys is the one read the decision needs; the rest
+    /// of the decision is [`weir_core::webhook::ingest_plan::plan`].
     #[instrument(skip_all, fields(batch = batch.len()))]
     pub async fn ingest_batch(&self, batch: &[Delivery]) -> Result<Vec<DeliveryOutcome>, StoreError> {
         let txn = self.write_txn().await?;
@@ -200,165 +260,105 @@ impl Store {
                 Delivery::Rejected(_) => None,
             })
             .collect();
-        let mut resolved: HashMap<&str, DeliveryOutcome> = HashMap::new();
-        if !accepted.is_empty() {
-            let at = now();
-            // Provider-id deduplication: each delivery with a provider event
-            // id claims its key; the ones that find it taken are duplicates.
-            let owners = super::event_keys::claim(&txn, &accepted).await?;
-            let owner_of = |a: &AcceptedDelivery| {
-                a.provider_event_id.as_ref().and_then(|p| owners.get(&(a.receiver_id.clone(), p.clone())).cloned())
-            };
-            let mut fresh = Vec::new();
-            let mut firsts: HashMap<&str, String> = HashMap::new();
-            for a in &accepted {
-                match owner_of(a) {
-                    Some(owner) if owner != a.event_id => {
-                        firsts.insert(a.event_id.as_str(), owner);
-                    }
-                    _ => fresh.push(*a),
-                }
-            }
-            let models = fresh.iter().map(|a| we::ActiveModel {
-                id: Set(a.event_id.clone()),
-                tenant_id: Set(a.tenant_id.clone()),
-                receiver_id: Set(a.receiver_id.clone()),
-                connector_id: Set(a.connector_id.clone()),
-                event_type: Set(a.event_type.clone()),
-                provider_event_id: Set(a.provider_event_id.clone()),
-                payload: Set(Some(a.payload.clone())),
-                payload_sha256: Set(a.sha256.clone()),
-                payload_size: Set(i64::try_from(a.size).unwrap_or(i64::MAX)),
-                headers: Set(None),
-                processing_status: Set("pending".to_owned()),
-                attempts: Set(0),
-                max_attempts: Set(3),
-                next_attempt_at: Set(a.received_at),
-                lease_owner: Set(None),
-                lease_expires_at: Set(None),
-                error_type: Set(None),
-                error_message: Set(None),
-                result: Set(None),
-                attempt_log: Set(None),
-                received_at: Set(a.received_at),
-                processed_at: Set(None),
-                updated_at: Set(at),
-            });
-            // Several statements of at most ~32 KB of payload each: a larger
-            // Bind message spans TCP segments and, without TCP_NODELAY (which
-            // sqlx 0.9 does not set), waits ~40 ms for a delayed ACK.
-            let mut chunk = Vec::new();
-            let mut chunk_bytes = 0u64;
-            for (m, a) in models.zip(&fresh) {
-                chunk_bytes += a.size + 512;
-                chunk.push(m);
-                if chunk_bytes >= MAX_STATEMENT_BYTES {
-                    insert_events(&txn, std::mem::take(&mut chunk)).await?;
-                    chunk_bytes = 0;
-                }
-            }
-            if !chunk.is_empty() {
-                insert_events(&txn, chunk).await?;
-            }
-            // The status of each duplicate's first event.
-            let mut statuses: HashMap<String, String> = HashMap::new();
-            if !firsts.is_empty() {
-                let ids: HashSet<String> = firsts.values().cloned().collect();
-                let rows: Vec<(String, String)> = we::Entity::find()
-                    .select_only()
-                    .columns([we::Column::Id, we::Column::ProcessingStatus])
-                    .filter(we::Column::Id.is_in(ids))
-                    .into_tuple()
-                    .all(&txn)
-                    .await?;
-                statuses.extend(rows);
-            }
-            for a in &accepted {
-                let outcome = match firsts.get(a.event_id.as_str()) {
-                    None => DeliveryOutcome::Stored { event_id: a.event_id.clone() },
-                    Some(first) => DeliveryOutcome::Duplicate {
-                        event_id: first.clone(),
-                        // Only a key whose event was removed by hand has no
-                        // status: the delivery is still a duplicate.
-                        status: statuses.get(first).cloned().unwrap_or_else(|| "deleted".to_owned()),
-                    },
-                };
-                resolved.insert(a.event_id.as_str(), outcome);
-            }
-        }
+        // Provider-id deduplication: each delivery with a provider event
+        // id claims its key; the ones that find it taken are duplicates.
+        let owners =
+            if accepted.is_empty() { Owners::new() } else { super::event_keys::claim(&txn, &accepted).await? };
+        let views: Vec<DeliveryView<'_>> = batch.iter().map(Delivery::view).collect();
+        let plan = ingest_plan::plan(&views, &owners);
+        let outcomes = self.write_plan(&txn, batch, plan).await?;
+        txn.commit().await?;
+        Ok(outcomes)
+    }
 
-        // Audit entries per tenant, in batch order; rollups per tenant/connector/day.
-        let mut audits: BTreeMap<&str, Vec<AuditEntry>> = BTreeMap::new();
-        let mut days = DayCounters::default();
-        let mut errors = ErrorCounters::default();
-        let mut last_received: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for d in batch {
-            match d {
-                Delivery::Accepted(a) => {
-                    let outcome = resolved.get(a.event_id.as_str()).cloned().unwrap_or(DeliveryOutcome::Audited);
-                    let (label, status, event_id) = match &outcome {
-                        DeliveryOutcome::Stored { event_id } => ("accepted", 202, event_id.clone()),
-                        DeliveryOutcome::Duplicate { event_id, .. } => ("duplicate", 200, event_id.clone()),
-                        DeliveryOutcome::Audited => ("accepted", 202, a.event_id.clone()),
-                    };
-                    let day = a.received_at.date_naive();
-                    if label == "duplicate" {
-                        days.add(&a.tenant_id, &a.connector_id, day, "webhooks_duplicate", 1);
-                    } else {
-                        days.add(&a.tenant_id, &a.connector_id, day, "webhooks_received", 1);
-                        let e = last_received.entry(a.receiver_id.as_str()).or_insert(a.received_at);
-                        *e = (*e).max(a.received_at);
-                    }
-                    audits.entry(a.tenant_id.as_str()).or_default().push(AuditEntry {
-                        action: "webhook.received",
-                        actor: format!("receiver:{}", a.receiver_id),
-                        resource_type: "webhook_event",
-                        resource_id: event_id,
-                        connector_id: Some(a.connector_id.clone()),
-                        details: json!({
-                            "outcome": label, "status": status, "receiver_id": a.receiver_id,
-                            "event_type": a.event_type, "provider_event_id": a.provider_event_id,
-                            "size": a.size, "sha256": a.sha256, "source": a.source,
-                        }),
-                    });
-                    outcomes.push(outcome);
-                }
-                Delivery::Rejected(r) => {
-                    let day = r.received_at.date_naive();
-                    days.add(&r.tenant_id, &r.connector_id, day, "webhooks_rejected", 1);
-                    errors.add(&r.tenant_id, &r.connector_id, day, r.error_type, 1);
-                    audits.entry(r.tenant_id.as_str()).or_default().push(AuditEntry {
-                        action: "webhook.rejected",
-                        actor: format!("receiver:{}", r.receiver_id),
-                        resource_type: "webhook_receiver",
-                        resource_id: r.receiver_id.clone(),
-                        connector_id: Some(r.connector_id.clone()),
-                        details: json!({
-                            "outcome": "rejected", "status": r.status, "error_type": r.error_type,
-                            "detail": r.detail, "size": r.size, "sha256": r.sha256, "source": r.source,
-                        }),
-                    });
-                    outcomes.push(DeliveryOutcome::Audited);
-                }
+    /// The write step: persists what [`ingest_plan::plan`] decided and
+    /// answers each delivery's outcome (duplicates with their first
+    /// event's current status).
+    async fn write_plan<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        batch: &[Delivery],
+        plan: IngestPlan,
+    ) -> Result<Vec<DeliveryOutcome>, StoreError> {
+        let at = now();
+        // Several statements of at most ~32 KB of payload each: a larger
+        // Bind message spans TCP segments and, without TCP_NODELAY (which
+        // sqlx 0.9 does not set), waits ~40 ms for a delayed ACK.
+        let mut chunk = Vec::new();
+        let mut chunk_bytes = 0u64;
+        for (d, v) in batch.iter().zip(&plan.verdicts) {
+            let (Delivery::Accepted(a), Verdict::Store) = (d, v) else { continue };
+            chunk_bytes += a.size + 512;
+            chunk.push(event_row(a, at));
+            if chunk_bytes >= MAX_STATEMENT_BYTES {
+                insert_events(txn, std::mem::take(&mut chunk)).await?;
+                chunk_bytes = 0;
             }
         }
-        days.write(&txn).await?;
-        errors.write(&txn).await?;
-        for (receiver, at) in last_received {
+        if !chunk.is_empty() {
+            insert_events(txn, chunk).await?;
+        }
+        // The status of each duplicate's first event.
+        let firsts: HashSet<&String> =
+            plan.verdicts.iter().filter_map(|v| if let Verdict::DuplicateOf(f) = v { Some(f) } else { None }).collect();
+        let mut statuses: HashMap<String, String> = HashMap::new();
+        if !firsts.is_empty() {
+            let rows: Vec<(String, String)> = we::Entity::find()
+                .select_only()
+                .columns([we::Column::Id, we::Column::ProcessingStatus])
+                .filter(we::Column::Id.is_in(firsts))
+                .into_tuple()
+                .all(txn)
+                .await?;
+            statuses.extend(rows);
+        }
+        let mut days = DayCounters::default();
+        for ((tenant, connector, day, column), n) in &plan.days {
+            days.add(tenant, connector, *day, column, *n);
+        }
+        let mut errors = ErrorCounters::default();
+        for ((tenant, connector, day, error_type), n) in &plan.errors {
+            errors.add(tenant, connector, *day, error_type, *n);
+        }
+        days.write(txn).await?;
+        errors.write(txn).await?;
+        for (receiver, at) in &plan.last_received {
             wr::Entity::update_many()
-                .col_expr(wr::Column::LastReceivedAt, Expr::value(at))
-                .filter(wr::Column::Id.eq(receiver))
-                .exec(&txn)
+                .col_expr(wr::Column::LastReceivedAt, Expr::value(*at))
+                .filter(wr::Column::Id.eq(receiver.as_str()))
+                .exec(txn)
                 .await?;
         }
         // Last before the commit: on PostgreSQL appending locks the tenant's
         // row, and the lock should be held as briefly as possible.
-        for (tenant, entries) in audits {
-            self.append_audits(&txn, tenant, entries).await?;
+        for (tenant, entries) in plan.audits {
+            let entries = entries
+                .into_iter()
+                .map(|e| AuditEntry {
+                    action: e.action,
+                    actor: e.actor,
+                    resource_type: e.resource_type,
+                    resource_id: e.resource_id,
+                    connector_id: Some(e.connector_id),
+                    details: e.details,
+                })
+                .collect();
+            self.append_audits(txn, &tenant, entries).await?;
         }
-        txn.commit().await?;
-        Ok(outcomes)
+        Ok(batch
+            .iter()
+            .zip(plan.verdicts)
+            .map(|(d, v)| match (d, v) {
+                (Delivery::Accepted(a), Verdict::Store) => DeliveryOutcome::Stored { event_id: a.event_id.clone() },
+                (_, Verdict::DuplicateOf(first)) => DeliveryOutcome::Duplicate {
+                    // Only a key whose event was removed by hand has no
+                    // status: the delivery is still a duplicate.
+                    status: statuses.get(&first).cloned().unwrap_or_else(|| "deleted".to_owned()),
+                    event_id: first,
+                },
+                _ => DeliveryOutcome::Audited,
+            })
+            .collect())
     }
 
     /// The tenant's events, newest first.
