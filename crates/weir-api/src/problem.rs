@@ -247,3 +247,34 @@ impl IntoResponse for ApiError {
 pub async fn not_found_fallback() -> ApiError {
     ApiError::NotFound
 }
+
+#[cfg(test)]
+mod tests {
+    use weir_core::webhook::VerifyError;
+
+    use super::*;
+
+    /// Every refusal of intake keeps the status and problem type it had
+    /// when the receive handler built them itself.
+    #[test]
+    fn refusals_map_to_their_statuses() {
+        let cases = [
+            (Refusal::NotFound, 404, "not-found"),
+            (Refusal::Gone { why: "this receiver is inactive" }, 410, "gone"),
+            (Refusal::RateLimited { retry_after: 3 }, 429, "rate-limited"),
+            (Refusal::UnsupportedMediaType, 415, "unsupported-media-type"),
+            (Refusal::PayloadTooLarge, 413, "payload-too-large"),
+            (Refusal::Unauthenticated(VerifyError::BadSignature), 401, "unauthorized"),
+            (Refusal::MalformedJson("invalid JSON: x".into()), 400, "malformed-json"),
+            (Refusal::SchemaInvalid(FieldErrors::single("/id", "required")), 422, "validation"),
+            (Refusal::Lookup(IntakeError::Broken("r1".into(), "bad".into())), 500, "internal"),
+            (Refusal::Unavailable, 503, "unavailable"),
+        ];
+        for (refusal, status, kind) in cases {
+            let problem = ApiError::from(refusal).problem();
+            assert_eq!((problem.status, problem.kind.as_str()), (status, format!("urn:weir:problem:{kind}").as_str()));
+        }
+        let unauthorized = ApiError::from(Refusal::Unauthenticated(VerifyError::BadToken)).problem();
+        assert_eq!(unauthorized.detail.as_deref(), Some("invalid token"));
+    }
+}

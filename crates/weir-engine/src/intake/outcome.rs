@@ -74,3 +74,38 @@ impl Refusal {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The audit `detail` of each audited refusal is the sentence the
+    /// receive handler recorded before intake moved here; unaudited ones
+    /// have no reason.
+    #[test]
+    fn audited_refusals_keep_their_reason_and_detail() {
+        let cases = [
+            (Refusal::RateLimited { retry_after: 2 }, "rate_limited", "rate limited"),
+            (Refusal::UnsupportedMediaType, "unsupported_media_type", "unsupported media type"),
+            (Refusal::PayloadTooLarge, "payload_too_large", "payload too large"),
+            (
+                Refusal::Unauthenticated(VerifyError::Stale(400, 300)),
+                "timestamp_stale",
+                "timestamp is stale: 400 s old (tolerance 300 s)",
+            ),
+            (
+                Refusal::MalformedJson("invalid JSON: eof".into()),
+                "malformed_json",
+                "malformed request: invalid JSON: eof",
+            ),
+            (Refusal::SchemaInvalid(FieldErrors::single("/", "x")), "schema_invalid", "validation failed"),
+        ];
+        for (refusal, reason, detail) in cases {
+            assert_eq!(refusal.reason().map(RefusalReason::as_str), Some(reason));
+            assert_eq!(refusal.to_string(), detail);
+        }
+        for unaudited in [Refusal::NotFound, Refusal::Gone { why: "x" }, Refusal::Unavailable] {
+            assert_eq!(unaudited.reason(), None);
+        }
+    }
+}
