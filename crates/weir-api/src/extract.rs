@@ -20,9 +20,7 @@ pub struct ApiJson<T>(pub T);
 
 /// Whether a Content-Type names JSON (`application/json` or `application/*+json`).
 pub(crate) fn is_json(content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else { return false };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    weir_core::json::is_json_media_type(content_type)
 }
 
 /// Turns a serde path and message into a field key: the JSON path, or for

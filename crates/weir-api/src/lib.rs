@@ -13,14 +13,12 @@ pub mod auth;
 pub mod download;
 pub mod envelope;
 pub mod extract;
-pub mod intake;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod policy;
 pub mod problem;
 pub mod routes;
-pub mod shared_limit;
 pub mod ui;
 
 use std::sync::Arc;
@@ -74,7 +72,7 @@ pub struct Services {
     /// The shared outbound HTTP client.
     pub outbound: Outbound,
     /// Webhook intake (group-commit writer, receiver cache, rate limits).
-    pub intake: intake::Intake,
+    pub intake: weir_engine::Intake,
     /// Wakes idle workers (after a replay puts events back in the queue).
     pub wake: Arc<tokio::sync::Notify>,
     /// The sync engine (woken when a run is queued).

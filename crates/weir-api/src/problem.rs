@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use weir_core::FieldErrors;
+use weir_engine::intake::{IntakeError, Refusal};
 use weir_store::StoreError;
 
 /// The content type of every error answer.
@@ -179,6 +180,25 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The one mapping of intake's refusals to responses.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound => ApiError::NotFound,
+            Refusal::Gone { why } => ApiError::Gone(why),
+            Refusal::RateLimited { retry_after } => ApiError::TooManyRequests(retry_after),
+            Refusal::UnsupportedMediaType => ApiError::UnsupportedMediaType,
+            Refusal::PayloadTooLarge => ApiError::PayloadTooLarge,
+            Refusal::Unauthenticated(e) => ApiError::DeliveryUnauthorized(e.to_string()),
+            Refusal::MalformedJson(detail) => ApiError::BadRequest(detail),
+            Refusal::SchemaInvalid(errors) => ApiError::Validation(errors),
+            Refusal::Lookup(IntakeError::Store(e)) => e.into(),
+            Refusal::Lookup(e @ IntakeError::Broken(..)) => ApiError::Internal(Box::new(e)),
+            Refusal::Unavailable => ApiError::Unavailable,
+        }
+    }
+}
+
 /// Renders a problem body with its headers.
 pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
     let body = serde_json::to_vec(problem).unwrap_or_else(|_| b"{}".to_vec());
@@ -226,4 +246,35 @@ impl IntoResponse for ApiError {
 /// The answer for a route that does not exist.
 pub async fn not_found_fallback() -> ApiError {
     ApiError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_core::webhook::VerifyError;
+
+    use super::*;
+
+    /// Every refusal of intake keeps the status and problem type it had
+    /// when the receive handler built them itself.
+    #[test]
+    fn refusals_map_to_their_statuses() {
+        let cases = [
+            (Refusal::NotFound, 404, "not-found"),
+            (Refusal::Gone { why: "this receiver is inactive" }, 410, "gone"),
+            (Refusal::RateLimited { retry_after: 3 }, 429, "rate-limited"),
+            (Refusal::UnsupportedMediaType, 415, "unsupported-media-type"),
+            (Refusal::PayloadTooLarge, 413, "payload-too-large"),
+            (Refusal::Unauthenticated(VerifyError::BadSignature), 401, "unauthorized"),
+            (Refusal::MalformedJson("invalid JSON: x".into()), 400, "malformed-json"),
+            (Refusal::SchemaInvalid(FieldErrors::single("/id", "required")), 422, "validation"),
+            (Refusal::Lookup(IntakeError::Broken("r1".into(), "bad".into())), 500, "internal"),
+            (Refusal::Unavailable, 503, "unavailable"),
+        ];
+        for (refusal, status, kind) in cases {
+            let problem = ApiError::from(refusal).problem();
+            assert_eq!((problem.status, problem.kind.as_str()), (status, format!("urn:weir:problem:{kind}").as_str()));
+        }
+        let unauthorized = ApiError::from(Refusal::Unauthenticated(VerifyError::BadToken)).problem();
+        assert_eq!(unauthorized.detail.as_deref(), Some("invalid token"));
+    }
 }

@@ -13,6 +13,14 @@ pub fn contains_nul(v: &Value) -> bool {
     }
 }
 
+/// Whether a Content-Type names JSON (`application/json` or
+/// `application/*+json`), parameters such as `charset` ignored.
+pub fn is_json_media_type(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

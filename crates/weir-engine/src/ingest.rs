@@ -117,7 +117,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wak
                 for (d, o) in batch.iter().zip(&outcomes) {
                     if let (Delivery::Accepted(a), DeliveryOutcome::Stored { event_id }) = (d, o) {
                         live.publish(
-                            &a.tenant_id,
+                            a.scope.tenant_id(),
                             weir_core::LiveKind::EventReceived,
                             serde_json::json!({
                                 "event_id": event_id, "connector_id": a.connector_id,

@@ -10,6 +10,7 @@
 pub mod connectors;
 pub mod engine;
 pub mod ingest;
+pub mod intake;
 pub mod live;
 pub mod outbound;
 pub mod processing;
@@ -19,6 +20,7 @@ pub mod sync;
 pub use connectors::{ConnectionTest, Connector, ConnectorError, FetchedPage, PushOutcome, build_connector};
 pub use engine::{Engine, EngineOptions};
 pub use ingest::{Ingest, IngestError, IngestOptions};
+pub use intake::{Intake, Receipt, Refusal};
 pub use live::{LiveBus, LiveEvent};
 pub use outbound::{Outbound, OutboundPolicy};
 pub use processing::{BatchReport, Processor, ProcessorOptions, RetryPolicy};

@@ -206,10 +206,9 @@ fn engine_options(config: &Config, master_key: MasterKey) -> EngineOptions {
 
 /// The handlers' services, from the running engine.
 fn services(config: &Config, engine: &Engine, stopping: CancellationToken) -> Services {
-    let mut intake =
-        weir_api::intake::Intake::new(engine.ingest(), config.rate_limit_per_minute, config.max_body_bytes);
+    let mut intake = weir_engine::Intake::new(engine.ingest(), config.rate_limit_per_minute, config.max_body_bytes);
     if let Some(url) = &config.redis_url {
-        match weir_api::shared_limit::SharedLimits::new(url.expose()) {
+        match weir_engine::intake::SharedLimits::new(url.expose()) {
             Ok(shared) => {
                 tracing::info!(redis = ?url, "webhook rate limits are shared through Redis");
                 intake = intake.with_shared_limits(shared);

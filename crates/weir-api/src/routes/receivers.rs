@@ -151,7 +151,7 @@ fn check_event_type(errors: &mut FieldErrors, t: &str) {
 fn check_schema(errors: &mut FieldErrors, schema: &Value) {
     if !schema.is_object() && !schema.is_boolean() {
         errors.add("schema", "must be a JSON Schema object");
-    } else if let Err(e) = crate::intake::compile_schema(schema) {
+    } else if let Err(e) = weir_engine::intake::compile_schema(schema) {
         errors.add("schema", format!("is not a valid JSON Schema: {e}"));
     }
 }

@@ -6,11 +6,14 @@
 
 mod auth;
 mod extract;
+pub mod ingest_plan;
+mod refusal;
 pub mod sign;
 mod verify;
 
 pub use auth::{HmacEncoding, ReceiverAuth, ReceiverMethod, generate_secret, key_material};
 pub use extract::{event_type_of, provider_event_id};
+pub use refusal::{AcceptedOutcome, RefusalReason};
 pub use verify::{Inbound, SignatureVerifier, VerifyError, verifier_for};
 
 /// Header lookup by lowercase name.

@@ -51,11 +51,7 @@ pub enum VerifyError {
 impl VerifyError {
     /// The stable error type for audit and dashboards.
     pub fn error_type(&self) -> &'static str {
-        match self {
-            VerifyError::Stale(..) | VerifyError::Future(..) => "timestamp_stale",
-            VerifyError::MissingHeader(_) | VerifyError::Malformed(_) => "signature_missing",
-            VerifyError::BadSignature | VerifyError::BadToken => "signature_invalid",
-        }
+        super::RefusalReason::from(self).as_str()
     }
 }
 

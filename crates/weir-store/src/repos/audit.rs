@@ -182,7 +182,7 @@ impl Store {
             prev_hash = model.entry_hash.clone();
             models.push(audit_logs::ActiveModel::from(model));
         }
-        // At most 64 entries (~32 KB) per statement: see `events::MAX_STATEMENT_BYTES`.
+        // At most 64 entries (~32 KB) per statement: see `ingest::MAX_STATEMENT_BYTES`.
         let mut models = models.into_iter().peekable();
         while models.peek().is_some() {
             let chunk: Vec<_> = models.by_ref().take(64).collect();

@@ -1,20 +1,15 @@
-//! Webhook events: the group-committed ingest of deliveries (stored,
-//! duplicate or rejected — each audited, each counted in the day's rollup,
-//! all in one transaction per batch), and the tenant-scoped events API.
-
-use std::collections::{BTreeMap, HashMap, HashSet};
+//! Webhook events: the deliveries ingest takes (stored, duplicate or
+//! rejected; committed by `ingest.rs`), and the tenant-scoped events API.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
-use serde_json::{Value, json};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::Value;
 use tracing::instrument;
-use weir_core::{EventStatus, PageRequest, RollupCounter};
+use weir_core::webhook::RefusalReason;
+use weir_core::{EventStatus, PageRequest};
 
-use super::audit::AuditEntry;
-use super::rollups::{DayCounters, ErrorCounters};
-use super::{Paged, now, paged};
-use crate::entities::{webhook_events as we, webhook_receivers as wr};
+use super::{Paged, paged};
+use crate::entities::webhook_events as we;
 use crate::{Store, StoreError, TenantScope};
 
 /// A verified, parsed delivery to store.
@@ -22,13 +17,13 @@ use crate::{Store, StoreError, TenantScope};
 pub struct AcceptedDelivery {
     /// The id the event gets if it is not a duplicate.
     pub event_id: String,
-    /// Its tenant.
-    pub tenant_id: String,
-    /// The receiver it arrived through.
+    /// The receiver's tenant (known from its key, trusted once verified).
+    pub scope: TenantScope,
+    /// The receiver it arrived at.
     pub receiver_id: String,
-    /// The connector it belongs to.
+    /// The receiver's connector.
     pub connector_id: String,
-    /// Event type.
+    /// The event type picked from the receiver's rule.
     pub event_type: String,
     /// Provider's id, for duplicate detection.
     pub provider_event_id: Option<String>,
@@ -47,16 +42,14 @@ pub struct AcceptedDelivery {
 /// A refused delivery to record (its body is never stored).
 #[derive(Debug, Clone)]
 pub struct RejectedDelivery {
-    /// Its tenant.
-    pub tenant_id: String,
-    /// The receiver it arrived through.
+    /// The receiver's tenant.
+    pub scope: TenantScope,
+    /// The receiver it arrived at.
     pub receiver_id: String,
-    /// The connector it belongs to.
+    /// The receiver's connector.
     pub connector_id: String,
-    /// The HTTP status answered.
-    pub status: u16,
-    /// Stable error type (`signature_invalid`, `payload_too_large`, …).
-    pub error_type: &'static str,
+    /// Why it was refused: the stored error type and recorded status follow from it.
+    pub reason: RefusalReason,
     /// Why, as told to the client.
     pub detail: String,
     /// SHA-256 of what was read of the body, if anything.
@@ -101,17 +94,17 @@ pub enum DeliveryOutcome {
 /// An event as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookEvent {
-    /// Its id (time-ordered UUID).
+    /// Id.
     pub id: String,
-    /// The receiver it arrived through.
+    /// Receiver.
     pub receiver_id: String,
-    /// The connector it belongs to.
+    /// Connector.
     pub connector_id: String,
     /// Event type.
     pub event_type: String,
     /// Provider's id.
     pub provider_event_id: Option<String>,
-    /// Where it is in the queue.
+    /// `pending`, `processing`, `completed`, `failed`.
     pub processing_status: EventStatus,
     /// Processing attempts so far.
     pub attempts: i32,
@@ -129,7 +122,7 @@ pub struct WebhookEvent {
     pub payload_size: i64,
     /// Processing result.
     pub result: Option<Value>,
-    /// When it was received.
+    /// Arrival.
     pub received_at: DateTime<Utc>,
     /// Processing end.
     pub processed_at: Option<DateTime<Utc>>,
@@ -164,11 +157,11 @@ impl From<we::Model> for WebhookEvent {
 /// Event list filters.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
-    /// Only events in this state.
+    /// Processing status.
     pub status: Option<EventStatus>,
-    /// Only those of this connector.
+    /// Connector.
     pub connector_id: Option<String>,
-    /// Only those that arrived through this receiver.
+    /// Receiver.
     pub receiver_id: Option<String>,
     /// Event type.
     pub event_type: Option<String>,
@@ -178,186 +171,7 @@ pub struct EventFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Largest payload total per INSERT statement (see `ingest_batch`).
-pub(crate) const MAX_STATEMENT_BYTES: u64 = 32 * 1024;
-
-async fn insert_events<C: ConnectionTrait>(conn: &C, models: Vec<we::ActiveModel>) -> Result<(), StoreError> {
-    we::Entity::insert_many(models).exec_without_returning(conn).await?;
-    Ok(())
-}
-
 impl Store {
-    /// Commits a batch of deliveries in one transaction: new events stored
-    /// (a repeated provider event id resolves to the first event), an audit
-    /// entry for every delivery, the day's rollup counters, and receivers'
-    /// `last_received_at` — then answers each delivery's outcome, in order.
-    #[instrument(skip_all, fields(batch = batch.len()))]
-    pub async fn ingest_batch(&self, batch: &[Delivery]) -> Result<Vec<DeliveryOutcome>, StoreError> {
-        let txn = self.write_txn().await?;
-        let accepted: Vec<&AcceptedDelivery> = batch
-            .iter()
-            .filter_map(|d| match d {
-                Delivery::Accepted(a) => Some(a),
-                Delivery::Rejected(_) => None,
-            })
-            .collect();
-        let mut resolved: HashMap<&str, DeliveryOutcome> = HashMap::new();
-        if !accepted.is_empty() {
-            let at = now();
-            // Provider-id deduplication: each delivery with a provider event
-            // id claims its key; the ones that find it taken are duplicates.
-            let owners = super::event_keys::claim(&txn, &accepted).await?;
-            let owner_of = |a: &AcceptedDelivery| {
-                a.provider_event_id.as_ref().and_then(|p| owners.get(&(a.receiver_id.clone(), p.clone())).cloned())
-            };
-            let mut fresh = Vec::new();
-            let mut firsts: HashMap<&str, String> = HashMap::new();
-            for a in &accepted {
-                match owner_of(a) {
-                    Some(owner) if owner != a.event_id => {
-                        firsts.insert(a.event_id.as_str(), owner);
-                    }
-                    _ => fresh.push(*a),
-                }
-            }
-            let models = fresh.iter().map(|a| we::ActiveModel {
-                id: Set(a.event_id.clone()),
-                tenant_id: Set(a.tenant_id.clone()),
-                receiver_id: Set(a.receiver_id.clone()),
-                connector_id: Set(a.connector_id.clone()),
-                event_type: Set(a.event_type.clone()),
-                provider_event_id: Set(a.provider_event_id.clone()),
-                payload: Set(Some(a.payload.clone())),
-                payload_sha256: Set(a.sha256.clone()),
-                payload_size: Set(i64::try_from(a.size).unwrap_or(i64::MAX)),
-                headers: Set(None),
-                processing_status: Set(EventStatus::Pending),
-                attempts: Set(0),
-                next_attempt_at: Set(a.received_at),
-                lease_owner: Set(None),
-                lease_expires_at: Set(None),
-                error_type: Set(None),
-                error_message: Set(None),
-                result: Set(None),
-                attempt_log: Set(None),
-                received_at: Set(a.received_at),
-                processed_at: Set(None),
-                updated_at: Set(at),
-            });
-            // Several statements of at most ~32 KB of payload each: a larger
-            // Bind message spans TCP segments and, without TCP_NODELAY (which
-            // sqlx 0.9 does not set), waits ~40 ms for a delayed ACK.
-            let mut chunk = Vec::new();
-            let mut chunk_bytes = 0u64;
-            for (m, a) in models.zip(&fresh) {
-                chunk_bytes += a.size + 512;
-                chunk.push(m);
-                if chunk_bytes >= MAX_STATEMENT_BYTES {
-                    insert_events(&txn, std::mem::take(&mut chunk)).await?;
-                    chunk_bytes = 0;
-                }
-            }
-            if !chunk.is_empty() {
-                insert_events(&txn, chunk).await?;
-            }
-            // The status of each duplicate's first event.
-            let mut statuses: HashMap<String, EventStatus> = HashMap::new();
-            if !firsts.is_empty() {
-                let ids: HashSet<String> = firsts.values().cloned().collect();
-                let rows: Vec<(String, EventStatus)> = we::Entity::find()
-                    .select_only()
-                    .columns([we::Column::Id, we::Column::ProcessingStatus])
-                    .filter(we::Column::Id.is_in(ids))
-                    .into_tuple()
-                    .all(&txn)
-                    .await?;
-                statuses.extend(rows);
-            }
-            for a in &accepted {
-                let outcome = match firsts.get(a.event_id.as_str()) {
-                    None => DeliveryOutcome::Stored { event_id: a.event_id.clone() },
-                    Some(first) => {
-                        DeliveryOutcome::Duplicate { event_id: first.clone(), status: statuses.get(first).copied() }
-                    }
-                };
-                resolved.insert(a.event_id.as_str(), outcome);
-            }
-        }
-
-        // Audit entries per tenant, in batch order; rollups per tenant/connector/day.
-        let mut audits: BTreeMap<&str, Vec<AuditEntry>> = BTreeMap::new();
-        let mut days = DayCounters::default();
-        let mut errors = ErrorCounters::default();
-        let mut last_received: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for d in batch {
-            match d {
-                Delivery::Accepted(a) => {
-                    let outcome = resolved.get(a.event_id.as_str()).cloned().unwrap_or(DeliveryOutcome::Audited);
-                    let (label, status, event_id) = match &outcome {
-                        DeliveryOutcome::Stored { event_id } => ("accepted", 202, event_id.clone()),
-                        DeliveryOutcome::Duplicate { event_id, .. } => ("duplicate", 200, event_id.clone()),
-                        DeliveryOutcome::Audited => ("accepted", 202, a.event_id.clone()),
-                    };
-                    let day = a.received_at.date_naive();
-                    if label == "duplicate" {
-                        days.add(&a.tenant_id, &a.connector_id, day, RollupCounter::WebhooksDuplicate, 1);
-                    } else {
-                        days.add(&a.tenant_id, &a.connector_id, day, RollupCounter::WebhooksReceived, 1);
-                        let e = last_received.entry(a.receiver_id.as_str()).or_insert(a.received_at);
-                        *e = (*e).max(a.received_at);
-                    }
-                    audits.entry(a.tenant_id.as_str()).or_default().push(AuditEntry {
-                        action: "webhook.received",
-                        actor: format!("receiver:{}", a.receiver_id),
-                        resource_type: "webhook_event",
-                        resource_id: event_id,
-                        connector_id: Some(a.connector_id.clone()),
-                        details: json!({
-                            "outcome": label, "status": status, "receiver_id": a.receiver_id,
-                            "event_type": a.event_type, "provider_event_id": a.provider_event_id,
-                            "size": a.size, "sha256": a.sha256, "source": a.source,
-                        }),
-                    });
-                    outcomes.push(outcome);
-                }
-                Delivery::Rejected(r) => {
-                    let day = r.received_at.date_naive();
-                    days.add(&r.tenant_id, &r.connector_id, day, RollupCounter::WebhooksRejected, 1);
-                    errors.add(&r.tenant_id, &r.connector_id, day, r.error_type, 1);
-                    audits.entry(r.tenant_id.as_str()).or_default().push(AuditEntry {
-                        action: "webhook.rejected",
-                        actor: format!("receiver:{}", r.receiver_id),
-                        resource_type: "webhook_receiver",
-                        resource_id: r.receiver_id.clone(),
-                        connector_id: Some(r.connector_id.clone()),
-                        details: json!({
-                            "outcome": "rejected", "status": r.status, "error_type": r.error_type,
-                            "detail": r.detail, "size": r.size, "sha256": r.sha256, "source": r.source,
-                        }),
-                    });
-                    outcomes.push(DeliveryOutcome::Audited);
-                }
-            }
-        }
-        days.write(&txn).await?;
-        errors.write(&txn).await?;
-        for (receiver, at) in last_received {
-            wr::Entity::update_many()
-                .col_expr(wr::Column::LastReceivedAt, Expr::value(at))
-                .filter(wr::Column::Id.eq(receiver))
-                .exec(&txn)
-                .await?;
-        }
-        // Last before the commit: on PostgreSQL appending locks the tenant's
-        // row, and the lock should be held as briefly as possible.
-        for (tenant, entries) in audits {
-            self.append_audits(&txn, tenant, entries).await?;
-        }
-        txn.commit().await?;
-        Ok(outcomes)
-    }
-
     /// The tenant's events, newest first.
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
     pub async fn list_events(

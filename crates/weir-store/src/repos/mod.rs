@@ -10,6 +10,7 @@ pub mod dashboard;
 pub(crate) mod event_keys;
 pub mod events;
 pub mod field_mappings;
+pub(crate) mod ingest;
 pub mod instance;
 pub mod partitions;
 pub mod queue;

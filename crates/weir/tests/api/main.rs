@@ -14,6 +14,7 @@ mod connectors;
 mod contract;
 mod dashboard;
 mod field_mappings;
+mod ingest;
 mod isolation;
 mod live;
 mod metrics;

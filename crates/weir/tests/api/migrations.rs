@@ -108,10 +108,11 @@ async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
     db.close().await.ok();
 
     // A redelivery of an old provider event is a duplicate of it; a new one is stored.
+    let scope = store.receiver_by_key("key1").await.unwrap().expect("the seeded receiver").scope;
     let delivery = |event_id: &str, pid: &str| {
         Delivery::Accepted(AcceptedDelivery {
             event_id: event_id.to_owned(),
-            tenant_id: "t1".into(),
+            scope: scope.clone(),
             receiver_id: "r1".into(),
             connector_id: "c1".into(),
             event_type: "order.created".into(),

@@ -1,7 +1,7 @@
 //! Per-connector webhook rate limits shared by every instance, kept in
 //! Redis (`WEIR_REDIS_URL`): one GCRA state per connector, updated by an
 //! atomic Lua script, so N instances together admit the configured rate,
-//! not N times it. The local `governor` limiter (`intake.rs`) is the same
+//! not N times it. The local `governor` limiter (`limit.rs`) is the same
 //! algorithm for one instance.
 //!
 //! Redis is optional and never a single point of failure: when it cannot be

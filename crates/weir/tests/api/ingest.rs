@@ -1,0 +1,159 @@
+//! `Store::ingest_batch` called directly, without HTTP: one batch mixing
+//! new events, a duplicate inside the batch, a duplicate of an earlier
+//! batch and a refusal commits events, audit entries, rollups and
+//! `last_received_at` together, on both backends.
+
+use chrono::Utc;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::json;
+use weir_core::webhook::RefusalReason;
+use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome, RejectedDelivery, TenantScope};
+
+use crate::backend_tests;
+use crate::helpers::{Backend, TestApp};
+
+backend_tests!(a_mixed_batch_commits_events_audits_and_rollups, a_batch_of_refusals_only_audits);
+
+fn intake_only() -> weir::config::Settings {
+    weir::config::Settings { workers: Some("0".into()), ..weir::config::Settings::default() }
+}
+
+struct Setup {
+    store: weir_store::Store,
+    scope: TenantScope,
+    receiver_id: String,
+    connector_id: String,
+    key: String,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let t = app.tenant("acme").await;
+    let (_, admin) = app.token(&t, "admin").await;
+    let connector = json!({"code": "shop", "name": "Shop", "type": "webhook", "environment": "development"});
+    let (s, c) = app.call(Method::POST, "/api/v1/integration/connectors", Some(&admin), Some(connector)).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let connector_id = c["data"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/integration/connectors/{connector_id}/webhook-receivers");
+    let (s, r) = app
+        .call(Method::POST, &path, Some(&admin), Some(json!({"event_type": "*", "auth": {"method": "github"}})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let key = r["data"]["key"].as_str().unwrap().to_owned();
+    let store = app.store().await;
+    let keyed = store.receiver_by_key(&key).await.unwrap().expect("the receiver");
+    Setup { scope: keyed.scope, receiver_id: keyed.receiver.id, connector_id, key, store }
+}
+
+impl Setup {
+    fn accepted(&self, event_id: &str, pid: Option<&str>) -> Delivery {
+        Delivery::Accepted(AcceptedDelivery {
+            event_id: event_id.to_owned(),
+            scope: self.scope.clone(),
+            receiver_id: self.receiver_id.clone(),
+            connector_id: self.connector_id.clone(),
+            event_type: "order.created".into(),
+            provider_event_id: pid.map(str::to_owned),
+            payload: json!({"id": event_id}),
+            sha256: "a".repeat(64),
+            size: 12,
+            source: Some("127.0.0.1".into()),
+            received_at: Utc::now(),
+        })
+    }
+
+    fn rejected(&self, reason: RefusalReason) -> Delivery {
+        Delivery::Rejected(RejectedDelivery {
+            scope: self.scope.clone(),
+            receiver_id: self.receiver_id.clone(),
+            connector_id: self.connector_id.clone(),
+            reason,
+            detail: "signature does not match".into(),
+            sha256: None,
+            size: 3,
+            source: None,
+            received_at: Utc::now(),
+        })
+    }
+
+    async fn audits(&self) -> Vec<weir_store::AuditRecord> {
+        let page = weir_core::PageRequest::parse(Some(1), Some(100)).unwrap();
+        let a = self.store.list_audit(&self.scope, page).await.unwrap();
+        assert_eq!(self.store.verify_audit_chain(&self.scope).await.unwrap(), Ok(a.total), "the audit chain verifies");
+        a.items.into_iter().filter(|r| r.action.starts_with("webhook.")).collect()
+    }
+}
+
+async fn number(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
+    row.map_or(0, |r| r.try_get::<i64>("", "n").unwrap())
+}
+
+async fn a_mixed_batch_commits_events_audits_and_rollups(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, intake_only()).await else { return };
+    let s = setup(&app).await;
+    let first = s.store.ingest_batch(&[s.accepted("e-old", Some("p0"))]).await.unwrap();
+    assert_eq!(first, vec![DeliveryOutcome::Stored { event_id: "e-old".into() }]);
+
+    let batch = [
+        s.accepted("e1", Some("p1")),
+        s.rejected(RefusalReason::SignatureInvalid),
+        s.accepted("e2", Some("p1")),
+        s.accepted("e3", None),
+        s.accepted("e4", Some("p0")),
+    ];
+    let outcomes = s.store.ingest_batch(&batch).await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            DeliveryOutcome::Stored { event_id: "e1".into() },
+            DeliveryOutcome::Audited,
+            DeliveryOutcome::Duplicate { event_id: "e1".into(), status: Some(weir_core::EventStatus::Pending) },
+            DeliveryOutcome::Stored { event_id: "e3".into() },
+            DeliveryOutcome::Duplicate { event_id: "e-old".into(), status: Some(weir_core::EventStatus::Pending) },
+        ]
+    );
+    for id in ["e-old", "e1", "e3"] {
+        assert_eq!(s.store.get_event(&s.scope, id).await.unwrap().processing_status, weir_core::EventStatus::Pending);
+    }
+    assert!(s.store.get_event(&s.scope, "e2").await.is_err(), "a duplicate stores nothing");
+    assert!(s.store.receiver_by_key(&s.key).await.unwrap().unwrap().receiver.last_received_at.is_some());
+
+    let audits = s.audits().await;
+    assert_eq!(audits.len(), 6, "one entry per delivery");
+    let details: Vec<_> = audits
+        .iter()
+        .map(|a| (a.details["outcome"].as_str().unwrap().to_owned(), a.details["status"].clone()))
+        .collect();
+    for (outcome, status) in [("accepted", 202), ("duplicate", 200), ("rejected", 401)] {
+        assert!(details.contains(&(outcome.to_owned(), json!(status))), "{outcome} {status} in {details:?}");
+    }
+    let rejected = audits.iter().find(|a| a.action == "webhook.rejected").unwrap();
+    assert_eq!(rejected.details["error_type"], "signature_invalid");
+
+    let db = Database::connect(&app.db_url).await.unwrap();
+    let sum = |column: &str| format!("SELECT CAST(SUM({column}) AS BIGINT) AS n FROM daily_rollups");
+    assert_eq!(number(&db, &sum("webhooks_received")).await, 3);
+    assert_eq!(number(&db, &sum("webhooks_duplicate")).await, 2);
+    assert_eq!(number(&db, &sum("webhooks_rejected")).await, 1);
+    let errors =
+        "SELECT CAST(SUM(error_count) AS BIGINT) AS n FROM daily_error_rollups WHERE error_type = 'signature_invalid'";
+    assert_eq!(number(&db, errors).await, 1);
+    db.close().await.ok();
+    s.store.close().await;
+}
+
+async fn a_batch_of_refusals_only_audits(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, intake_only()).await else { return };
+    let s = setup(&app).await;
+    let batch = [s.rejected(RefusalReason::RateLimited), s.rejected(RefusalReason::SchemaInvalid)];
+    let outcomes = s.store.ingest_batch(&batch).await.unwrap();
+    assert_eq!(outcomes, vec![DeliveryOutcome::Audited, DeliveryOutcome::Audited]);
+    let audits = s.audits().await;
+    let mut seen: Vec<_> =
+        audits.iter().map(|a| (a.details["error_type"].clone(), a.details["status"].clone())).collect();
+    seen.sort_by_key(|(t, _)| t.to_string());
+    assert_eq!(seen, vec![(json!("rate_limited"), json!(429)), (json!("schema_invalid"), json!(422))]);
+    assert!(s.store.receiver_by_key(&s.key).await.unwrap().unwrap().receiver.last_received_at.is_none());
+    s.store.close().await;
+}
