@@ -16,6 +16,7 @@ pub mod ids;
 pub mod json;
 pub mod mapping;
 pub mod pagination;
+pub mod redact;
 pub mod role;
 pub mod rollup;
 pub mod seal;

@@ -64,12 +64,8 @@ impl DatabaseUrl {
                 s.to_owned()
             }
             Backend::Postgres => {
-                let mut u = url::Url::parse(s).map_err(|_| InvalidDatabaseUrl::Malformed)?;
-                if u.password().is_some() {
-                    // Cannot fail on a URL that already has a host.
-                    let _ = u.set_password(Some("REDACTED"));
-                }
-                u.to_string()
+                let u = url::Url::parse(s).map_err(|_| InvalidDatabaseUrl::Malformed)?;
+                weir_core::redact::redact_password(&u)
             }
         };
         Ok(Self { url: SecretString::from(s.to_owned()), backend, redacted })

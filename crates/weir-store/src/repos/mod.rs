@@ -33,6 +33,13 @@ pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// When a lease taken at `at` for `lease` runs out (event and sync-run
+/// leases alike). A lease too long for a timestamp, which no configured one
+/// is (they are at most an hour), counts as 60 seconds.
+pub(crate) fn lease_end(at: DateTime<Utc>, lease: std::time::Duration) -> DateTime<Utc> {
+    at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60))
+}
+
 /// One page of an ordered query and the query's total count, its rows
 /// turned into `T`.
 pub(crate) async fn paged<E, T>(

@@ -16,9 +16,9 @@ use tracing::instrument;
 
 use super::audit::AuditEntry;
 use super::connector_health::Activity;
-use super::now;
 use super::records::{RecordWrite, UpsertOutcome};
 use super::rollups::{DayCounters, ErrorCounters};
+use super::{lease_end, now};
 use crate::entities::webhook_events as we;
 use weir_core::{AttemptOutcome, EventErrorType, EventStatus, PlanOutcome, RecordAction, RollupCounter};
 
@@ -174,10 +174,6 @@ fn claimed_from(m: we::Model) -> ClaimedEvent {
 /// the partitions holding the events instead of probing every day's index.
 fn partitioned(backend: sea_orm::DbBackend) -> bool {
     backend == sea_orm::DbBackend::Postgres
-}
-
-fn lease_end(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30))
 }
 
 impl Store {

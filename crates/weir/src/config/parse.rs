@@ -222,12 +222,10 @@ pub(super) fn master_key(v: &str) -> Result<Option<MasterKey>, String> {
 
 /// `redis://` or `rediss://`; the password is redacted for `Debug`.
 pub(super) fn redis_url(v: &str) -> Result<Option<RedactedUrl>, String> {
-    let mut u = url::Url::parse(v.trim()).map_err(|_| "is not a URL".to_owned())?;
+    let u = url::Url::parse(v.trim()).map_err(|_| "is not a URL".to_owned())?;
     if !matches!(u.scheme(), "redis" | "rediss") {
         return Err("must start with redis:// or rediss://".into());
     }
-    if u.password().is_some() {
-        let _ = u.set_password(Some("REDACTED"));
-    }
-    Ok(Some(RedactedUrl { url: SecretString::from(v.trim().to_owned()), redacted: u.to_string() }))
+    let redacted = weir_core::redact::redact_password(&u);
+    Ok(Some(RedactedUrl { url: SecretString::from(v.trim().to_owned()), redacted }))
 }
