@@ -43,6 +43,30 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The counter's field.
+    fn field(&mut self, c: RollupCounter) -> &mut i64 {
+        match c {
+            RollupCounter::WebhooksReceived => &mut self.webhooks_received,
+            RollupCounter::WebhooksDuplicate => &mut self.webhooks_duplicate,
+            RollupCounter::WebhooksRejected => &mut self.webhooks_rejected,
+            RollupCounter::WebhooksFailed => &mut self.webhooks_failed,
+            RollupCounter::WebhooksCompleted => &mut self.webhooks_completed,
+            RollupCounter::SyncsTotal => &mut self.syncs_total,
+            RollupCounter::SyncsSucceeded => &mut self.syncs_succeeded,
+            RollupCounter::SyncsPartial => &mut self.syncs_partial,
+            RollupCounter::SyncsFailed => &mut self.syncs_failed,
+            RollupCounter::RecordsProcessed => &mut self.records_processed,
+        }
+    }
+
+    /// Adds every counter of `other`.
+    pub fn add(&mut self, other: &Counts) {
+        let mut other = *other;
+        for &c in RollupCounter::VARIANTS {
+            *self.field(c) += *other.field(c);
+        }
+    }
+
     /// Finished activities that went through: completed events, succeeded
     /// and partial runs.
     pub fn successes(&self) -> u64 {
@@ -94,19 +118,34 @@ pub struct DashboardData {
 }
 
 fn counts_of(row: &sea_orm::QueryResult) -> Result<Counts, StoreError> {
-    let get = |c: RollupCounter| row.try_get::<Option<i64>>("", c.as_str()).map(Option::unwrap_or_default);
-    Ok(Counts {
-        webhooks_received: get(RollupCounter::WebhooksReceived)?,
-        webhooks_duplicate: get(RollupCounter::WebhooksDuplicate)?,
-        webhooks_rejected: get(RollupCounter::WebhooksRejected)?,
-        webhooks_failed: get(RollupCounter::WebhooksFailed)?,
-        webhooks_completed: get(RollupCounter::WebhooksCompleted)?,
-        syncs_total: get(RollupCounter::SyncsTotal)?,
-        syncs_succeeded: get(RollupCounter::SyncsSucceeded)?,
-        syncs_partial: get(RollupCounter::SyncsPartial)?,
-        syncs_failed: get(RollupCounter::SyncsFailed)?,
-        records_processed: get(RollupCounter::RecordsProcessed)?,
-    })
+    let mut counts = Counts::default();
+    for &c in RollupCounter::VARIANTS {
+        *counts.field(c) = row.try_get::<Option<i64>>("", c.as_str())?.unwrap_or_default();
+    }
+    Ok(counts)
+}
+
+/// Errors by type, most frequent first (then by name, so ties are stable).
+fn rank_errors(mut errors: Vec<(String, i64)>) -> Vec<(String, i64)> {
+    errors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    errors
+}
+
+/// Rollups of `tenant` over `from..=to`, every counter summed per `group`.
+fn summed(tenant: &str, from: NaiveDate, to: NaiveDate, group: &str) -> sea_orm::sea_query::SelectStatement {
+    let mut q = Query::select();
+    q.expr_as(Expr::col(Alias::new(group)), Alias::new(group));
+    for c in RollupCounter::VARIANTS {
+        let c = c.as_str();
+        // SUM of a bigint is numeric on PostgreSQL: cast back.
+        q.expr_as(Expr::cust(format!("CAST(SUM({c}) AS BIGINT)")), Alias::new(c));
+    }
+    q.from(Alias::new("daily_rollups"))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant))
+        .and_where(Expr::col(Alias::new("day")).gte(from))
+        .and_where(Expr::col(Alias::new("day")).lte(to))
+        .group_by_col(Alias::new(group))
+        .to_owned()
 }
 
 impl Store {
@@ -119,50 +158,34 @@ impl Store {
         to: NaiveDate,
     ) -> Result<DashboardData, StoreError> {
         let tenant = scope.tenant_id();
-        let summed = |group: &str| {
-            let mut q = Query::select();
-            q.expr_as(Expr::col(Alias::new(group)), Alias::new(group));
-            for c in RollupCounter::VARIANTS {
-                let c = c.as_str();
-                // SUM of a bigint is numeric on PostgreSQL: cast back.
-                q.expr_as(Expr::cust(format!("CAST(SUM({c}) AS BIGINT)")), Alias::new(c));
-            }
-            q.from(Alias::new("daily_rollups"))
-                .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant))
-                .and_where(Expr::col(Alias::new("day")).gte(from))
-                .and_where(Expr::col(Alias::new("day")).lte(to))
-                .group_by_col(Alias::new(group))
-                .to_owned()
-        };
         let backend = self.db.get_database_backend();
         let mut per_connector: HashMap<String, Counts> = HashMap::new();
         let mut totals = Counts::default();
-        for row in self.db.query_all_raw(backend.build(&summed("connector_id"))).await? {
+        for row in self.db.query_all_raw(backend.build(&summed(tenant, from, to, "connector_id"))).await? {
             let id: String = row.try_get("", "connector_id")?;
             let c = counts_of(&row)?;
-            for (t, v) in [
-                (&mut totals.webhooks_received, c.webhooks_received),
-                (&mut totals.webhooks_duplicate, c.webhooks_duplicate),
-                (&mut totals.webhooks_rejected, c.webhooks_rejected),
-                (&mut totals.webhooks_failed, c.webhooks_failed),
-                (&mut totals.webhooks_completed, c.webhooks_completed),
-                (&mut totals.syncs_total, c.syncs_total),
-                (&mut totals.syncs_succeeded, c.syncs_succeeded),
-                (&mut totals.syncs_partial, c.syncs_partial),
-                (&mut totals.syncs_failed, c.syncs_failed),
-                (&mut totals.records_processed, c.records_processed),
-            ] {
-                *t += v;
-            }
+            totals.add(&c);
             per_connector.insert(id, c);
         }
         let mut days = Vec::new();
-        for row in self.db.query_all_raw(backend.build(&summed("day"))).await? {
+        for row in self.db.query_all_raw(backend.build(&summed(tenant, from, to, "day"))).await? {
             let day: NaiveDate = row.try_get("", "day")?;
             days.push((day, counts_of(&row)?));
         }
         days.sort_by_key(|(d, _)| *d);
-        let errors_q = Query::select()
+        let errors = self.error_breakdown(tenant, from, to).await?;
+        let connectors = self.connector_activity(tenant, &per_connector).await?;
+        let (active_runs, recent_runs) = self.runs_now(tenant).await?;
+        Ok(DashboardData { totals, days, errors, connectors, active_runs, recent_runs })
+    }
+
+    async fn error_breakdown(
+        &self,
+        tenant: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let q = Query::select()
             .expr_as(Expr::col(Alias::new("error_type")), Alias::new("error_type"))
             .expr_as(Expr::cust("CAST(SUM(error_count) AS BIGINT)"), Alias::new("n"))
             .from(Alias::new("daily_error_rollups"))
@@ -172,13 +195,22 @@ impl Store {
             .group_by_col(Alias::new("error_type"))
             .to_owned();
         let mut errors = Vec::new();
-        for row in self.db.query_all_raw(backend.build(&errors_q)).await? {
+        for row in self.db.query_all_raw(self.db.get_database_backend().build(&q)).await? {
             errors.push((row.try_get::<String>("", "error_type")?, row.try_get::<Option<i64>>("", "n")?.unwrap_or(0)));
         }
-        errors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(rank_errors(errors))
+    }
+
+    /// Every live connector of `tenant` with its health counters and its
+    /// counts in the range.
+    async fn connector_activity(
+        &self,
+        tenant: &str,
+        per_connector: &HashMap<String, Counts>,
+    ) -> Result<Vec<ConnectorActivity>, StoreError> {
         // Only the columns shown (not configurations or sealed credentials).
         type Row = (String, String, String, bool, i32, Option<chrono::DateTime<chrono::Utc>>, bool);
-        let connectors = cn::Entity::find()
+        let rows = cn::Entity::find()
             .select_only()
             .columns([cn::Column::Id, cn::Column::Code, cn::Column::Name, cn::Column::IsActive])
             .columns([cn::Column::ConsecutiveFailures, cn::Column::LastActivityAt, cn::Column::LastActivityFailed])
@@ -187,7 +219,8 @@ impl Store {
             .order_by_asc(cn::Column::Code)
             .into_tuple::<Row>()
             .all(&self.db)
-            .await?
+            .await?;
+        Ok(rows
             .into_iter()
             .map(|(id, code, name, is_active, consecutive_failures, last_activity_at, last_activity_failed)| {
                 ConnectorActivity {
@@ -201,7 +234,11 @@ impl Store {
                     last_activity_failed,
                 }
             })
-            .collect();
+            .collect())
+    }
+
+    /// Runs queued or running now, and the 20 newest.
+    async fn runs_now(&self, tenant: &str) -> Result<(u64, Vec<SyncHistory>), StoreError> {
         let active_runs = sh::Entity::find()
             .filter(sh::Column::TenantId.eq(tenant))
             .filter(sh::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
@@ -218,6 +255,31 @@ impl Store {
             .into_iter()
             .map(SyncHistory::from)
             .collect();
-        Ok(DashboardData { totals, days, errors, connectors, active_runs, recent_runs })
+        Ok((active_runs, recent_runs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_every_counter() {
+        let mut a = Counts { webhooks_received: 2, syncs_failed: 1, ..Default::default() };
+        let mut b = Counts::default();
+        for (i, &c) in RollupCounter::VARIANTS.iter().enumerate() {
+            *b.field(c) = i as i64 + 1;
+        }
+        a.add(&b);
+        assert_eq!(a.webhooks_received, 3);
+        assert_eq!(a.syncs_failed, 1 + 9);
+        assert_eq!(a.records_processed, 10);
+        assert_eq!(a.successes(), (5 + 7 + 8) as u64);
+    }
+
+    #[test]
+    fn errors_rank_by_count_then_name() {
+        let ranked = rank_errors(vec![("b".into(), 2), ("a".into(), 2), ("c".into(), 5)]);
+        assert_eq!(ranked, [("c".to_owned(), 5), ("a".to_owned(), 2), ("b".to_owned(), 2)]);
     }
 }
