@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod connector;
 pub mod connector_health;
+pub mod enums;
 pub mod hex;
 pub mod ids;
 pub mod json;

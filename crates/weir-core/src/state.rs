@@ -11,7 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::connector::{NotOneOf, string_enum};
+use crate::enums::{NotOneOf, string_enum};
 
 string_enum!(
     /// Where a received event is in the processing queue:

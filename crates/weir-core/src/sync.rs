@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::connector::{ConnectorType, NotOneOf, string_enum};
+use crate::connector::ConnectorType;
+use crate::enums::{NotOneOf, string_enum};
 use crate::mapping::JsonPath;
 
 string_enum!(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::VerifyError;
-use crate::connector::{NotOneOf, string_enum};
+use crate::enums::{NotOneOf, string_enum};
 
 string_enum!(
     /// The reason of an audited refusal (one refused after its receiver was
