@@ -9,6 +9,7 @@
 //! for tests.
 
 mod destination;
+mod held;
 mod plan;
 mod retry;
 
@@ -17,17 +18,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weir_core::{AttemptOutcome, EventErrorType, LiveKind, MasterKey, PlanOutcome};
-use weir_store::{AuditEntry, ClaimedEvent, EventWork, Finish, RecordEffect, Store, StoreError};
+use weir_core::{AttemptOutcome, EventErrorType, LiveKind, MasterKey};
+use weir_store::{ClaimedEvent, EventWork, Finish, Store, StoreError};
 
 pub use retry::RetryPolicy;
 
-use self::destination::{DeliveryResult, deliver};
 use self::plan::{CompiledRoute, Plan, PlannedDelivery};
 use crate::Outbound;
 
@@ -404,83 +403,5 @@ impl Processor {
         } else {
             Finish::Failed { error_type, error_message: message, result }
         }
-    }
-
-    /// Delivers the held events' records and decides how each ends.
-    async fn deliver_held<'a>(
-        &self,
-        events: &'a [ClaimedEvent],
-        effects: &[Vec<RecordEffect>],
-        held: Vec<(usize, Vec<PlannedDelivery>)>,
-        started_at: chrono::DateTime<Utc>,
-    ) -> Vec<EventWork<'a>> {
-        // Owned jobs: the futures borrow nothing, so the worker's future
-        // stays `Send` for any lifetime.
-        let mut jobs = Vec::new();
-        for (i, ds) in &held {
-            for d in ds {
-                let effect = effects[*i].iter().find(|e| e.sync_configuration_id == d.sync_configuration_id).cloned();
-                jobs.push((*i, d.clone(), effect, events[*i].id.clone(), self.inner.outbound.clone()));
-            }
-        }
-        let results: Vec<(usize, PlannedDelivery, Option<DeliveryResult>)> = futures::stream::iter(jobs)
-            .map(|(i, d, effect, event_id, outbound)| async move {
-                // An older event than the record held is not delivered.
-                if effect.as_ref().is_some_and(|e| e.outcome == weir_store::UpsertOutcome::Stale) {
-                    return (i, d, None);
-                }
-                let r = deliver(&outbound, &event_id, &d, effect.as_ref()).await;
-                (i, d, Some(r))
-            })
-            .buffer_unordered(self.inner.options.delivery_concurrency.max(1))
-            .collect()
-            .await;
-        held.iter()
-            .map(|(i, _)| {
-                let ev = &events[*i];
-                let mine: Vec<_> = results.iter().filter(|(j, _, _)| j == i).collect();
-                let mut audits = Vec::new();
-                let mut summaries = Vec::new();
-                for (_, d, r) in &mine {
-                    let Some(r) = r else { continue };
-                    summaries.push(r.to_json(d));
-                    let (action, details) = match r {
-                        DeliveryResult::Delivered { .. } => ("destination.delivered", r.to_json(d)),
-                        _ => ("destination.failed", r.to_json(d)),
-                    };
-                    audits.push(AuditEntry {
-                        action,
-                        actor: format!("sync_configuration:{}", d.sync_configuration_id),
-                        resource_type: "webhook_event",
-                        resource_id: ev.id.clone(),
-                        connector_id: Some(ev.connector_id.clone()),
-                        details: json!({"attempt": ev.attempts, "delivery": details}),
-                    });
-                }
-                let result = json!({
-                    "action": PlanOutcome::Processed,
-                    "records": effects[*i].iter().map(RecordEffect::to_json).collect::<Vec<_>>(),
-                    "deliveries": summaries,
-                });
-                let permanent = mine.iter().find_map(|(_, _, r)| match r {
-                    Some(DeliveryResult::Permanent { error, .. }) => Some(error.clone()),
-                    _ => None,
-                });
-                let transient = mine.iter().find_map(|(_, _, r)| match r {
-                    Some(DeliveryResult::Transient { error, .. }) => Some(error.clone()),
-                    _ => None,
-                });
-                let finish = match (permanent, transient) {
-                    (Some(e), _) => Finish::Failed {
-                        error_type: EventErrorType::Destination,
-                        error_message: e,
-                        result: Some(result),
-                    },
-                    (None, Some(e)) => self.transient(ev, EventErrorType::Destination, e, Some(result)),
-                    (None, None) => Finish::Completed { result: Some(result) },
-                };
-                EventWork { event: ev, records: Vec::new(), finish: Some(finish), started_at, audits }
-            })
-            .collect()
     }
 }
