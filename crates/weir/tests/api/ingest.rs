@@ -15,19 +15,19 @@ use crate::helpers::{Backend, TestApp};
 
 backend_tests!(a_mixed_batch_commits_events_audits_and_rollups, a_batch_of_refusals_only_audits);
 
-fn intake_only() -> weir::config::Settings {
+pub(crate) fn intake_only() -> weir::config::Settings {
     weir::config::Settings { workers: Some("0".into()), ..weir::config::Settings::default() }
 }
 
-struct Setup {
-    store: weir_store::Store,
-    scope: TenantScope,
+pub(crate) struct Setup {
+    pub(crate) store: weir_store::Store,
+    pub(crate) scope: TenantScope,
     receiver_id: String,
     connector_id: String,
     key: String,
 }
 
-async fn setup(app: &TestApp) -> Setup {
+pub(crate) async fn setup(app: &TestApp) -> Setup {
     let t = app.tenant("acme").await;
     let (_, admin) = app.token(&t, "admin").await;
     let connector = json!({"code": "shop", "name": "Shop", "type": "webhook", "environment": "development"});
@@ -46,7 +46,7 @@ async fn setup(app: &TestApp) -> Setup {
 }
 
 impl Setup {
-    fn accepted(&self, event_id: &str, pid: Option<&str>) -> Delivery {
+    pub(crate) fn accepted(&self, event_id: &str, pid: Option<&str>) -> Delivery {
         Delivery::Accepted(AcceptedDelivery {
             event_id: event_id.to_owned(),
             scope: self.scope.clone(),

@@ -20,6 +20,7 @@ mod live;
 mod metrics;
 mod migrations;
 mod processing;
+mod queue;
 mod records;
 mod retention;
 mod session;
