@@ -171,19 +171,11 @@ pub struct EventFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-impl Store {
-    /// The tenant's events, newest first.
-    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
-    pub async fn list_events(
-        &self,
-        scope: &TenantScope,
-        filter: &EventFilter,
-        page: PageRequest,
-    ) -> Result<Paged<WebhookEvent>, StoreError> {
-        let mut q = we::Entity::find().filter(we::Column::TenantId.eq(scope.tenant_id()));
-        if let Some(s) = &filter.status {
-            q = q.filter(we::Column::ProcessingStatus.eq(*s));
-        }
+impl EventFilter {
+    /// `q` narrowed by every filter but the status (whose meaning differs
+    /// between listing and replaying).
+    pub(crate) fn narrow<Q: QueryFilter>(&self, mut q: Q) -> Q {
+        let filter = self;
         if let Some(c) = &filter.connector_id {
             q = q.filter(we::Column::ConnectorId.eq(c.as_str()));
         }
@@ -199,6 +191,24 @@ impl Store {
         if let Some(t) = filter.to {
             q = q.filter(we::Column::ReceivedAt.lt(t));
         }
+        q
+    }
+}
+
+impl Store {
+    /// The tenant's events, newest first.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn list_events(
+        &self,
+        scope: &TenantScope,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> Result<Paged<WebhookEvent>, StoreError> {
+        let mut q = we::Entity::find().filter(we::Column::TenantId.eq(scope.tenant_id()));
+        if let Some(s) = &filter.status {
+            q = q.filter(we::Column::ProcessingStatus.eq(*s));
+        }
+        let q = filter.narrow(q);
         paged(&self.db, q.order_by_desc(we::Column::ReceivedAt).order_by_desc(we::Column::Id), page).await
     }
 

@@ -67,25 +67,12 @@ impl Store {
             Some(EventStatus::Pending | EventStatus::Processing) => return Ok(0),
             None => vec![EventStatus::Failed],
         };
-        let mut q = we::Entity::update_many()
-            .filter(we::Column::TenantId.eq(scope.tenant_id()))
-            .filter(we::Column::ProcessingStatus.is_in(statuses.clone()))
-            .filter(we::Column::Payload.is_not_null());
-        if let Some(c) = &filter.connector_id {
-            q = q.filter(we::Column::ConnectorId.eq(c.as_str()));
-        }
-        if let Some(r) = &filter.receiver_id {
-            q = q.filter(we::Column::ReceiverId.eq(r.as_str()));
-        }
-        if let Some(t) = &filter.event_type {
-            q = q.filter(we::Column::EventType.eq(t.as_str()));
-        }
-        if let Some(f) = filter.from {
-            q = q.filter(we::Column::ReceivedAt.gte(f));
-        }
-        if let Some(t) = filter.to {
-            q = q.filter(we::Column::ReceivedAt.lt(t));
-        }
+        let q = filter.narrow(
+            we::Entity::update_many()
+                .filter(we::Column::TenantId.eq(scope.tenant_id()))
+                .filter(we::Column::ProcessingStatus.is_in(statuses.clone()))
+                .filter(we::Column::Payload.is_not_null()),
+        );
         let txn = self.write_txn().await?;
         let n = reset_for_replay(q, now()).exec(&txn).await?.rows_affected;
         let entry = AuditEntry {
