@@ -41,5 +41,5 @@ pub use repos::sync_runs::{
     ClaimedRun, NewSyncError, RunCounts, RunEnd, SyncError, SyncHistory, SyncHistoryFilter, SyncStatus,
 };
 pub use repos::tenants::{NewTenant, Tenant};
-pub use repos::tokens::{ApiToken, IssuedToken, NewToken};
+pub use repos::tokens::{ApiToken, IssuedToken, Issuer, NewToken};
 pub use scope::{Principal, SystemScope, TenantScope};

@@ -53,6 +53,9 @@ pub struct Principal {
     pub token_id: String,
     /// Who issued their token: `system`, `cli` or another token's id.
     pub issued_by: Option<String>,
+    /// Whose token it is: the root of its issuing chain. Tokens minted by
+    /// tokens share their issuer's principal, so a chain is one person.
+    pub principal_id: String,
 }
 
 impl Principal {

@@ -8,7 +8,7 @@ use weir::app::{open_store, run, shutdown_signal};
 use weir::cli::{Cli, Command, RollupsCommand, TenantCommand, TokenCommand};
 use weir::config::{Config, Settings, unknown_env_vars};
 use weir_core::{ApiTokenName, Role, TenantName, TenantSlug};
-use weir_store::{NewTenant, NewToken, StoreError, SystemScope};
+use weir_store::{Issuer, NewTenant, NewToken, StoreError, SystemScope};
 
 /// mimalloc: under webhook load the system allocator's locking and
 /// consolidation showed as a fifth of the server's CPU profile.
@@ -93,7 +93,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 other => other?,
             };
             let scope = store.tenant_scope(&cap, &tenant.id).await?;
-            let issued = store.create_token(&scope, NewToken { name, role }, "cli").await?;
+            let issued = store.create_token(&scope, NewToken { name, role }, Issuer::Outside("cli")).await?;
             store.close().await;
             println!(
                 "{}",

@@ -228,10 +228,9 @@ pub async fn approve_change_request(
     caller.require(policy(ConnectorAction::Decide))?;
     let note = note_of(body)?;
     let pending = state.store.get_change_request(caller.scope(), &id).await?;
-    // A token the requester issued is the requester too.
-    if pending.request.requested_by == caller.token_id()
-        || caller.0.issued_by.as_deref() == Some(pending.request.requested_by.as_str())
-    {
+    // Any token of the requester's issuing chain is the requester too.
+    let requester = state.store.token_principal(caller.scope(), &pending.request.requested_by).await?;
+    if requester == caller.0.principal_id {
         return Err(ApiError::Forbidden("the requester cannot approve their own change; another admin must"));
     }
     if pending.request.status != ChangeStatus::Pending {

@@ -140,7 +140,7 @@ pub async fn create_tenant_token(
     ApiJson(body): ApiJson<TokenIn>,
 ) -> Result<(StatusCode, Json<Data<TokenCreatedOut>>), ApiError> {
     let scope = state.store.tenant_scope(&cap, &tenant_id).await?;
-    let issued = state.store.create_token(&scope, body.parse()?, "system").await?;
+    let issued = state.store.create_token(&scope, body.parse()?, weir_store::Issuer::Outside("system")).await?;
     tracing::info!(tenant_id = %tenant_id, token_id = %issued.token.id, "token issued by system");
     Ok((StatusCode::CREATED, Json(Data::new(issued.into()))))
 }

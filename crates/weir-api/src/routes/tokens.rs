@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use weir_core::{ApiTokenName, FieldErrors, Role};
-use weir_store::{ApiToken, IssuedToken, NewToken};
+use weir_store::{ApiToken, IssuedToken, Issuer, NewToken};
 
 use crate::AppState;
 use crate::auth::TenantCaller;
@@ -125,7 +125,7 @@ pub async fn create_token(
 ) -> Result<(StatusCode, Json<Data<TokenCreatedOut>>), ApiError> {
     caller.require(Role::Admin)?;
     let new = body.parse()?;
-    let issued = state.store.create_token(caller.scope(), new, caller.token_id()).await?;
+    let issued = state.store.create_token(caller.scope(), new, Issuer::Token(&caller.0)).await?;
     tracing::info!(token_id = %issued.token.id, role = %issued.token.role, "token issued");
     Ok((StatusCode::CREATED, Json(Data::new(issued.into()))))
 }

@@ -13,6 +13,7 @@ pub struct Model {
     pub token_hash: String,
     pub token_hint: String,
     pub created_by: Option<String>,
+    pub principal_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
     pub expires_at: Option<DateTimeUtc>,

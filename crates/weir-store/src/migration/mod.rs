@@ -14,6 +14,7 @@ mod m20261129_000006_sessions;
 mod m20261129_000007_retention;
 pub(crate) mod m20261129_000008_event_partitions;
 mod m20261202_000009_drop_max_attempts;
+mod m20261202_000010_token_principal;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_retention::Migration),
             Box::new(m20261129_000008_event_partitions::Migration),
             Box::new(m20261202_000009_drop_max_attempts::Migration),
+            Box::new(m20261202_000010_token_principal::Migration),
         ]
     }
 

@@ -133,6 +133,7 @@ impl Store {
             principal: Principal {
                 scope: TenantScope::new(tenant.id.clone()),
                 role,
+                principal_id: token.principal_id.unwrap_or_else(|| token.id.clone()),
                 token_id: token.id,
                 issued_by: token.created_by,
             },

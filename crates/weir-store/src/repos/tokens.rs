@@ -31,6 +31,8 @@ pub struct ApiToken {
     pub token_hint: String,
     /// Who issued it: `system` or the issuing token's id.
     pub created_by: Option<String>,
+    /// The root of its issuing chain (see [`Issuer`]).
+    pub principal_id: String,
     /// Issue time.
     pub created_at: DateTime<Utc>,
     /// Last successful use (to the minute).
@@ -47,6 +49,7 @@ impl TryFrom<api_tokens::Model> for ApiToken {
             StoreError::Database(sea_orm::DbErr::Type(format!("unknown role {:?} in api_tokens", m.role)))
         })?;
         Ok(Self {
+            principal_id: m.principal_id.unwrap_or_else(|| m.id.clone()),
             id: m.id,
             tenant_id: m.tenant_id,
             name: m.name,
@@ -69,6 +72,17 @@ pub struct NewToken {
     pub role: Role,
 }
 
+/// Who issues a new token, which decides whose token it is.
+#[derive(Debug, Clone, Copy)]
+pub enum Issuer<'a> {
+    /// An operator outside the tenant — the system API, the CLI, the demo —
+    /// named by this label: the new token is a principal of its own.
+    Outside(&'a str),
+    /// One of the tenant's tokens: the new token acts for the same
+    /// principal as the one that minted it.
+    Token(&'a Principal),
+}
+
 /// A freshly issued token: the row and the clear text, shown once.
 #[derive(Debug)]
 pub struct IssuedToken {
@@ -84,24 +98,30 @@ pub(crate) fn is_live(token: &api_tokens::Model, tenant: Option<&tenants::Model>
 }
 
 impl Store {
-    /// Issues a token in the scope's tenant. `created_by` is `system` or
-    /// the issuing token's id.
+    /// Issues a token in the scope's tenant; `issuer` decides its
+    /// `created_by` and its principal.
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
     pub async fn create_token(
         &self,
         scope: &TenantScope,
         new: NewToken,
-        created_by: &str,
+        issuer: Issuer<'_>,
     ) -> Result<IssuedToken, StoreError> {
         let plain = PlainToken::generate();
+        let id = ids::new_id();
+        let (created_by, principal_id) = match issuer {
+            Issuer::Outside(label) => (label.to_owned(), id.clone()),
+            Issuer::Token(by) => (by.token_id.clone(), by.principal_id.clone()),
+        };
         let model = api_tokens::ActiveModel {
-            id: Set(ids::new_id()),
+            id: Set(id),
             tenant_id: Set(scope.tenant_id().to_owned()),
             name: Set(new.name.as_str().to_owned()),
             role: Set(new.role.as_str().to_owned()),
             token_hash: Set(plain.hash().as_str().to_owned()),
             token_hint: Set(plain.hint()),
-            created_by: Set(Some(created_by.to_owned())),
+            created_by: Set(Some(created_by)),
+            principal_id: Set(Some(principal_id)),
             created_at: Set(now()),
             last_used_at: Set(None),
             expires_at: Set(None),
@@ -182,7 +202,23 @@ impl Store {
             role: token.role,
             token_id: token.id,
             issued_by: token.created_by,
+            principal_id: token.principal_id,
         }))
+    }
+
+    /// The principal a tenant token acts for (see [`Issuer`]); an unknown
+    /// id is its own principal, so it never matches anyone else's.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn token_principal(&self, scope: &TenantScope, token_id: &str) -> Result<String, StoreError> {
+        let found = api_tokens::Entity::find()
+            .filter(api_tokens::Column::TenantId.eq(scope.tenant_id()))
+            .filter(api_tokens::Column::Id.eq(token_id))
+            .one(&self.db)
+            .await?;
+        Ok(match found {
+            Some(m) => m.principal_id.unwrap_or(m.id),
+            None => token_id.to_owned(),
+        })
     }
 
     /// Resolves a presented system token.

@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod audit_actions;
+mod approvals;
 mod auth;
 mod bad_input;
 mod basics;

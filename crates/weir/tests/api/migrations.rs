@@ -15,7 +15,7 @@ use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome};
 use crate::backend_tests;
 use crate::helpers::{Backend, create_pg_database, skip_postgres};
 
-backend_tests!(upgrading_keeps_events_and_their_provider_keys);
+backend_tests!(upgrading_keeps_events_and_their_provider_keys, upgrading_gives_each_token_the_root_of_its_chain);
 
 async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
@@ -31,18 +31,56 @@ fn days_ago(n: u64) -> String {
     at.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
 }
 
-async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, _guard) = match b {
+/// A fresh database of `b` (dropped with the guard); `None` when PostgreSQL is skipped.
+async fn fresh_database(b: Backend, dir: &tempfile::TempDir) -> Option<(String, Option<impl Drop>)> {
+    Some(match b {
         Backend::Sqlite => (format!("sqlite://{}/weir.db?mode=rwc", dir.path().display()), None),
         Backend::Postgres => {
             if skip_postgres() {
-                return;
+                return None;
             }
             let (url, guard) = create_pg_database().await;
             (url, Some(guard))
         }
-    };
+    })
+}
+
+/// Migration 000010: tokens minted before it get the root of their issuing
+/// chain as their principal, so the approval rule holds for old tokens too.
+async fn upgrading_gives_each_token_the_root_of_its_chain(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((url, _guard)) = fresh_database(b, &dir).await else { return };
+    let db = Database::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(9)).await.unwrap();
+    let now = days_ago(0);
+    exec(&db, &format!("INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES ('t1', 'acme', 'Acme', '{now}', '{now}')")).await;
+    // root ← child ← grandchild; a CLI token; a token whose issuer row is gone.
+    let tokens = [("root", "'system'"), ("child", "'root'"), ("grand", "'child'"), ("cli", "'cli'"), ("orphan", "'gone'")];
+    for (id, by) in tokens {
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO api_tokens (id, tenant_id, name, role, token_hash, token_hint, created_by, created_at) \
+                 VALUES ('{id}', 't1', '{id}', 'admin', 'hash-{id}', 'weir_x', {by}, '{now}')"
+            ),
+        )
+        .await;
+    }
+    db.close().await.ok();
+    let store =
+        weir_store::Store::connect(&weir_store::DatabaseUrl::parse(&url).unwrap(), &weir_store::DbOptions::default())
+            .await
+            .unwrap();
+    store.migrate().await.unwrap();
+    let scope = store.tenant_scope(&weir_store::SystemScope::local_operator(), "t1").await.unwrap();
+    for (id, root) in [("root", "root"), ("child", "root"), ("grand", "root"), ("cli", "cli"), ("orphan", "orphan")] {
+        assert_eq!(store.token_principal(&scope, id).await.unwrap(), root, "principal of {id}");
+    }
+}
+
+async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((url, _guard)) = fresh_database(b, &dir).await else { return };
     // The schema before partitioning, with a tenant, connector, receiver and three events.
     let db = Database::connect(&url).await.unwrap();
     Migrator::up(&db, Some(7)).await.unwrap();
