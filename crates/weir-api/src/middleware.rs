@@ -50,9 +50,15 @@ pub fn wrap(router: Router, limits: &HttpLimits) -> Router {
 /// Headers every answer carries: no MIME sniffing, no referrer, no
 /// framing, and — unless the answer set its own (the dashboard's pages) —
 /// a Content-Security-Policy that allows nothing, since API answers are
-/// data, never documents to render.
+/// data, never documents to render, and `Cache-Control: no-store`, since
+/// they are a tenant's data and some carry a secret shown once (a new
+/// token, a receiver's signing secret, a session): no browser or shared
+/// cache may keep them.
 async fn security_headers(mut res: Response<Body>) -> Response<Body> {
     let h = res.headers_mut();
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -9,6 +9,7 @@ mod approvals;
 mod auth;
 mod bad_input;
 mod basics;
+mod no_store;
 mod browser;
 mod connections;
 mod connectors;
