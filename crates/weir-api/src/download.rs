@@ -29,13 +29,43 @@ pub fn attachment(
         .into_response()
 }
 
-/// CSV text of `rows` (writing to memory cannot fail).
+/// CSV text of `rows` (writing to memory cannot fail). Every cell passes
+/// through [`spreadsheet_safe`], so a partner's value cannot become a
+/// formula in the operator's spreadsheet. Every CSV export goes through here.
 pub fn csv_rows(rows: &[Vec<String>]) -> Bytes {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
-        let _ = w.write_record(r);
+        let _ = w.write_record(r.iter().map(|cell| spreadsheet_safe(cell).into_owned()));
     }
     Bytes::from(w.into_inner().unwrap_or_default())
+}
+
+/// The OWASP rule against CSV (formula) injection: a cell that starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'`, which
+/// spreadsheets read as "this is text". Everything else is unchanged. (The
+/// `csv` crate quotes but does not neutralise; no crate does just this.)
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => std::borrow::Cow::Owned(format!("'{cell}")),
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_starts_are_neutralised_and_nothing_else_changes() {
+        for hostile in ["=HYPERLINK(\"http://x\")", "+SUM(1+1)", "-1+2", "@cmd", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(hostile), format!("'{hostile}"));
+        }
+        for plain in ["", "order 1", "1-2", "a=b", "'quoted", " =lead space"] {
+            assert_eq!(spreadsheet_safe(plain), plain);
+        }
+        let csv = csv_rows(&[vec!["=1+1".into(), "ok".into(), "-3".into()]]);
+        assert_eq!(&csv[..], b"'=1+1,ok,'-3\n");
+    }
 }
 
 /// Pages through a source with a cursor: `next(cursor)` answers a chunk and

@@ -15,6 +15,7 @@ mod connections;
 mod connectors;
 mod contract;
 mod dashboard;
+mod exports;
 mod field_mappings;
 mod ingest;
 mod isolation;

@@ -30,7 +30,7 @@ const SYNCS: &str = "/api/v1/integration/sync-configurations";
 const RUNS: &str = "/api/v1/integration/sync-histories";
 const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     Settings {
         sync_retry_backoff: Some("20ms,20ms".into()),
         scheduler_interval_ms: Some("0".into()),
