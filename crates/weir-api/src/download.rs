@@ -51,23 +51,6 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formula_starts_are_neutralised_and_nothing_else_changes() {
-        for hostile in ["=HYPERLINK(\"http://x\")", "+SUM(1+1)", "-1+2", "@cmd", "\tx", "\rx"] {
-            assert_eq!(spreadsheet_safe(hostile), format!("'{hostile}"));
-        }
-        for plain in ["", "order 1", "1-2", "a=b", "'quoted", " =lead space"] {
-            assert_eq!(spreadsheet_safe(plain), plain);
-        }
-        let csv = csv_rows(&[vec!["=1+1".into(), "ok".into(), "-3".into()]]);
-        assert_eq!(&csv[..], b"'=1+1,ok,'-3\n");
-    }
-}
-
 /// Pages through a source with a cursor: `next(cursor)` answers a chunk and
 /// the cursor after it (`None` when done), `render(chunk, is_first)` its bytes.
 pub fn chunks<C, T, F, Fut, R>(start: C, next: F, render: R) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send
@@ -93,4 +76,21 @@ where
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_starts_are_neutralised_and_nothing_else_changes() {
+        for hostile in ["=HYPERLINK(\"http://x\")", "+SUM(1+1)", "-1+2", "@cmd", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(hostile), format!("'{hostile}"));
+        }
+        for plain in ["", "order 1", "1-2", "a=b", "'quoted", " =lead space"] {
+            assert_eq!(spreadsheet_safe(plain), plain);
+        }
+        let csv = csv_rows(&[vec!["=1+1".into(), "ok".into(), "-3".into()]]);
+        assert_eq!(&csv[..], b"'=1+1,ok,'-3\n");
+    }
 }

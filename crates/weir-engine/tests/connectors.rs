@@ -10,7 +10,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn outbound(block_private: bool) -> Outbound {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    Outbound::new(OutboundPolicy { block_private }).unwrap()
+    Outbound::new(OutboundPolicy { block_private, ..OutboundPolicy::default() }).unwrap()
 }
 
 fn http(base_url: &str, extra: serde_json::Value) -> ConnectorConfig {

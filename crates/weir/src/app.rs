@@ -191,7 +191,11 @@ pub async fn run(
 fn engine_options(config: &Config, master_key: MasterKey) -> EngineOptions {
     EngineOptions {
         master_key,
-        outbound: OutboundPolicy { block_private: config.outbound_block_private },
+        outbound: OutboundPolicy {
+            block_private: config.outbound_block_private,
+            proxy: config.outbound_proxy.clone(),
+            max_response_bytes: config.max_response_bytes,
+        },
         // One writer on both backends: two on PostgreSQL measured slower (their
         // audit appends for one tenant take turns on its row lock anyway).
         ingest: IngestOptions::default(),

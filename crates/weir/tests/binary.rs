@@ -627,3 +627,198 @@ async fn master_key_file_and_mismatch() {
     let (mut child, _) = serve(dir.path(), &[system.clone(), ("WEIR_MASTER_KEY", kept.trim().to_owned())]).await;
     assert!(sigterm_and_wait(&mut child).await.success());
 }
+
+/// Runs `test-connection` on a new `http` connector to `base_url`; answers
+/// the test result.
+async fn test_connection(c: &reqwest::Client, base: &str, admin: &str, code: &str, base_url: &str) -> Value {
+    let body = json!({"code": code, "name": code, "type": "http", "environment": "development",
+        "config": {"base_url": base_url, "auth": {"type": "bearer"}}, "credentials": {"token": "tenant-secret"}});
+    let r =
+        c.post(format!("{base}/api/v1/integration/connectors")).bearer_auth(admin).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let id = created["data"]["id"].as_str().unwrap();
+    let r = c
+        .post(format!("{base}/api/v1/integration/connectors/{id}/test-connection"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["data"].clone()
+}
+
+/// Issue 17, item 6: the environment's proxy variables are ignored (they
+/// once carried a tenant's credentials to a loopback "proxy"); a proxy is
+/// used only when `WEIR_OUTBOUND_PROXY` names it, and the private-address
+/// guard refuses the target before any proxy sees it.
+#[tokio::test]
+async fn environment_proxies_are_ignored_and_the_guard_comes_first() {
+    let proxy = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&proxy)
+        .await;
+    let target = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&target)
+        .await;
+    let system = ("WEIR_SYSTEM_TOKEN", "weir_proxy_test_system_token_0123456789".to_owned());
+    let c = client();
+
+    // HTTP_PROXY and friends in the environment: requests still go direct.
+    let dir = tempfile::tempdir().unwrap();
+    let env = [system.clone(), ("HTTP_PROXY", proxy.uri()), ("http_proxy", proxy.uri()), ("ALL_PROXY", proxy.uri())];
+    let (mut child, base) = serve(dir.path(), &env).await;
+    let admin = tenant_admin(&c, &base, &system.1).await;
+    let t = test_connection(&c, &base, &admin, "direct", &target.uri()).await;
+    assert_eq!(t["success"], true, "{t}");
+    assert_eq!(target.received_requests().await.unwrap().len(), 1, "the target was reached directly");
+    assert!(proxy.received_requests().await.unwrap().is_empty(), "nothing went to the environment's proxy");
+    assert!(sigterm_and_wait(&mut child).await.success());
+
+    // WEIR_OUTBOUND_PROXY with the guard on: loopback targets are refused
+    // before the proxy, by literal address and by name.
+    let dir = tempfile::tempdir().unwrap();
+    let env =
+        [system.clone(), ("WEIR_OUTBOUND_PROXY", proxy.uri()), ("WEIR_OUTBOUND_BLOCK_PRIVATE", "true".to_owned())];
+    let (mut child, base) = serve(dir.path(), &env).await;
+    let admin = tenant_admin(&c, &base, &system.1).await;
+    let port = target.address().port();
+    for (code, url) in [
+        ("literal", format!("http://127.0.0.1:{port}")),
+        ("named", format!("http://localhost:{port}")),
+        ("nat64", format!("http://[64:ff9b::7f00:1]:{port}")),
+        ("compat", format!("http://[::127.0.0.1]:{port}")),
+    ] {
+        let t = test_connection(&c, &base, &admin, code, &url).await;
+        assert_eq!(t["success"], false, "{code}: {t}");
+        assert!(t["error"].as_str().unwrap().contains("not public"), "{code}: {t}");
+    }
+    assert!(proxy.received_requests().await.unwrap().is_empty(), "the proxy never saw a refused target");
+    assert!(sigterm_and_wait(&mut child).await.success());
+
+    // WEIR_OUTBOUND_PROXY without the guard: requests go through the proxy.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = serve(dir.path(), &[system.clone(), ("WEIR_OUTBOUND_PROXY", proxy.uri())]).await;
+    let admin = tenant_admin(&c, &base, &system.1).await;
+    let t = test_connection(&c, &base, &admin, "proxied", &target.uri()).await;
+    assert_eq!(t["success"], true, "{t}");
+    assert_eq!(proxy.received_requests().await.unwrap().len(), 1, "sent through the named proxy");
+    assert_eq!(target.received_requests().await.unwrap().len(), 1, "not directly");
+    assert!(sigterm_and_wait(&mut child).await.success());
+}
+
+/// A partner that answers every request with a chunked JSON array of about
+/// `megabytes` MB, produced as it is sent (so the test holds none of it).
+async fn huge_page_server(megabytes: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 8192];
+                let _ = sock.read(&mut head).await;
+                let start = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if sock.write_all(start.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = "1,".repeat(512 * 1024); // 1 MiB
+                let frame = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
+                for i in 0..megabytes {
+                    let data = if i == 0 { format!("[{chunk}") } else { chunk.clone() };
+                    if sock.write_all(frame(&data).as_bytes()).await.is_err() {
+                        return; // the client stopped reading: as it should
+                    }
+                }
+                let _ = sock.write_all(frame("1]").as_bytes()).await;
+                let _ = sock.write_all(b"0\r\n\r\n").await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// The server's peak resident memory (VmHWM), in MB.
+fn peak_rss_mb(child: &Child) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id().unwrap())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kb: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb / 1024.0
+}
+
+/// Issue 17, item 3: a 100 MB partner page is refused as `invalid_response`
+/// once it passes `WEIR_MAX_RESPONSE_BYTES` (16 MiB by default), and the
+/// server's peak memory stays far below the page's size.
+#[tokio::test]
+async fn a_huge_partner_page_is_refused_within_the_cap() {
+    let partner = huge_page_server(100).await;
+    let dir = tempfile::tempdir().unwrap();
+    let system = ("WEIR_SYSTEM_TOKEN", "weir_page_test_system_token_0123456789".to_owned());
+    let (mut child, base) = serve(dir.path(), std::slice::from_ref(&system)).await;
+    let c = client();
+    let admin = tenant_admin(&c, &base, &system.1).await;
+    let post = |path: &str, body: Value| {
+        c.post(format!("{base}/api/v1/integration/{path}")).bearer_auth(&admin).json(&body).send()
+    };
+    let data = |r: reqwest::Response| async move {
+        assert!(r.status().is_success(), "{}", r.status());
+        r.json::<Value>().await.unwrap()["data"].clone()
+    };
+    let connector = data(
+        post(
+            "connectors",
+            json!({"code": "big", "name": "Big", "type": "http",
+        "environment": "development", "config": {"base_url": partner, "auth": {"type": "none"}}}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let mapping = data(
+        post(
+            "field-mappings",
+            json!({"name": "m", "entity_type": "item", "key": "id",
+        "rules": [{"source": "id", "target": "id"}]}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let config = data(
+        post(
+            "sync-configurations",
+            json!({"connector_id": connector["id"], "name": "pull",
+        "direction": "inbound", "entity_type": "item", "field_mapping_id": mapping["id"], "trigger": "manual",
+        "source": {"path": "/items"}}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    eprintln!("peak RSS {:.1} MB before the run", peak_rss_mb(&child));
+    let run = data(
+        post(&format!("sync-configurations/{}/execute", config["id"].as_str().unwrap()), Value::Null).await.unwrap(),
+    )
+    .await;
+    let run_url = format!("{base}/api/v1/integration/sync-histories/{}", run["sync_history_id"].as_str().unwrap());
+    let mut finished = Value::Null;
+    for _ in 0..600 {
+        let h: Value = c.get(&run_url).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+        if !matches!(h["data"]["status"].as_str(), Some("queued" | "running")) {
+            finished = h["data"].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(finished["status"], "failed", "{finished}");
+    assert_eq!(finished["error_type"], "invalid_response", "{finished}");
+    let message = finished["error_message"].as_str().unwrap();
+    assert!(message.contains("larger than 16777216 bytes (WEIR_MAX_RESPONSE_BYTES)"), "{finished}");
+    let peak = peak_rss_mb(&child);
+    eprintln!("peak RSS {peak:.1} MB after refusing a 100 MB page");
+    assert!(peak < 150.0, "peak RSS {peak:.0} MB while refusing a 100 MB page");
+    assert!(sigterm_and_wait(&mut child).await.success());
+}

@@ -12,7 +12,7 @@ use weir_core::{Credentials, HttpConfig};
 
 use super::{ConnectionTest, Connector, ConnectorError, FetchedPage, PushOutcome};
 use crate::Outbound;
-use crate::outbound::BLOCKED;
+use crate::outbound::{BLOCKED, ReadError};
 
 /// Largest body read from a health endpoint when looking for `version`.
 const HEALTH_BODY_LIMIT: usize = 64 * 1024;
@@ -38,7 +38,6 @@ impl HttpConnector {
     fn request(&self, method: reqwest::Method, path: &str) -> Result<RequestBuilder, ConnectorError> {
         let url = url::Url::parse(&self.config.url_for(path))
             .map_err(|_| ConnectorError::Connection(format!("invalid URL for path {path:?}")))?;
-        self.outbound.check_url(&url).map_err(|m| ConnectorError::Connection(m.to_owned()))?;
         let mut req = self.outbound.client().request(method, url).timeout(self.timeout());
         for (name, value) in &self.config.headers {
             req = req.header(name, value);
@@ -55,8 +54,19 @@ impl HttpConnector {
         Ok(req)
     }
 
+    /// Sends a request the outbound guard allows.
     async fn send(&self, req: RequestBuilder) -> Result<Response, ConnectorError> {
-        req.send().await.map_err(|e| classify(&e, self.config.timeout_ms))
+        let req = req.build().map_err(|e| classify(&e, self.config.timeout_ms))?;
+        self.outbound.guard(req.url()).await.map_err(|m| ConnectorError::Connection(m.to_owned()))?;
+        self.outbound.client().execute(req).await.map_err(|e| classify(&e, self.config.timeout_ms))
+    }
+
+    /// The body, at most `WEIR_MAX_RESPONSE_BYTES` of it.
+    async fn body(&self, res: Response) -> Result<Vec<u8>, ConnectorError> {
+        self.outbound.read_capped(res).await.map_err(|e| match e {
+            ReadError::TooLarge { limit } => ConnectorError::TooLarge { limit },
+            ReadError::Transport(e) => classify(&e, self.config.timeout_ms),
+        })
     }
 }
 
@@ -166,7 +176,7 @@ impl Connector for HttpConnector {
             return Err(ConnectorError::Status { status, retry_after_secs: retry_after(&res) });
         }
         let headers = headers_of(&res);
-        let bytes = res.bytes().await.map_err(|e| classify(&e, self.config.timeout_ms))?;
+        let bytes = self.body(res).await?;
         let body = serde_json::from_slice(&bytes).map_err(|e| ConnectorError::InvalidBody(e.to_string()))?;
         Ok(FetchedPage { status, headers, body, bytes: bytes.len() as u64 })
     }
@@ -200,7 +210,7 @@ impl Connector for HttpConnector {
         if !res.status().is_success() {
             return Err(ConnectorError::Status { status, retry_after_secs: retry_after(&res) });
         }
-        let bytes = res.bytes().await.map_err(|e| classify(&e, self.config.timeout_ms))?;
+        let bytes = self.body(res).await?;
         Ok(PushOutcome { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) })
     }
 }

@@ -74,6 +74,13 @@ pub enum ConnectorError {
     /// The remote answered 2xx with a body that is not JSON.
     #[error("response is not JSON: {0}")]
     InvalidBody(String),
+    /// The remote's body is longer than `WEIR_MAX_RESPONSE_BYTES`; it was
+    /// not read past the cap.
+    #[error("the response is larger than {limit} bytes (WEIR_MAX_RESPONSE_BYTES); not read further")]
+    TooLarge {
+        /// The cap in force.
+        limit: usize,
+    },
     /// The stored credentials do not fit the configured auth.
     #[error("{0}")]
     Misconfigured(&'static str),

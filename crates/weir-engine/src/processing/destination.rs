@@ -51,7 +51,7 @@ pub(crate) async fn deliver(
     d: &PlannedDelivery,
     effect: Option<&RecordEffect>,
 ) -> DeliveryResult {
-    if let Err(e) = outbound.check_url(&d.destination.url) {
+    if let Err(e) = outbound.guard(&d.destination.url).await {
         return DeliveryResult::Permanent { status: None, error: e.to_owned() };
     }
     let body = json!({

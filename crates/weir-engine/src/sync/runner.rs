@@ -229,7 +229,9 @@ where
                     ConnectorError::Status { .. } => (SyncErrorType::Refused, false),
                     ConnectorError::Timeout(_) => (SyncErrorType::Timeout, true),
                     ConnectorError::Connection(_) => (SyncErrorType::Connection, true),
-                    ConnectorError::InvalidBody(_) => (SyncErrorType::InvalidResponse, false),
+                    ConnectorError::InvalidBody(_) | ConnectorError::TooLarge { .. } => {
+                        (SyncErrorType::InvalidResponse, false)
+                    }
                     ConnectorError::Misconfigured(_) | ConnectorError::Unsupported(_) => {
                         (SyncErrorType::Configuration, false)
                     }

@@ -143,6 +143,10 @@ pub struct Config {
     pub redis_url: Option<RedactedUrl>,
     /// Refuse non-public outbound targets.
     pub outbound_block_private: bool,
+    /// The proxy outbound requests go through, if any (never the environment's).
+    pub outbound_proxy: Option<url::Url>,
+    /// Cap on a partner's response body.
+    pub max_response_bytes: usize,
     /// Default per-connector webhook rate; 0 = unlimited.
     pub rate_limit_per_minute: u32,
     /// Request body limit.
@@ -227,6 +231,8 @@ impl Values {
             master_key: self.master_key,
             redis_url: self.redis_url,
             outbound_block_private: self.outbound_block_private,
+            outbound_proxy: self.outbound_proxy,
+            max_response_bytes: self.max_response_bytes,
             rate_limit_per_minute: self.rate_limit_per_minute,
             max_body_bytes: self.max_body_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),

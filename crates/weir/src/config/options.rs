@@ -43,6 +43,12 @@ settings! {
     /// `true` refuses connector requests to loopback, private, link-local and other non-public addresses (SSRF guard
     /// for multi-tenant deployments)
     outbound_block_private: bool = false, "WEIR_OUTBOUND_BLOCK_PRIVATE", parse(flag);
+    /// `http://…` or `https://…`: send connector and destination requests through this proxy. Without it they go
+    /// direct and `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY` are ignored; the private-address guard checks the target
+    /// before any proxy
+    outbound_proxy: Option<url::Url> = None, "WEIR_OUTBOUND_PROXY", parse(proxy_url), shown("— (direct)");
+    /// largest partner response body read (a sync page, a push reply); a longer one fails as `invalid_response`
+    max_response_bytes: usize = weir_engine::outbound::DEFAULT_MAX_RESPONSE_BYTES, "WEIR_MAX_RESPONSE_BYTES", range(64 * 1024, 1024 * 1024 * 1024);
     /// webhook requests per minute per connector, `0` = unlimited (used by webhook intake)
     rate_limit_per_minute: u32 = 100, "WEIR_RATE_LIMIT_PER_MINUTE", range(0, 1_000_000);
     /// largest request body (413 beyond)

@@ -220,6 +220,15 @@ pub(super) fn master_key(v: &str) -> Result<Option<MasterKey>, String> {
     Ok(Some(MasterKey::from_bytes(key)))
 }
 
+/// `http://` or `https://` with a host.
+pub(super) fn proxy_url(v: &str) -> Result<Option<url::Url>, String> {
+    let u = url::Url::parse(v.trim()).map_err(|_| "is not a URL".to_owned())?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err("must be http://host:port or https://host:port".into());
+    }
+    Ok(Some(u))
+}
+
 /// `redis://` or `rediss://`; the password is redacted for `Debug`.
 pub(super) fn redis_url(v: &str) -> Result<Option<RedactedUrl>, String> {
     let u = url::Url::parse(v.trim()).map_err(|_| "is not a URL".to_owned())?;

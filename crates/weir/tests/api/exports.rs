@@ -31,7 +31,10 @@ fn assert_safe(what: &str, rows: &[Vec<String>]) {
     for row in rows {
         for cell in row {
             let first = cell.chars().next();
-            assert!(!matches!(first, Some('=' | '+' | '-' | '@' | '\t' | '\r')), "{what}: unsafe cell {cell:?} in {row:?}");
+            assert!(
+                !matches!(first, Some('=' | '+' | '-' | '@' | '\t' | '\r')),
+                "{what}: unsafe cell {cell:?} in {row:?}"
+            );
         }
     }
 }

@@ -3,13 +3,12 @@
 
 mod helpers;
 
+mod approvals;
 mod audit;
 mod audit_actions;
-mod approvals;
 mod auth;
 mod bad_input;
 mod basics;
-mod no_store;
 mod browser;
 mod connections;
 mod connectors;
@@ -22,6 +21,7 @@ mod isolation;
 mod live;
 mod metrics;
 mod migrations;
+mod no_store;
 mod processing;
 mod queue;
 mod records;

@@ -55,7 +55,8 @@ async fn upgrading_gives_each_token_the_root_of_its_chain(b: Backend) {
     let now = days_ago(0);
     exec(&db, &format!("INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES ('t1', 'acme', 'Acme', '{now}', '{now}')")).await;
     // root ← child ← grandchild; a CLI token; a token whose issuer row is gone.
-    let tokens = [("root", "'system'"), ("child", "'root'"), ("grand", "'child'"), ("cli", "'cli'"), ("orphan", "'gone'")];
+    let tokens =
+        [("root", "'system'"), ("child", "'root'"), ("grand", "'child'"), ("cli", "'cli'"), ("orphan", "'gone'")];
     for (id, by) in tokens {
         exec(
             &db,

@@ -56,7 +56,8 @@ async fn secret_bearing_answers_are_never_cached(b: Backend) {
         json!({"expire_old": true}),
     )
     .await;
-    let body = json!({"name": "Orders", "entity_type": "order", "key": "id", "rules": [{"source": "id", "target": "id"}]});
+    let body =
+        json!({"name": "Orders", "entity_type": "order", "key": "id", "rules": [{"source": "id", "target": "id"}]});
     let mapping = cached(&app, Method::POST, "/api/v1/integration/field-mappings", Some(&admin), body).await;
     let route = json!({"connector_id": shop_id, "name": "forward", "direction": "inbound", "entity_type": "order",
         "field_mapping_id": mapping.2["data"]["id"], "trigger": "webhook", "event_types": ["*"],
