@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 use weir_core::{Direction, EventErrorType, EventStatus, RollupCounter, RunStatus, SyncErrorType, Trigger};
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 
@@ -31,6 +31,15 @@ pub struct Plan {
     pub calls: u32,
     /// The admin token of an earlier `--seed` (then only timing runs).
     pub admin_token: Option<String>,
+}
+
+/// Runs `step`: `seed` or `time`.
+pub async fn run(step: &str, plan: &Plan) -> anyhow::Result<()> {
+    match step {
+        "seed" => seed(plan).await,
+        "time" => time(plan).await,
+        other => bail!("step must be seed or time, not {other:?}"),
+    }
 }
 
 /// Creates the tenant and connectors through the API, then generates the

@@ -127,7 +127,8 @@ impl Target {
 }
 
 /// Runs the plan: setup, load with samples, drain, summary.
-pub async fn run(plan: Plan) -> anyhow::Result<()> {
+pub async fn run(mut plan: Plan) -> anyhow::Result<()> {
+    plan.base = plan.base.trim_end_matches('/').to_owned();
     validate(&plan)?;
     let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(256).build()?;
     let partner = serve_partner(plan.partner_records).await?;
