@@ -15,6 +15,7 @@
 //! Nothing leaves the machine: Weir, the partner and the traffic all use
 //! loopback addresses.
 
+mod fakes;
 mod partner;
 mod seed;
 mod trickle;
