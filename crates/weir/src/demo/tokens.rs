@@ -29,8 +29,8 @@ pub(super) struct Tokens {
 /// Finds or creates the `demo` tenant and issues this run's tokens through
 /// the store (closed again before the server opens it). On the demo's own
 /// database a system token is made sure of here, without printing it: the
-/// demo does not need one, and `serve`'s first-start banner would only
-/// confuse.
+/// demo does not need one, and `serve`'s first-start banner would
+/// only confuse.
 pub(super) async fn issue_tokens(config: &Config, own_database: bool) -> anyhow::Result<Tokens> {
     let store = crate::app::open_store(config).await?;
     let issued = async {
