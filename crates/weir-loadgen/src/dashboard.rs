@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 use weir_core::{Direction, EventErrorType, EventStatus, RollupCounter, RunStatus, SyncErrorType, Trigger};
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 
@@ -33,6 +33,15 @@ pub struct Plan {
     pub admin_token: Option<String>,
 }
 
+/// Runs `step`: `seed` or `time`.
+pub async fn run(step: &str, plan: &Plan) -> anyhow::Result<()> {
+    match step {
+        "seed" => seed(plan).await,
+        "time" => time(plan).await,
+        other => bail!("step must be seed or time, not {other:?}"),
+    }
+}
+
 /// Creates the tenant and connectors through the API, then generates the
 /// rows in the database; prints the admin token for the timing step.
 pub async fn seed(plan: &Plan) -> anyhow::Result<()> {
@@ -43,6 +52,40 @@ pub async fn seed(plan: &Plan) -> anyhow::Result<()> {
         let host = plan.database_url.split('@').nth(1).and_then(|h| h.split([':', '/']).next()).unwrap_or("");
         ensure!(host == "127.0.0.1" || host == "localhost", "loopback databases only");
     }
+    let seeded = seed_api(plan).await?;
+    let db = Database::connect(&plan.database_url).await.context("connect")?;
+    let txn = db.begin().await?;
+    txn.execute_unprepared("CREATE TEMP TABLE bench_conn (n INTEGER PRIMARY KEY, id VARCHAR(36) NOT NULL)").await?;
+    for (chunk_no, chunk) in seeded.ids.chunks(500).enumerate() {
+        let values: Vec<String> =
+            chunk.iter().enumerate().map(|(i, id)| format!("({}, '{id}')", chunk_no * 500 + i)).collect();
+        txn.execute_unprepared(&format!("INSERT INTO bench_conn (n, id) VALUES {}", values.join(", "))).await?;
+    }
+    let dialect = Dialect::new(pg);
+    let started = Instant::now();
+    txn.execute_unprepared(&events_sql(plan, &seeded, &dialect)).await?;
+    println!("generated {} events in {:.1} s", plan.events, started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    txn.execute_unprepared(&runs_sql(plan, &seeded, &dialect)).await?;
+    txn.commit().await?;
+    println!("generated {} runs in {:.1} s", plan.runs, started.elapsed().as_secs_f64());
+    println!("{}", json!({"admin_token": seeded.admin}));
+    Ok(())
+}
+
+/// What `seed_api` created, which the generated rows refer to.
+struct Seeded {
+    tid: String,
+    admin: String,
+    /// Connector ids, in creation order.
+    ids: Vec<String>,
+    receiver_id: String,
+    config_id: String,
+}
+
+/// Through the API: the tenant, its admin token, the connectors, and a
+/// receiver, mapping and configuration on the first connector.
+async fn seed_api(plan: &Plan) -> anyhow::Result<Seeded> {
     let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let base = plan.base.as_str();
     let t = post(
@@ -95,63 +138,72 @@ pub async fn seed(plan: &Plan) -> anyhow::Result<()> {
     .await?;
     let config_id = config["data"]["id"].as_str().context("config id")?.to_owned();
     println!("created {} connectors in {:.1} s", ids.len(), started.elapsed().as_secs_f64());
+    Ok(Seeded { tid, admin, ids, receiver_id, config_id })
+}
 
-    let db = Database::connect(&plan.database_url).await.context("connect")?;
-    let txn = db.begin().await?;
-    txn.execute_unprepared("CREATE TEMP TABLE bench_conn (n INTEGER PRIMARY KEY, id VARCHAR(36) NOT NULL)").await?;
-    for (chunk_no, chunk) in ids.chunks(500).enumerate() {
-        let values: Vec<String> =
-            chunk.iter().enumerate().map(|(i, id)| format!("({}, '{id}')", chunk_no * 500 + i)).collect();
-        txn.execute_unprepared(&format!("INSERT INTO bench_conn (n, id) VALUES {}", values.join(", "))).await?;
+/// The SQL that differs between PostgreSQL and SQLite.
+struct Dialect {
+    /// Numbers 1..=N as `g.i` (`{N}` is replaced).
+    series: String,
+    /// A timestamp spread over the last 30 days by `g.i`.
+    ts: String,
+    /// An empty JSON object literal.
+    json: String,
+}
+
+impl Dialect {
+    fn new(pg: bool) -> Self {
+        let (series, ts, json) = if pg {
+            (
+                "generate_series(1, {N}) AS g(i)".to_owned(),
+                "now() - ((g.i % 30) * interval '1 day') - ((g.i % 86400) * interval '1 second')".to_owned(),
+                "'{}'::jsonb".to_owned(),
+            )
+        } else {
+            (
+                "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {N}) SELECT i FROM s) AS g".to_owned(),
+                "strftime('%Y-%m-%dT%H:%M:%S.000000+00:00', 'now', '-' || (g.i % 30) || ' days', '-' || (g.i % 86400) || ' seconds')".to_owned(),
+                "'{}'".to_owned(),
+            )
+        };
+        Self { series, ts, json }
     }
-    let n = ids.len();
-    // Numbers 1..=N, spread over the last 30 days.
-    let (series, ts, json) = if pg {
-        (
-            "generate_series(1, {N}) AS g(i)".to_owned(),
-            "now() - ((g.i % 30) * interval '1 day') - ((g.i % 86400) * interval '1 second')".to_owned(),
-            "'{}'::jsonb".to_owned(),
-        )
-    } else {
-        (
-            "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {N}) SELECT i FROM s) AS g".to_owned(),
-            "strftime('%Y-%m-%dT%H:%M:%S.000000+00:00', 'now', '-' || (g.i % 30) || ' days', '-' || (g.i % 86400) || ' seconds')".to_owned(),
-            "'{}'".to_owned(),
-        )
-    };
-    let started = Instant::now();
-    let events_sql = format!(
+}
+
+/// Generated events: one in 20 failed with a mapping error.
+fn events_sql(plan: &Plan, s: &Seeded, d: &Dialect) -> String {
+    let (tid, receiver_id, n) = (&s.tid, &s.receiver_id, s.ids.len());
+    let (ts, json) = (&d.ts, &d.json);
+    format!(
         "INSERT INTO webhook_events (id, tenant_id, receiver_id, connector_id, event_type, provider_event_id, payload, payload_sha256, payload_size, headers, processing_status, attempts, next_attempt_at, lease_owner, lease_expires_at, error_type, error_message, result, attempt_log, received_at, processed_at, updated_at) \
          SELECT 'ev-' || g.i, '{tid}', '{receiver_id}', c.id, 'order.created', NULL, {json}, 'x', 2, NULL, \
          CASE WHEN g.i % 20 = 0 THEN '{failed}' ELSE '{completed}' END, 1, {ts}, NULL, NULL, \
          CASE WHEN g.i % 20 = 0 THEN '{mapping}' ELSE NULL END, NULL, NULL, NULL, {ts}, {ts}, {ts} \
          FROM {series} JOIN bench_conn c ON c.n = g.i % {n}",
-        series = series.replace("{N}", &plan.events.to_string()),
+        series = d.series.replace("{N}", &plan.events.to_string()),
         failed = EventStatus::Failed,
         completed = EventStatus::Completed,
         mapping = EventErrorType::Mapping,
-    );
-    txn.execute_unprepared(&events_sql).await?;
-    println!("generated {} events in {:.1} s", plan.events, started.elapsed().as_secs_f64());
-    let started = Instant::now();
-    let runs_sql = format!(
+    )
+}
+
+/// Generated scheduled runs: one in 10 failed, one in 10 partial.
+fn runs_sql(plan: &Plan, s: &Seeded, d: &Dialect) -> String {
+    let (tid, config_id, n) = (&s.tid, &s.config_id, s.ids.len());
+    let ts = &d.ts;
+    format!(
         "INSERT INTO sync_histories (id, tenant_id, sync_configuration_id, connector_id, trigger_type, status, queued_at, started_at, finished_at, duration_ms, records_read, records_created, records_updated, records_failed, error_type, error_message, lease_owner, lease_expires_at, cancel_requested, progress, bytes_transferred, pages) \
          SELECT 'run-' || g.i, '{tid}', '{config_id}', c.id, '{schedule}', \
          CASE WHEN g.i % 10 = 0 THEN '{failed}' WHEN g.i % 10 = 1 THEN '{partial}' ELSE '{succeeded}' END, {ts}, {ts}, {ts}, 1000, 100, 10, 5, \
          CASE WHEN g.i % 10 = 1 THEN 2 ELSE 0 END, CASE WHEN g.i % 10 = 0 THEN '{http}' ELSE NULL END, NULL, NULL, NULL, false, NULL, 10000, 1 \
          FROM {series} JOIN bench_conn c ON c.n = g.i % {n}",
-        series = series.replace("{N}", &plan.runs.to_string()),
+        series = d.series.replace("{N}", &plan.runs.to_string()),
         schedule = Trigger::Schedule,
         failed = RunStatus::Failed,
         partial = RunStatus::Partial,
         succeeded = RunStatus::Succeeded,
         http = SyncErrorType::Http,
-    );
-    txn.execute_unprepared(&runs_sql).await?;
-    txn.commit().await?;
-    println!("generated {} runs in {:.1} s", plan.runs, started.elapsed().as_secs_f64());
-    println!("{}", json!({"admin_token": admin}));
-    Ok(())
+    )
 }
 
 /// Times `GET /dashboard` for the default range and for 30 days.

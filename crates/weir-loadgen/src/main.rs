@@ -12,19 +12,18 @@
 //! ```
 
 mod baselines;
+mod common;
+mod connectors;
 mod dashboard;
 mod soak;
 mod syncs;
 mod webhooks;
 
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
-use weir_core::ConnectorType;
+use std::time::Duration;
 
-use anyhow::{Context, bail, ensure};
 use clap::{Parser, Subcommand};
-use serde_json::{Value, json};
+
+pub(crate) use common::{Report, check_loopback, percentile, post};
 
 #[derive(Parser)]
 #[command(name = "weir-loadgen", version, about)]
@@ -184,132 +183,6 @@ enum Command {
     },
 }
 
-/// Latencies and answers of a run.
-#[derive(Default)]
-pub struct Report {
-    latencies: Vec<Duration>,
-    /// Answers by status (0 = transport error).
-    pub by_status: BTreeMap<u16, u64>,
-}
-
-impl Report {
-    /// Records one answer.
-    pub fn record(&mut self, status: u16, latency: Duration) {
-        self.latencies.push(latency);
-        *self.by_status.entry(status).or_default() += 1;
-    }
-
-    /// Adds another worker's report.
-    pub fn merge(&mut self, other: Report) {
-        self.latencies.extend(other.latencies);
-        for (s, n) in other.by_status {
-            *self.by_status.entry(s).or_default() += n;
-        }
-    }
-
-    /// Prints throughput of `ok` answers and latency percentiles.
-    pub fn print(&mut self, label: &str, elapsed: Duration, ok: u16) {
-        self.latencies.sort();
-        let n = self.latencies.len();
-        let oks = self.by_status.get(&ok).copied().unwrap_or(0);
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        if n == 0 {
-            println!("{label}: no requests");
-            return;
-        }
-        println!(
-            "{label}: {n} requests in {:.1} s; {ok}/s = {:.0}; p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; answers: {}",
-            elapsed.as_secs_f64(),
-            oks as f64 / elapsed.as_secs_f64(),
-            ms(percentile(&self.latencies, 0.50)),
-            ms(percentile(&self.latencies, 0.95)),
-            ms(percentile(&self.latencies, 0.99)),
-            ms(self.latencies[n - 1]),
-            webhooks::by_status(&self.by_status),
-        );
-    }
-}
-
-/// Refuses anything but a loopback target.
-pub(crate) fn check_loopback(base: &str) -> anyhow::Result<()> {
-    let url = url::Url::parse(base).context("--base is not a URL")?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    };
-    ensure!(loopback, "weir-loadgen only targets loopback addresses");
-    Ok(())
-}
-
-pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-pub(crate) async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> anyhow::Result<Value> {
-    let r = c.post(url).bearer_auth(token).json(&body).send().await?;
-    let status = r.status();
-    let v: Value = r.json().await?;
-    if !status.is_success() {
-        bail!("{status}: {v}");
-    }
-    Ok(v)
-}
-
-async fn connectors_list(base: &str, system: &str, n: u32, calls: u32) -> anyhow::Result<()> {
-    check_loopback(base)?;
-    ensure!(n <= 10_000 && calls <= 10_000, "bounded: at most 10000 connectors and calls");
-    let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-    let slug = format!("bench-{}", std::process::id());
-    let t = post(&c, format!("{base}/api/v1/system/tenants"), system, json!({"slug": slug, "name": "Bench"})).await?;
-    let tid = t["data"]["id"].as_str().context("tenant id")?.to_owned();
-    let tok = post(
-        &c,
-        format!("{base}/api/v1/system/tenants/{tid}/tokens"),
-        system,
-        json!({"name": "bench", "role": "admin"}),
-    )
-    .await?;
-    let admin = tok["data"]["token"].as_str().context("token")?.to_owned();
-    let started = Instant::now();
-    for i in 0..n {
-        let body = if i % 2 == 0 {
-            json!({"code": format!("c{i:05}"), "name": format!("Connector {i}"), "type": ConnectorType::Webhook})
-        } else {
-            json!({"code": format!("c{i:05}"), "name": format!("Connector {i}"), "type": "http",
-                   "config": {"base_url": "https://api.example.com", "auth": {"type": "bearer"}},
-                   "credentials": {"token": "bench"}})
-        };
-        post(&c, format!("{base}/api/v1/integration/connectors"), &admin, body).await?;
-    }
-    println!("created {n} connectors in {:.1} s", started.elapsed().as_secs_f64());
-    for query in ["per_page=25", "per_page=100", "per_page=25&page=40", "per_page=25&q=connector%2099"] {
-        let url = format!("{base}/api/v1/integration/connectors?{query}");
-        // Warm up.
-        for _ in 0..5 {
-            c.get(&url).bearer_auth(&admin).send().await?.bytes().await?;
-        }
-        let mut times = Vec::with_capacity(calls as usize);
-        for _ in 0..calls {
-            let t0 = Instant::now();
-            let r = c.get(&url).bearer_auth(&admin).send().await?;
-            ensure!(r.status().is_success(), "list answered {}", r.status());
-            r.bytes().await?;
-            times.push(t0.elapsed());
-        }
-        times.sort();
-        println!(
-            "GET connectors?{query:<28} calls={calls} median={:.2} ms p95={:.2} ms max={:.2} ms",
-            percentile(&times, 0.5).as_secs_f64() * 1e3,
-            percentile(&times, 0.95).as_secs_f64() * 1e3,
-            times.last().copied().unwrap_or_default().as_secs_f64() * 1e3
-        );
-    }
-    Ok(())
-}
-
 /// The same allocator as the server, so the generator spends less of the
 /// shared CPU on itself.
 #[global_allocator]
@@ -320,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::ConnectorsList { base, system_token, connectors, calls } => {
-            connectors_list(base.trim_end_matches('/'), &system_token, connectors, calls).await
+            connectors::connectors_list(base.trim_end_matches('/'), &system_token, connectors, calls).await
         }
         Command::Webhooks {
             base,
@@ -381,16 +254,9 @@ async fn main() -> anyhow::Result<()> {
                 calls,
                 admin_token,
             };
-            match step.as_str() {
-                "seed" => dashboard::seed(&plan).await,
-                "time" => dashboard::time(&plan).await,
-                other => bail!("step must be seed or time, not {other:?}"),
-            }
+            dashboard::run(&step, &plan).await
         }
-        Command::Soak(mut plan) => {
-            plan.base = plan.base.trim_end_matches('/').to_owned();
-            soak::run(plan).await
-        }
+        Command::Soak(plan) => soak::run(plan).await,
         Command::Noop { listen, lifetime_secs } => baselines::noop(&listen, lifetime_secs).await,
         Command::Blast { url, concurrency, duration_secs } => baselines::blast(&url, concurrency, duration_secs).await,
         Command::InsertRate { database_url, rows, batch, writers } => {

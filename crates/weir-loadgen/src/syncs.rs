@@ -109,7 +109,8 @@ async fn wait_finished(
     }
 }
 
-/// Runs the plan.
+/// Runs the plan: the large run, the exported error run, then many
+/// configurations at once (each part skipped when its size is 0).
 pub async fn run(plan: Plan) -> anyhow::Result<()> {
     check_loopback(&plan.base)?;
     check_loopback(&format!("http://{}", plan.partner))?;
@@ -118,64 +119,104 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     ensure!(plan.export_errors <= 1_000_000, "bounded: at most 1,000,000 errors");
     serve_partner(&plan.partner).await?;
     let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-    let base = plan.base.as_str();
-    let slug = format!("sync-{}", std::process::id());
-    let t = post(
-        &c,
-        format!("{base}/api/v1/system/tenants"),
-        &plan.system_token,
-        json!({"slug": slug, "name": "Sync bench"}),
-    )
-    .await?;
-    let tid = t["data"]["id"].as_str().context("tenant id")?;
-    let tok = post(
-        &c,
-        format!("{base}/api/v1/system/tenants/{tid}/tokens"),
-        &plan.system_token,
-        json!({"name": "bench", "role": "admin"}),
-    )
-    .await?;
-    let admin = tok["data"]["token"].as_str().context("token")?.to_owned();
-    let m = post(
-        &c,
-        format!("{base}/api/v1/integration/field-mappings"),
-        &admin,
-        json!({"name": "customers", "entity_type": "customer", "key": "external_id", "rules": rules()}),
-    )
-    .await?;
-    let mapping = m["data"]["id"].as_str().context("mapping id")?.to_owned();
-    let connector = |code: String| {
-        json!({"code": code, "name": "Partner", "type": "http", "environment": "development",
-               "config": {"base_url": format!("http://{}", plan.partner), "auth": {"type": "bearer"}},
-               "credentials": {"token": "bench"}})
-    };
-    let config = |cid: &str, name: String, path: String| {
-        json!({"connector_id": cid, "name": name, "direction": Direction::Inbound, "entity_type": "customer",
-               "field_mapping_id": mapping, "trigger": Trigger::Manual,
-               "source": {"path": path, "records_path": "data",
-                          "pagination": {"type": "page", "param": "page", "start": 1, "next_path": "next_page"}}})
-    };
-
-    // One large run.
+    let bench = Bench::setup(c, &plan).await?;
     if plan.records > 0 {
-        let conn = post(&c, format!("{base}/api/v1/integration/connectors"), &admin, connector("big".into())).await?;
-        let cid = conn["data"]["id"].as_str().context("connector id")?.to_owned();
-        // The page size and total travel as query parameters of the source path.
-        let path = format!("/big?size={}&total={}", plan.page_size, plan.records);
-        let cfg = post(
+        bench.large_run().await?;
+    }
+    if plan.export_errors > 0 {
+        bench.error_export().await?;
+    }
+    if plan.configurations > 0 {
+        bench.many_at_once().await?;
+    }
+    Ok(())
+}
+
+/// A bench tenant with its admin token and the customer mapping every
+/// configuration uses.
+struct Bench<'a> {
+    c: reqwest::Client,
+    plan: &'a Plan,
+    admin: String,
+    mapping: String,
+}
+
+impl<'a> Bench<'a> {
+    /// Creates the tenant (slug `sync-<pid>`), its admin token and the mapping.
+    async fn setup(c: reqwest::Client, plan: &'a Plan) -> anyhow::Result<Self> {
+        let base = plan.base.as_str();
+        let slug = format!("sync-{}", std::process::id());
+        let t = post(
             &c,
-            format!("{base}/api/v1/integration/sync-configurations"),
-            &admin,
-            config(&cid, "big".into(), path),
+            format!("{base}/api/v1/system/tenants"),
+            &plan.system_token,
+            json!({"slug": slug, "name": "Sync bench"}),
         )
         .await?;
-        let id = cfg["data"]["id"].as_str().context("config id")?.to_owned();
-        let rss_before = plan.server_pid.and_then(peak_rss_kib);
+        let tid = t["data"]["id"].as_str().context("tenant id")?;
+        let tok = post(
+            &c,
+            format!("{base}/api/v1/system/tenants/{tid}/tokens"),
+            &plan.system_token,
+            json!({"name": "bench", "role": "admin"}),
+        )
+        .await?;
+        let admin = tok["data"]["token"].as_str().context("token")?.to_owned();
+        let m = post(
+            &c,
+            format!("{base}/api/v1/integration/field-mappings"),
+            &admin,
+            json!({"name": "customers", "entity_type": "customer", "key": "external_id", "rules": rules()}),
+        )
+        .await?;
+        let mapping = m["data"]["id"].as_str().context("mapping id")?.to_owned();
+        Ok(Self { c, plan, admin, mapping })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1/integration/{path}", self.plan.base)
+    }
+
+    /// An `http` connector on the partner; returns its id.
+    async fn connector(&self, code: String) -> anyhow::Result<String> {
+        let body = json!({"code": code, "name": "Partner", "type": "http", "environment": "development",
+               "config": {"base_url": format!("http://{}", self.plan.partner), "auth": {"type": "bearer"}},
+               "credentials": {"token": "bench"}});
+        let conn = post(&self.c, self.url("connectors"), &self.admin, body).await?;
+        Ok(conn["data"]["id"].as_str().context("connector id")?.to_owned())
+    }
+
+    /// A manual inbound configuration reading the partner's `path`; returns its id.
+    async fn config(&self, cid: &str, name: String, path: String) -> anyhow::Result<String> {
+        let body = json!({"connector_id": cid, "name": name, "direction": Direction::Inbound, "entity_type": "customer",
+               "field_mapping_id": self.mapping, "trigger": Trigger::Manual,
+               "source": {"path": path, "records_path": "data",
+                          "pagination": {"type": "page", "param": "page", "start": 1, "next_path": "next_page"}}});
+        let cfg = post(&self.c, self.url("sync-configurations"), &self.admin, body).await?;
+        Ok(cfg["data"]["id"].as_str().context("config id")?.to_owned())
+    }
+
+    /// Executes a configuration; returns the run's id.
+    async fn execute(&self, id: &str) -> anyhow::Result<String> {
+        let r = post(&self.c, self.url(&format!("sync-configurations/{id}/execute")), &self.admin, json!({})).await?;
+        Ok(r["data"]["sync_history_id"].as_str().context("run id")?.to_owned())
+    }
+
+    fn peak_rss(&self) -> Option<u64> {
+        self.plan.server_pid.and_then(peak_rss_kib)
+    }
+
+    /// One large run: records/s and the server's peak RSS.
+    async fn large_run(&self) -> anyhow::Result<()> {
+        let plan = self.plan;
+        let cid = self.connector("big".into()).await?;
+        // The page size and total travel as query parameters of the source path.
+        let path = format!("/big?size={}&total={}", plan.page_size, plan.records);
+        let id = self.config(&cid, "big".into(), path).await?;
+        let rss_before = self.peak_rss();
         let started = Instant::now();
-        let r =
-            post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
-        let run = r["data"]["sync_history_id"].as_str().context("run id")?.to_owned();
-        let h = wait_finished(&c, base, &admin, &run, Duration::from_secs(900)).await?;
+        let run = self.execute(&id).await?;
+        let h = wait_finished(&self.c, &plan.base, &self.admin, &run, Duration::from_secs(900)).await?;
         let wall = started.elapsed().as_secs_f64();
         if h["status"] != RunStatus::Succeeded.as_str() {
             bail!("the large run ended {}: {}", h["status"], h);
@@ -190,34 +231,27 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
             created / run_secs.max(1e-9),
             wall,
             created,
-            plan.server_pid.and_then(peak_rss_kib).map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
-            rss_before.map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
+            kib(self.peak_rss()),
+            kib(rss_before),
         );
+        Ok(())
     }
 
-    // A run with many errors, exported.
-    if plan.export_errors > 0 {
-        let conn = post(&c, format!("{base}/api/v1/integration/connectors"), &admin, connector("bad".into())).await?;
-        let cid = conn["data"]["id"].as_str().context("connector id")?.to_owned();
+    /// A run whose every record fails, exported as CSV: time and peak RSS.
+    async fn error_export(&self) -> anyhow::Result<()> {
+        let plan = self.plan;
+        let cid = self.connector("bad".into()).await?;
         let path = format!("/bad?size={}&total={}&bad=1", plan.page_size, plan.export_errors);
-        let cfg = post(
-            &c,
-            format!("{base}/api/v1/integration/sync-configurations"),
-            &admin,
-            config(&cid, "bad".into(), path),
-        )
-        .await?;
-        let id = cfg["data"]["id"].as_str().context("config id")?.to_owned();
-        let r =
-            post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({})).await?;
-        let run = r["data"]["sync_history_id"].as_str().context("run id")?.to_owned();
-        let h = wait_finished(&c, base, &admin, &run, Duration::from_secs(900)).await?;
+        let id = self.config(&cid, "bad".into(), path).await?;
+        let run = self.execute(&id).await?;
+        let h = wait_finished(&self.c, &plan.base, &self.admin, &run, Duration::from_secs(900)).await?;
         ensure!(h["status"] == RunStatus::Partial.as_str(), "the failing run ended {}", h["status"]);
-        let rss_before = plan.server_pid.and_then(peak_rss_kib);
+        let rss_before = self.peak_rss();
         let started = Instant::now();
-        let mut res = c
-            .get(format!("{base}/api/v1/integration/sync-histories/{run}/export?format=csv"))
-            .bearer_auth(&admin)
+        let mut res = self
+            .c
+            .get(self.url(&format!("sync-histories/{run}/export?format=csv")))
+            .bearer_auth(&self.admin)
             .send()
             .await?;
         ensure!(res.status().is_success(), "export answered {}", res.status());
@@ -230,37 +264,28 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
             "export of a run with {} errors: {lines} CSV lines, {bytes} bytes in {:.1} s; server peak RSS {} KiB before, {} KiB after",
             h["records_failed"],
             started.elapsed().as_secs_f64(),
-            rss_before.map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
-            plan.server_pid.and_then(peak_rss_kib).map(|k| k.to_string()).unwrap_or_else(|| "n/a".into()),
+            kib(rss_before),
+            kib(self.peak_rss()),
         );
+        Ok(())
     }
 
-    // Many configurations at once.
-    if plan.configurations > 0 {
+    /// Many small configurations executed at once: wall time and run durations.
+    async fn many_at_once(&self) -> anyhow::Result<()> {
+        let plan = self.plan;
         let mut ids = Vec::new();
         for i in 0..plan.configurations {
-            let conn = post(&c, format!("{base}/api/v1/integration/connectors"), &admin, connector(format!("p{i:04}")))
-                .await?;
-            let cid = conn["data"]["id"].as_str().context("connector id")?.to_owned();
-            let cfg = post(
-                &c,
-                format!("{base}/api/v1/integration/sync-configurations"),
-                &admin,
-                config(&cid, format!("c{i}"), format!("/many{i}?size=100&total=300")),
-            )
-            .await?;
-            ids.push(cfg["data"]["id"].as_str().context("config id")?.to_owned());
+            let cid = self.connector(format!("p{i:04}")).await?;
+            ids.push(self.config(&cid, format!("c{i}"), format!("/many{i}?size=100&total=300")).await?);
         }
         let started = Instant::now();
         let mut runs = Vec::new();
         for id in &ids {
-            let r = post(&c, format!("{base}/api/v1/integration/sync-configurations/{id}/execute"), &admin, json!({}))
-                .await?;
-            runs.push(r["data"]["sync_history_id"].as_str().context("run id")?.to_owned());
+            runs.push(self.execute(id).await?);
         }
         let mut durations = Vec::new();
         for r in &runs {
-            let h = wait_finished(&c, base, &admin, r, Duration::from_secs(600)).await?;
+            let h = wait_finished(&self.c, &plan.base, &self.admin, r, Duration::from_secs(600)).await?;
             ensure!(h["status"] == RunStatus::Succeeded.as_str(), "run ended {}", h["status"]);
             durations.push(Duration::from_millis(h["duration_ms"].as_u64().unwrap_or(0)));
         }
@@ -274,6 +299,11 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
             percentile(&durations, 0.99).as_secs_f64() * 1e3,
             durations.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
         );
+        Ok(())
     }
-    Ok(())
+}
+
+/// A KiB figure, or `n/a` when not measured.
+fn kib(k: Option<u64>) -> String {
+    k.map(|k| k.to_string()).unwrap_or_else(|| "n/a".into())
 }

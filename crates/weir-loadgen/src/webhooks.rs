@@ -110,7 +110,8 @@ fn chrono_free_suffix() -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs the plan.
+/// Runs the plan: setup, the senders until the deadline or count, the
+/// stored-events check, and (with `process`) the end-to-end report.
 pub async fn run(plan: Plan) -> anyhow::Result<()> {
     check_loopback(&plan.base)?;
     ensure!(plan.concurrency >= 1 && plan.concurrency <= 1024, "concurrency must be 1..=1024");
@@ -123,59 +124,21 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     let secret = receiver["secret"].as_str().context("secret")?;
     let key = key_material(auth.method(), secret).map_err(|e| anyhow::anyhow!(e))?;
     let url = format!("{}{}", plan.base, receiver["receiver_url"].as_str().context("url")?);
-    let pad = "x".repeat(plan.body_bytes.saturating_sub(120));
-    let shared = Arc::new((auth, key, url, pad));
-    let sent = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + plan.duration;
+    let sender = Arc::new(Sender {
+        c: c.clone(),
+        auth,
+        key,
+        url,
+        pad: "x".repeat(plan.body_bytes.saturating_sub(120)),
+        sent: AtomicU64::new(0),
+        count: plan.count,
+        deadline: Instant::now() + plan.duration,
+        // Each sender's share of the target rate, as a pause between its requests.
+        pause: (plan.rate > 0).then(|| Duration::from_secs_f64(plan.concurrency as f64 / plan.rate as f64)),
+    });
     let started = Instant::now();
     let started_at = chrono::Utc::now();
-    // Each sender's share of the target rate, as a pause between its requests.
-    let pause = (plan.rate > 0).then(|| Duration::from_secs_f64(plan.concurrency as f64 / plan.rate as f64));
-    let mut workers = Vec::new();
-    for w in 0..plan.concurrency {
-        let (c, shared, sent) = (c.clone(), shared.clone(), sent.clone());
-        let count = plan.count;
-        workers.push(tokio::spawn(async move {
-            let (auth, key, url, pad) = &*shared;
-            let mut report = Report::default();
-            let mut i = 0u64;
-            let mut tick = pause.map(|p| {
-                let mut t = tokio::time::interval(p);
-                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                t
-            });
-            while Instant::now() < deadline {
-                if let Some(t) = tick.as_mut() {
-                    t.tick().await;
-                }
-                let n = sent.fetch_add(1, Ordering::Relaxed);
-                if count > 0 && n >= count {
-                    break;
-                }
-                i += 1;
-                let id = format!("msg_{w}_{i}");
-                let body = format!(r#"{{"id":"{id}","type":"order.created","data":{{"total":42,"pad":"{pad}"}}}}"#);
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                let mut req = c.post(url).header("content-type", "application/json");
-                for (k, v) in sign_headers(auth, key, &id, now, body.as_bytes()) {
-                    req = req.header(k, v);
-                }
-                let t0 = Instant::now();
-                match req.body(body).send().await {
-                    Ok(res) => {
-                        let status = res.status().as_u16();
-                        let _ = res.bytes().await;
-                        report.record(status, t0.elapsed());
-                    }
-                    Err(_) => report.record(0, t0.elapsed()),
-                }
-            }
-            report
-        }));
-    }
+    let workers: Vec<_> = (0..plan.concurrency).map(|w| tokio::spawn(sender.clone().worker(w))).collect();
     let mut total = Report::default();
     for w in futures::future::join_all(workers).await {
         total.merge(w?);
@@ -186,9 +149,80 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         elapsed,
         202,
     );
-    // Every 202 is a stored event, and nothing else is.
-    let r =
-        c.get(format!("{}/api/v1/integration/webhook-events?per_page=1", plan.base)).bearer_auth(&admin).send().await?;
+    let accepted = check_stored(&c, &plan.base, &admin, &total).await?;
+    if plan.process {
+        end_to_end(&c, &plan.base, &admin, accepted, started_at).await?;
+    }
+    Ok(())
+}
+
+/// What every sender shares: the signed target and the run's limits.
+struct Sender {
+    c: reqwest::Client,
+    auth: ReceiverAuth,
+    key: Vec<u8>,
+    url: String,
+    /// Filler that brings a body to about `body_bytes`.
+    pad: String,
+    /// Requests started over all senders, for the `count` limit.
+    sent: AtomicU64,
+    count: u64,
+    deadline: Instant,
+    /// Pause between one sender's requests (`None` = as fast as possible).
+    pause: Option<Duration>,
+}
+
+impl Sender {
+    /// Sender `w`: signed deliveries with ids `msg_{w}_{i}` until the deadline
+    /// or the shared count is reached.
+    async fn worker(self: Arc<Self>, w: usize) -> Report {
+        let mut report = Report::default();
+        let mut i = 0u64;
+        let mut tick = self.pause.map(|p| {
+            let mut t = tokio::time::interval(p);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        while Instant::now() < self.deadline {
+            if let Some(t) = tick.as_mut() {
+                t.tick().await;
+            }
+            let n = self.sent.fetch_add(1, Ordering::Relaxed);
+            if self.count > 0 && n >= self.count {
+                break;
+            }
+            i += 1;
+            let req = self.request(&format!("msg_{w}_{i}"));
+            let t0 = Instant::now();
+            match req.send().await {
+                Ok(res) => {
+                    let status = res.status().as_u16();
+                    let _ = res.bytes().await;
+                    report.record(status, t0.elapsed());
+                }
+                Err(_) => report.record(0, t0.elapsed()),
+            }
+        }
+        report
+    }
+
+    /// A signed `order.created` delivery with provider id `id`.
+    fn request(&self, id: &str) -> reqwest::RequestBuilder {
+        let pad = &self.pad;
+        let body = format!(r#"{{"id":"{id}","type":"order.created","data":{{"total":42,"pad":"{pad}"}}}}"#);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let mut req = self.c.post(&self.url).header("content-type", "application/json");
+        for (k, v) in sign_headers(&self.auth, &self.key, id, now, body.as_bytes()) {
+            req = req.header(k, v);
+        }
+        req.body(body)
+    }
+}
+
+/// Every 202 is a stored event, and nothing else is; returns the 202 count.
+async fn check_stored(c: &reqwest::Client, base: &str, admin: &str, total: &Report) -> anyhow::Result<u64> {
+    let r = c.get(format!("{base}/api/v1/integration/webhook-events?per_page=1")).bearer_auth(admin).send().await?;
     let stored = r.json::<Value>().await?["meta"]["total"].as_u64().unwrap_or(0);
     let accepted = total.by_status.get(&202).copied().unwrap_or(0);
     println!(
@@ -196,10 +230,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         if stored == accepted { "MATCH" } else { "MISMATCH" }
     );
     ensure!(stored == accepted, "stored events differ from 202 answers");
-    if plan.process {
-        end_to_end(&c, &plan.base, &admin, accepted, started_at).await?;
-    }
-    Ok(())
+    Ok(accepted)
 }
 
 /// Waits (bounded) until every accepted event is processed, then reports

@@ -24,7 +24,7 @@ pub enum Command {
         /// as --instance-role / WEIR_ROLE).
         #[arg(long, value_parser = ["api", "worker", "scheduler", "all"])]
         role: Option<String>,
-        /// Options.
+        /// Every server option (flag, `WEIR_*` variable or config file).
         #[command(flatten)]
         settings: Settings,
     },
@@ -42,7 +42,7 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate {
-        /// Options.
+        /// Every server option (flag, `WEIR_*` variable or config file).
         #[command(flatten)]
         settings: Settings,
     },
@@ -72,7 +72,7 @@ pub enum RollupsCommand {
     /// Recompute every tenant's day rollups from events, runs and the audit
     /// trail (replacing the stored ones); prints the rows written.
     Rebuild {
-        /// Options.
+        /// Every server option (flag, `WEIR_*` variable or config file).
         #[command(flatten)]
         settings: Settings,
     },
@@ -89,7 +89,7 @@ pub enum TenantCommand {
         /// Display name.
         #[arg(long)]
         name: String,
-        /// Options.
+        /// Every server option (flag, `WEIR_*` variable or config file).
         #[command(flatten)]
         settings: Settings,
     },
@@ -109,7 +109,7 @@ pub enum TokenCommand {
         /// viewer, operator or admin.
         #[arg(long, default_value = "admin")]
         role: String,
-        /// Options.
+        /// Every server option (flag, `WEIR_*` variable or config file).
         #[command(flatten)]
         settings: Settings,
     },

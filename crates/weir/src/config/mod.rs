@@ -44,7 +44,7 @@ pub enum ConfigError {
         env: &'static str,
         /// Its flag (without `--`).
         flag: String,
-        /// Why.
+        /// What is wrong with the value, for the message.
         reason: String,
     },
     /// The config file could not be read or parsed.
@@ -52,7 +52,7 @@ pub enum ConfigError {
     File {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// The read or parse error.
         reason: String,
     },
 }

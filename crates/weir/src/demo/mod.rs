@@ -15,8 +15,11 @@
 //! Nothing leaves the machine: Weir, the partner and the traffic all use
 //! loopback addresses.
 
+mod fakes;
+mod mappings;
 mod partner;
 mod seed;
+mod tokens;
 mod trickle;
 
 use std::path::Path;
@@ -160,7 +163,7 @@ pub async fn start(mut config: Config, options: DemoOptions) -> anyhow::Result<D
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is another Weir running? try --listen)", config.listen))?;
-    let tokens = seed::issue_tokens(&config, options.own_database).await?;
+    let tokens = tokens::issue_tokens(&config, options.own_database).await?;
     let base_url = format!("http://{}", listener.local_addr().context("listener address")?);
     let partner = partner::Partner::start().await?;
 

@@ -25,30 +25,11 @@ use anyhow::{Context, bail};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use weir_core::webhook::{ReceiverAuth, generate_secret, key_material};
-use weir_core::{ApiTokenName, Role, TenantName, TenantSlug};
-use weir_store::{NewTenant, NewToken, StoreError, SystemScope, TenantScope};
 
+use super::mappings;
 use super::partner::{CRM_LOGIN, SHOP_API_TOKEN};
+use super::tokens::{ADMIN_TOKEN_NAME, APPROVER_TOKEN_NAME, Issued, Tokens};
 use super::trickle::{Source, Target};
-use crate::config::Config;
-
-const TENANT_SLUG: &str = "demo";
-const ADMIN_TOKEN_NAME: &str = "demo admin";
-const APPROVER_TOKEN_NAME: &str = "demo approver";
-
-/// A token issued for this run.
-pub(super) struct Issued {
-    id: String,
-    token: String,
-}
-
-/// The tenant's tokens for this run.
-pub(super) struct Tokens {
-    admin: Issued,
-    /// Only when the tenant existed already (its connectors may need a
-    /// change approved).
-    approver: Option<Issued>,
-}
 
 /// What the trickle needs: where to send, how to sign, what to run.
 pub(super) struct Seeded {
@@ -58,50 +39,6 @@ pub(super) struct Seeded {
     pub targets: Vec<Target>,
     /// `(name, id)` of the inbound sync configurations to execute.
     pub syncs: Vec<(String, String)>,
-}
-
-/// Finds or creates the `demo` tenant and issues this run's tokens through
-/// the store (closed again before the server opens it). On the demo's own
-/// database a system token is made sure of here, without printing it: the
-/// demo does not need one, and `serve`'s first-start banner would only
-/// confuse.
-pub(super) async fn issue_tokens(config: &Config, own_database: bool) -> anyhow::Result<Tokens> {
-    let store = crate::app::open_store(config).await?;
-    let issued = async {
-        if own_database && config.system_token.is_none() && store.ensure_system_token(None).await?.is_some() {
-            tracing::info!("the demo database got a system token that is not shown; set WEIR_SYSTEM_TOKEN to use one");
-        }
-        let cap = SystemScope::local_operator();
-        let (tenant, existed) = match store.get_tenant_by_slug(&cap, TENANT_SLUG).await {
-            Ok(t) => (t, true),
-            Err(StoreError::NotFound) => {
-                let new = NewTenant {
-                    slug: TenantSlug::parse(TENANT_SLUG).context("tenant slug")?,
-                    name: TenantName::parse("Demo Trading GmbH").context("tenant name")?,
-                };
-                (store.create_tenant(&cap, new).await?, false)
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if !tenant.is_active {
-            bail!("the tenant `{TENANT_SLUG}` in this database is deactivated; use a fresh demo database");
-        }
-        let scope = store.tenant_scope(&cap, &tenant.id).await?;
-        let admin = issue(&store, &scope, ADMIN_TOKEN_NAME).await?;
-        let approver = if existed { Some(issue(&store, &scope, APPROVER_TOKEN_NAME).await?) } else { None };
-        Ok(Tokens { admin, approver })
-    }
-    .await;
-    store.close().await;
-    issued
-}
-
-/// An admin token named `name`. Issued by "weir demo", not by another
-/// token, so the approver counts as a different admin than the requester.
-async fn issue(store: &weir_store::Store, scope: &TenantScope, name: &str) -> anyhow::Result<Issued> {
-    let new = NewToken { name: ApiTokenName::parse(name).context("token name")?, role: Role::Admin };
-    let t = store.create_token(scope, new, weir_store::Issuer::Outside("weir demo")).await?;
-    Ok(Issued { id: t.token.id, token: t.plain.expose().to_owned() })
 }
 
 /// A small client for Weir's API; errors name the request and the problem's
@@ -163,57 +100,91 @@ pub(super) async fn seed(base: &str, partner: &str, tokens: Tokens) -> anyhow::R
     let api =
         Api { client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?, base: base.to_owned() };
     let s = Seeder { api: &api, admin: &tokens.admin.token, approver: tokens.approver.as_ref(), partner };
-
-    let shop = s
-        .connector(json!({
-            "code": "shop-eu", "name": "Shopify EU shop", "type": "http", "environment": "production",
-            "config": {"base_url": format!("{partner}/shop"), "health_path": "/health", "timeout_ms": 5000,
-                       "auth": {"type": "bearer"}},
-            "credentials": {"token": SHOP_API_TOKEN},
-        }))
-        .await?;
-    let stripe =
-        s.connector(json!({"code": "stripe", "name": "Stripe payments", "type": ConnectorType::Webhook})).await?;
-    let dhl = s.connector(json!({"code": "dhl", "name": "Carrier DHL", "type": ConnectorType::Webhook})).await?;
-    let crm = s
-        .connector(json!({
-            "code": "crm", "name": "Legacy CRM", "type": "http", "environment": "production",
-            "config": {"base_url": format!("{partner}/crm"), "health_path": "/health", "timeout_ms": 3000,
-                       "auth": {"type": "basic"}},
-            "credentials": {"username": CRM_LOGIN.0, "password": CRM_LOGIN.1},
-        }))
-        .await?;
-
-    let orders = s.mapping(mappings::orders()).await?;
-    let products = s.mapping(mappings::products()).await?;
-    let payments = s.mapping(mappings::payments()).await?;
-    let shipments = s.mapping(mappings::shipments()).await?;
-    let customers = s.mapping(mappings::customers()).await?;
-
+    let c = s.connectors().await?;
+    let m = Mappings {
+        orders: s.mapping(mappings::orders()).await?,
+        products: s.mapping(mappings::products()).await?,
+        payments: s.mapping(mappings::payments()).await?,
+        shipments: s.mapping(mappings::shipments()).await?,
+        customers: s.mapping(mappings::customers()).await?,
+    };
     let dhl_schema = json!({"type": "object", "required": ["type", "timestamp", "data"],
                             "properties": {"data": {"type": "object", "required": ["tracking_number"]}}});
     let targets = vec![
-        s.receiver(Source::Shop, &shop, ReceiverAuth::Shopify, None).await?,
-        s.receiver(Source::Stripe, &stripe, ReceiverAuth::Stripe, None).await?,
-        s.receiver(Source::Dhl, &dhl, ReceiverAuth::StandardWebhooks { public_key: None }, Some(dhl_schema)).await?,
+        s.receiver(Source::Shop, &c.shop, ReceiverAuth::Shopify, None).await?,
+        s.receiver(Source::Stripe, &c.stripe, ReceiverAuth::Stripe, None).await?,
+        s.receiver(Source::Dhl, &c.dhl, ReceiverAuth::StandardWebhooks { public_key: None }, Some(dhl_schema)).await?,
     ];
+    s.webhook_syncs(&c, &m).await?;
+    let syncs = s.pulled_syncs(&c, &m).await?;
+    s.revoke_earlier_tokens(&tokens.admin.id).await?;
+    Ok(Seeded { admin_token: tokens.admin.token.clone(), targets, syncs })
+}
 
-    let destination = |entity: &str| json!({"url": format!("{partner}/erp/{entity}"), "timeout_ms": 5000});
-    s.sync(json!({
-        "connector_id": shop, "name": "Orders to ERP", "direction": Direction::Inbound, "entity_type": "order",
-        "field_mapping_id": orders, "trigger": Trigger::Webhook,
-        "event_types": ["orders/create", "orders/updated", "orders/paid"], "ordering_field": "updated_at",
-        "destination": destination("orders"),
-    }))
-    .await?;
-    s.sync(json!({
+/// The ids of the four connectors.
+struct Connectors {
+    shop: String,
+    stripe: String,
+    dhl: String,
+    crm: String,
+}
+
+/// The ids of the five field mappings.
+struct Mappings {
+    orders: String,
+    products: String,
+    payments: String,
+    shipments: String,
+    customers: String,
+}
+
+impl Seeder<'_> {
+    /// The four connectors, on the partner where they call out.
+    async fn connectors(&self) -> anyhow::Result<Connectors> {
+        let (s, partner) = (self, self.partner);
+        let shop = s
+            .connector(json!({
+                "code": "shop-eu", "name": "Shopify EU shop", "type": "http", "environment": "production",
+                "config": {"base_url": format!("{partner}/shop"), "health_path": "/health", "timeout_ms": 5000,
+                           "auth": {"type": "bearer"}},
+                "credentials": {"token": SHOP_API_TOKEN},
+            }))
+            .await?;
+        let stripe =
+            s.connector(json!({"code": "stripe", "name": "Stripe payments", "type": ConnectorType::Webhook})).await?;
+        let dhl = s.connector(json!({"code": "dhl", "name": "Carrier DHL", "type": ConnectorType::Webhook})).await?;
+        let crm = s
+            .connector(json!({
+                "code": "crm", "name": "Legacy CRM", "type": "http", "environment": "production",
+                "config": {"base_url": format!("{partner}/crm"), "health_path": "/health", "timeout_ms": 3000,
+                           "auth": {"type": "basic"}},
+                "credentials": {"username": CRM_LOGIN.0, "password": CRM_LOGIN.1},
+            }))
+            .await?;
+        Ok(Connectors { shop, stripe, dhl, crm })
+    }
+
+    /// The three webhook-triggered syncs, each delivering to the partner's ERP.
+    async fn webhook_syncs(&self, c: &Connectors, m: &Mappings) -> anyhow::Result<()> {
+        let (s, partner) = (self, self.partner);
+        let (shop, stripe, dhl) = (&c.shop, &c.stripe, &c.dhl);
+        let (orders, payments, shipments) = (&m.orders, &m.payments, &m.shipments);
+        let destination = |entity: &str| json!({"url": format!("{partner}/erp/{entity}"), "timeout_ms": 5000});
+        s.sync(json!({
+            "connector_id": shop, "name": "Orders to ERP", "direction": Direction::Inbound, "entity_type": "order",
+            "field_mapping_id": orders, "trigger": Trigger::Webhook,
+            "event_types": ["orders/create", "orders/updated", "orders/paid"], "ordering_field": "updated_at",
+            "destination": destination("orders"),
+        }))
+        .await?;
+        s.sync(json!({
         "connector_id": stripe, "name": "Payments to ERP", "direction": Direction::Inbound, "entity_type": "payment",
         "field_mapping_id": payments, "trigger": Trigger::Webhook,
         "event_types": ["payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded"],
         "ordering_field": "updated_at", "destination": destination("payments"),
     }))
     .await?;
-    s.sync(json!({
+        s.sync(json!({
         "connector_id": dhl, "name": "Shipment tracking to ERP", "direction": Direction::Inbound, "entity_type": "shipment",
         "field_mapping_id": shipments, "trigger": Trigger::Webhook,
         "event_types": ["shipment.picked_up", "shipment.in_transit", "shipment.out_for_delivery",
@@ -221,7 +192,14 @@ pub(super) async fn seed(base: &str, partner: &str, tokens: Tokens) -> anyhow::R
         "ordering_field": "updated_at", "destination": destination("shipments"),
     }))
     .await?;
-    let catalogue = s
+        Ok(())
+    }
+
+    /// The two pulled syncs; returns `(name, id)` of each, for the trickle.
+    async fn pulled_syncs(&self, c: &Connectors, m: &Mappings) -> anyhow::Result<Vec<(String, String)>> {
+        let s = self;
+        let (shop, crm, products, customers) = (&c.shop, &c.crm, &m.products, &m.customers);
+        let catalogue = s
         .sync(json!({
             "connector_id": shop, "name": "Product catalogue", "direction": Direction::Inbound, "entity_type": "product",
             "field_mapping_id": products, "trigger": Trigger::Schedule, "schedule": "*/5 * * * *",
@@ -229,7 +207,7 @@ pub(super) async fn seed(base: &str, partner: &str, tokens: Tokens) -> anyhow::R
                        "pagination": {"type": "page", "param": "page", "start": 1, "next_path": "meta.next_page"}},
         }))
         .await?;
-    let crm_customers = s
+        let crm_customers = s
         .sync(json!({
             "connector_id": crm, "name": "CRM customers", "direction": Direction::Inbound, "entity_type": "customer",
             "field_mapping_id": customers, "trigger": Trigger::Manual,
@@ -237,13 +215,8 @@ pub(super) async fn seed(base: &str, partner: &str, tokens: Tokens) -> anyhow::R
                        "pagination": {"type": "cursor", "param": "cursor", "next_path": "meta.next_cursor"}},
         }))
         .await?;
-
-    s.revoke_earlier_tokens(&tokens.admin.id).await?;
-    Ok(Seeded {
-        admin_token: tokens.admin.token.clone(),
-        targets,
-        syncs: vec![("Product catalogue".to_owned(), catalogue), ("CRM customers".to_owned(), crm_customers)],
-    })
+        Ok(vec![("Product catalogue".to_owned(), catalogue), ("CRM customers".to_owned(), crm_customers)])
+    }
 }
 
 struct Seeder<'a> {
@@ -397,86 +370,5 @@ impl Seeder<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// The field mappings: realistic payloads into ERP-shaped records.
-mod mappings {
-    use serde_json::{Value, json};
-
-    fn to_string() -> Value {
-        json!([{"op": "to_string"}])
-    }
-
-    fn to_datetime() -> Value {
-        json!([{"op": "to_datetime"}])
-    }
-
-    /// Shopify orders (`orders/create`, `orders/updated`, `orders/paid`).
-    pub fn orders() -> Value {
-        json!({"name": "Shop orders", "entity_type": "order", "key": "external_id", "rules": [
-            {"source": "id", "target": "external_id", "transforms": to_string(), "required": true},
-            {"source": "name", "target": "order_number"},
-            {"source": "email", "target": "email", "transforms": [{"op": "trim"}, {"op": "lowercase"}]},
-            {"target": "customer_name",
-             "transforms": [{"op": "template", "template": "{customer.first_name} {customer.last_name}"}]},
-            {"source": "total_price", "target": "total", "transforms": [{"op": "to_number"}], "required": true},
-            {"source": "currency", "target": "currency", "transforms": [{"op": "uppercase"}]},
-            {"source": "financial_status", "target": "payment_status", "default": "pending"}, // not a state: partner data
-            {"source": "shipping_address.country_code", "target": "ship_to.country"},
-            {"source": "shipping_address.city", "target": "ship_to.city"},
-            {"source": "line_items[0].sku", "target": "first_sku"},
-            {"source": "created_at", "target": "placed_at", "transforms": to_datetime()},
-            {"source": "updated_at", "target": "updated_at", "transforms": to_datetime(), "required": true},
-        ]})
-    }
-
-    /// The shop's product pages.
-    pub fn products() -> Value {
-        json!({"name": "Shop products", "entity_type": "product", "key": "external_id", "rules": [
-            {"source": "id", "target": "external_id", "transforms": to_string(), "required": true},
-            {"source": "sku", "target": "sku", "transforms": [{"op": "trim"}, {"op": "uppercase"}], "required": true},
-            {"source": "title", "target": "name"},
-            {"source": "price", "target": "price", "transforms": [{"op": "to_number"}]},
-            {"source": "currency", "target": "currency", "default": "EUR"},
-            {"source": "inventory_quantity", "target": "stock", "transforms": [{"op": "to_integer"}]},
-            {"source": "status", "target": "status"},
-        ]})
-    }
-
-    /// Stripe events about payment intents and charges.
-    pub fn payments() -> Value {
-        json!({"name": "Stripe payments", "entity_type": "payment", "key": "external_id", "rules": [
-            {"source": "data.object.id", "target": "external_id", "required": true},
-            {"source": "type", "target": "last_event"},
-            {"source": "data.object.amount", "target": "amount_cents", "transforms": [{"op": "to_integer"}], "required": true},
-            {"source": "data.object.currency", "target": "currency", "transforms": [{"op": "uppercase"}]},
-            {"source": "data.object.status", "target": "status"},
-            {"source": "data.object.receipt_email", "target": "email"},
-            {"source": "data.object.metadata.order_number", "target": "order_number"},
-            {"source": "created", "target": "updated_at", "transforms": to_datetime(), "required": true}, // not a state: a field
-        ]})
-    }
-
-    /// DHL tracking updates (Standard Webhooks envelopes).
-    pub fn shipments() -> Value {
-        json!({"name": "DHL shipments", "entity_type": "shipment", "key": "external_id", "rules": [
-            {"source": "data.tracking_number", "target": "external_id", "required": true},
-            {"source": "data.reference", "target": "order_number"},
-            {"source": "data.status", "target": "status", "transforms": [{"op": "lowercase"}]},
-            {"source": "data.service", "target": "service"},
-            {"target": "location", "transforms": [{"op": "concat", "sources": ["data.location.city", "data.location.country"], "separator": ", "}]},
-            {"source": "data.estimated_delivery", "target": "estimated_delivery", "transforms": to_datetime()},
-            {"source": "timestamp", "target": "updated_at", "transforms": to_datetime(), "required": true},
-        ]})
-    }
-
-    /// The CRM's customers (never reached: the CRM fails).
-    pub fn customers() -> Value {
-        json!({"name": "CRM customers", "entity_type": "customer", "key": "external_id", "rules": [
-            {"source": "customer_no", "target": "external_id", "transforms": to_string(), "required": true},
-            {"source": "email", "target": "email", "transforms": [{"op": "trim"}, {"op": "lowercase"}]},
-            {"source": "company", "target": "company"},
-        ]})
     }
 }
