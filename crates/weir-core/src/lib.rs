@@ -15,6 +15,7 @@ pub mod enums;
 pub mod hex;
 pub mod ids;
 pub mod json;
+pub mod live;
 pub mod mapping;
 pub mod pagination;
 pub mod redact;
@@ -32,6 +33,7 @@ pub use connector::{
     AuthConfig, AuthType, ConnectorCode, ConnectorConfig, ConnectorType, Credentials, Environment, HttpConfig,
 };
 pub use pagination::PageRequest;
+pub use live::LiveEvent;
 pub use role::Role;
 pub use seal::{MasterKey, SealError};
 pub use state::{
