@@ -32,8 +32,8 @@ pub mod webhook;
 pub use connector::{
     AuthConfig, AuthType, ConnectorCode, ConnectorConfig, ConnectorType, Credentials, Environment, HttpConfig,
 };
-pub use pagination::PageRequest;
 pub use live::LiveEvent;
+pub use pagination::PageRequest;
 pub use role::Role;
 pub use seal::{MasterKey, SealError};
 pub use state::{

@@ -154,7 +154,8 @@ mod tests {
     /// Each variant with the `data` the engine published as untyped JSON
     /// before the payloads were typed.
     fn every_variant() -> Vec<(LiveEvent, serde_json::Value)> {
-        let received = EventReceived { connector_id: s("c"), event_id: s("e"), event_type: s("t"), receiver_id: s("r") };
+        let received =
+            EventReceived { connector_id: s("c"), event_id: s("e"), event_type: s("t"), receiver_id: s("r") };
         let progress = SyncProgress {
             connector_id: s("c"),
             pages: 3,
@@ -180,8 +181,12 @@ mod tests {
             sync_configuration_id: s("sc"),
             sync_history_id: s("h"),
         };
-        let health =
-            HealthChanged { connector_id: s("c"), consecutive_failures: 3, from: Health::Degraded, to: Health::Failing };
+        let health = HealthChanged {
+            connector_id: s("c"),
+            consecutive_failures: 3,
+            from: Health::Degraded,
+            to: Health::Failing,
+        };
         let attempt_json = json!({"event_id": "e", "connector_id": "c", "event_type": "order.created", "attempt": 2});
         vec![
             (

@@ -18,11 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weir_core::{AttemptOutcome, EventErrorType, LiveKind, MasterKey};
+use weir_core::live::EventAttempt;
+use weir_core::{AttemptOutcome, EventErrorType, LiveEvent, MasterKey};
 use weir_store::{ClaimedEvent, EventWork, Finish, Store, StoreError};
 
 pub use retry::RetryPolicy;
@@ -120,16 +121,18 @@ fn observe(live: &crate::LiveBus, ev: &ClaimedEvent, f: &Finish) {
         let lag = (Utc::now() - ev.received_at).to_std().unwrap_or_default();
         metrics::histogram!("weir_event_processing_lag_seconds").record(lag.as_secs_f64());
     }
-    let kind = match outcome {
-        AttemptOutcome::Completed => LiveKind::EventProcessed,
-        AttemptOutcome::Retry => LiveKind::EventRetrying,
-        AttemptOutcome::Failed => LiveKind::EventFailed,
+    let attempt = EventAttempt {
+        attempt: ev.attempts,
+        connector_id: ev.connector_id.clone(),
+        event_id: ev.id.clone(),
+        event_type: ev.event_type.clone(),
     };
-    live.publish(
-        ev.scope.tenant_id(),
-        kind,
-        json!({"event_id": ev.id, "connector_id": ev.connector_id, "event_type": ev.event_type, "attempt": ev.attempts}),
-    );
+    let event = match outcome {
+        AttemptOutcome::Completed => LiveEvent::EventProcessed(attempt),
+        AttemptOutcome::Retry => LiveEvent::EventRetrying(attempt),
+        AttemptOutcome::Failed => LiveEvent::EventFailed(attempt),
+    };
+    live.publish(ev.scope.tenant_id(), event);
 }
 
 impl BatchReport {
