@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
-    /// Working.
+    /// Neither degraded nor failing (no activity in the range counts as healthy).
     Healthy,
     /// Some failures: the success rate is below 95 %, or the last activity failed.
     Degraded,

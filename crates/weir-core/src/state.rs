@@ -21,7 +21,7 @@ string_enum!(
         Pending = "pending",
         /// Claimed by a worker under a lease.
         Processing = "processing",
-        /// Done.
+        /// Finished: its records were written (or it was ignored).
         Completed = "completed",
         /// Given up on.
         Failed = "failed",
