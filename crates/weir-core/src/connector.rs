@@ -235,7 +235,7 @@ fn validate_http(c: &HttpConfig) -> FieldErrors {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Credentials {
-    /// Nothing.
+    /// No authentication header is sent.
     None,
     /// `Authorization: Bearer <token>`.
     Bearer {
@@ -244,9 +244,9 @@ pub enum Credentials {
     },
     /// `Authorization: Basic base64(username:password)`.
     Basic {
-        /// User.
+        /// Before the colon.
         username: String,
-        /// Password.
+        /// After the colon.
         password: String,
     },
     /// `<header>: <key>`.

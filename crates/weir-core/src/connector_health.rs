@@ -3,14 +3,14 @@
 //! failures in the range) and the connector's running counters
 //! (consecutive failures, whether the last activity failed).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A connector's health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
-    /// Working.
+    /// Neither degraded nor failing (no activity in the range counts as healthy).
     Healthy,
     /// Some failures: the success rate is below 95 %, or the last activity failed.
     Degraded,

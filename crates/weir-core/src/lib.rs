@@ -15,6 +15,7 @@ pub mod enums;
 pub mod hex;
 pub mod ids;
 pub mod json;
+pub mod live;
 pub mod mapping;
 pub mod pagination;
 pub mod redact;
@@ -31,6 +32,7 @@ pub mod webhook;
 pub use connector::{
     AuthConfig, AuthType, ConnectorCode, ConnectorConfig, ConnectorType, Credentials, Environment, HttpConfig,
 };
+pub use live::LiveEvent;
 pub use pagination::PageRequest;
 pub use role::Role;
 pub use seal::{MasterKey, SealError};

@@ -21,7 +21,7 @@ string_enum!(
         Pending = "pending",
         /// Claimed by a worker under a lease.
         Processing = "processing",
-        /// Done.
+        /// Finished: its records were written (or it was ignored).
         Completed = "completed",
         /// Given up on.
         Failed = "failed",
@@ -180,28 +180,8 @@ string_enum!(
     }
 );
 
-string_enum!(
-    /// What a live event (Server-Sent Events, `event:` of the stream) tells:
-    /// the list in `docs/live.md` is checked against this one.
-    LiveKind {
-        /// A delivery was stored (after its commit).
-        EventReceived = "event.received",
-        /// Processing completed an event (records written, or ignored).
-        EventProcessed = "event.processed",
-        /// An attempt failed and a retry is scheduled.
-        EventRetrying = "event.retrying",
-        /// An event failed for good.
-        EventFailed = "event.failed",
-        /// A runner started a sync run.
-        SyncStarted = "sync.started",
-        /// A running sync's counts (at most every 250 ms).
-        SyncProgress = "sync.progress",
-        /// A sync run ended.
-        SyncFinished = "sync.finished",
-        /// A connector's health by recent activity changed.
-        ConnectorHealthChanged = "connector.health_changed",
-    }
-);
+// `LiveKind` is declared with the payloads it names, in `live.rs`.
+pub use crate::live::LiveKind;
 
 #[cfg(test)]
 mod tests {

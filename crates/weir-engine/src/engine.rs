@@ -15,7 +15,8 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weir_core::MasterKey;
+use weir_core::live::HealthChanged;
+use weir_core::{LiveEvent, MasterKey};
 use weir_store::Store;
 
 use crate::outbound::OutboundError;
@@ -173,14 +174,13 @@ impl Engine {
 fn publish_health_changes(store: Store, live: &LiveBus) -> Store {
     let live = live.clone();
     store.with_health_listener(move |c| {
-        live.publish(
-            &c.tenant_id,
-            weir_core::LiveKind::ConnectorHealthChanged,
-            serde_json::json!({
-                "connector_id": c.connector_id, "from": c.from, "to": c.to,
-                "consecutive_failures": c.consecutive_failures,
-            }),
-        )
+        let changed = HealthChanged {
+            connector_id: c.connector_id.clone(),
+            consecutive_failures: c.consecutive_failures,
+            from: c.from,
+            to: c.to,
+        };
+        live.publish(&c.tenant_id, LiveEvent::ConnectorHealthChanged(changed))
     })
 }
 
@@ -192,7 +192,7 @@ fn wake_on_remote_deliveries(live: &LiveBus, wake: &Arc<Notify>, stop: &Cancella
     tracker.spawn(stop.clone().run_until_cancelled_owned(async move {
         loop {
             match events.recv().await {
-                Ok(e) if e.kind == weir_core::LiveKind::EventReceived => wake.notify_one(),
+                Ok(e) if matches!(e.event, LiveEvent::EventReceived(_)) => wake.notify_one(),
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => break,
             }

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
+use weir_core::LiveEvent;
+use weir_core::live::EventReceived;
 use weir_store::{Delivery, DeliveryOutcome, Store, StoreError};
 
 use crate::LiveBus;
@@ -116,14 +118,13 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wak
                 }
                 for (d, o) in batch.iter().zip(&outcomes) {
                     if let (Delivery::Accepted(a), DeliveryOutcome::Stored { event_id }) = (d, o) {
-                        live.publish(
-                            a.scope.tenant_id(),
-                            weir_core::LiveKind::EventReceived,
-                            serde_json::json!({
-                                "event_id": event_id, "connector_id": a.connector_id,
-                                "receiver_id": a.receiver_id, "event_type": a.event_type,
-                            }),
-                        );
+                        let received = EventReceived {
+                            connector_id: a.connector_id.clone(),
+                            event_id: event_id.clone(),
+                            event_type: a.event_type.clone(),
+                            receiver_id: a.receiver_id.clone(),
+                        };
+                        live.publish(a.scope.tenant_id(), LiveEvent::EventReceived(received));
                     }
                 }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {

@@ -21,7 +21,8 @@ pub use connectors::{ConnectionTest, Connector, ConnectorError, FetchedPage, Pus
 pub use engine::{Engine, EngineOptions};
 pub use ingest::{Ingest, IngestError, IngestOptions};
 pub use intake::{Intake, Receipt, Refusal};
-pub use live::{LiveBus, LiveEvent};
+pub use live::{LiveBus, TenantEvent};
 pub use outbound::{Outbound, OutboundPolicy};
 pub use processing::{BatchReport, Processor, ProcessorOptions, RetryPolicy};
 pub use sync::{SyncEngine, SyncOptions};
+pub use weir_core::LiveEvent;

@@ -13,26 +13,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weir_core::LiveKind;
+use weir_core::LiveEvent;
 use weir_store::LiveRelay;
 use weir_store::live_relay::MAX_PAYLOAD;
 
 /// Messages a subscriber may fall behind by before it is dropped.
 pub const CAPACITY: usize = 1024;
 
-/// One thing that happened, for one tenant.
+/// One live event and the tenant it belongs to, as subscribers receive it
+/// and the relay carries it: `{"tenant_id", "kind", "data"}`, the shape the
+/// relay has always had.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LiveEvent {
+pub struct TenantEvent {
     /// Whose it is (subscribers see only their tenant's).
     pub tenant_id: String,
-    /// What happened (the stream's `event:` name).
-    pub kind: LiveKind,
-    /// What it is about.
-    pub data: Value,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: LiveEvent,
 }
 
 /// A batch as it travels over the relay.
@@ -40,14 +40,14 @@ pub struct LiveEvent {
 struct Envelope {
     /// The instance that published it (it ignores its own).
     from: String,
-    events: Vec<LiveEvent>,
+    events: Vec<TenantEvent>,
 }
 
 /// The bus. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LiveBus {
-    local: broadcast::Sender<Arc<LiveEvent>>,
-    relay: Option<mpsc::Sender<LiveEvent>>,
+    local: broadcast::Sender<Arc<TenantEvent>>,
+    relay: Option<mpsc::Sender<TenantEvent>>,
     instance: Arc<String>,
 }
 
@@ -66,8 +66,8 @@ impl LiveBus {
 
     /// Publishes to this process's subscribers (and, when relayed, to the
     /// other instances). Never waits.
-    pub fn publish(&self, tenant_id: &str, kind: LiveKind, data: Value) {
-        let event = LiveEvent { tenant_id: tenant_id.to_owned(), kind, data };
+    pub fn publish(&self, tenant_id: &str, event: LiveEvent) {
+        let event = TenantEvent { tenant_id: tenant_id.to_owned(), event };
         if let Some(relay) = &self.relay {
             // A full relay queue drops the cross-instance copy, never blocks.
             let _ = relay.try_send(event.clone());
@@ -76,7 +76,7 @@ impl LiveBus {
     }
 
     /// A new subscriber.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<TenantEvent>> {
         self.local.subscribe()
     }
 
@@ -85,7 +85,7 @@ impl LiveBus {
     /// until `stop` is cancelled. Returns the bus that publishes through
     /// the relay; both directions run on `tracker`.
     pub fn relayed(self, relay: LiveRelay, stop: CancellationToken, tracker: &TaskTracker) -> Self {
-        let (tx, rx) = mpsc::channel::<LiveEvent>(CAPACITY * 4);
+        let (tx, rx) = mpsc::channel::<TenantEvent>(CAPACITY * 4);
         tracker.spawn(stop.clone().run_until_cancelled_owned(send(relay.clone(), rx, self.instance.clone())));
         tracker.spawn(stop.run_until_cancelled_owned(receive(relay, self.local.clone(), self.instance.clone())));
         Self { local: self.local, relay: Some(tx), instance: self.instance }
@@ -93,8 +93,8 @@ impl LiveBus {
 }
 
 /// Outgoing: batches what this instance publishes into `NOTIFY` payloads.
-async fn send(relay: LiveRelay, mut rx: mpsc::Receiver<LiveEvent>, from: Arc<String>) {
-    let mut pending: Vec<LiveEvent> = Vec::new();
+async fn send(relay: LiveRelay, mut rx: mpsc::Receiver<TenantEvent>, from: Arc<String>) {
+    let mut pending: Vec<TenantEvent> = Vec::new();
     while let Some(first) = rx.recv().await {
         pending.push(first);
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -111,7 +111,7 @@ async fn send(relay: LiveRelay, mut rx: mpsc::Receiver<LiveEvent>, from: Arc<Str
 
 /// Incoming: republishes the other instances' events here (listening again
 /// a second after the connection is lost).
-async fn receive(relay: LiveRelay, local: broadcast::Sender<Arc<LiveEvent>>, from: Arc<String>) {
+async fn receive(relay: LiveRelay, local: broadcast::Sender<Arc<TenantEvent>>, from: Arc<String>) {
     loop {
         match relay.listen().await {
             Ok(mut listener) => loop {
@@ -139,10 +139,10 @@ async fn receive(relay: LiveRelay, local: broadcast::Sender<Arc<LiveEvent>>, fro
 
 /// Envelopes of at most `MAX_PAYLOAD` bytes (an event larger than that
 /// alone is skipped: live events are small by construction).
-fn payloads(from: &str, events: Vec<LiveEvent>) -> Vec<String> {
+fn payloads(from: &str, events: Vec<TenantEvent>) -> Vec<String> {
     let mut out = Vec::new();
-    let mut batch: Vec<LiveEvent> = Vec::new();
-    let render = |b: &[LiveEvent]| {
+    let mut batch: Vec<TenantEvent> = Vec::new();
+    let render = |b: &[TenantEvent]| {
         serde_json::to_string(&Envelope { from: from.to_owned(), events: b.to_vec() }).unwrap_or_default()
     };
     for e in events {
@@ -167,8 +167,17 @@ fn payloads(from: &str, events: Vec<LiveEvent>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use weir_core::LiveKind;
+    use weir_core::live::EventReceived;
 
     use super::*;
+
+    /// An `event.received` whose ids carry `pad`.
+    fn received(tenant: &str, event_id: String, pad: &str) -> TenantEvent {
+        let data =
+            EventReceived { connector_id: pad.to_owned(), event_id, event_type: "t".into(), receiver_id: "r".into() };
+        TenantEvent { tenant_id: tenant.into(), event: LiveEvent::EventReceived(data) }
+    }
 
     /// `docs/live.md` lists every kind, in order, and the console listens to each.
     #[test]
@@ -191,13 +200,7 @@ mod tests {
 
     #[test]
     fn payloads_stay_under_the_notify_limit() {
-        let events: Vec<LiveEvent> = (0..200)
-            .map(|i| LiveEvent {
-                tenant_id: "t".into(),
-                kind: LiveKind::EventReceived,
-                data: json!({"i": i, "pad": "x".repeat(100)}),
-            })
-            .collect();
+        let events: Vec<TenantEvent> = (0..200).map(|i| received("t", i.to_string(), &"x".repeat(100))).collect();
         let chunks = payloads("me", events);
         assert!(chunks.len() > 1);
         let mut n = 0;
@@ -212,12 +215,26 @@ mod tests {
     async fn subscribers_get_what_is_published_and_slow_ones_lag() {
         let bus = LiveBus::new();
         let mut rx = bus.subscribe();
-        bus.publish("t1", LiveKind::EventReceived, json!({"event_id": "e"}));
+        bus.publish("t1", received("t1", "e".into(), "c").event);
         let got = rx.recv().await.unwrap();
-        assert_eq!((got.tenant_id.as_str(), got.kind.as_str()), ("t1", "event.received"));
+        assert_eq!((got.tenant_id.as_str(), got.event.kind().as_str()), ("t1", "event.received"));
         for i in 0..(CAPACITY + 10) {
-            bus.publish("t1", LiveKind::EventReceived, json!({"i": i}));
+            bus.publish("t1", received("t1", i.to_string(), "c").event);
         }
         assert!(matches!(rx.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
+    }
+
+    /// The relay's envelope keeps its shape (`tenant_id`, `kind`, `data`
+    /// side by side) and gives back the typed event.
+    #[test]
+    fn the_relay_envelope_round_trips() {
+        let chunks = payloads("me", vec![received("t1", "e".into(), "c")]);
+        let [chunk] = chunks.as_slice() else { panic!("one payload expected: {chunks:?}") };
+        let wire: serde_json::Value = serde_json::from_str(chunk).unwrap();
+        let data = json!({"connector_id": "c", "event_id": "e", "event_type": "t", "receiver_id": "r"});
+        let event = json!({"tenant_id": "t1", "kind": "event.received", "data": data});
+        assert_eq!(wire, json!({"from": "me", "events": [event]}));
+        let back = serde_json::from_str::<Envelope>(chunk).unwrap();
+        assert_eq!(back.events, [received("t1", "e".into(), "c")]);
     }
 }

@@ -1,7 +1,8 @@
 //! `GET /api/v1/integration/stream`: Server-Sent Events of the caller's
 //! tenant — `event.received`, `event.processed`, `event.retrying`,
-//! `event.failed`, `sync.started`, `sync.progress`, `sync.finished` — each
-//! with a JSON `data` line. A comment keeps the connection alive every 15 s.
+//! `event.failed`, `sync.started`, `sync.progress`, `sync.finished`,
+//! `connector.health_changed` (`weir_core::LiveEvent`) — each with its
+//! payload as the JSON `data` line. A comment keeps the connection alive every 15 s.
 //! A client that falls more than 1,024 messages behind is disconnected (it
 //! reconnects and reloads) so that no client can slow the server down.
 
@@ -43,10 +44,15 @@ pub async fn stream(
                     () = stopping.cancelled() => return None,
                 };
                 match next {
-                    Ok(e) if e.tenant_id == tenant => {
-                        let event = Event::default().event(e.kind.as_str()).data(e.data.to_string());
-                        return Some((Ok(event), (rx, stopping)));
-                    }
+                    Ok(e) if e.tenant_id == tenant => match e.event.data_json() {
+                        Ok(data) => {
+                            let event = Event::default().event(e.event.kind().as_str()).data(data);
+                            return Some((Ok(event), (rx, stopping)));
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, kind = %e.event.kind(), "live event not serialisable; skipped")
+                        }
+                    },
                     Ok(_) => {}
                     // Too slow: end this stream (the client reconnects).
                     Err(RecvError::Lagged(_) | RecvError::Closed) => return None,

@@ -21,9 +21,9 @@ use super::{MAX_BUILT_TEXT_BYTES, MAX_DEPTH, too_deep};
 pub enum Transform {
     /// Strip surrounding whitespace.
     Trim {},
-    /// Lowercase.
+    /// Lowercase (Unicode).
     Lowercase {},
-    /// Uppercase.
+    /// Uppercase (Unicode).
     Uppercase {},
     /// Scalars to text; objects and arrays to JSON text.
     ToString {},
@@ -151,111 +151,32 @@ impl Transform {
     /// whole payload, for `concat` and `template`.
     pub fn apply(&self, value: Option<Value>, root: &Value) -> Result<Option<Value>, String> {
         match self {
-            Transform::Concat { sources, separator } => {
-                let mut parts = Vec::new();
-                for s in sources {
-                    if let Some(t) = read_text(s, root).map_err(|e| format!("concat: {e}"))? {
-                        parts.push(t);
-                    }
-                }
-                let joined = parts.join(separator);
-                if joined.len() > MAX_BUILT_TEXT_BYTES {
-                    return Err(format!("concat: the result is over {MAX_BUILT_TEXT_BYTES} bytes"));
-                }
-                return Ok((!parts.is_empty()).then_some(Value::String(joined)));
-            }
-            Transform::Template { template } => {
-                let pieces = placeholders(template).map_err(|e| format!("template {e}"))?;
-                let mut out = String::new();
-                for (is_path, p) in pieces {
-                    if is_path {
-                        if let Some(t) = read_text(&p, root).map_err(|e| format!("template: {e}"))? {
-                            out.push_str(&t);
-                        }
-                    } else {
-                        out.push_str(&p);
-                    }
-                    if out.len() > MAX_BUILT_TEXT_BYTES {
-                        return Err(format!("template: the result is over {MAX_BUILT_TEXT_BYTES} bytes"));
-                    }
-                }
-                return Ok(Some(Value::String(out)));
-            }
+            Transform::Concat { sources, separator } => return concat(sources, separator, root),
+            Transform::Template { template: t } => return template(t, root).map(Some),
             _ => {}
         }
         let Some(v) = value else { return Ok(None) };
         if v.is_null() {
             return Ok(None);
         }
-        let got = |what: &str| format!("{} expects {what}", self.name());
         Ok(Some(match self {
-            Transform::Trim {} => Value::String(v.as_str().ok_or_else(|| got("text"))?.trim().to_owned()),
-            Transform::Lowercase {} => Value::String(v.as_str().ok_or_else(|| got("text"))?.to_lowercase()),
-            Transform::Uppercase {} => Value::String(v.as_str().ok_or_else(|| got("text"))?.to_uppercase()),
+            Transform::Trim {} => Value::String(self.text_of(&v)?.trim().to_owned()),
+            Transform::Lowercase {} => Value::String(self.text_of(&v)?.to_lowercase()),
+            Transform::Uppercase {} => Value::String(self.text_of(&v)?.to_uppercase()),
             Transform::ToString {} => Value::String(text(&v).unwrap_or_default()),
-            Transform::ToNumber {} => match &v {
-                Value::Number(_) => v,
-                Value::String(s) => {
-                    let t = s.trim();
-                    // Integers first: through f64 they would turn into floats
-                    // (`42.0`) and lose digits above 2^53.
-                    if let Ok(i) = t.parse::<i64>() {
-                        Value::from(i)
-                    } else if let Ok(u) = t.parse::<u64>() {
-                        Value::from(u)
-                    } else {
-                        let n: f64 = t.parse().map_err(|_| format!("to_number: {s:?} is not a number"))?;
-                        Value::Number(Number::from_f64(n).ok_or_else(|| format!("to_number: {s:?} is not finite"))?)
-                    }
-                }
-                _ => return Err(got("text or a number")),
-            },
-            Transform::ToInteger {} => match &v {
-                Value::Number(n) if n.is_i64() || n.is_u64() => v,
-                Value::Number(n) => {
-                    let f = n.as_f64().unwrap_or(f64::NAN);
-                    if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                        Value::from(f as i64)
-                    } else {
-                        return Err(format!("to_integer: {n} is not an integer"));
-                    }
-                }
-                Value::String(s) => {
-                    let t = s.trim();
-                    match (t.parse::<i64>(), t.parse::<u64>()) {
-                        (Ok(i), _) => Value::from(i),
-                        (_, Ok(u)) => Value::from(u),
-                        _ => return Err(format!("to_integer: {s:?} is not an integer")),
-                    }
-                }
-                _ => return Err(got("text or a number")),
-            },
-            Transform::ToBoolean {} => match &v {
-                Value::Bool(_) => v,
-                Value::Number(n) if n.as_f64() == Some(0.0) => Value::Bool(false),
-                Value::Number(n) if n.as_f64() == Some(1.0) => Value::Bool(true),
-                Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                    "true" | "yes" | "y" | "1" | "on" => Value::Bool(true),
-                    "false" | "no" | "n" | "0" | "off" => Value::Bool(false),
-                    _ => return Err(format!("to_boolean: {s:?} is not a boolean")),
-                },
-                _ => return Err(got("a boolean, 0/1 or text")),
-            },
+            Transform::ToNumber {} => {
+                to_number(v).map_err(|e| e.unwrap_or_else(|| self.expects("text or a number")))?
+            }
+            Transform::ToInteger {} => {
+                to_integer(v).map_err(|e| e.unwrap_or_else(|| self.expects("text or a number")))?
+            }
+            Transform::ToBoolean {} => {
+                to_boolean(v).map_err(|e| e.unwrap_or_else(|| self.expects("a boolean, 0/1 or text")))?
+            }
             Transform::ToDatetime { format } => Value::String(to_datetime(&v, format.as_deref())?),
-            Transform::Round { digits } => match &v {
-                // Already round; through f64 they would lose digits above 2^53.
-                Value::Number(n) if n.is_i64() || n.is_u64() => v,
-                Value::Number(n) => {
-                    let x = n.as_f64().ok_or_else(|| got("a number"))?;
-                    let factor = 10f64.powi(i32::try_from(*digits).unwrap_or(15).min(15));
-                    let scaled = x * factor;
-                    // From 2^52 up every float is whole: nothing is left to
-                    // round (and `x * factor` may even overflow to infinity).
-                    let r = if scaled.abs() < 4_503_599_627_370_496.0 { scaled.round() / factor } else { x };
-                    Value::Number(Number::from_f64(r).ok_or_else(|| "round: result is not finite".to_owned())?)
-                }
-                _ => return Err(got("a number")),
-            },
+            Transform::Round { digits } => {
+                round(v, *digits).map_err(|e| e.unwrap_or_else(|| self.expects("a number")))?
+            }
             Transform::Lookup { table, default } => {
                 let key = text(&v).unwrap_or_default();
                 match table.get(&key) {
@@ -268,6 +189,16 @@ impl Transform {
             }
             Transform::Concat { .. } | Transform::Template { .. } => v,
         }))
+    }
+
+    /// `<op> expects <what>`: the message for a value of the wrong type.
+    fn expects(&self, what: &str) -> String {
+        format!("{} expects {what}", self.name())
+    }
+
+    /// The value's text, or the wrong-type message.
+    fn text_of<'v>(&self, v: &'v Value) -> Result<&'v str, String> {
+        v.as_str().ok_or_else(|| self.expects("text"))
     }
 
     fn name(&self) -> &'static str {
@@ -285,6 +216,122 @@ impl Transform {
             Transform::Lookup { .. } => "lookup",
             Transform::Template { .. } => "template",
         }
+    }
+}
+
+// The per-transform steps of `Transform::apply`. Those that take one value
+// answer `Err(None)` for a value of the wrong type (the caller words it
+// with the op's name) and `Err(Some(message))` for one that does not fit.
+
+/// `concat`: the texts found at `sources`, joined; absent when none is.
+fn concat(sources: &[String], separator: &str, root: &Value) -> Result<Option<Value>, String> {
+    let mut parts = Vec::new();
+    for s in sources {
+        if let Some(t) = read_text(s, root).map_err(|e| format!("concat: {e}"))? {
+            parts.push(t);
+        }
+    }
+    let joined = parts.join(separator);
+    if joined.len() > MAX_BUILT_TEXT_BYTES {
+        return Err(format!("concat: the result is over {MAX_BUILT_TEXT_BYTES} bytes"));
+    }
+    Ok((!parts.is_empty()).then_some(Value::String(joined)))
+}
+
+/// `template`: the text with each `{path}` replaced by the text found there.
+fn template(template: &str, root: &Value) -> Result<Value, String> {
+    let pieces = placeholders(template).map_err(|e| format!("template {e}"))?;
+    let mut out = String::new();
+    for (is_path, p) in pieces {
+        if is_path {
+            if let Some(t) = read_text(&p, root).map_err(|e| format!("template: {e}"))? {
+                out.push_str(&t);
+            }
+        } else {
+            out.push_str(&p);
+        }
+        if out.len() > MAX_BUILT_TEXT_BYTES {
+            return Err(format!("template: the result is over {MAX_BUILT_TEXT_BYTES} bytes"));
+        }
+    }
+    Ok(Value::String(out))
+}
+
+/// `to_number`: integer text stays an exact integer.
+fn to_number(v: Value) -> Result<Value, Option<String>> {
+    match &v {
+        Value::Number(_) => Ok(v),
+        Value::String(s) => {
+            let t = s.trim();
+            // Integers first: through f64 they would turn into floats
+            // (`42.0`) and lose digits above 2^53.
+            if let Ok(i) = t.parse::<i64>() {
+                Ok(Value::from(i))
+            } else if let Ok(u) = t.parse::<u64>() {
+                Ok(Value::from(u))
+            } else {
+                let n: f64 = t.parse().map_err(|_| format!("to_number: {s:?} is not a number"))?;
+                Ok(Value::Number(Number::from_f64(n).ok_or_else(|| format!("to_number: {s:?} is not finite"))?))
+            }
+        }
+        _ => Err(None),
+    }
+}
+
+/// `to_integer`: integral numbers and integer text.
+fn to_integer(v: Value) -> Result<Value, Option<String>> {
+    match &v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(v),
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                Ok(Value::from(f as i64))
+            } else {
+                Err(Some(format!("to_integer: {n} is not an integer")))
+            }
+        }
+        Value::String(s) => {
+            let t = s.trim();
+            match (t.parse::<i64>(), t.parse::<u64>()) {
+                (Ok(i), _) => Ok(Value::from(i)),
+                (_, Ok(u)) => Ok(Value::from(u)),
+                _ => Err(Some(format!("to_integer: {s:?} is not an integer"))),
+            }
+        }
+        _ => Err(None),
+    }
+}
+
+/// `to_boolean`: booleans, 0/1, and the yes/no words in any case.
+fn to_boolean(v: Value) -> Result<Value, Option<String>> {
+    match &v {
+        Value::Bool(_) => Ok(v),
+        Value::Number(n) if n.as_f64() == Some(0.0) => Ok(Value::Bool(false)),
+        Value::Number(n) if n.as_f64() == Some(1.0) => Ok(Value::Bool(true)),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "on" => Ok(Value::Bool(true)),
+            "false" | "no" | "n" | "0" | "off" => Ok(Value::Bool(false)),
+            _ => Err(Some(format!("to_boolean: {s:?} is not a boolean"))),
+        },
+        _ => Err(None),
+    }
+}
+
+/// `round`: to `digits` decimals (at most 15); integers stay as they are.
+fn round(v: Value, digits: u32) -> Result<Value, Option<String>> {
+    match &v {
+        // Already round; through f64 they would lose digits above 2^53.
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(v),
+        Value::Number(n) => {
+            let x = n.as_f64().ok_or(None)?;
+            let factor = 10f64.powi(i32::try_from(digits).unwrap_or(15).min(15));
+            let scaled = x * factor;
+            // From 2^52 up every float is whole: nothing is left to
+            // round (and `x * factor` may even overflow to infinity).
+            let r = if scaled.abs() < 4_503_599_627_370_496.0 { scaled.round() / factor } else { x };
+            Ok(Value::Number(Number::from_f64(r).ok_or_else(|| "round: result is not finite".to_owned())?))
+        }
+        _ => Err(None),
     }
 }
 

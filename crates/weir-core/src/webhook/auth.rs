@@ -93,13 +93,13 @@ pub enum ReceiverAuth {
         /// `whpk_<base64>` ed25519 public key for v1a signatures.
         public_key: Option<[u8; 32]>,
     },
-    /// GitHub.
+    /// GitHub's `X-Hub-Signature-256`.
     Github,
-    /// Stripe.
+    /// Stripe's timestamped `Stripe-Signature`.
     Stripe,
-    /// Shopify.
+    /// Shopify's base64 `X-Shopify-Hmac-Sha256`.
     Shopify,
-    /// Slack.
+    /// Slack's timestamped `X-Slack-Signature` (v0).
     Slack,
     /// Bearer token.
     Bearer,
@@ -134,8 +134,57 @@ fn header_name(v: Option<&Value>, default: &str, field: &str, errors: &mut Field
     }
 }
 
+/// `hmac_sha256`'s options: signature header, encoding, prefix and an
+/// optional timestamp header (which must differ from the signature's).
+fn parse_hmac(obj: &Map<String, Value>, errors: &mut FieldErrors) -> ReceiverAuth {
+    let header = header_name(obj.get("header"), "x-signature", "auth.header", errors);
+    let encoding = match obj.get("encoding").and_then(Value::as_str) {
+        None | Some("hex") => HmacEncoding::Hex,
+        Some("base64") => HmacEncoding::Base64,
+        Some(_) => {
+            errors.add("auth.encoding", "must be hex or base64");
+            HmacEncoding::Hex
+        }
+    };
+    let prefix = match obj.get("prefix") {
+        None => String::new(),
+        Some(Value::String(p)) if p.len() <= 50 && survives_http(p) && !p.starts_with(' ') => p.clone(),
+        Some(_) => {
+            errors.add("auth.prefix", "must be at most 50 printable ASCII characters, not starting with a space");
+            String::new()
+        }
+    };
+    let timestamp_header =
+        obj.get("timestamp_header").map(|v| header_name(Some(v), "", "auth.timestamp_header", errors));
+    if timestamp_header.as_deref() == Some(header.as_str()) {
+        errors.add("auth.timestamp_header", "must differ from the signature header");
+    }
+    ReceiverAuth::HmacSha256 { header, encoding, prefix, timestamp_header }
+}
+
+/// Standard Webhooks' optional `whpk_<base64>` ed25519 public key.
+fn parse_public_key(v: Option<&Value>, errors: &mut FieldErrors) -> Option<[u8; 32]> {
+    match v {
+        None | Some(Value::Null) => None,
+        Some(Value::String(k)) => {
+            let raw = k.strip_prefix("whpk_").unwrap_or(k);
+            match STANDARD.decode(raw).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+                Some(b) if ed25519_dalek::VerifyingKey::from_bytes(&b).is_ok() => Some(b),
+                _ => {
+                    errors.add("auth.public_key", "must be whpk_<base64 of a 32-byte ed25519 key>");
+                    None
+                }
+            }
+        }
+        Some(_) => {
+            errors.add("auth.public_key", "must be a string");
+            None
+        }
+    }
+}
+
 impl ReceiverAuth {
-    /// The method.
+    /// The method without its options (its wire name).
     pub fn method(&self) -> ReceiverMethod {
         match self {
             ReceiverAuth::HmacSha256 { .. } => ReceiverMethod::HmacSha256,
@@ -183,53 +232,9 @@ impl ReceiverAuth {
             }
         }
         let auth = match method {
-            ReceiverMethod::HmacSha256 => {
-                let header = header_name(obj.get("header"), "x-signature", "auth.header", &mut errors);
-                let encoding = match obj.get("encoding").and_then(Value::as_str) {
-                    None | Some("hex") => HmacEncoding::Hex,
-                    Some("base64") => HmacEncoding::Base64,
-                    Some(_) => {
-                        errors.add("auth.encoding", "must be hex or base64");
-                        HmacEncoding::Hex
-                    }
-                };
-                let prefix = match obj.get("prefix") {
-                    None => String::new(),
-                    Some(Value::String(p)) if p.len() <= 50 && survives_http(p) && !p.starts_with(' ') => p.clone(),
-                    Some(_) => {
-                        errors.add(
-                            "auth.prefix",
-                            "must be at most 50 printable ASCII characters, not starting with a space",
-                        );
-                        String::new()
-                    }
-                };
-                let timestamp_header =
-                    obj.get("timestamp_header").map(|v| header_name(Some(v), "", "auth.timestamp_header", &mut errors));
-                if timestamp_header.as_deref() == Some(header.as_str()) {
-                    errors.add("auth.timestamp_header", "must differ from the signature header");
-                }
-                ReceiverAuth::HmacSha256 { header, encoding, prefix, timestamp_header }
-            }
+            ReceiverMethod::HmacSha256 => parse_hmac(obj, &mut errors),
             ReceiverMethod::StandardWebhooks => {
-                let public_key = match obj.get("public_key") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(k)) => {
-                        let raw = k.strip_prefix("whpk_").unwrap_or(k);
-                        match STANDARD.decode(raw).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
-                            Some(b) if ed25519_dalek::VerifyingKey::from_bytes(&b).is_ok() => Some(b),
-                            _ => {
-                                errors.add("auth.public_key", "must be whpk_<base64 of a 32-byte ed25519 key>");
-                                None
-                            }
-                        }
-                    }
-                    Some(_) => {
-                        errors.add("auth.public_key", "must be a string");
-                        None
-                    }
-                };
-                ReceiverAuth::StandardWebhooks { public_key }
+                ReceiverAuth::StandardWebhooks { public_key: parse_public_key(obj.get("public_key"), &mut errors) }
             }
             ReceiverMethod::Github => ReceiverAuth::Github,
             ReceiverMethod::Stripe => ReceiverAuth::Stripe,

@@ -8,26 +8,25 @@
 //! once. [`Processor::run_pending_once`] drains the queue deterministically
 //! for tests.
 
+mod batch;
 mod destination;
 mod held;
 mod plan;
 mod retry;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weir_core::{AttemptOutcome, EventErrorType, LiveKind, MasterKey};
-use weir_store::{ClaimedEvent, EventWork, Finish, Store, StoreError};
+use weir_core::{EventErrorType, MasterKey};
+use weir_store::{ClaimedEvent, Finish, Store, StoreError};
 
 pub use retry::RetryPolicy;
 
-use self::plan::{CompiledRoute, Plan, PlannedDelivery};
 use crate::Outbound;
 
 /// Worker pool settings.
@@ -44,7 +43,7 @@ pub struct ProcessorOptions {
     pub poll_interval: Duration,
     /// Concurrent destination deliveries per worker.
     pub delivery_concurrency: usize,
-    /// Retries.
+    /// Backoff between attempts and how many an event gets.
     pub retry: RetryPolicy,
     /// Where outcomes are announced (SSE).
     pub live: crate::LiveBus,
@@ -109,27 +108,6 @@ pub struct BatchReport {
     pub retried: usize,
     /// Failed for good.
     pub failed: usize,
-}
-
-/// Counts a finished attempt and, for a final outcome, the event's lag
-/// from receipt (the `weir_event_*` metrics).
-fn observe(live: &crate::LiveBus, ev: &ClaimedEvent, f: &Finish) {
-    let outcome = f.outcome();
-    metrics::counter!("weir_event_attempts_total", "outcome" => outcome.as_str()).increment(1);
-    if outcome != AttemptOutcome::Retry {
-        let lag = (Utc::now() - ev.received_at).to_std().unwrap_or_default();
-        metrics::histogram!("weir_event_processing_lag_seconds").record(lag.as_secs_f64());
-    }
-    let kind = match outcome {
-        AttemptOutcome::Completed => LiveKind::EventProcessed,
-        AttemptOutcome::Retry => LiveKind::EventRetrying,
-        AttemptOutcome::Failed => LiveKind::EventFailed,
-    };
-    live.publish(
-        ev.scope.tenant_id(),
-        kind,
-        json!({"event_id": ev.id, "connector_id": ev.connector_id, "event_type": ev.event_type, "attempt": ev.attempts}),
-    );
 }
 
 impl BatchReport {
@@ -250,142 +228,6 @@ impl Processor {
     /// processes it.
     pub async fn process_batch(&self, owner: &str) -> Result<BatchReport, StoreError> {
         self.claim_and_process(owner, true).await
-    }
-
-    /// Claims one batch as `owner` — looking for expired claims too when
-    /// `expired` — and processes it.
-    async fn claim_and_process(&self, owner: &str, expired: bool) -> Result<BatchReport, StoreError> {
-        let opts = &self.inner.options;
-        let events = self.inner.store.claim_due_events(owner, opts.batch_size, opts.lease, expired).await?;
-        let mut report = BatchReport { claimed: events.len(), ..BatchReport::default() };
-        if events.is_empty() {
-            return Ok(report);
-        }
-        let started_at = Utc::now();
-        let routes = self.routes_for(&events).await?;
-        let mut works = Vec::with_capacity(events.len());
-        let mut held: Vec<(usize, Vec<PlannedDelivery>)> = Vec::new();
-        for (i, ev) in events.iter().enumerate() {
-            let (work, deliveries) = self.work_for(ev, &routes, started_at);
-            match &work.finish {
-                Some(f) => {
-                    report.add(f);
-                    observe(&opts.live, ev, f);
-                }
-                None => held.push((i, deliveries)),
-            }
-            works.push(work);
-        }
-        let effects = match self.inner.store.process_events(owner, works).await {
-            Ok(e) => e,
-            Err(e) => {
-                // Nothing of the batch was written. One event may be the
-                // cause: try each alone before anyone's attempt is spent.
-                tracing::warn!(error = %e, events = events.len(), "batch transaction failed; processing one by one");
-                let mut effects = Vec::with_capacity(events.len());
-                for ev in &events {
-                    let (work, _) = self.work_for(ev, &routes, started_at);
-                    match self.inner.store.process_events(owner, vec![work]).await {
-                        Ok(mut one) => effects.push(one.pop().unwrap_or_default()),
-                        Err(e) => {
-                            tracing::warn!(error = %e, event_id = %ev.id, "processing transaction failed");
-                            let finish =
-                                self.transient(ev, EventErrorType::Database, format!("the database failed: {e}"), None);
-                            let work = EventWork {
-                                event: ev,
-                                records: Vec::new(),
-                                finish: Some(finish),
-                                started_at,
-                                audits: Vec::new(),
-                            };
-                            // If even this fails the lease expires and the event returns.
-                            self.inner.store.process_events(owner, vec![work]).await?;
-                            held.retain(|(i, _)| events[*i].id != ev.id);
-                            effects.push(Vec::new());
-                        }
-                    }
-                }
-                effects
-            }
-        };
-        if held.is_empty() {
-            return Ok(report);
-        }
-        // Deliveries may outlast the lease: renew it while they run, so no
-        // other worker takes these events over mid-delivery.
-        let held_ids: Vec<String> = held.iter().map(|(i, _)| events[*i].id.clone()).collect();
-        let deliveries = self.deliver_held(&events, &effects, held, started_at);
-        tokio::pin!(deliveries);
-        let mut heartbeat = tokio::time::interval((opts.lease / 3).max(Duration::from_millis(10)));
-        heartbeat.tick().await;
-        let finished = loop {
-            tokio::select! {
-                finished = &mut deliveries => break finished,
-                _ = heartbeat.tick() => {
-                    if let Err(e) = self.inner.store.extend_leases(owner, &held_ids, opts.lease).await {
-                        tracing::warn!(error = %e, "could not extend leases during deliveries");
-                    }
-                }
-            }
-        };
-        for w in &finished {
-            if let Some(f) = &w.finish {
-                report.add(f);
-                observe(&opts.live, w.event, f);
-            }
-        }
-        self.inner.store.process_events(owner, finished).await?;
-        Ok(report)
-    }
-
-    /// What to do with one claimed event: its records and how it ends (no
-    /// end yet when it has deliveries to make).
-    fn work_for<'e>(
-        &self,
-        ev: &'e ClaimedEvent,
-        routes: &HashMap<(String, String), Vec<CompiledRoute>>,
-        started_at: chrono::DateTime<Utc>,
-    ) -> (EventWork<'e>, Vec<PlannedDelivery>) {
-        let work = |records, finish| EventWork { event: ev, records, finish, started_at, audits: Vec::new() };
-        if ev.attempts > self.inner.options.retry.max_attempts as i32 {
-            let finish = Finish::Failed {
-                error_type: EventErrorType::WorkerLost,
-                error_message: format!("a worker stopped responding during attempt {}", ev.attempts - 1),
-                result: None,
-            };
-            return (work(Vec::new(), Some(finish)), Vec::new());
-        }
-        let key = (ev.scope.tenant_id().to_owned(), ev.connector_id.clone());
-        match plan::plan(ev, routes.get(&key).map(Vec::as_slice).unwrap_or_default()) {
-            Plan::Ignore(result) => (work(Vec::new(), Some(Finish::Completed { result: Some(result) })), Vec::new()),
-            Plan::Fail { error_type, message, result } => {
-                let finish = Finish::Failed { error_type, error_message: message, result };
-                (work(Vec::new(), Some(finish)), Vec::new())
-            }
-            Plan::Write { records, deliveries } if deliveries.is_empty() => {
-                (work(records, Some(Finish::Completed { result: None })), Vec::new())
-            }
-            Plan::Write { records, deliveries } => (work(records, None), deliveries),
-        }
-    }
-
-    /// Each (tenant, connector)'s compiled routes, one lookup per pair.
-    async fn routes_for(
-        &self,
-        events: &[ClaimedEvent],
-    ) -> Result<HashMap<(String, String), Vec<CompiledRoute>>, StoreError> {
-        let mut routes = HashMap::new();
-        for ev in events {
-            let key = (ev.scope.tenant_id().to_owned(), ev.connector_id.clone());
-            if routes.contains_key(&key) {
-                continue;
-            }
-            let found = self.inner.store.webhook_routes(&ev.scope, &ev.connector_id).await?;
-            let compiled =
-                found.into_iter().map(|r| CompiledRoute::compile(r, &self.inner.master_key)).collect::<Vec<_>>();
-            routes.insert(key, compiled);
-        }
-        Ok(routes)
     }
 
     /// A transient failure: retry after the backoff, or fail on the last attempt.

@@ -107,19 +107,37 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
             result: None,
         };
     };
-    let mut records = Vec::new();
-    let mut deliveries = Vec::new();
-    let mut failures = Vec::new();
-    // A stored configuration that cannot be used (not the payload's fault).
-    let mut broken_configuration = false;
+    let mut acc = Planned::default();
     for r in matching {
+        acc.route(event, payload, r);
+    }
+    if !acc.failures.is_empty() {
+        return acc.failed();
+    }
+    Plan::Write { records: acc.records, deliveries: acc.deliveries }
+}
+
+/// What the routes of one event planned so far.
+#[derive(Default)]
+struct Planned {
+    records: Vec<PlannedRecord>,
+    deliveries: Vec<PlannedDelivery>,
+    /// `{sync_configuration_id, target, message}` for each error.
+    failures: Vec<Value>,
+    /// A stored configuration that cannot be used (not the payload's fault).
+    broken_configuration: bool,
+}
+
+impl Planned {
+    /// Maps `payload` through one route: its record (and delivery), or its errors.
+    fn route(&mut self, event: &ClaimedEvent, payload: &Value, r: &CompiledRoute) {
         let config_id = &r.route.sync_configuration_id;
         let mapping = match &r.mapping {
             Ok(m) => m,
             Err(e) => {
-                broken_configuration = true;
-                failures.push(json!({"sync_configuration_id": config_id, "target": null, "message": format!("the stored mapping is invalid: {e}")}));
-                continue;
+                self.broken_configuration = true;
+                self.failures.push(json!({"sync_configuration_id": config_id, "target": null, "message": format!("the stored mapping is invalid: {e}")}));
+                return;
             }
         };
         let mapped = mapping.apply(payload);
@@ -137,7 +155,7 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
         }
         let destination = match &r.destination {
             Some(Err(e)) => {
-                broken_configuration = true;
+                self.broken_configuration = true;
                 errors.push(json!({"sync_configuration_id": config_id, "target": null, "message": e}));
                 None
             }
@@ -145,14 +163,14 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
             None => None,
         };
         if !errors.is_empty() {
-            failures.extend(errors);
-            continue;
+            self.failures.extend(errors);
+            return;
         }
-        let Some(external_id) = external_id else { continue };
+        let Some(external_id) = external_id else { return };
         let ordering_value = r.route.ordering_field.as_ref().and_then(|f| mapped.output.get(f)).and_then(ordering_text);
         let data = Value::Object(mapped.output);
         if let Some(destination) = destination {
-            deliveries.push(PlannedDelivery {
+            self.deliveries.push(PlannedDelivery {
                 sync_configuration_id: config_id.clone(),
                 destination,
                 entity_type: r.route.entity_type.clone(),
@@ -160,7 +178,7 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
                 data: data.clone(),
             });
         }
-        records.push(PlannedRecord {
+        self.records.push(PlannedRecord {
             sync_configuration_id: config_id.clone(),
             write: RecordWrite {
                 entity_type: r.route.entity_type.clone(),
@@ -172,8 +190,12 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
             },
         });
     }
-    if !failures.is_empty() {
-        let message = failures
+
+    /// The event fails with every route's errors: a configuration error if
+    /// any stored configuration was unusable, a mapping error otherwise.
+    fn failed(self) -> Plan {
+        let message = self
+            .failures
             .iter()
             .map(|f| match f["target"].as_str() {
                 Some(t) => format!("{t}: {}", f["message"].as_str().unwrap_or_default()),
@@ -181,11 +203,10 @@ pub(crate) fn plan(event: &ClaimedEvent, routes: &[CompiledRoute]) -> Plan {
             })
             .collect::<Vec<_>>()
             .join("; ");
-        return Plan::Fail {
-            error_type: if broken_configuration { EventErrorType::Configuration } else { EventErrorType::Mapping },
+        Plan::Fail {
+            error_type: if self.broken_configuration { EventErrorType::Configuration } else { EventErrorType::Mapping },
             message,
-            result: Some(json!({"action": PlanOutcome::Failed, "errors": failures})),
-        };
+            result: Some(json!({"action": PlanOutcome::Failed, "errors": self.failures})),
+        }
     }
-    Plan::Write { records, deliveries }
 }

@@ -8,21 +8,23 @@
 //! connector cannot take every slot. [`SyncEngine::run_pending_once`] drains
 //! the queue for tests.
 
+mod execute;
 pub mod pages;
+mod pull;
+mod push;
 pub mod runner;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use weir_core::{Direction, LiveKind, MasterKey, RunStatus};
-use weir_store::{ClaimedRun, RunEnd, Store, StoreError};
+use weir_core::MasterKey;
+use weir_store::{Store, StoreError};
 
-use self::runner::{RunContext, Stop};
 use crate::{Outbound, RetryPolicy};
 
 /// Sync engine settings.
@@ -251,107 +253,5 @@ impl SyncEngine {
         // Stopping: running runs notice at their next page and requeue.
         while tasks.join_next().await.is_some() {}
         Ok(started)
-    }
-
-    async fn execute(
-        &self,
-        run: ClaimedRun,
-        owner: String,
-        stop: CancellationToken,
-        _slot: OwnedSemaphorePermit,
-        _connector_slot: OwnedSemaphorePermit,
-    ) {
-        let store = &self.inner.store;
-        if let Err(e) = store.audit_sync_started(&run).await {
-            tracing::warn!(error = %e, run = %run.history.id, "could not audit the run's start");
-        }
-        let live = &self.inner.options.live;
-        let about = |status: RunStatus| {
-            serde_json::json!({
-                "sync_history_id": run.history.id, "sync_configuration_id": run.history.sync_configuration_id,
-                "connector_id": run.history.connector_id, "status": status,
-            })
-        };
-        live.publish(run.scope.tenant_id(), LiveKind::SyncStarted, about(RunStatus::Running));
-        let mut ctx = RunContext {
-            store,
-            options: &self.inner.options,
-            run: &run,
-            owner: &owner,
-            stopping: &stop,
-            counts: Default::default(),
-            last_checkpoint: std::time::Instant::now(),
-        };
-        let work = async {
-            match runner::load(store, &self.inner.master_key, &self.inner.outbound, &run).await {
-                Err(stop) => Err(stop),
-                Ok(loaded) => match loaded.config.direction {
-                    Direction::Outbound => ctx.outbound(&loaded).await,
-                    Direction::Inbound => ctx.inbound(&loaded).await,
-                },
-            }
-        };
-        // The lease is renewed on its own clock, so long waits (Retry-After,
-        // slow pages) cannot let it lapse while the run works.
-        let lease = self.inner.options.lease;
-        let heartbeat = async {
-            let mut beat = tokio::time::interval((lease / 3).max(Duration::from_millis(10)));
-            beat.tick().await;
-            loop {
-                beat.tick().await;
-                match store.extend_sync_lease(&run, &owner, lease).await {
-                    Ok(true) => {}
-                    Ok(false) => return,
-                    Err(e) => tracing::warn!(error = %e, run = %run.history.id, "could not renew the run's lease"),
-                }
-            }
-        };
-        let result = tokio::select! {
-            r = work => r,
-            () = heartbeat => Err(Stop::Lost),
-        };
-        let counts = ctx.counts;
-        let end = match result {
-            Ok(()) => runner::completed(counts),
-            Err(Stop::Failed(kind, message)) => {
-                RunEnd { status: RunStatus::Failed, counts, error: Some((kind, message)) }
-            }
-            Err(Stop::Cancelled) => RunEnd { status: RunStatus::Cancelled, counts, error: None },
-            Err(Stop::Lost) => {
-                tracing::warn!(run = %run.history.id, "the run is no longer held by this runner; stopped");
-                return;
-            }
-            Err(Stop::ShuttingDown) => {
-                if let Err(e) = store.requeue_sync_run(&run, &owner).await {
-                    tracing::warn!(error = %e, run = %run.history.id, "could not requeue the run; its lease will expire");
-                }
-                return;
-            }
-        };
-        metrics::counter!("weir_sync_runs_total", "status" => end.status.as_str()).increment(1);
-        let mut finished = about(end.status);
-        finished["records_read"] = end.counts.read.into();
-        finished["records_created"] = end.counts.created.into();
-        finished["records_updated"] = end.counts.updated.into();
-        finished["records_failed"] = end.counts.failed.into();
-        live.publish(run.scope.tenant_id(), LiveKind::SyncFinished, finished);
-        if let Some(started) = run.history.started_at {
-            let took = (chrono::Utc::now() - started).to_std().unwrap_or_default();
-            metrics::histogram!("weir_sync_run_seconds", "status" => end.status.as_str()).record(took.as_secs_f64());
-        }
-        // A brief database failure must not turn a finished run into a lost one.
-        for attempt in 1..=3 {
-            match store.finish_sync_run(&run, &owner, end.clone()).await {
-                Ok(_) => return,
-                Err(StoreError::StateConflict(_)) => return,
-                Err(e) if attempt < 3 => {
-                    tracing::warn!(error = %e, run = %run.history.id, attempt, "could not finish the run; retrying");
-                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, run = %run.history.id, "could not finish the run; its lease will expire")
-                }
-            }
-        }
     }
 }
