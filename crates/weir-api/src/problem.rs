@@ -192,6 +192,7 @@ impl From<Refusal> for ApiError {
             Refusal::Unauthenticated(e) => ApiError::DeliveryUnauthorized(e.to_string()),
             Refusal::MalformedJson(detail) => ApiError::BadRequest(detail),
             Refusal::SchemaInvalid(errors) => ApiError::Validation(errors),
+            e @ Refusal::SchemaBudgetExceeded => ApiError::Unprocessable(e.to_string()),
             Refusal::Lookup(IntakeError::Store(e)) => e.into(),
             Refusal::Lookup(e @ IntakeError::Broken(..)) => ApiError::Internal(Box::new(e)),
             Refusal::Unavailable => ApiError::Unavailable,

@@ -32,6 +32,9 @@ string_enum!(
         MalformedJson = "malformed_json",
         /// The payload does not satisfy the receiver's JSON Schema.
         SchemaInvalid = "schema_invalid",
+        /// Checking the payload against the schema took more than the
+        /// per-delivery budget.
+        SchemaBudgetExceeded = "schema_budget_exceeded",
     }
 );
 
@@ -45,7 +48,7 @@ impl RefusalReason {
             RefusalReason::PayloadTooLarge => 413,
             RefusalReason::SignatureMissing | RefusalReason::SignatureInvalid | RefusalReason::TimestampStale => 401,
             RefusalReason::MalformedJson => 400,
-            RefusalReason::SchemaInvalid => 422,
+            RefusalReason::SchemaInvalid | RefusalReason::SchemaBudgetExceeded => 422,
         }
     }
 }

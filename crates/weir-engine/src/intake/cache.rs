@@ -16,6 +16,8 @@ use weir_core::MasterKey;
 use weir_core::webhook::{ReceiverAuth, key_material};
 use weir_store::{KeyedReceiver, Store, StoreError};
 
+use super::schema::compile_schema;
+
 /// How long a looked-up receiver (or its absence) is reused. Changes made
 /// through this instance invalidate at once; other instances' show within this.
 const CACHE_TTL: Duration = Duration::from_secs(5);
@@ -165,24 +167,6 @@ fn prepare(
         keys.push(key_material(auth.method(), &secret).map_err(|e| broken(e.to_owned()))?);
     }
     Ok(ReadyReceiver { keyed, auth, keys, schema })
-}
-
-/// Most backtracking steps one `pattern` may take on one value. Patterns
-/// with lookaround or backreferences run on a backtracking engine; a
-/// pathological one would otherwise spend up to the engine's default of a
-/// million steps (~57 ms measured) of shared intake CPU per delivery. Over
-/// the limit the value is refused, so such a schema fails closed.
-pub const PATTERN_BACKTRACK_LIMIT: usize = 10_000;
-
-/// Compiles a receiver's JSON Schema the one way intake and validation of
-/// a new schema both use: no remote references (the crate is built without
-/// them) and bounded pattern backtracking.
-pub fn compile_schema(
-    schema: &serde_json::Value,
-) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
-    jsonschema::options()
-        .with_pattern_options(jsonschema::PatternOptions::fancy_regex().backtrack_limit(PATTERN_BACKTRACK_LIMIT))
-        .build(schema)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 mod cache;
 mod limit;
 mod outcome;
+pub mod schema;
 mod shared_limit;
 
 use std::future::Future;
@@ -18,10 +19,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use weir_core::webhook::{Headers, Inbound, event_type_of, provider_event_id, verifier_for};
-use weir_core::{EventStatus, FieldErrors, MasterKey};
+use weir_core::{EventStatus, MasterKey};
 use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome, RejectedDelivery, Store};
 
-pub use cache::{IntakeError, PATTERN_BACKTRACK_LIMIT, ReadyReceiver, compile_schema};
+pub use cache::{IntakeError, ReadyReceiver};
+pub use schema::{PATTERN_BACKTRACK_LIMIT, SCHEMA_BUDGET, SchemaOutcome, compile_schema};
+
 pub use outcome::{Receipt, Refusal};
 pub use shared_limit::{REDIS_TIMEOUT, SharedLimits};
 
@@ -29,8 +32,6 @@ use crate::Ingest;
 
 /// Longest receiver key looked up; longer ones are not found without a query.
 const MAX_KEY_LEN: usize = 100;
-/// Schema messages reported (and audited) at most.
-const MAX_SCHEMA_ERRORS: usize = 50;
 
 /// Intake's shared state. Cheap to clone.
 #[derive(Clone)]
@@ -43,6 +44,7 @@ pub struct Intake {
     pub max_body_bytes: usize,
     receivers: cache::Receivers,
     limits: limit::Limits,
+    checks: schema::PayloadChecks,
 }
 
 /// One request at a receive endpoint, before its body is read.
@@ -70,6 +72,7 @@ impl Intake {
             max_body_bytes,
             receivers: cache::Receivers::new(),
             limits: limit::Limits::default(),
+            checks: schema::PayloadChecks::new(),
         }
     }
 
@@ -125,7 +128,10 @@ impl Intake {
         };
         let bytes = body.as_ref();
         let size = bytes.len() as u64;
-        let payload = match check_body(&ready, arrival.headers, bytes, at) {
+        if let Err(refusal) = verify(&ready, arrival.headers, bytes, at) {
+            return Err(ctx.refuse(refusal, Some(bytes), size).await);
+        }
+        let payload = match self.checks.payload(bytes, ready.schema.clone()).await {
             Ok(payload) => payload,
             Err(refusal) => return Err(ctx.refuse(refusal, Some(bytes), size).await),
         };
@@ -173,36 +179,12 @@ impl Intake {
     }
 }
 
-/// The checks over the read body: the receiver's method over the raw
-/// bytes, then JSON (without NUL characters), then the receiver's schema.
-fn check_body(
-    ready: &ReadyReceiver,
-    headers: &dyn Headers,
-    bytes: &[u8],
-    at: DateTime<Utc>,
-) -> Result<serde_json::Value, Refusal> {
+/// The receiver's method over the raw bytes.
+fn verify(ready: &ReadyReceiver, headers: &dyn Headers, bytes: &[u8], at: DateTime<Utc>) -> Result<(), Refusal> {
     let inbound = Inbound { headers, body: bytes, now: at.timestamp() };
     let keys: Vec<&[u8]> = ready.keys.iter().map(Vec::as_slice).collect();
     let tolerance = i64::from(ready.keyed.receiver.timestamp_tolerance_secs);
-    verifier_for(&ready.auth).verify(&inbound, &keys, tolerance).map_err(Refusal::Unauthenticated)?;
-    let payload: serde_json::Value = match serde_json::from_slice(bytes) {
-        Ok(v) if weir_core::json::contains_nul(&v) => {
-            return Err(Refusal::MalformedJson("invalid JSON: NUL characters (\\u0000) are not accepted".to_owned()));
-        }
-        Ok(v) => v,
-        Err(e) => return Err(Refusal::MalformedJson(format!("invalid JSON: {e}"))),
-    };
-    if let Some(validator) = &ready.schema {
-        let mut errors = FieldErrors::new();
-        for e in validator.iter_errors(&payload).take(MAX_SCHEMA_ERRORS) {
-            let pointer = e.instance_path().to_string();
-            errors.add(if pointer.is_empty() { "/".to_owned() } else { pointer }, e.to_string());
-        }
-        if !errors.is_empty() {
-            return Err(Refusal::SchemaInvalid(errors));
-        }
-    }
-    Ok(payload)
+    verifier_for(&ready.auth).verify(&inbound, &keys, tolerance).map_err(Refusal::Unauthenticated)
 }
 
 /// Hands the delivery to the group-commit writer and waits for its outcome.

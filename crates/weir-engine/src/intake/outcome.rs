@@ -53,6 +53,10 @@ pub enum Refusal {
     /// The payload breaks the receiver's JSON Schema (at most 50 messages).
     #[error("validation failed")]
     SchemaInvalid(FieldErrors),
+    /// Checking the payload against the receiver's schema took more than
+    /// its time budget ([`super::SCHEMA_BUDGET`]).
+    #[error("the payload needs more schema-checking work than a delivery may take (100 ms of pattern matching)")]
+    SchemaBudgetExceeded,
     /// The receiver could not be looked up or prepared.
     #[error(transparent)]
     Lookup(#[from] IntakeError),
@@ -71,6 +75,7 @@ impl Refusal {
             Refusal::Unauthenticated(e) => RefusalReason::from(e),
             Refusal::MalformedJson(_) => RefusalReason::MalformedJson,
             Refusal::SchemaInvalid(_) => RefusalReason::SchemaInvalid,
+            Refusal::SchemaBudgetExceeded => RefusalReason::SchemaBudgetExceeded,
             Refusal::NotFound | Refusal::Gone { .. } | Refusal::Lookup(_) | Refusal::Unavailable => return None,
         })
     }
@@ -100,6 +105,11 @@ mod tests {
                 "malformed request: invalid JSON: eof",
             ),
             (Refusal::SchemaInvalid(FieldErrors::single("/", "x")), "schema_invalid", "validation failed"),
+            (
+                Refusal::SchemaBudgetExceeded,
+                "schema_budget_exceeded",
+                "the payload needs more schema-checking work than a delivery may take (100 ms of pattern matching)",
+            ),
         ];
         for (refusal, reason, detail) in cases {
             assert_eq!(refusal.reason().map(RefusalReason::as_str), Some(reason));

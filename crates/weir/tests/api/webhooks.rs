@@ -17,6 +17,7 @@ backend_tests!(
     rotation_keeps_the_old_secret_during_grace,
     duplicates_store_one_event_even_concurrently,
     bad_payloads_are_refused_and_audited,
+    costly_schema_checks_are_refused_and_healthz_stays_fast,
     rate_limit_answers_429,
     inactive_and_unknown_receivers,
     receivers_and_events_are_tenant_scoped,
@@ -247,6 +248,58 @@ async fn duplicates_store_one_event_even_concurrently(b: Backend) {
     assert_eq!(deliver(&app, &rb, &h, b"{}").await.0, StatusCode::ACCEPTED);
     assert_eq!(deliver(&app, &rb, &h, b"{}").await.0, StatusCode::OK);
     assert_eq!(event_count(&app, &f).await, 3);
+}
+
+/// Issue 17, item 2: the review's reproduction — 50,000 15-character
+/// strings against a backtracking pattern, about 9 s of CPU per delivery
+/// before — is refused within the per-delivery budget, audited, and four
+/// such deliveries at once leave `/healthz` answering within 100 ms.
+async fn costly_schema_checks_are_refused_and_healthz_stays_fast(b: Backend) {
+    let settings = weir::Settings { max_body_bytes: Some("2097152".into()), ..intake_only() };
+    let Some(app) = TestApp::spawn_with(b, settings).await else { return };
+    let f = fixture(&app, "acme", shop()).await;
+    let schema = json!({"type": "array", "items": {"type": "string", "pattern": "^(?:(?=(a|aa)*)(a|aa)*(?!x)c$|a+$)"}});
+    let r = receiver(&app, &f, json!({"event_type": "x", "auth": {"method": "bearer"}, "schema": schema})).await;
+    let token = vec![("authorization".to_owned(), format!("Bearer {}", r["secret"].as_str().unwrap()))];
+    let body = serde_json::to_vec(&vec!["a".repeat(15); 50_000]).unwrap();
+    let deliveries: Vec<_> = (0..4)
+        .map(|_| {
+            let (app_client, url, auth, body) =
+                (app.client.clone(), app.url(r["receiver_url"].as_str().unwrap()), token[0].1.clone(), body.clone());
+            tokio::spawn(async move {
+                let res = app_client
+                    .post(url)
+                    .header("authorization", auth)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                (res.status(), res.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut slowest = std::time::Duration::ZERO;
+    while !deliveries.iter().all(|d| d.is_finished()) {
+        let started = std::time::Instant::now();
+        let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(slowest < std::time::Duration::from_millis(100), "/healthz took {slowest:?} during the refusals");
+    for d in deliveries {
+        let (status, problem) = d.await.unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("schema-checking work"), "{problem}");
+    }
+    // An ordinary delivery to the same receiver is still checked and taken.
+    let (s, _) = deliver(&app, &r, &token, br#"["aaa", "aaaa"]"#).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(event_count(&app, &f).await, 1, "nothing stored for the refused deliveries");
+    let audit = audit_actions(&app, &f.admin).await;
+    let refused = audit.iter().filter(|e| e.details["error_type"] == "schema_budget_exceeded").count();
+    assert_eq!(refused, 4, "each refusal audited");
 }
 
 async fn bad_payloads_are_refused_and_audited(b: Backend) {
