@@ -80,7 +80,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_histories::list_sync_histories))
         .routes(routes!(sync_histories::get_sync_history))
         .routes(routes!(sync_histories::list_sync_errors))
-        .routes(routes!(sync_histories::export_sync_history))
+        .routes(routes!(sync_histories::export::export_sync_history))
         .routes(routes!(sync_histories::cancel_sync_history))
         .routes(routes!(sync_histories::sync_status))
         .routes(routes!(dashboard::dashboard))
