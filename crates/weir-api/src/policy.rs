@@ -10,11 +10,11 @@ pub enum ConnectorAction {
     Read,
     /// Probe the remote.
     TestConnection,
-    /// Create.
+    /// Add a connector.
     Create,
     /// Change (or request a change of a production connector).
     Update,
-    /// Soft-delete.
+    /// Soft-delete (the row stays, with `deleted_at` set).
     Delete,
     /// Approve or reject a change request.
     Decide,

@@ -44,7 +44,7 @@ pub struct AuditOut {
     pub prev_hash: String,
     /// This entry's hash: SHA-256 of the previous hash and this entry.
     pub entry_hash: String,
-    /// When.
+    /// When it was recorded (UTC).
     pub created_at: DateTime<Utc>,
 }
 

@@ -28,7 +28,7 @@ pub const MAX_DAYS: i64 = 366;
 /// How many connectors `top_failing_connectors` lists.
 pub const TOP_FAILING: usize = 5;
 
-/// Range.
+/// The days the dashboard covers, both included (UTC days).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -93,7 +93,7 @@ pub struct ErrorCountOut {
 pub struct ConnectorHealthOut {
     /// The connector it belongs to.
     pub connector_id: String,
-    /// Code.
+    /// The connector's slug.
     pub code: String,
     /// Display name, as given.
     pub name: String,

@@ -52,7 +52,7 @@ pub struct FieldMappingOut {
     pub entity_type: String,
     /// Key target.
     pub key: String,
-    /// Rules.
+    /// `[{"source", "target", "transforms": [{"op", …}], "default", "required"}]`, applied in order.
     #[schema(value_type = Vec<Object>)]
     pub rules: Value,
     /// Creation time.

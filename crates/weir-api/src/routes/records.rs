@@ -27,7 +27,7 @@ pub struct RecordOut {
     pub entity_type: String,
     /// The outside system's id.
     pub external_id: String,
-    /// Fields.
+    /// Its fields as last written (after the field mapping).
     #[schema(value_type = Object)]
     pub data: Value,
     /// 1 on creation, +1 per change.

@@ -48,9 +48,9 @@ impl TokenIn {
 pub struct TokenCreatedOut {
     /// Token id.
     pub id: String,
-    /// Label.
+    /// Its label, as given.
     pub name: String,
-    /// Role.
+    /// `viewer`, `operator` or `admin`: what it may do.
     pub role: Role,
     /// The secret. Shown once; store it now.
     pub token: String,
@@ -78,9 +78,9 @@ impl From<IssuedToken> for TokenCreatedOut {
 pub struct TokenOut {
     /// Token id.
     pub id: String,
-    /// Label.
+    /// Its label, as given.
     pub name: String,
-    /// Role.
+    /// `viewer`, `operator` or `admin`: what it may do.
     pub role: Role,
     /// Recognisable prefix.
     pub token_hint: String,

@@ -71,14 +71,14 @@ pub struct ConnectorPatch {
 pub struct ConnectorOut {
     /// Its id (time-ordered UUID).
     pub id: String,
-    /// Code.
+    /// Slug, unique per tenant among live connectors.
     pub code: String,
     /// Display name, as given.
     pub name: String,
-    /// Type.
+    /// `http` or `webhook`.
     #[serde(rename = "type")]
     pub connector_type: ConnectorType,
-    /// Environment.
+    /// `production` (config changes need approval), `staging` or `development`.
     pub environment: Environment,
     /// In service.
     pub is_active: bool,

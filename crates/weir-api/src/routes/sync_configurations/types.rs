@@ -30,7 +30,7 @@ pub struct DestinationIn {
 pub struct SyncConfigurationIn {
     /// The connector (of the caller's tenant).
     pub connector_id: String,
-    /// Name.
+    /// Display name, at most 200 characters.
     #[schema(
         max_length = 200,
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
@@ -99,7 +99,7 @@ pub struct SyncConfigurationOut {
     pub direction: Direction,
     /// Record type.
     pub entity_type: String,
-    /// Mapping.
+    /// The field mapping applied to every record, if any.
     pub field_mapping_id: Option<String>,
     /// What starts a run.
     pub trigger: Trigger,
@@ -107,7 +107,7 @@ pub struct SyncConfigurationOut {
     pub event_types: Vec<String>,
     /// Cron schedule.
     pub schedule: Option<String>,
-    /// Source.
+    /// Inbound runs: `{"path", "records_path", "pagination"}`.
     #[schema(value_type = Option<Object>)]
     pub source: Option<Value>,
     /// Destination (its secret never; see `has_secret`).

@@ -89,7 +89,7 @@ pub struct SyncErrorOut {
     pub message: String,
     /// The record's first 500 characters.
     pub excerpt: Option<String>,
-    /// When.
+    /// When it was recorded (UTC).
     pub created_at: DateTime<Utc>,
 }
 
