@@ -35,6 +35,12 @@ pub struct HealthChange {
 pub(crate) struct Activity(BTreeMap<String, Vec<bool>>);
 
 impl Activity {
+    /// The outcomes recorded for `connector`, in order (`true` = failed).
+    #[cfg(test)]
+    pub(crate) fn outcomes(&self, connector: &str) -> &[bool] {
+        self.0.get(connector).map_or(&[], Vec::as_slice)
+    }
+
     /// Records one finished activity of `connector`.
     pub(crate) fn add(&mut self, connector: &str, failed: bool) {
         self.0.entry(connector.to_owned()).or_default().push(failed);

@@ -59,6 +59,24 @@ impl DayCounters {
     }
 }
 
+#[cfg(test)]
+impl DayCounters {
+    /// The count of `column` for (tenant, connector, day); 0 if none.
+    pub(crate) fn get(&self, tenant: &str, connector: &str, day: NaiveDate, column: RollupCounter) -> i64 {
+        let key = (tenant.to_owned(), connector.to_owned(), day);
+        self.0.get(&key).and_then(|c| c.get(&column)).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+impl ErrorCounters {
+    /// The count of `error_type` for (tenant, connector, day); 0 if none.
+    pub(crate) fn get(&self, tenant: &str, connector: &str, day: NaiveDate, error_type: &str) -> i64 {
+        let key = (tenant.to_owned(), connector.to_owned(), day, error_type.to_owned());
+        self.0.get(&key).copied().unwrap_or(0)
+    }
+}
+
 impl ErrorCounters {
     /// Counts `n` errors of `error_type`.
     pub(crate) fn add(&mut self, tenant: &str, connector: &str, day: NaiveDate, error_type: &str, n: i64) {
