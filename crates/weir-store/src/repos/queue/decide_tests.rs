@@ -114,7 +114,8 @@ fn an_ignored_event_is_audited_with_its_result() {
 #[test]
 fn a_failed_event_counts_its_error_and_keeps_its_records_in_the_result() {
     let ev = event("e1");
-    let finish = Finish::Failed { error_type: EventErrorType::Destination, error_message: "503".to_owned(), result: None };
+    let finish =
+        Finish::Failed { error_type: EventErrorType::Destination, error_message: "503".to_owned(), result: None };
     let mut works = vec![work(&ev, vec![planned("a")], finish)];
     let writes = record_writes(&mut works, &held(&["e1"]));
     let d = decide(works, &held(&["e1"]), writes, vec![(record("a", 1), UpsertOutcome::Created)], at());
