@@ -38,7 +38,8 @@ pub struct AuditRecord {
     pub seq: i64,
     /// Action name.
     pub action: String,
-    /// Who.
+    /// Who acted, e.g. `token:<id>`, `system`, `cli`, `scheduler`, `worker`
+    /// or `sync_configuration:<id>`.
     pub actor: String,
     /// Kind of object.
     pub resource_type: Option<String>,
@@ -46,13 +47,13 @@ pub struct AuditRecord {
     pub resource_id: Option<String>,
     /// Connector concerned.
     pub connector_id: Option<String>,
-    /// Details.
+    /// The action's facts (covered by the entry hash).
     pub details: Value,
     /// Previous entry's hash.
     pub prev_hash: String,
     /// This entry's hash.
     pub entry_hash: String,
-    /// When.
+    /// When it was appended (the chain's order is `seq`, not this).
     pub created_at: DateTime<Utc>,
 }
 
@@ -96,7 +97,7 @@ pub struct AuditFilter {
     pub action: Option<String>,
     /// At or after.
     pub from: Option<DateTime<Utc>>,
-    /// Before.
+    /// Entries before this time only (exclusive).
     pub to: Option<DateTime<Utc>>,
 }
 

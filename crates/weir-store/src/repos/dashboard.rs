@@ -82,9 +82,9 @@ impl Counts {
 /// A connector with its health counters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectorActivity {
-    /// Id.
+    /// The connector's id.
     pub connector_id: String,
-    /// Code.
+    /// The connector's code, as the dashboard names it.
     pub code: String,
     /// Display name, as given.
     pub name: String,

@@ -94,11 +94,11 @@ pub enum DeliveryOutcome {
 /// An event as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookEvent {
-    /// Id.
+    /// Event id (UUIDv7, so ids sort by arrival).
     pub id: String,
-    /// Receiver.
+    /// The receiver that took the delivery.
     pub receiver_id: String,
-    /// Connector.
+    /// The receiver's connector (kept if the receiver is deleted).
     pub connector_id: String,
     /// Event type.
     pub event_type: String,
@@ -122,7 +122,7 @@ pub struct WebhookEvent {
     pub payload_size: i64,
     /// Processing result.
     pub result: Option<Value>,
-    /// Arrival.
+    /// When intake accepted it (also the day partition on PostgreSQL).
     pub received_at: DateTime<Utc>,
     /// Processing end.
     pub processed_at: Option<DateTime<Utc>>,
@@ -159,9 +159,9 @@ impl From<we::Model> for WebhookEvent {
 pub struct EventFilter {
     /// Processing status.
     pub status: Option<EventStatus>,
-    /// Connector.
+    /// Only events of this connector.
     pub connector_id: Option<String>,
-    /// Receiver.
+    /// Only events of this receiver.
     pub receiver_id: Option<String>,
     /// Event type.
     pub event_type: Option<String>,

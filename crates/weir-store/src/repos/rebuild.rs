@@ -29,6 +29,115 @@ fn detail(backend: DbBackend, field: &str) -> String {
     }
 }
 
+/// What to count, and the SQL that counts it from the raw tables: each
+/// query gives `tenant_id, connector_id, day, kind, n`. A long table of
+/// one-line queries, kept together so they read as the counting rules.
+fn recount_queries(b: DbBackend) -> Vec<(Tally, String)> {
+    let finished =
+        RunStatus::VARIANTS.iter().filter(|s| s.is_finished()).map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
+    vec![
+        (
+            Tally::Counter(RollupCounter::WebhooksReceived),
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM webhook_events GROUP BY 1, 2, 3, 4",
+                day(b, "received_at")
+            ),
+        ),
+        (
+            Tally::Counter(RollupCounter::WebhooksCompleted),
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM webhook_events WHERE processing_status = '{completed}' GROUP BY 1, 2, 3, 4",
+                day(b, "processed_at"),
+                completed = EventStatus::Completed,
+            ),
+        ),
+        (
+            Tally::CounterAndError(RollupCounter::WebhooksFailed),
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, COALESCE(error_type, 'unknown') AS kind, COUNT(*) AS n FROM webhook_events WHERE processing_status = '{failed}' GROUP BY 1, 2, 3, 4",
+                day(b, "processed_at"),
+                failed = EventStatus::Failed,
+            ),
+        ),
+        (
+            Tally::Counter(RollupCounter::WebhooksDuplicate),
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM audit_logs WHERE action = 'webhook.received' AND {} = 'duplicate' GROUP BY 1, 2, 3, 4",
+                day(b, "created_at"),
+                detail(b, "outcome")
+            ),
+        ),
+        (
+            Tally::CounterAndError(RollupCounter::WebhooksRejected),
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, {} AS kind, COUNT(*) AS n FROM audit_logs WHERE action = 'webhook.rejected' GROUP BY 1, 2, 3, 4",
+                day(b, "created_at"),
+                detail(b, "error_type")
+            ),
+        ),
+        (
+            Tally::Counter(RollupCounter::RecordsProcessed),
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM audit_logs WHERE action IN ('record.created', 'record.updated') GROUP BY 1, 2, 3, 4",
+                day(b, "created_at")
+            ),
+        ),
+        (
+            Tally::Runs,
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, status AS kind, COUNT(*) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND status IN ({finished}) AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+                day(b, "finished_at"),
+                finished = finished,
+            ),
+        ),
+        (
+            Tally::Counter(RollupCounter::RecordsProcessed),
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, '' AS kind, CAST(SUM(records_created + records_updated) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+                day(b, "finished_at")
+            ),
+        ),
+        (
+            Tally::Error,
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, error_type AS kind, COUNT(*) AS n FROM sync_histories WHERE status = '{run_failed}' AND error_type IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+                day(b, "finished_at"),
+                run_failed = RunStatus::Failed,
+            ),
+        ),
+        (
+            Tally::Error,
+            format!(
+                "SELECT tenant_id, connector_id, {} AS day, '{record_error}' AS kind, CAST(SUM(records_failed) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+                day(b, "finished_at"),
+                record_error = SyncErrorType::Record,
+            ),
+        ),
+    ]
+}
+
+/// One counted row: tenant, connector (`None` for rows without one), day,
+/// kind and count.
+type CountedRow = (String, Option<String>, chrono::NaiveDate, Option<String>, i64);
+
+fn read_row(b: DbBackend, row: &sea_orm::QueryResult) -> Result<CountedRow, StoreError> {
+    let day = match b {
+        DbBackend::Postgres => row.try_get::<chrono::NaiveDate>("", "day")?,
+        _ => {
+            let text: String = row.try_get("", "day")?;
+            chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
+        }
+    };
+    Ok((
+        row.try_get("", "tenant_id")?,
+        row.try_get("", "connector_id")?,
+        day,
+        row.try_get("", "kind")?,
+        row.try_get::<Option<i64>>("", "n")?.unwrap_or(0),
+    ))
+}
+
 impl Store {
     /// Recomputes `daily_rollups` and `daily_error_rollups` of every tenant
     /// from the raw tables. Answers the number of rollup rows written.
@@ -36,108 +145,12 @@ impl Store {
     pub async fn rebuild_rollups(&self, _: &SystemScope) -> Result<u64, StoreError> {
         let b = self.db.get_database_backend();
         let txn = self.write_txn().await?;
-        // (counter or error, SQL giving tenant_id, connector_id, day, kind, n)
-        let finished = RunStatus::VARIANTS
-            .iter()
-            .filter(|s| s.is_finished())
-            .map(|s| format!("'{s}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let counters: Vec<(Tally, String)> = vec![
-            (
-                Tally::Counter(RollupCounter::WebhooksReceived),
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM webhook_events GROUP BY 1, 2, 3, 4",
-                    day(b, "received_at")
-                ),
-            ),
-            (
-                Tally::Counter(RollupCounter::WebhooksCompleted),
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM webhook_events WHERE processing_status = '{completed}' GROUP BY 1, 2, 3, 4",
-                    day(b, "processed_at"),
-                    completed = EventStatus::Completed,
-                ),
-            ),
-            (
-                Tally::CounterAndError(RollupCounter::WebhooksFailed),
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, COALESCE(error_type, 'unknown') AS kind, COUNT(*) AS n FROM webhook_events WHERE processing_status = '{failed}' GROUP BY 1, 2, 3, 4",
-                    day(b, "processed_at"),
-                    failed = EventStatus::Failed,
-                ),
-            ),
-            (
-                Tally::Counter(RollupCounter::WebhooksDuplicate),
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM audit_logs WHERE action = 'webhook.received' AND {} = 'duplicate' GROUP BY 1, 2, 3, 4",
-                    day(b, "created_at"),
-                    detail(b, "outcome")
-                ),
-            ),
-            (
-                Tally::CounterAndError(RollupCounter::WebhooksRejected),
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, {} AS kind, COUNT(*) AS n FROM audit_logs WHERE action = 'webhook.rejected' GROUP BY 1, 2, 3, 4",
-                    day(b, "created_at"),
-                    detail(b, "error_type")
-                ),
-            ),
-            (
-                Tally::Counter(RollupCounter::RecordsProcessed),
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, '' AS kind, COUNT(*) AS n FROM audit_logs WHERE action IN ('record.created', 'record.updated') GROUP BY 1, 2, 3, 4",
-                    day(b, "created_at")
-                ),
-            ),
-            (
-                Tally::Runs,
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, status AS kind, COUNT(*) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND status IN ({finished}) AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at"),
-                    finished = finished,
-                ),
-            ),
-            (
-                Tally::Counter(RollupCounter::RecordsProcessed),
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, '' AS kind, CAST(SUM(records_created + records_updated) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at")
-                ),
-            ),
-            (
-                Tally::Error,
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, error_type AS kind, COUNT(*) AS n FROM sync_histories WHERE status = '{run_failed}' AND error_type IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at"),
-                    run_failed = RunStatus::Failed,
-                ),
-            ),
-            (
-                Tally::Error,
-                format!(
-                    "SELECT tenant_id, connector_id, {} AS day, '{record_error}' AS kind, CAST(SUM(records_failed) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                    day(b, "finished_at"),
-                    record_error = SyncErrorType::Record,
-                ),
-            ),
-        ];
         let mut days = DayCounters::default();
         let mut errors = ErrorCounters::default();
-        for (what, sql) in counters {
+        for (what, sql) in recount_queries(b) {
             for row in txn.query_all_raw(Statement::from_string(b, sql)).await? {
-                let tenant: String = row.try_get("", "tenant_id")?;
-                let Some(connector) = row.try_get::<Option<String>>("", "connector_id")? else { continue };
-                let day = match b {
-                    DbBackend::Postgres => row.try_get::<chrono::NaiveDate>("", "day")?,
-                    _ => {
-                        let text: String = row.try_get("", "day")?;
-                        chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                            .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
-                    }
-                };
-                let kind: Option<String> = row.try_get("", "kind")?;
-                let n: i64 = row.try_get::<Option<i64>>("", "n")?.unwrap_or(0);
+                let (tenant, connector, day, kind, n) = read_row(b, &row)?;
+                let Some(connector) = connector else { continue };
                 if n == 0 {
                     continue;
                 }

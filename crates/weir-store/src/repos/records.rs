@@ -78,7 +78,7 @@ pub struct RecordWrite {
     pub entity_type: String,
     /// External id.
     pub external_id: String,
-    /// Fields.
+    /// The mapped fields, as the mapping produced them.
     pub data: Value,
     /// Connector it came from.
     pub source_connector_id: Option<String>,
@@ -162,36 +162,7 @@ impl Store {
         conn: &C,
         writes: &[(&TenantScope, RecordWrite)],
     ) -> Result<Vec<(Record, UpsertOutcome)>, StoreError> {
-        // (tenant, entity type, key) → (current row, is new, changed).
-        let mut rows: HashMap<(String, String, String), (rec::Model, bool, bool)> = HashMap::new();
-        let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
-        for (scope, w) in writes {
-            groups.entry((scope.tenant_id(), w.entity_type.as_str())).or_default().push(w.external_id.as_str());
-        }
-        // Without statistics (a table that grew since its last ANALYZE, or
-        // autovacuum off) PostgreSQL estimates a 100-key IN list to match
-        // half the table and scans all of it; the key lookup always has its
-        // unique index, so say so for this transaction.
-        if conn.get_database_backend() == DbBackend::Postgres {
-            conn.execute_unprepared("SET LOCAL enable_seqscan = off").await?;
-        }
-        for ((tenant, entity_type), mut keys) in groups {
-            keys.sort_unstable();
-            keys.dedup();
-            for chunk in keys.chunks(500) {
-                let found = rec::Entity::find()
-                    .filter(rec::Column::TenantId.eq(tenant))
-                    .filter(rec::Column::EntityType.eq(entity_type))
-                    .filter(rec::Column::ExternalId.is_in(chunk.iter().copied()))
-                    .order_by_asc(rec::Column::ExternalId)
-                    .lock_exclusive()
-                    .all(conn)
-                    .await?;
-                for m in found {
-                    rows.insert((m.tenant_id.clone(), m.entity_type.clone(), m.external_id.clone()), (m, false, false));
-                }
-            }
-        }
+        let mut rows = lock_current(conn, writes).await?;
         let at = now();
         let mut out = Vec::with_capacity(writes.len());
         let mut new_keys = Vec::new();
@@ -226,24 +197,7 @@ impl Store {
         }
         let fresh: Vec<rec::ActiveModel> =
             new_keys.iter().filter_map(|k| rows.get(k)).map(|(m, _, _)| rec::ActiveModel::from(m.clone())).collect();
-        let expected = fresh.len() as u64;
-        let mut inserted = 0;
-        let mut fresh = fresh.into_iter().peekable();
-        while fresh.peek().is_some() {
-            // Bounded statements (a page of records is usually one).
-            let chunk: Vec<_> = fresh.by_ref().take(250).collect();
-            inserted += rec::Entity::insert_many(chunk)
-                .on_conflict(
-                    OnConflict::columns([rec::Column::TenantId, rec::Column::EntityType, rec::Column::ExternalId])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(conn)
-                .await?;
-        }
-        if inserted != expected {
-            return Err(StoreError::Conflict(Conflict::RecordExists));
-        }
+        insert_fresh(conn, fresh).await?;
         for (m, is_new, changed) in rows.into_values() {
             if changed && !is_new {
                 rec::ActiveModel::from(m).reset_all().update(conn).await?;
@@ -348,4 +302,70 @@ impl Store {
         }
         paged(&self.db, q.order_by_asc(rec::Column::UpdatedAt).order_by_asc(rec::Column::Id), page).await
     }
+}
+
+/// A record row by (tenant, entity type, key), with whether it is new this
+/// batch and whether the batch changed it.
+type CurrentRows = HashMap<(String, String, String), (rec::Model, bool, bool)>;
+
+/// The existing rows of `writes`' keys, locked (`FOR UPDATE`) in key order.
+async fn lock_current<C: ConnectionTrait>(
+    conn: &C,
+    writes: &[(&TenantScope, RecordWrite)],
+) -> Result<CurrentRows, StoreError> {
+    let mut rows = CurrentRows::new();
+    let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for (scope, w) in writes {
+        groups.entry((scope.tenant_id(), w.entity_type.as_str())).or_default().push(w.external_id.as_str());
+    }
+    // Without statistics (a table that grew since its last ANALYZE, or
+    // autovacuum off) PostgreSQL estimates a 100-key IN list to match
+    // half the table and scans all of it; the key lookup always has its
+    // unique index, so say so for this transaction.
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared("SET LOCAL enable_seqscan = off").await?;
+    }
+    for ((tenant, entity_type), mut keys) in groups {
+        keys.sort_unstable();
+        keys.dedup();
+        for chunk in keys.chunks(500) {
+            let found = rec::Entity::find()
+                .filter(rec::Column::TenantId.eq(tenant))
+                .filter(rec::Column::EntityType.eq(entity_type))
+                .filter(rec::Column::ExternalId.is_in(chunk.iter().copied()))
+                .order_by_asc(rec::Column::ExternalId)
+                .lock_exclusive()
+                .all(conn)
+                .await?;
+            for m in found {
+                rows.insert((m.tenant_id.clone(), m.entity_type.clone(), m.external_id.clone()), (m, false, false));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Inserts the batch's new records, 250 per statement; a key another
+/// transaction inserted meanwhile makes the whole write
+/// `Conflict(RecordExists)`, so the transaction is rolled back whole.
+async fn insert_fresh<C: ConnectionTrait>(conn: &C, fresh: Vec<rec::ActiveModel>) -> Result<(), StoreError> {
+    let expected = fresh.len() as u64;
+    let mut inserted = 0;
+    let mut fresh = fresh.into_iter().peekable();
+    while fresh.peek().is_some() {
+        // Bounded statements (a page of records is usually one).
+        let chunk: Vec<_> = fresh.by_ref().take(250).collect();
+        inserted += rec::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([rec::Column::TenantId, rec::Column::EntityType, rec::Column::ExternalId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    if inserted != expected {
+        return Err(StoreError::Conflict(Conflict::RecordExists));
+    }
+    Ok(())
 }

@@ -109,16 +109,16 @@ pub struct SyncConfigurationSpec {
     pub schedule: Option<String>,
     /// First due time of the schedule.
     pub next_run_at: Option<DateTime<Utc>>,
-    /// Source.
+    /// Inbound: where and how pages are fetched (JSON, as validated by the API).
     pub source: Option<Value>,
-    /// Destination.
+    /// Outbound or forwarding: where records are pushed (JSON; never its secret).
     pub destination: Option<Value>,
     /// A new sealed destination secret; `None` keeps the current one
     /// (and on create, means none).
     pub destination_secret_sealed: Option<Vec<u8>>,
     /// Ordering field.
     pub ordering_field: Option<String>,
-    /// Active.
+    /// `false` pauses its schedule and webhook routing.
     pub is_active: bool,
 }
 

@@ -23,9 +23,9 @@ pub struct ApiToken {
     pub id: String,
     /// Owning tenant.
     pub tenant_id: String,
-    /// Label.
+    /// The name its issuer gave it (not unique).
     pub name: String,
-    /// Role.
+    /// What it may do (`viewer` < `operator` < `admin`).
     pub role: Role,
     /// `weir_AbCd…`: enough to recognise, not to use.
     pub token_hint: String,
@@ -66,9 +66,9 @@ impl TryFrom<api_tokens::Model> for ApiToken {
 /// A validated request to issue a token.
 #[derive(Debug, Clone)]
 pub struct NewToken {
-    /// Label.
+    /// The name to show in listings and audit details.
     pub name: ApiTokenName,
-    /// Role.
+    /// What the new token may do.
     pub role: Role,
 }
 
