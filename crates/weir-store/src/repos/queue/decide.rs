@@ -225,5 +225,5 @@ fn finish_counts(d: &mut Decided, ev: &ClaimedEvent, finish: &Finish, at: DateTi
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
+#[path = "tests_decide.rs"]
 mod tests;
