@@ -113,6 +113,16 @@ async fn demo_runs_shows_traffic_stops_and_runs_again() {
             && finished_runs(&client, &demo).await >= 1
     })
     .await;
+    // The CRM connector is as docs/demo.md says: `failing` from its first
+    // failed run (every activity fails, so its success rate is 0 %, under
+    // the rule's 50 %), never merely `degraded` (issue 17, item 18).
+    let crm = || async {
+        let (_, d) = get(&client, &demo, &demo.admin_token, "/api/v1/integration/dashboard").await;
+        d["data"]["connector_health"].as_array().and_then(|c| c.iter().find(|c| c["code"] == "crm").cloned())
+    };
+    eventually("a failed CRM run", || async { crm().await.is_some_and(|c| c["failures"].as_u64() >= Some(1)) }).await;
+    let health = crm().await.expect("the CRM connector on the dashboard");
+    assert_eq!(health["status"], "failing", "{health}");
     // The living dashboard, as a newcomer sees it (the README's screenshot).
     let browser = chrome::Chrome::launch().await;
     let page = browser.page(&format!("{}/", demo.base_url)).await;
