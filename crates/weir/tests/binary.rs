@@ -822,3 +822,74 @@ async fn a_huge_partner_page_is_refused_within_the_cap() {
     assert!(peak < 150.0, "peak RSS {peak:.0} MB while refusing a 100 MB page");
     assert!(sigterm_and_wait(&mut child).await.success());
 }
+
+/// Issue 17, item 19: a graceful shutdown on PostgreSQL — with a live
+/// stream open and events relayed — logs no warning that the live listener
+/// lost its connection: the listener stops before the pool closes.
+#[tokio::test]
+async fn graceful_shutdown_on_postgres_logs_no_listener_warning() {
+    if helpers::skip_postgres() {
+        return;
+    }
+    let (url, _guard) = helpers::create_pg_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let system = "weir_shutdown_test_system_token_0123456789".to_owned();
+    let log = dir.path().join("weir.log");
+    let port = free_port();
+    let mut child = weir(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("WEIR_DATABASE_URL", &url)
+        .env("WEIR_SYSTEM_TOKEN", &system)
+        .env("WEIR_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base, &mut child).await;
+    let c = client();
+    let admin = tenant_admin(&c, &base, &system).await;
+    let mut stream = c.get(format!("{base}/api/v1/integration/stream")).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    // Something to relay: a connector test publishes nothing, a webhook does.
+    let body = json!({"code": "shop", "name": "Shop", "type": "webhook", "environment": "development"});
+    let shop: Value = c
+        .post(format!("{base}/api/v1/integration/connectors"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r: Value = c
+        .post(format!(
+            "{base}/api/v1/integration/connectors/{}/webhook-receivers",
+            shop["data"]["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&admin)
+        .json(&json!({"event_type": "*", "auth": {"method": "bearer"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let receive = format!("{base}{}", r["data"]["receiver_url"].as_str().unwrap());
+    let sent = c
+        .post(&receive)
+        .bearer_auth(r["data"]["secret"].as_str().unwrap())
+        .json(&json!({"id": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.chunk()).await.expect("a live event").unwrap();
+    assert!(first.is_some());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(sigterm_and_wait(&mut child).await.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let bad: Vec<&str> = text.lines().filter(|l| l.contains("live-event") || l.contains("live events")).collect();
+    assert!(bad.is_empty(), "shutdown logged: {bad:?}");
+}
