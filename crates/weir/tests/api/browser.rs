@@ -299,6 +299,17 @@ async fn dashboard_in_a_real_browser() {
     assert!(eval(&page, "document.querySelector('main').textContent").await.as_str().unwrap().contains("onerror"));
     shot(&page, "05-hostile-payload-as-text").await;
 
+    // A webhook connector's page has no configuration and no test button,
+    // and prints no stray `null` for them (issue 17, item 15).
+    let (_, list) = app.call(Method::GET, &format!("{API}/connectors?q=shop"), Some(&admin), None).await;
+    let shop_id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    nav(&page, &format!("#/connectors/{shop_id}")).await;
+    until(&page, "!!document.querySelector('main dl.kv')", "the connector's details").await;
+    let stray = "(() => { const w = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT); \
+        for (let n = w.nextNode(); n; n = w.nextNode()) if (/\\bnull\\b/.test(n.textContent)) return n.textContent; return ''; })()";
+    assert_eq!(eval(&page, stray).await, "", "no text node says null");
+    assert_eq!(eval(&page, "!!document.querySelector('#test-connection')").await, false);
+
     chrome.close().await;
 }
 

@@ -3,7 +3,7 @@
 // configurations with "Run now", pending approvals of this connector).
 
 import { BASE, get, getList, pageParam, post } from '../api.js';
-import { h, mount, show, time, utcDay, latestOnly } from '../dom.js';
+import { append, h, mount, show, time, utcDay, latestOnly } from '../dom.js';
 import {
   connectorLink, copyButton, dataTable, empty, field, flash, kvList, loading, pager, pill, section, select,
   showError, clearError,
@@ -114,7 +114,8 @@ export function renderDetail(ctx) {
       const config = c.config && Object.keys(c.config).length ? c.config : null;
 
       page.lastChild.remove(); // "Loading…"
-      page.append(
+      // dom.append skips absent parts; Element.append would print "null".
+      append(page, [
         h('header', { class: 'page-head' },
           h('h1', null, show(c.name || c.code), ' ', pill(connectorStatus(c))),
           h('div', { class: 'actions' }, test)),
@@ -133,7 +134,7 @@ export function renderDetail(ctx) {
         config ? section('Configuration', h('pre', { class: 'json' }, JSON.stringify(config, null, 2))) : null,
         receivers(ctx, c),
         syncConfigurations(ctx, c),
-        approvalQueue(ctx, { connectorId: c.id }));
+        approvalQueue(ctx, { connectorId: c.id })]);
     })
     .catch((err) => {
       if (!ctx.alive()) return;
