@@ -157,6 +157,7 @@ impl From<StoreError> for ApiError {
                 errors: c.field().map(|f| FieldErrors::single(f, c.message())),
             },
             StoreError::StateConflict(m) => ApiError::Conflict { detail: m.to_owned(), errors: None },
+            StoreError::Unprocessable(m) => ApiError::Unprocessable(m.to_owned()),
             StoreError::ConnectorInUse(blocking) => {
                 let names: Vec<String> = blocking.iter().map(|(id, name)| format!("{name} ({id})")).collect();
                 let mut errors = FieldErrors::new();

@@ -128,6 +128,11 @@ pub enum StoreError {
     /// decided).
     #[error("{0}")]
     StateConflict(&'static str),
+    /// The request can never succeed on this resource as it is configured
+    /// (not a passing state: retrying will not help), e.g. running a
+    /// webhook-triggered configuration by hand.
+    #[error("{0}")]
+    Unprocessable(&'static str),
     /// Sealing failed.
     #[error("sealing failed: {0}")]
     Sealing(String),

@@ -309,6 +309,17 @@ async fn dashboard_in_a_real_browser() {
         for (let n = w.nextNode(); n; n = w.nextNode()) if (/\\bnull\\b/.test(n.textContent)) return n.textContent; return ''; })()";
     assert_eq!(eval(&page, stray).await, "", "no text node says null");
     assert_eq!(eval(&page, "!!document.querySelector('#test-connection')").await, false);
+    // Its webhook-triggered configuration offers no "Run now" (issue 17, item 16).
+    until(&page, "!!document.querySelector('#sync-configs-table [data-sync-configuration-id]')", "its configurations")
+        .await;
+    assert_eq!(eval(&page, "document.querySelectorAll('[data-run]').length").await, 0);
+    assert!(
+        eval(&page, "document.querySelector('#sync-configs-table').textContent")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("runs on each event")
+    );
 
     chrome.close().await;
 }

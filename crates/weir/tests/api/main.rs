@@ -26,6 +26,7 @@ mod processing;
 mod queue;
 mod records;
 mod retention;
+mod run_now;
 mod session;
 mod shared_limits;
 mod syncs;

@@ -242,7 +242,8 @@ pub async fn delete_sync_configuration(
 }
 
 /// Run a configuration now (operator): 202 with the queued run; 409 while
-/// one is queued or running, or for an inactive or `webhook` configuration.
+/// one is queued or running, or for an inactive configuration; 422 for a
+/// `webhook` configuration, which runs only on the events it receives.
 #[utoipa::path(post, path = "/api/v1/integration/sync-configurations/{id}/execute", tag = "sync-configurations",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Sync configuration id")),
@@ -252,6 +253,7 @@ pub async fn delete_sync_configuration(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn execute_sync_configuration(
     State(state): State<AppState>,

@@ -252,6 +252,8 @@ function syncConfigurations(ctx, connector) {
           ctx.canOperate ? {
             label: 'Actions',
             cell: (s) => {
+              // A webhook-triggered configuration runs on the events it receives (the API answers 422).
+              if (s.trigger === 'webhook') return h('span', { class: 'muted' }, 'runs on each event');
               const b = h('button', { type: 'button', class: 'button button-small', 'data-run': s.id }, 'Run now');
               b.addEventListener('click', () => runNow(s, b));
               return b;

@@ -54,7 +54,9 @@ impl Store {
             return Err(StoreError::StateConflict("the sync configuration is not active"));
         }
         if c.trigger_type == Trigger::Webhook {
-            return Err(StoreError::StateConflict("a webhook configuration runs on the events it receives"));
+            return Err(StoreError::Unprocessable(
+                "a webhook-triggered configuration runs on the events it receives; it cannot be run by hand",
+            ));
         }
         let h = insert_run(&txn, scope.tenant_id(), &c, trigger).await?;
         let entry = AuditEntry {
