@@ -63,6 +63,47 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Takes field `key` of a JSON object body as a `T`, noting a missing or
+/// mistyped value in `errors` (keyed by the field, or by its path inside
+/// it) instead of stopping there: bodies parsed field by field report
+/// every bad field at once.
+pub fn take_field<T: DeserializeOwned>(
+    body: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    errors: &mut weir_core::FieldErrors,
+) -> Option<T> {
+    let Some(value) = body.remove(key) else {
+        errors.add(key, format!("missing field `{key}`"));
+        return None;
+    };
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(err) => {
+            let inner = err.path().to_string();
+            let field = if inner == "." { key.to_owned() } else { format!("{key}{}", inner_path(&inner)) };
+            errors.add(field, err.into_inner().to_string());
+            None
+        }
+    }
+}
+
+/// `serde_path_to_error`'s `[2].op` or `x.y` as it follows a field name.
+fn inner_path(path: &str) -> String {
+    if path.starts_with('[') { path.to_owned() } else { format!(".{path}") }
+}
+
+/// Notes every key of `body` not in `known` as unknown (bodies that
+/// refuse unknown fields, parsed field by field).
+pub fn refuse_unknown(
+    body: &serde_json::Map<String, serde_json::Value>,
+    known: &[&str],
+    errors: &mut weir_core::FieldErrors,
+) {
+    for key in body.keys().filter(|k| !known.contains(&k.as_str())) {
+        errors.add(key.clone(), format!("unknown field `{key}`, expected one of {}", known.join(", ")));
+    }
+}
+
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
     S: Send + Sync,

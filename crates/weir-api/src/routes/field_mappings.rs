@@ -17,7 +17,7 @@ use weir_store::{FieldMapping, MappingSpec};
 use crate::AppState;
 use crate::auth::TenantCaller;
 use crate::envelope::{Data, List};
-use crate::extract::{ApiJson, ApiQuery, Id, PageParams};
+use crate::extract::{ApiJson, ApiQuery, Id, PageParams, refuse_unknown, take_field};
 use crate::policy::{ConnectorAction, connector as policy};
 use crate::problem::{ApiError, Problem};
 
@@ -117,6 +117,34 @@ pub struct FieldMappingQuery {
 }
 
 impl FieldMappingIn {
+    /// The body, field by field and rule by rule, so a 422 names every bad
+    /// field and every bad rule at once (`rules[2].transforms[0]`), not
+    /// only the first one serde meets.
+    fn from_json(body: Value) -> Result<Self, ApiError> {
+        let Value::Object(mut body) = body else {
+            return Err(ApiError::field("body", "must be a JSON object"));
+        };
+        let mut errors = FieldErrors::new();
+        refuse_unknown(&body, &["name", "entity_type", "key", "rules"], &mut errors);
+        let name = take_field::<String>(&mut body, "name", &mut errors);
+        let entity_type = take_field::<String>(&mut body, "entity_type", &mut errors);
+        let key = take_field::<String>(&mut body, "key", &mut errors);
+        let rules = take_field::<Vec<Value>>(&mut body, "rules", &mut errors).map(|rules| {
+            let mut parsed = Vec::with_capacity(rules.len());
+            for (i, rule) in rules.into_iter().enumerate() {
+                let mut holder = serde_json::Map::from_iter([(format!("rules[{i}]"), rule)]);
+                parsed.extend(take_field::<Rule>(&mut holder, &format!("rules[{i}]"), &mut errors));
+            }
+            parsed
+        });
+        match (name, entity_type, key, rules) {
+            (Some(name), Some(entity_type), Some(key), Some(rules)) if errors.is_empty() => {
+                Ok(Self { name, entity_type, key, rules })
+            }
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+
     fn parse(self) -> Result<MappingSpec, ApiError> {
         let mut errors = FieldErrors::new();
         let name = errors.check("name", parse_display_name(&self.name, 200));
@@ -172,10 +200,11 @@ pub async fn list_field_mappings(
 pub async fn create_field_mapping(
     State(state): State<AppState>,
     caller: TenantCaller,
-    ApiJson(body): ApiJson<FieldMappingIn>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<(StatusCode, Json<Data<FieldMappingOut>>), ApiError> {
     caller.require(policy(ConnectorAction::Create))?;
-    let m = state.store.create_field_mapping(caller.scope(), body.parse()?, &caller.actor()).await?;
+    let spec = FieldMappingIn::from_json(body)?.parse()?;
+    let m = state.store.create_field_mapping(caller.scope(), spec, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(Data::new(m.into()))))
 }
 
@@ -212,10 +241,11 @@ pub async fn update_field_mapping(
     State(state): State<AppState>,
     caller: TenantCaller,
     Id(id): Id,
-    ApiJson(body): ApiJson<FieldMappingIn>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Data<FieldMappingOut>>, ApiError> {
     caller.require(policy(ConnectorAction::Update))?;
-    let m = state.store.update_field_mapping(caller.scope(), &id, body.parse()?, &caller.actor()).await?;
+    let spec = FieldMappingIn::from_json(body)?.parse()?;
+    let m = state.store.update_field_mapping(caller.scope(), &id, spec, &caller.actor()).await?;
     Ok(Json(Data::new(m.into())))
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp, assert_problem};
 
-backend_tests!(crud_validation_and_preview, roles_and_tenants);
+backend_tests!(crud_validation_and_preview, roles_and_tenants, a_422_names_every_bad_field);
 
 const FM: &str = "/api/v1/integration/field-mappings";
 
@@ -119,4 +119,40 @@ async fn roles_and_tenants(b: Backend) {
     assert_eq!(list["meta"]["total"], 0);
     let (s, _) = app.call(Method::GET, &format!("{FM}/{id}"), Some(&a_admin), None).await;
     assert_eq!(s, StatusCode::OK, "untouched by tenant B");
+}
+
+/// Issue 17, item 20: a body with several bad parts — a mistyped name, an
+/// unknown field, two bad rules and a mistyped key — is answered with one
+/// 422 naming each of them (before: only the first serde met), on create
+/// and on replace; nothing is written.
+async fn a_422_names_every_bad_field(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let t = app.tenant("acme").await;
+    let (_, admin) = app.token(&t, "admin").await;
+    let bad = json!({"name": 7, "entity_type": "customer", "key": ["external_id"], "colour": "red", "rules": [
+        {"source": "id", "target": "external_id", "transforms": [{"op": "explode"}]},
+        {"source": "email", "target": "email"},
+        {"source": "name", "target": "name", "required": "yes"}
+    ]});
+    let p = assert_problem(app.req(Method::POST, FM, Some(&admin)).json(&bad), StatusCode::UNPROCESSABLE_ENTITY).await;
+    let errors = p["errors"].as_object().unwrap();
+    for field in ["name", "key", "colour"] {
+        assert!(errors.contains_key(field), "{field} named: {p}");
+    }
+    assert!(errors.keys().any(|k| k.starts_with("rules[0]")), "the first bad rule: {p}");
+    assert!(errors.keys().any(|k| k.starts_with("rules[2]")), "the second bad rule: {p}");
+    assert!(!errors.keys().any(|k| k.starts_with("rules[1]")), "the good rule is not blamed: {p}");
+    let (_, list) = app.call(Method::GET, FM, Some(&admin), None).await;
+    assert_eq!(list["meta"]["total"], 0, "nothing written");
+    // The same on replace.
+    let (s, created) = app.call(Method::POST, FM, Some(&admin), Some(customer())).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let url = format!("{FM}/{}", created["data"]["id"].as_str().unwrap());
+    let p =
+        assert_problem(app.req(Method::PATCH, &url, Some(&admin)).json(&bad), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["errors"].as_object().unwrap().len() >= 5, "{p}");
+    // Not an object at all.
+    let p = assert_problem(app.req(Method::POST, FM, Some(&admin)).json(&json!([1])), StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
+    assert!(p["errors"]["body"].is_array(), "{p}");
 }
