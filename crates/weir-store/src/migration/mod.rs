@@ -15,6 +15,7 @@ mod m20261129_000007_retention;
 pub(crate) mod m20261129_000008_event_partitions;
 mod m20261202_000009_drop_max_attempts;
 mod m20261202_000010_token_principal;
+mod m20261202_000015_audit_resource_id;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_event_partitions::Migration),
             Box::new(m20261202_000009_drop_max_attempts::Migration),
             Box::new(m20261202_000010_token_principal::Migration),
+            Box::new(m20261202_000015_audit_resource_id::Migration),
         ]
     }
 

@@ -18,6 +18,7 @@ mod exports;
 mod field_mappings;
 mod ingest;
 mod isolation;
+mod limits;
 mod live;
 mod metrics;
 mod migrations;
