@@ -4,6 +4,7 @@
 mod helpers;
 
 mod approvals;
+mod attempts;
 mod audit;
 mod audit_actions;
 mod auth;

@@ -159,10 +159,19 @@ fn attempt_log(ev: &ClaimedEvent, finish: &Finish, started_at: DateTime<Utc>, at
     };
     let mut log = ev.attempt_log.clone();
     log.push(json!({
-        "attempt": ev.attempts, "started_at": started_at, "finished_at": at,
+        "attempt": attempt_number(&log, ev.attempts), "started_at": started_at, "finished_at": at,
         "outcome": finish.outcome(), "error_type": error_type, "error": error,
     }));
     Value::Array(log)
+}
+
+/// This attempt's number in the event's whole history: the budget counter
+/// (`attempts`, reset by a replay) or, after a replay, one past the last
+/// logged attempt — so a replayed event's log reads #1, #2, … on, and an
+/// attempt whose worker was lost (counted, never logged) keeps its number.
+fn attempt_number(log: &[Value], attempts: i32) -> i64 {
+    let last = log.iter().filter_map(|e| e["attempt"].as_i64()).max().unwrap_or(0);
+    i64::from(attempts).max(last + 1)
 }
 
 /// A record change's audit entry; an unchanged record has none.

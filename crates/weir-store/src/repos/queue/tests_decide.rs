@@ -164,3 +164,21 @@ fn an_event_whose_lease_was_lost_gets_nothing() {
     assert_eq!(d.days.get("t1", "c1", at().date_naive(), RollupCounter::WebhooksCompleted), 1);
     assert_eq!(d.activity.outcomes("c1"), [false]);
 }
+
+/// A replay resets the attempt budget, not the history: the next logged
+/// attempt numbers on from the log (issue 17, item 17); a lost worker's
+/// attempt, counted but never logged, keeps its number.
+#[test]
+fn attempts_number_on_across_replays() {
+    let mut ev = event("e1");
+    ev.attempts = 1; // the first claim after a replay
+    ev.attempt_log = vec![json!({"attempt": 1}), json!({"attempt": 2})];
+    let mut works = vec![work(&ev, Vec::new(), Finish::Completed { result: None })];
+    let writes = record_writes(&mut works, &held(&["e1"]));
+    let d = decide(works, &held(&["e1"]), writes, Vec::new(), at());
+    let log: Value = serde_json::from_str(&d.completed[0].2).unwrap_or_default();
+    let numbers: Vec<i64> = log.as_array().into_iter().flatten().filter_map(|e| e["attempt"].as_i64()).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    assert_eq!(attempt_number(&[], 3), 3, "a lost worker's attempt #1 and #2: this is #3");
+    assert_eq!(attempt_number(&[json!({"attempt": 1})], 1), 2);
+}
