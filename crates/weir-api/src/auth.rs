@@ -97,6 +97,43 @@ impl FromRequestParts<AppState> for TenantCaller {
     }
 }
 
+/// The credential a tenant request came with, kept to check it again
+/// later (a live stream outlives the request that opened it).
+#[derive(Clone)]
+pub enum Credential {
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// The dashboard's session cookie.
+    Session(String),
+}
+
+impl Credential {
+    /// The credential of `parts`, as [`TenantCaller`] reads it.
+    pub fn of(parts: &Parts) -> Option<Self> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return session_secret(parts).map(|s| Credential::Session(s.to_owned()));
+        }
+        bearer(parts).ok().map(|t| Credential::Bearer(t.to_owned()))
+    }
+
+    /// Who it stands for now: `None` once the token is revoked or expired,
+    /// the session ended, or the tenant deactivated.
+    pub async fn principal(&self, store: &weir_store::Store) -> Result<Option<Principal>, ApiError> {
+        Ok(match self {
+            Credential::Bearer(token) => store.authenticate(token).await?,
+            Credential::Session(secret) => store.session(secret).await?.map(|s| s.principal),
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Credential {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Credential::of(parts).ok_or(ApiError::Unauthorized("missing Authorization: Bearer token"))
+    }
+}
+
 /// A caller holding the system token.
 #[derive(Debug, Clone)]
 pub struct SystemCaller(pub SystemScope);

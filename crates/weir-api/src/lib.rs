@@ -53,11 +53,13 @@ pub struct SessionSettings {
     pub ttl: Duration,
     /// Mark the cookie `Secure` (serve the dashboard over HTTPS).
     pub secure_cookie: bool,
+    /// How often a live stream re-checks the credential it was opened with.
+    pub stream_recheck: Duration,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self { ttl: Duration::from_secs(12 * 3600), secure_cookie: false }
+        Self { ttl: Duration::from_secs(12 * 3600), secure_cookie: false, stream_recheck: Duration::from_secs(15) }
     }
 }
 

@@ -5,6 +5,9 @@
 //! payload as the JSON `data` line. A comment keeps the connection alive every 15 s.
 //! A client that falls more than 1,024 messages behind is disconnected (it
 //! reconnects and reloads) so that no client can slow the server down.
+//! Every `WEIR_STREAM_RECHECK_SECS` (15 s) the stream checks its token or
+//! session again and ends once it is revoked, expired or ended, or no
+//! longer has the role to read events.
 
 use std::convert::Infallible;
 
@@ -14,7 +17,7 @@ use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
-use crate::auth::TenantCaller;
+use crate::auth::{Credential, TenantCaller};
 use crate::policy::{EventAction, event as policy};
 use crate::problem::{ApiError, Problem};
 
@@ -27,12 +30,16 @@ use crate::problem::{ApiError, Problem};
 pub async fn stream(
     State(state): State<AppState>,
     caller: TenantCaller,
+    credential: Credential,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.require(policy(EventAction::Read))?;
     let tenant = caller.scope().tenant_id().to_owned();
-    let start = (state.live.subscribe(), state.stopping.clone());
-    let events = futures::stream::unfold(start, move |(mut rx, stopping)| {
-        let tenant = tenant.clone();
+    let mut recheck = tokio::time::interval(state.sessions.stream_recheck);
+    recheck.reset(); // the first tick would be now: the caller was just checked
+    let start = (state.live.subscribe(), state.stopping.clone(), recheck);
+    let store = state.store.clone();
+    let events = futures::stream::unfold(start, move |(mut rx, stopping, mut recheck)| {
+        let (tenant, store, credential) = (tenant.clone(), store.clone(), credential.clone());
         async move {
             loop {
                 if stopping.is_cancelled() {
@@ -42,12 +49,18 @@ pub async fn stream(
                     next = rx.recv() => next,
                     // The server is stopping: end the stream so shutdown need not wait.
                     () = stopping.cancelled() => return None,
+                    _ = recheck.tick() => {
+                        if still_allowed(&store, &credential).await {
+                            continue;
+                        }
+                        return None;
+                    }
                 };
                 match next {
                     Ok(e) if e.tenant_id == tenant => match e.event.data_json() {
                         Ok(data) => {
                             let event = Event::default().event(e.event.kind().as_str()).data(data);
-                            return Some((Ok(event), (rx, stopping)));
+                            return Some((Ok(event), (rx, stopping, recheck)));
                         }
                         Err(err) => {
                             tracing::warn!(error = %err, kind = %e.event.kind(), "live event not serialisable; skipped")
@@ -61,4 +74,14 @@ pub async fn stream(
         }
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Whether the stream's credential still stands for a caller allowed to
+/// read events (a store error ends the stream too: the client reconnects
+/// and is checked afresh).
+async fn still_allowed(store: &weir_store::Store, credential: &Credential) -> bool {
+    match credential.principal(store).await {
+        Ok(Some(principal)) => TenantCaller(principal).require(policy(EventAction::Read)).is_ok(),
+        Ok(None) | Err(_) => false,
+    }
 }

@@ -249,6 +249,7 @@ impl Values {
             sessions: weir_api::SessionSettings {
                 ttl: Duration::from_secs(self.session_ttl_secs),
                 secure_cookie: self.session_cookie_secure,
+                stream_recheck: Duration::from_secs(self.stream_recheck_secs),
             },
             retention: weir_engine::retention::RetentionOptions {
                 events: days(self.event_retention_days),

@@ -95,6 +95,9 @@ settings! {
     session_ttl_secs: u64 = 12 * 3600, "WEIR_SESSION_TTL_SECS", range(60, 30 * 24 * 3600);
     /// mark the session cookie `Secure`; turn on when the dashboard is served over HTTPS
     session_cookie_secure: bool = false, "WEIR_SESSION_COOKIE_SECURE", parse(flag);
+    /// how often a live stream (`/api/v1/integration/stream`) re-checks its token or session; a revoked token, an
+    /// ended session or a role too low for the stream ends it within this time
+    stream_recheck_secs: u64 = 15, "WEIR_STREAM_RECHECK_SECS", range(1, 15);
     /// finished webhook events (with their payloads) received on a UTC day are deleted once that day is this many
     /// days past — on PostgreSQL by dropping the day's partition, otherwise in batches of 1,000
     /// ([docs/retention.md](docs/retention.md)); audit entries (SHA-256 and size of each payload), rollups and

@@ -31,6 +31,7 @@ mod retention;
 mod run_now;
 mod session;
 mod shared_limits;
+mod stream_credentials;
 mod syncs;
 mod tenants_and_tokens;
 mod webhooks;
