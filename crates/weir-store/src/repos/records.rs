@@ -15,10 +15,9 @@ use tracing::instrument;
 use weir_core::sync::compare_ordering;
 use weir_core::{PageRequest, ids};
 
-use super::audit::AuditEntry;
 use super::{Paged, now, paged};
 use crate::entities::records as rec;
-use crate::{Conflict, Store, StoreError, SyncHistory, TenantScope};
+use crate::{Conflict, Store, StoreError, TenantScope};
 
 /// A record.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,15 +207,13 @@ impl Store {
     }
 
     /// Creates or versions a page of records of one tenant in its own
-    /// transaction (a sync run's page), in key order, with an audit entry
-    /// per changed record naming the run (as processing does per event). A
-    /// concurrent creation of one of them retries the page once.
+    /// transaction (a sync run's page), in key order. A concurrent creation
+    /// of one of them retries the page once.
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id(), records = writes.len()))]
     pub async fn upsert_records(
         &self,
         scope: &TenantScope,
         mut writes: Vec<RecordWrite>,
-        run: &SyncHistory,
     ) -> Result<Vec<(Record, UpsertOutcome)>, StoreError> {
         writes.sort_by(|a, b| (&a.entity_type, &a.external_id).cmp(&(&b.entity_type, &b.external_id)));
         let pairs: Vec<(&TenantScope, RecordWrite)> = writes.into_iter().map(|w| (scope, w)).collect();
@@ -225,11 +222,6 @@ impl Store {
             let txn = self.write_txn().await?;
             match self.upsert_records_on(&txn, &pairs).await {
                 Ok(done) => {
-                    let entries: Vec<AuditEntry> =
-                        done.iter().filter_map(|(r, o)| run_record_audit(run, r, *o)).collect();
-                    if !entries.is_empty() {
-                        self.append_audits(&txn, scope.tenant_id(), entries).await?;
-                    }
                     txn.commit().await?;
                     return Ok(done);
                 }
@@ -310,31 +302,6 @@ impl Store {
         }
         paged(&self.db, q.order_by_asc(rec::Column::UpdatedAt).order_by_asc(rec::Column::Id), page).await
     }
-}
-
-/// A sync run's record change as an audit entry (the same actions and
-/// shape as processing's, with the run instead of the event); an
-/// unchanged record has none.
-fn run_record_audit(run: &SyncHistory, record: &Record, outcome: UpsertOutcome) -> Option<AuditEntry> {
-    let action = match outcome {
-        UpsertOutcome::Created => "record.created",
-        UpsertOutcome::Updated => "record.updated",
-        UpsertOutcome::Stale => "record.ignored",
-        UpsertOutcome::Unchanged => return None,
-    };
-    Some(AuditEntry {
-        action,
-        actor: format!("sync_configuration:{}", run.sync_configuration_id),
-        resource_type: "record",
-        resource_id: format!("{}/{}", record.entity_type, record.external_id),
-        connector_id: Some(run.connector_id.clone()),
-        details: serde_json::json!({
-            "entity_type": record.entity_type, "external_id": record.external_id,
-            "version": record.version, "sync_history_id": run.id,
-            "sync_configuration_id": run.sync_configuration_id,
-            "reason": (outcome == UpsertOutcome::Stale).then_some("older than the record held"),
-        }),
-    })
 }
 
 /// A record row by (tenant, entity type, key), with whether it is new this

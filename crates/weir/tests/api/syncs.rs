@@ -247,20 +247,14 @@ async fn inbound_runs_over_every_pagination_type(b: Backend) {
         .call(Method::GET, &format!("{RUNS}?sync_configuration_id={pages}&status=succeeded"), Some(&t.viewer), None)
         .await;
     assert_eq!(l["meta"]["total"], 2);
-    // (Filtered by action: each run's records are audited too, 267 entries.)
-    let audit = |action: &'static str| {
-        let (app, admin) = (&app, t.admin.clone());
-        async move {
-            let url = format!("/api/v1/integration/audit-logs?action={action}&per_page=100");
-            let (_, a) = app.call(Method::GET, &url, Some(&admin), None).await;
-            a["data"].as_array().cloned().unwrap_or_default()
-        }
-    };
-    let finished_runs = audit("sync.finished").await;
+    let store = app.store().await;
+    let scope = store.authenticate(&t.admin).await.unwrap().unwrap().scope;
+    let audit = store.list_audit(&scope, weir_core::PageRequest::parse(Some(1), Some(100)).unwrap()).await.unwrap();
+    let finished_runs: Vec<_> = audit.items.iter().filter(|a| a.action == "sync.finished").collect();
     assert_eq!(finished_runs.len(), 5);
-    assert!(finished_runs.iter().any(|a| a["details"]["records_created"] == 230));
-    assert_eq!(audit("sync.started").await.len(), 5);
-    assert_eq!(audit("record.created").await.len(), 100, "a page of the runs' record entries");
+    assert!(finished_runs.iter().any(|a| a.details["records_created"] == 230));
+    assert_eq!(audit.items.iter().filter(|a| a.action == "sync.started").count(), 5);
+    store.close().await;
     app.stop().await;
 }
 
@@ -407,9 +401,7 @@ async fn outbound_runs_push_changed_records(b: Backend) {
         last_event_id: None,
         ordering_value: None,
     };
-    for i in 0..150 {
-        store.upsert_record(&scope, write(i, "a@x.com")).await.unwrap();
-    }
+    store.upsert_records(&scope, (0..150).map(|i| write(i, "a@x.com")).collect()).await.unwrap();
     let body = json!({
         "connector_id": c, "name": "push", "direction": "outbound", "entity_type": "customer",
         "trigger": "manual", "destination": {"path": "/push"},
@@ -432,7 +424,7 @@ async fn outbound_runs_push_changed_records(b: Backend) {
         .sum();
     assert_eq!(pushed, 150);
     // Only what changed since the last successful run goes out next time.
-    store.upsert_record(&scope, write(7, "changed@x.com")).await.unwrap();
+    store.upsert_records(&scope, vec![write(7, "changed@x.com")]).await.unwrap();
     let h = finished(&app, &t.viewer, &execute(&app, &t.operator, &cfg).await).await;
     assert_eq!((h["records_read"].as_i64(), h["records_updated"].as_i64()), (Some(1), Some(1)), "{h}");
     let last: Vec<Value> =
@@ -441,7 +433,7 @@ async fn outbound_runs_push_changed_records(b: Backend) {
     // A refused batch: its records are errors, the run is partial.
     erp.reset().await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(422)).mount(&erp).await;
-    store.upsert_record(&scope, write(8, "again@x.com")).await.unwrap();
+    store.upsert_records(&scope, vec![write(8, "again@x.com")]).await.unwrap();
     let run = execute(&app, &t.operator, &cfg).await;
     let h = finished(&app, &t.viewer, &run).await;
     assert_eq!((h["status"].as_str(), h["records_failed"].as_i64()), (Some("partial"), Some(1)), "{h}");
