@@ -167,6 +167,9 @@ pub struct Store {
     /// Told, after each commit, of connectors whose recent-activity health
     /// changed (the live stream's `connector.health_changed`).
     pub(crate) on_health: Option<HealthListener>,
+    /// Keys the audit chain and signs its heads; never stored. Without it
+    /// nothing can be audited, so no write that audits succeeds.
+    pub(crate) audit_key: Option<std::sync::Arc<weir_core::audit::AuditKey>>,
 }
 
 /// What [`Store::with_health_listener`] installs.
@@ -225,7 +228,7 @@ impl Store {
             }
         });
         let db = Database::connect(co).await.map_err(StoreError::from)?;
-        Ok(Self { db, backend: url.backend(), on_health: None })
+        Ok(Self { db, backend: url.backend(), on_health: None, audit_key: None })
     }
 
     /// Applies every pending migration. On PostgreSQL an advisory lock makes
@@ -247,6 +250,18 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// This store, keying the audit chain with `key` (derive it from the
+    /// master key: [`weir_core::audit::AuditKey::derive`]).
+    pub fn with_audit_key(mut self, key: weir_core::audit::AuditKey) -> Self {
+        self.audit_key = Some(std::sync::Arc::new(key));
+        self
+    }
+
+    /// The audit key, or [`StoreError::AuditKeyMissing`].
+    pub(crate) fn audit_key(&self) -> Result<&weir_core::audit::AuditKey, StoreError> {
+        self.audit_key.as_deref().ok_or(StoreError::AuditKeyMissing)
     }
 
     /// This store, telling `listener` of every connector health change

@@ -133,6 +133,10 @@ pub enum StoreError {
     /// webhook-triggered configuration by hand.
     #[error("{0}")]
     Unprocessable(&'static str),
+    /// The store was opened without [`crate::Store::with_audit_key`], so it
+    /// cannot append to or verify the audit chain.
+    #[error("the audit key is not configured")]
+    AuditKeyMissing,
     /// Sealing failed.
     #[error("sealing failed: {0}")]
     Sealing(String),

@@ -58,6 +58,17 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
     Ok(store)
 }
 
+/// `store` with its audit chain keyed by `master_key`; a chain written by
+/// a build before the chain was keyed is re-keyed once here.
+pub async fn keyed_store(store: Store, master_key: &MasterKey) -> Result<Store, StartupError> {
+    let store = store.with_audit_key(weir_core::audit::AuditKey::derive(master_key));
+    let rekeyed = store.upgrade_audit_chain().await?;
+    if rekeyed > 0 {
+        tracing::info!(tenants = rekeyed, "audit chains re-keyed under the master key");
+    }
+    Ok(store)
+}
+
 /// The key file used when `WEIR_MASTER_KEY` is not set.
 pub const MASTER_KEY_FILE: &str = "master.key";
 
@@ -152,6 +163,7 @@ pub async fn run(
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     bootstrap_system_token(&store, &config, addr).await?;
     let master_key = resolve_master_key(&store, &config).await?;
+    let store = keyed_store(store, &master_key).await?;
     let engine = Engine::start(store, engine_options(&config, master_key))?;
     let stopping = engine.serving_token();
     let services = services(&config, &engine, stopping.clone());

@@ -1,6 +1,6 @@
 //! `/api/v1/integration/audit-logs` (admin): the tenant's hash-chained
-//! audit trail — list with filters, a streamed CSV/JSON export, and a
-//! verification that names the first entry whose hash does not match.
+//! audit trail — list with filters and a streamed CSV/JSON export. The
+//! chain's verification and signed head are in `audit_chain`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,7 +15,7 @@ use weir_store::{AuditFilter, AuditRecord};
 
 use super::events::time_range;
 use crate::auth::TenantCaller;
-use crate::envelope::{Data, List};
+use crate::envelope::List;
 use crate::extract::{ApiQuery, PageParams};
 use crate::problem::{ApiError, Problem};
 use crate::{AppState, download, policy};
@@ -42,10 +42,15 @@ pub struct AuditOut {
     pub details: Value,
     /// The previous entry's hash.
     pub prev_hash: String,
-    /// This entry's hash: SHA-256 of the previous hash and this entry.
+    /// This entry's hash: HMAC-SHA256, under a key derived from the master
+    /// key, of the previous hash and every column of this entry.
     pub entry_hash: String,
     /// When it was recorded (UTC).
     pub created_at: DateTime<Utc>,
+    /// When retention dropped this refusal entry's body (actor, resource
+    /// and details are empty since; its hash still verifies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned_at: Option<DateTime<Utc>>,
 }
 
 impl From<AuditRecord> for AuditOut {
@@ -62,6 +67,7 @@ impl From<AuditRecord> for AuditOut {
             prev_hash: r.prev_hash,
             entry_hash: r.entry_hash,
             created_at: r.created_at,
+            pruned_at: r.pruned_at,
         }
     }
 }
@@ -203,37 +209,4 @@ pub async fn export_audit_logs(
         });
         download::attachment("application/json", &filename, Bytes::from_static(b"["), body, Bytes::from_static(b"]"))
     })
-}
-
-/// The result of a verification.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VerifyOut {
-    /// Whether every entry's hash matches the chain.
-    pub valid: bool,
-    /// Entries checked (all of them when valid).
-    pub entries: u64,
-    /// When not valid: the `seq` of the first entry that does not match
-    /// (it, or something before it, was altered, removed or reordered).
-    pub first_invalid_seq: Option<i64>,
-}
-
-/// Recompute the tenant's hash chain (admin).
-#[utoipa::path(get, path = "/api/v1/integration/audit-logs/verify", tag = "audit", security(("bearer" = [])),
-    responses(
-        (status = 200, body = Data<VerifyOut>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn verify_audit_logs(
-    State(state): State<AppState>,
-    caller: TenantCaller,
-) -> Result<Json<Data<VerifyOut>>, ApiError> {
-    caller.require(policy::audit())?;
-    let out = match state.store.verify_audit_chain(caller.scope()).await? {
-        Ok(n) => VerifyOut { valid: true, entries: n, first_invalid_seq: None },
-        Err(seq) => {
-            VerifyOut { valid: false, entries: u64::try_from(seq - 1).unwrap_or(0), first_invalid_seq: Some(seq) }
-        }
-    };
-    Ok(Json(Data::new(out)))
 }

@@ -1,6 +1,7 @@
 //! Routes, one module per resource. [`all`] registers every handler with
 //! its OpenAPI description, so the document cannot miss an endpoint.
 
+pub mod audit_chain;
 pub mod audit_logs;
 pub mod change_requests;
 pub mod connectors;
@@ -86,7 +87,8 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::dashboard))
         .routes(routes!(audit_logs::list_audit_logs))
         .routes(routes!(audit_logs::export_audit_logs))
-        .routes(routes!(audit_logs::verify_audit_logs))
+        .routes(routes!(audit_chain::verify_audit_logs))
+        .routes(routes!(audit_chain::audit_head))
         .routes(routes!(records::list_records))
         .routes(routes!(records::get_record))
 }

@@ -1,4 +1,5 @@
-//! `audit_logs`: append-only, hash-chained per tenant.
+//! `audit_logs`: append-only, hash-chained per tenant (keyed: see
+//! `weir_core::audit::chain`).
 
 use sea_orm::entity::prelude::*;
 
@@ -18,6 +19,11 @@ pub struct Model {
     pub prev_hash: String,
     pub entry_hash: String,
     pub created_at: DateTimeUtc,
+    /// Set when retention dropped the body: the SHA-256 of the body that
+    /// was hashed, so the chain still verifies.
+    pub body_digest: Option<String>,
+    /// When retention dropped the body.
+    pub pruned_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,7 @@ pub(crate) mod m20261129_000008_event_partitions;
 mod m20261202_000009_drop_max_attempts;
 mod m20261202_000010_token_principal;
 mod m20261202_000015_audit_resource_id;
+mod m20261203_000016_audit_anchor;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_drop_max_attempts::Migration),
             Box::new(m20261202_000010_token_principal::Migration),
             Box::new(m20261202_000015_audit_resource_id::Migration),
+            Box::new(m20261203_000016_audit_anchor::Migration),
         ]
     }
 

@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
-use serde_json::{Value, json};
-use weir_core::audit::{GENESIS_HASH, canonical_json, chain_hash};
+use serde_json::Value;
+use weir_core::audit::chain::{EntryBody, EntryHeader};
+use weir_core::audit::{AuditKey, GENESIS_HASH, body_digest};
 use weir_core::{PageRequest, ids};
 
 use super::{Paged, now, paged};
@@ -55,6 +56,9 @@ pub struct AuditRecord {
     pub entry_hash: String,
     /// When it was appended (the chain's order is `seq`, not this).
     pub created_at: DateTime<Utc>,
+    /// When retention dropped its body (a refusal older than the event
+    /// retention window): actor, resource and details are empty since.
+    pub pruned_at: Option<DateTime<Utc>>,
 }
 
 impl From<audit_logs::Model> for AuditRecord {
@@ -71,23 +75,32 @@ impl From<audit_logs::Model> for AuditRecord {
             prev_hash: m.prev_hash,
             entry_hash: m.entry_hash,
             created_at: m.created_at,
+            pruned_at: m.pruned_at,
         }
     }
 }
 
-/// The JSON an entry's hash covers.
-pub fn hashed_content(tenant_id: &str, m: &audit_logs::Model) -> String {
-    canonical_json(&json!({
-        "tenant_id": tenant_id,
-        "seq": m.seq,
-        "action": m.action,
-        "actor": m.actor,
-        "resource_type": m.resource_type,
-        "resource_id": m.resource_id,
-        "connector_id": m.connector_id,
-        "details": m.details,
-        "created_at": m.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-    }))
+/// The hash `m` should have under `key`: over its body as stored, or, once
+/// pruned, over the digest kept of the body it had.
+pub(crate) fn expected_hash(key: &AuditKey, m: &audit_logs::Model) -> String {
+    let digest = match (&m.pruned_at, &m.body_digest) {
+        (Some(_), Some(kept)) => kept.clone(),
+        _ => body_digest_of(m),
+    };
+    let header =
+        EntryHeader { tenant_id: &m.tenant_id, id: &m.id, seq: m.seq, action: &m.action, created_at: m.created_at };
+    key.entry_hash(&m.prev_hash, &header, &digest)
+}
+
+/// The digest of `m`'s body as stored.
+pub(crate) fn body_digest_of(m: &audit_logs::Model) -> String {
+    body_digest(&EntryBody {
+        actor: &m.actor,
+        resource_type: m.resource_type.as_deref(),
+        resource_id: m.resource_id.as_deref(),
+        connector_id: m.connector_id.as_deref(),
+        details: &m.details,
+    })
 }
 
 /// Audit list filters.
@@ -140,6 +153,7 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
+        let key = self.audit_key()?;
         // NO KEY UPDATE, not UPDATE: it serialises appenders without
         // conflicting with the KEY SHARE locks that foreign-key checks of
         // concurrent inserts take on the same tenant row (which deadlocked).
@@ -178,8 +192,10 @@ impl Store {
                 prev_hash: prev_hash.clone(),
                 entry_hash: String::new(),
                 created_at: at,
+                body_digest: None,
+                pruned_at: None,
             };
-            model.entry_hash = chain_hash(&model.prev_hash, &hashed_content(tenant_id, &model));
+            model.entry_hash = expected_hash(key, &model);
             prev_hash = model.entry_hash.clone();
             models.push(audit_logs::ActiveModel::from(model));
         }
@@ -226,24 +242,5 @@ impl Store {
             .into_iter()
             .map(AuditRecord::from)
             .collect())
-    }
-
-    /// Recomputes the tenant's chain: `Ok(n)` with the number of entries if
-    /// every hash matches, else the `seq` of the first entry that does not.
-    pub async fn verify_audit_chain(&self, scope: &TenantScope) -> Result<Result<u64, i64>, StoreError> {
-        let rows = audit_logs::Entity::find()
-            .filter(audit_logs::Column::TenantId.eq(scope.tenant_id()))
-            .order_by_asc(audit_logs::Column::Seq)
-            .all(&self.db)
-            .await?;
-        let mut prev = GENESIS_HASH.to_owned();
-        for (i, m) in rows.iter().enumerate() {
-            let expected = chain_hash(&prev, &hashed_content(scope.tenant_id(), m));
-            if m.seq != i as i64 + 1 || m.prev_hash != prev || m.entry_hash != expected {
-                return Ok(Err(m.seq));
-            }
-            prev = m.entry_hash.clone();
-        }
-        Ok(Ok(rows.len() as u64))
     }
 }

@@ -73,7 +73,7 @@ async fn audit_trail_lists_exports_and_verifies(b: Backend) {
 
     // Verify: valid, then a tampered row is named.
     let (_, v) = app.call(Method::GET, &format!("{AUDIT}/verify"), Some(&admin), None).await;
-    assert_eq!(v["data"], json!({"valid": true, "entries": 4, "first_invalid_seq": null}));
+    assert_eq!(v["data"], json!({"valid": true, "entries": 4, "pruned_entries": 0, "first_invalid_seq": null}));
     let store = app.store().await;
     {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
@@ -88,7 +88,7 @@ async fn audit_trail_lists_exports_and_verifies(b: Backend) {
     }
     store.close().await;
     let (_, v) = app.call(Method::GET, &format!("{AUDIT}/verify"), Some(&admin), None).await;
-    assert_eq!(v["data"], json!({"valid": false, "entries": 1, "first_invalid_seq": 2}));
+    assert_eq!(v["data"], json!({"valid": false, "entries": 1, "pruned_entries": 0, "first_invalid_seq": 2}));
 
     // Another tenant sees only its own (empty) trail.
     let other = app.tenant("other").await;

@@ -312,7 +312,7 @@ async fn every_audited_action_is_emitted_by_its_operation(b: Backend) {
     let missing: Vec<&str> =
         weir_core::audit::ACTIONS.iter().map(|(a, _)| *a).filter(|a| !actions.contains(*a)).collect();
     assert!(missing.is_empty(), "not emitted: {missing:?}");
-    assert!(store.verify_audit_chain(&scope).await.unwrap().is_ok());
+    assert!(store.verify_audit_chain(&scope, None).await.unwrap().outcome().is_ok());
     store.close().await;
     app.stop().await;
 }

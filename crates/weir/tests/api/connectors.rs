@@ -224,7 +224,7 @@ async fn credentials_are_sealed_and_never_returned(b: Backend) {
             && actions.contains(&"connector.updated")
             && actions.contains(&"connector.tested")
     );
-    assert_eq!(store.verify_audit_chain(&principal.scope).await.unwrap(), Ok(audit.total));
+    assert_eq!(store.verify_audit_chain(&principal.scope, None).await.unwrap().outcome(), Ok(audit.total));
     let sealed = store.connector_credentials(&principal.scope, &id).await.unwrap().unwrap();
     assert!(!sealed.0.windows(6).any(|w| w == b"S3CR3T"), "stored bytes are not the plaintext");
     assert!(sealed.0.len() > 12 + 16);

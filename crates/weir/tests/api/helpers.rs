@@ -76,6 +76,14 @@ pub fn skip_postgres() -> bool {
     skip
 }
 
+/// The master key in a key file the server wrote (base64 of 32 bytes).
+fn read_key_file(path: &std::path::Path) -> Option<weir_core::MasterKey> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()?;
+    Some(weir_core::MasterKey::from_bytes(bytes.try_into().ok()?))
+}
+
 /// A running server and a client for it.
 pub struct TestApp {
     pub base: String,
@@ -85,6 +93,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), weir::StartupError>>>,
     _pg: Option<PgGuard>,
+    /// The server's master key: configured, or the key file it created.
+    master_key: Option<weir_core::MasterKey>,
     _dir: tempfile::TempDir,
 }
 
@@ -134,6 +144,8 @@ impl TestApp {
         settings.system_token = Some(SYSTEM_TOKEN.to_owned());
         settings.db_max_connections.get_or_insert_with(|| "4".to_owned());
         let config = settings.resolve().expect("test config");
+        let configured_key = config.master_key.clone();
+        let key_file = config.data_dir.join("master.key");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
@@ -141,9 +153,18 @@ impl TestApp {
             let _ = rx.await;
         }));
         let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        let mut app =
-            TestApp { base, db_url: url, client, shutdown: Some(tx), handle: Some(handle), _pg: pg, _dir: dir };
+        let mut app = TestApp {
+            base,
+            db_url: url,
+            client,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            _pg: pg,
+            master_key: None,
+            _dir: dir,
+        };
         app.wait_ready().await;
+        app.master_key = configured_key.or_else(|| read_key_file(&key_file));
         app
     }
 
@@ -191,10 +212,15 @@ impl TestApp {
         }
     }
 
-    /// A second connection to the server's database (same migrations).
+    /// A second connection to the server's database (same migrations),
+    /// with the server's audit key.
     pub async fn store(&self) -> weir_store::Store {
         let url = weir_store::DatabaseUrl::parse(&self.db_url).expect("db url");
-        weir_store::Store::connect(&url, &weir_store::DbOptions::default()).await.expect("connect")
+        let store = weir_store::Store::connect(&url, &weir_store::DbOptions::default()).await.expect("connect");
+        match &self.master_key {
+            Some(k) => store.with_audit_key(weir_core::audit::AuditKey::derive(k)),
+            None => store,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -6,6 +6,7 @@ mod helpers;
 mod approvals;
 mod attempts;
 mod audit;
+mod audit_anchor;
 mod audit_actions;
 mod auth;
 mod bad_input;

@@ -15,7 +15,11 @@ use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome};
 use crate::backend_tests;
 use crate::helpers::{Backend, create_pg_database, skip_postgres};
 
-backend_tests!(upgrading_keeps_events_and_their_provider_keys, upgrading_gives_each_token_the_root_of_its_chain);
+backend_tests!(
+    upgrading_keeps_events_and_their_provider_keys,
+    upgrading_gives_each_token_the_root_of_its_chain,
+    upgrading_rekeys_an_unkeyed_audit_chain_once
+);
 
 async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
@@ -123,7 +127,8 @@ async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
     let store =
         weir_store::Store::connect(&weir_store::DatabaseUrl::parse(&url).unwrap(), &weir_store::DbOptions::default())
             .await
-            .unwrap();
+            .unwrap()
+            .with_audit_key(weir_core::audit::AuditKey::derive(&weir_core::MasterKey::from_bytes([9; 32])));
     store.migrate().await.unwrap();
     let db = Database::connect(&url).await.unwrap();
     assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM webhook_events").await, 3);
@@ -173,4 +178,62 @@ async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
             DeliveryOutcome::Duplicate { event_id: "e5".into(), status: Some(weir_core::EventStatus::Pending) },
         ]
     );
+}
+
+/// Migration 000016 and the start-up after it: a chain written under the
+/// unkeyed SHA-256 hash is re-keyed once, then verifies; a second start does
+/// nothing, and a chain that did not verify before is left as it was.
+async fn upgrading_rekeys_an_unkeyed_audit_chain_once(b: Backend) {
+    use weir_core::audit::{GENESIS_HASH, canonical_json, legacy_chain_hash};
+    let dir = tempfile::tempdir().unwrap();
+    let Some((url, _guard)) = fresh_database(b, &dir).await else { return };
+    let db = Database::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(12)).await.unwrap();
+    let now = days_ago(0);
+    for t in ["t1", "t2"] {
+        exec(&db, &format!("INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES ('{t}', '{t}', '{t}', '{now}', '{now}')")).await;
+    }
+    let at = Utc::now();
+    let stamp = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    for (tenant, broken) in [("t1", false), ("t2", true)] {
+        let mut prev = GENESIS_HASH.to_owned();
+        for seq in 1..=3i64 {
+            let details = json!({"seq": seq});
+            let content = canonical_json(&json!({
+                "tenant_id": tenant, "seq": seq, "action": "connector.created", "actor": "system",
+                "resource_type": "connector", "resource_id": format!("c{seq}"), "connector_id": null,
+                "details": details, "created_at": stamp,
+            }));
+            let mut hash = legacy_chain_hash(&prev, &content);
+            if broken && seq == 2 {
+                hash = "f".repeat(64);
+            }
+            exec(
+                &db,
+                &format!(
+                    "INSERT INTO audit_logs (id, tenant_id, seq, action, actor, resource_type, resource_id, details, prev_hash, entry_hash, created_at) \
+                     VALUES ('{tenant}-{seq}', '{tenant}', {seq}, 'connector.created', 'system', 'connector', 'c{seq}', '{details}', '{prev}', '{hash}', '{}')",
+                    at.format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+                ),
+            )
+            .await;
+            prev = hash;
+        }
+    }
+    db.close().await.ok();
+    let key = weir_core::audit::AuditKey::derive(&weir_core::MasterKey::from_bytes([9; 32]));
+    let store =
+        weir_store::Store::connect(&weir_store::DatabaseUrl::parse(&url).unwrap(), &weir_store::DbOptions::default())
+            .await
+            .unwrap()
+            .with_audit_key(key);
+    store.migrate().await.unwrap();
+    let cap = weir_store::SystemScope::local_operator();
+    let (t1, t2) = (store.tenant_scope(&cap, "t1").await.unwrap(), store.tenant_scope(&cap, "t2").await.unwrap());
+    assert_eq!(store.verify_audit_chain(&t1, None).await.unwrap().outcome(), Err(1), "unkeyed until the upgrade");
+    assert_eq!(store.upgrade_audit_chain().await.unwrap(), 1, "only the chain that verified is re-keyed");
+    assert_eq!(store.verify_audit_chain(&t1, None).await.unwrap().outcome(), Ok(3));
+    assert_eq!(store.verify_audit_chain(&t2, None).await.unwrap().outcome(), Err(1), "the broken chain stays broken");
+    assert_eq!(store.upgrade_audit_chain().await.unwrap(), 0, "once keyed, never again");
+    assert_eq!(store.verify_audit_chain(&t1, None).await.unwrap().outcome(), Ok(3));
 }

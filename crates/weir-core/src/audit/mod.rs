@@ -1,6 +1,12 @@
-//! The audit trail's hash chain: each entry's hash covers the previous
-//! entry's hash and the entry's own canonical JSON, per tenant, so altering,
-//! removing or reordering an entry breaks every hash after it.
+//! The audit trail: its catalogue of actions, and (in [`chain`]) the keyed
+//! hash chain. Each entry's hash covers the previous entry's hash and every
+//! column of the entry, per tenant, so altering, removing or reordering an
+//! entry breaks every hash after it; the key never goes into the database,
+//! so whoever holds only the database cannot recompute the chain.
+
+pub mod chain;
+
+pub use chain::{AuditKey, HeadStatement, body_digest};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -85,10 +91,10 @@ pub fn canonical_json(value: &Value) -> String {
 /// `prev_hash` of a tenant's first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The hash of an entry: `sha256(prev_hash || "\n" || canonical_json)`,
-/// lowercase hex. `canonical_json` is the entry serialized with sorted
-/// object keys (serde_json's default map keeps keys sorted).
-pub fn chain_hash(prev_hash: &str, canonical_json: &str) -> String {
+/// The hash entries had before the chain was keyed (builds up to 0.x of
+/// 2026-12-02): `sha256(prev_hash || "\n" || canonical_json)`, lowercase
+/// hex. Only the one-time re-keying at start-up reads it.
+pub fn legacy_chain_hash(prev_hash: &str, canonical_json: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
@@ -107,13 +113,10 @@ mod tests {
     }
 
     #[test]
-    fn hashes_chain_and_depend_on_every_byte() {
-        let a = chain_hash(GENESIS_HASH, r#"{"action":"x","seq":1}"#);
-        let b = chain_hash(&a, r#"{"action":"y","seq":2}"#);
+    fn legacy_hash_is_plain_sha256_of_prev_and_content() {
+        let a = legacy_chain_hash(GENESIS_HASH, r#"{"action":"x","seq":1}"#);
         assert_eq!(a.len(), 64);
-        assert_ne!(a, b);
-        assert_ne!(a, chain_hash(GENESIS_HASH, r#"{"action":"x","seq":2}"#));
-        assert_ne!(b, chain_hash(GENESIS_HASH, r#"{"action":"y","seq":2}"#));
-        assert_eq!(a, chain_hash(GENESIS_HASH, r#"{"action":"x","seq":1}"#));
+        assert_ne!(a, legacy_chain_hash(GENESIS_HASH, r#"{"action":"x","seq":2}"#));
+        assert_eq!(a, legacy_chain_hash(GENESIS_HASH, r#"{"action":"x","seq":1}"#));
     }
 }

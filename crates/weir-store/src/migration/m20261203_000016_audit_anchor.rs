@@ -1,0 +1,42 @@
+//! The audit chain becomes keyed (HMAC under a key derived from the master
+//! key) and refusal entries can be pruned by retention: a pruned entry keeps
+//! its header and `body_digest`, the SHA-256 of the body its hash covered.
+//! The re-keying of existing chains happens at start-up, where the key is
+//! known (`Store::upgrade_audit_chain`), not here.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum AuditLogs {
+    Table,
+    BodyDigest,
+    PrunedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite alters one column per statement.
+        manager
+            .alter_table(
+                Table::alter().table(AuditLogs::Table).add_column(ColumnDef::new(AuditLogs::BodyDigest).string_len(64).null()).to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AuditLogs::Table)
+                    .add_column(ColumnDef::new(AuditLogs::PrunedAt).timestamp_with_time_zone().null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table(AuditLogs::Table).drop_column(AuditLogs::PrunedAt).to_owned()).await?;
+        manager.alter_table(Table::alter().table(AuditLogs::Table).drop_column(AuditLogs::BodyDigest).to_owned()).await
+    }
+}
