@@ -2,7 +2,9 @@
 //! payloads) and sync errors older than their windows, so ingest and
 //! workers are never held up by a long delete. Runs on instances with the
 //! scheduler role. Audit entries (with each payload's SHA-256 and size),
-//! rollups, records and run histories are kept.
+//! rollups, records and run histories are kept, except that the bodies of
+//! refusal entries (`webhook.rejected`) follow the event window: their
+//! header and hash stay, so the chain still verifies.
 //!
 //! Events are kept by whole UTC days, on both engines: with a window of N
 //! days, the events received on day D go once day D+N has ended (so each
@@ -54,6 +56,9 @@ pub struct Purged {
     pub events: u64,
     /// Sync errors deleted.
     pub sync_errors: u64,
+    /// Refusal audit entries whose body was pruned (they follow the
+    /// event window; entries that record accepted data stay whole).
+    pub refusals_pruned: u64,
     /// Day partitions created ahead (PostgreSQL).
     pub partitions_created: u64,
     /// Expired day partitions dropped (PostgreSQL).
@@ -72,6 +77,7 @@ pub fn spawn(store: Store, options: RetentionOptions, stop: CancellationToken, t
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         events = p.events,
                         sync_errors = p.sync_errors,
+                        refusals_pruned = p.refusals_pruned,
                         partitions_created = p.partitions_created,
                         partitions_dropped = p.partitions_dropped,
                         "retention pass done"
@@ -141,6 +147,7 @@ pub async fn run_once(
             }
             tokio::time::sleep(PAUSE).await;
         }
+        purged.refusals_pruned = prune_refusals(store, cutoff, options.batch, stop).await?;
     }
     let cutoff = |keep: Duration| chrono::Duration::from_std(keep).ok().map(|k| now - k);
     if let Some(cutoff) = options.sync_errors.and_then(cutoff) {
@@ -155,6 +162,28 @@ pub async fn run_once(
         }
     }
     Ok(purged)
+}
+
+/// Prunes the bodies of refusal audit entries older than `cutoff`, a batch
+/// at a time; answers how many.
+async fn prune_refusals(
+    store: &Store,
+    cutoff: DateTime<Utc>,
+    batch: u64,
+    stop: &CancellationToken,
+) -> Result<u64, weir_store::StoreError> {
+    let (mut after, mut pruned) = (None, 0);
+    while !stop.is_cancelled() {
+        let done = store.prune_refusals_before(cutoff, after.as_deref(), batch).await?;
+        pruned += done.pruned;
+        metrics::counter!("weir_retention_deleted_total", "kind" => "refusal_audit_bodies").increment(done.pruned);
+        if done.examined < batch {
+            break;
+        }
+        after = done.last_id;
+        tokio::time::sleep(PAUSE).await;
+    }
+    Ok(pruned)
 }
 
 #[cfg(test)]

@@ -232,6 +232,9 @@ fn services(config: &Config, engine: &Engine, stopping: CancellationToken) -> Se
             Err(e) => tracing::warn!(error = %e, "WEIR_REDIS_URL is unusable; rate limits stay per instance"),
         }
     }
+    // Ends (after writing what it counted) once serving stops, before the
+    // engine drains the ingest writer.
+    drop(intake.spawn_repeats_writer(stopping.clone()));
     Services {
         store: engine.store().clone(),
         master_key: engine.master_key().clone(),

@@ -57,8 +57,22 @@ pub struct RejectedView<'a> {
     pub size: u64,
     /// Client address.
     pub source: Option<&'a str>,
-    /// Arrival time.
+    /// Arrival time (of the last one, for repeats).
     pub received_at: DateTime<Utc>,
+    /// When this entry stands for several refusals.
+    pub repeats: Option<Repeats>,
+}
+
+/// Refusals of one kind from one source at one receiver within one minute,
+/// recorded as one entry (the first of them is an entry of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeats {
+    /// How many refusals the entry stands for.
+    pub count: u64,
+    /// The first of them.
+    pub first_at: DateTime<Utc>,
+    /// The last of them.
+    pub last_at: DateTime<Utc>,
 }
 
 /// One item of a batch.
@@ -174,19 +188,26 @@ fn accept(p: &mut IngestPlan, a: &AcceptedView<'_>, owners: &Owners) -> Verdict 
 
 fn reject(p: &mut IngestPlan, r: &RejectedView<'_>) {
     let day = r.received_at.date_naive();
+    let count = r.repeats.map_or(1, |n| i64::try_from(n.count).unwrap_or(i64::MAX));
     let (tenant, connector) = (r.tenant_id.to_owned(), r.connector_id.to_owned());
-    *p.days.entry((tenant.clone(), connector.clone(), day, RollupCounter::WebhooksRejected)).or_default() += 1;
-    *p.errors.entry((tenant, connector, day, r.reason.as_str())).or_default() += 1;
+    *p.days.entry((tenant.clone(), connector.clone(), day, RollupCounter::WebhooksRejected)).or_default() += count;
+    *p.errors.entry((tenant, connector, day, r.reason.as_str())).or_default() += count;
+    let mut details = json!({
+        "outcome": "rejected", "status": r.reason.recorded_status(), "error_type": r.reason.as_str(),
+        "detail": r.detail, "size": r.size, "sha256": r.sha256, "source": r.source,
+    });
+    if let Some(n) = r.repeats {
+        details["count"] = json!(n.count);
+        details["first_at"] = json!(n.first_at);
+        details["last_at"] = json!(n.last_at);
+    }
     p.audits.entry(r.tenant_id.to_owned()).or_default().push(PlannedAudit {
         action: "webhook.rejected",
         actor: format!("receiver:{}", r.receiver_id),
         resource_type: "webhook_receiver",
         resource_id: r.receiver_id.to_owned(),
         connector_id: r.connector_id.to_owned(),
-        details: json!({
-            "outcome": "rejected", "status": r.reason.recorded_status(), "error_type": r.reason.as_str(),
-            "detail": r.detail, "size": r.size, "sha256": r.sha256, "source": r.source,
-        }),
+        details,
     });
 }
 
@@ -252,6 +273,7 @@ mod tests {
             size: 0,
             source: None,
             received_at: at,
+            repeats: None,
         });
         let p = plan(&[rejected, accepted("e1", None, at)], &Owners::new());
         assert_eq!(p.verdicts, vec![Verdict::Audit, Verdict::Store]);
@@ -262,5 +284,30 @@ mod tests {
         assert_eq!((entry.action, entry.resource_id.as_str()), ("webhook.rejected", "r2"));
         assert_eq!(entry.details["status"], 401);
         assert_eq!(p.audits["t1"].len(), 1);
+    }
+
+    #[test]
+    fn repeated_refusals_are_one_entry_counting_all_of_them() {
+        let at = Utc::now();
+        let repeats = Repeats { count: 41, first_at: at - chrono::Duration::seconds(30), last_at: at };
+        let rejected = DeliveryView::Rejected(RejectedView {
+            tenant_id: "t2",
+            receiver_id: "r2",
+            connector_id: "c2",
+            reason: RefusalReason::SignatureMissing,
+            detail: "no signature",
+            sha256: None,
+            size: 3,
+            source: Some("127.0.0.1"),
+            received_at: at,
+            repeats: Some(repeats),
+        });
+        let p = plan(&[rejected], &Owners::new());
+        let day = at.date_naive();
+        assert_eq!(p.days[&("t2".into(), "c2".into(), day, RollupCounter::WebhooksRejected)], 41);
+        assert_eq!(p.errors[&("t2".into(), "c2".into(), day, "signature_missing")], 41);
+        assert_eq!(p.audits["t2"].len(), 1);
+        assert_eq!(p.audits["t2"][0].details["count"], 41);
+        assert_eq!(p.audits["t2"][0].details["first_at"], json!(repeats.first_at));
     }
 }

@@ -5,11 +5,13 @@
 //! the raw bytes, JSON, schema — then the group-committed write
 //! ([`Ingest`]), and only then a [`Receipt`]. Every refusal after the
 //! receiver is known is audited without its body and counted in
-//! `weir_webhooks_rejected_total`.
+//! `weir_webhooks_rejected_total`; repeats of one refusal within a minute
+//! are audited together ([`repeats`]).
 
 mod cache;
 mod limit;
 mod outcome;
+pub mod repeats;
 pub mod schema;
 mod shared_limit;
 
@@ -45,7 +47,12 @@ pub struct Intake {
     receivers: cache::Receivers,
     limits: limit::Limits,
     checks: schema::PayloadChecks,
+    repeats: Arc<repeats::RepeatedRefusals>,
 }
+
+/// How often the summaries of repeated refusals are written (each once its
+/// minute is over).
+pub const REPEATS_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One request at a receive endpoint, before its body is read.
 pub struct Arrival<'a> {
@@ -73,7 +80,32 @@ impl Intake {
             receivers: cache::Receivers::new(),
             limits: limit::Limits::default(),
             checks: schema::PayloadChecks::new(),
+            repeats: Arc::default(),
         }
+    }
+
+    /// Writes the summaries of repeated refusals every [`REPEATS_FLUSH`]
+    /// until `stop` is cancelled, then writes what is left and ends
+    /// (dropping its handle on the ingest writer).
+    pub fn spawn_repeats_writer(&self, stop: tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<()> {
+        let intake = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let stopping = tokio::select! {
+                    () = tokio::time::sleep(REPEATS_FLUSH) => false,
+                    () = stop.cancelled() => true,
+                };
+                let due = intake.repeats.take_due((!stopping).then(Utc::now));
+                for summary in due {
+                    if let Err(e) = intake.ingest.submit(Delivery::Rejected(summary)).await {
+                        tracing::warn!(error = %e, "could not audit repeated refusals");
+                    }
+                }
+                if stopping {
+                    return;
+                }
+            }
+        })
     }
 
     /// These limits, shared with every instance through Redis (falling
@@ -220,7 +252,7 @@ impl Audited<'_> {
         let Some(reason) = refusal.reason() else { return refusal };
         metrics::counter!("weir_webhooks_rejected_total", "reason" => reason.as_str()).increment(1);
         let r = &self.ready.keyed;
-        let delivery = Delivery::Rejected(RejectedDelivery {
+        let rejected = RejectedDelivery {
             scope: r.scope.clone(),
             receiver_id: r.receiver.id.clone(),
             connector_id: r.receiver.connector_id.clone(),
@@ -230,8 +262,12 @@ impl Audited<'_> {
             size,
             source: self.source.clone(),
             received_at: self.at,
-        });
-        if let Err(e) = self.intake.ingest.submit(delivery).await {
+            repeats: None,
+        };
+        if self.intake.repeats.admit(&rejected) == repeats::Admission::Counted {
+            return refusal;
+        }
+        if let Err(e) = self.intake.ingest.submit(Delivery::Rejected(rejected)).await {
             tracing::warn!(error = %e, "could not audit a rejected delivery");
         }
         refusal

@@ -236,40 +236,56 @@ impl Store {
     }
 
     /// Drops the body of up to `batch` refusal entries appended before
-    /// `cutoff`, keeping each entry's header, hash and body digest, so the
-    /// chain still verifies. An entry whose hash does not verify is left
-    /// untouched (it is evidence). Answers how many were pruned.
-    pub async fn prune_refusals_before(&self, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, StoreError> {
+    /// `cutoff` whose id is after `after` (ids are time-ordered), keeping
+    /// each entry's header, hash and body digest, so the chain still
+    /// verifies; the resource and connector stay for per-connector views,
+    /// the actor and details (the client's address, the refusal's detail)
+    /// go. An entry whose hash does not verify is left untouched: it is
+    /// evidence.
+    pub async fn prune_refusals_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        after: Option<&str>,
+        batch: u64,
+    ) -> Result<PruneBatch, StoreError> {
         let key = self.audit_key()?;
         let txn = self.write_txn().await?;
-        let rows = audit_logs::Entity::find()
+        let mut q = audit_logs::Entity::find()
             .filter(audit_logs::Column::Action.eq(PRUNABLE_ACTION))
             .filter(audit_logs::Column::PrunedAt.is_null())
-            .filter(audit_logs::Column::CreatedAt.lt(cutoff))
-            .order_by_asc(audit_logs::Column::CreatedAt)
-            .limit(batch)
-            .all(&txn)
-            .await?;
-        let (at, mut pruned) = (now(), 0);
+            .filter(audit_logs::Column::CreatedAt.lt(cutoff));
+        if let Some(after) = after {
+            q = q.filter(audit_logs::Column::Id.gt(after));
+        }
+        let rows = q.order_by_asc(audit_logs::Column::Id).limit(batch).all(&txn).await?;
+        let mut out = PruneBatch { examined: rows.len() as u64, pruned: 0, last_id: rows.last().map(|m| m.id.clone()) };
+        let at = now();
         for m in rows.into_iter().filter(|m| m.entry_hash == expected_hash(key, m)) {
-            let digest = body_digest_of(&m);
             let stub = audit_logs::ActiveModel {
-                id: Set(m.id),
+                id: Set(m.id.clone()),
                 actor: Set(String::new()),
-                resource_type: Set(None),
-                resource_id: Set(None),
-                connector_id: Set(None),
                 details: Set(json!({})),
-                body_digest: Set(Some(digest)),
+                body_digest: Set(Some(body_digest_of(&m))),
                 pruned_at: Set(Some(at)),
                 ..Default::default()
             };
             audit_logs::Entity::update(stub).exec(&txn).await?;
-            pruned += 1;
+            out.pruned += 1;
         }
         txn.commit().await?;
-        Ok(pruned)
+        Ok(out)
     }
+}
+
+/// What one [`Store::prune_refusals_before`] call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneBatch {
+    /// Entries looked at (fewer than the batch: nothing more to do).
+    pub examined: u64,
+    /// Of them, pruned (the others did not verify and were kept).
+    pub pruned: u64,
+    /// The last id looked at: where the next call starts.
+    pub last_id: Option<String>,
 }
 
 /// The hash an entry had under the unkeyed chain.

@@ -58,8 +58,11 @@ pub struct RejectedDelivery {
     pub size: u64,
     /// Client address.
     pub source: Option<String>,
-    /// Arrival time.
+    /// Arrival time (of the last one, for repeats).
     pub received_at: DateTime<Utc>,
+    /// When this entry stands for several refusals (see
+    /// `weir_engine::intake`'s aggregation).
+    pub repeats: Option<weir_core::webhook::ingest_plan::Repeats>,
 }
 
 /// One item of an ingest batch.

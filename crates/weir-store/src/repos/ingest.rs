@@ -47,6 +47,7 @@ impl Delivery {
                 size: r.size,
                 source: r.source.as_deref(),
                 received_at: r.received_at,
+                repeats: r.repeats,
             }),
         }
     }

@@ -70,9 +70,10 @@ fn recount_queries(b: DbBackend) -> Vec<(Tally, String)> {
         (
             Tally::CounterAndError(RollupCounter::WebhooksRejected),
             format!(
-                "SELECT tenant_id, connector_id, {} AS day, {} AS kind, COUNT(*) AS n FROM audit_logs WHERE action = 'webhook.rejected' GROUP BY 1, 2, 3, 4",
+                "SELECT tenant_id, connector_id, {} AS day, {} AS kind, CAST(SUM(COALESCE(CAST({} AS BIGINT), 1)) AS BIGINT) AS n FROM audit_logs WHERE action = 'webhook.rejected' AND pruned_at IS NULL GROUP BY 1, 2, 3, 4",
                 day(b, "created_at"),
-                detail(b, "error_type")
+                detail(b, "error_type"),
+                detail(b, "count")
             ),
         ),
         (

@@ -75,6 +75,13 @@ pub(crate) async fn shop(app: &TestApp, erp: &MockServer) -> Shop {
     Shop { admin, secret: r["secret"].as_str().unwrap().to_owned(), receiver: r }
 }
 
+impl Shop {
+    /// The receiver's path (`/webhooks/...`).
+    pub(crate) fn receiver_url(&self) -> &str {
+        self.receiver["receiver_url"].as_str().unwrap_or_default()
+    }
+}
+
 /// Sends a signed delivery; answers the event id.
 pub(crate) async fn deliver(app: &TestApp, shop: &Shop, msg_id: &str, body: Value) -> String {
     let (s, r) = deliver_answer(app, shop, msg_id, body).await;

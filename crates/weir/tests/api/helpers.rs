@@ -212,6 +212,12 @@ impl TestApp {
         }
     }
 
+    /// The server's audit key (from its master key), for tests that
+    /// arrange history the way the server itself would have written it.
+    pub fn audit_key(&self) -> weir_core::audit::AuditKey {
+        weir_core::audit::AuditKey::derive(self.master_key.as_ref().expect("the server's master key"))
+    }
+
     /// A second connection to the server's database (same migrations),
     /// with the server's audit key.
     pub async fn store(&self) -> weir_store::Store {
