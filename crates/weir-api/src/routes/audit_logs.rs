@@ -83,6 +83,10 @@ pub struct AuditQuery {
     pub from: Option<String>,
     /// To (date = through its end, or RFC 3339), exclusive.
     pub to: Option<String>,
+    /// Entries about one record, `entity_type/external_id`: its own
+    /// (`record.created`, …) and the sync run page entries
+    /// (`sync.records_written`) that list it.
+    pub record: Option<String>,
     /// Export only: `csv` (default) or `json`.
     #[param(pattern = "^(csv|json)$")]
     pub format: Option<String>,
@@ -98,9 +102,12 @@ impl AuditQuery {
         if self.action.as_deref().is_some_and(|a| a.is_empty() || a.len() > 100) {
             e.add("action", "must be 1 to 100 characters");
         }
+        if self.record.as_deref().is_some_and(|r| r.is_empty() || r.len() > 400 || !r.contains('/')) {
+            e.add("record", "must be entity_type/external_id, at most 400 characters");
+        }
         let (from, to) = time_range(self.from.as_deref(), self.to.as_deref(), &mut e);
         e.into_result().map_err(ApiError::Validation)?;
-        Ok(AuditFilter { action: self.action.clone(), from, to })
+        Ok(AuditFilter { action: self.action.clone(), from, to, record: self.record.clone() })
     }
 }
 

@@ -27,7 +27,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("receiver.secret_rotated", "a receiver's secret was rotated"),
     ("receiver.deleted", "a receiver was deleted"),
     ("webhook.received", "a delivery was stored or recognised as a duplicate (size, SHA-256, source)"),
-    ("webhook.rejected", "a delivery was refused (status, error type, size, source; never the body)"),
+    (
+        "webhook.rejected",
+        "a delivery was refused (status, error type, size, source; never the body); its repeats within a minute are one entry with a count",
+    ),
     ("webhook_event.ignored", "no webhook sync configuration takes the event's type"),
     ("webhook_event.failed", "an event failed for good (error type, attempts)"),
     ("webhook_event.replayed", "an operator replayed one event"),
@@ -45,6 +48,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("sync_configuration.deleted", "a sync configuration was deleted"),
     ("sync.queued", "a run was queued (by a token, or `scheduler`)"),
     ("sync.started", "a runner started a run"),
+    (
+        "sync.records_written",
+        "a run's page changed records: each record's key, version and change (created, updated, ignored)",
+    ),
     ("sync.finished", "a run ended (status, duration, every count, error type)"),
     ("sync.cancel_requested", "an operator cancelled a run"),
     ("session.created", "a dashboard sign-in opened a session with a token (expiry)"),

@@ -125,7 +125,7 @@ impl RunContext<'_> {
             return Ok(());
         }
         let scope = &self.run.scope;
-        match self.store.upsert_records(scope, writes.clone()).await {
+        match self.store.upsert_records(scope, writes.clone(), &self.run.history).await {
             Ok(done) => {
                 self.count(done.iter().map(|(_, o)| *o));
                 Ok(())
@@ -135,7 +135,7 @@ impl RunContext<'_> {
                 for w in writes {
                     let reference = w.external_id.clone();
                     let data = w.data.clone();
-                    match self.store.upsert_records(scope, vec![w]).await {
+                    match self.store.upsert_records(scope, vec![w], &self.run.history).await {
                         Ok(done) => self.count(done.iter().map(|(_, o)| *o)),
                         Err(StoreError::Unavailable(e)) => {
                             return Err(Stop::Failed(SyncErrorType::Database, e.to_string()));

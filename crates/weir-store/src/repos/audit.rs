@@ -112,6 +112,10 @@ pub struct AuditFilter {
     pub from: Option<DateTime<Utc>>,
     /// Entries before this time only (exclusive).
     pub to: Option<DateTime<Utc>>,
+    /// Entries about this record (`entity_type/external_id`): its own
+    /// (`record.created`, …, written by processing) and the sync run page
+    /// entries that list it.
+    pub record: Option<String>,
 }
 
 fn filtered(scope: &TenantScope, filter: &AuditFilter) -> sea_orm::Select<audit_logs::Entity> {
@@ -124,6 +128,26 @@ fn filtered(scope: &TenantScope, filter: &AuditFilter) -> sea_orm::Select<audit_
     }
     if let Some(t) = filter.to {
         q = q.filter(audit_logs::Column::CreatedAt.lt(t));
+    }
+    if let Some(r) = &filter.record {
+        use crate::entities::audit_record_refs as refs;
+        use sea_orm::sea_query::Query;
+        let listing = Query::select()
+            .column(refs::Column::Seq)
+            .from(refs::Entity)
+            .and_where(refs::Column::TenantId.eq(scope.tenant_id()))
+            .and_where(refs::Column::ResourceId.eq(r.as_str()))
+            .to_owned();
+        q = q.filter(
+            // `resource_type = 'record'` lets the partial index serve.
+            sea_orm::Condition::any()
+                .add(
+                    sea_orm::Condition::all()
+                        .add(audit_logs::Column::ResourceType.eq("record"))
+                        .add(audit_logs::Column::ResourceId.eq(r.as_str())),
+                )
+                .add(audit_logs::Column::Seq.in_subquery(listing)),
+        );
     }
     q
 }
@@ -150,8 +174,44 @@ impl Store {
         tenant_id: &str,
         entries: Vec<AuditEntry>,
     ) -> Result<(), StoreError> {
+        self.append_chain(conn, tenant_id, entries).await.map(|_| ())
+    }
+
+    /// Appends `entry`, which lists records, and indexes it under each of
+    /// their keys (`entity_type/external_id`) so per-record queries find it.
+    pub(crate) async fn append_audit_listing<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant_id: &str,
+        entry: AuditEntry,
+        record_keys: Vec<String>,
+    ) -> Result<(), StoreError> {
+        use crate::entities::audit_record_refs as refs;
+        let seq = self.append_chain(conn, tenant_id, vec![entry]).await?;
+        let mut rows = record_keys
+            .into_iter()
+            .map(|resource_id| refs::ActiveModel {
+                tenant_id: sea_orm::Set(tenant_id.to_owned()),
+                resource_id: sea_orm::Set(resource_id),
+                seq: sea_orm::Set(seq),
+            })
+            .peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(500).collect();
+            refs::Entity::insert_many(chunk).on_conflict_do_nothing().exec_without_returning(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends `entries` and answers the seq of the last (0 if none).
+    async fn append_chain<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant_id: &str,
+        entries: Vec<AuditEntry>,
+    ) -> Result<i64, StoreError> {
         if entries.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let key = self.audit_key()?;
         // NO KEY UPDATE, not UPDATE: it serialises appenders without
@@ -205,7 +265,7 @@ impl Store {
             let chunk: Vec<_> = models.by_ref().take(64).collect();
             audit_logs::Entity::insert_many(chunk).exec_without_returning(conn).await?;
         }
-        Ok(())
+        Ok(seq)
     }
 
     /// The tenant's audit entries, newest first.

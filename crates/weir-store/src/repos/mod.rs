@@ -18,6 +18,7 @@ pub mod queue;
 pub mod rebuild;
 pub mod receivers;
 pub mod records;
+pub(crate) mod records_audit;
 pub mod retention;
 pub(crate) mod rollups;
 pub mod sessions;

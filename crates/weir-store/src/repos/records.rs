@@ -207,13 +207,16 @@ impl Store {
     }
 
     /// Creates or versions a page of records of one tenant in its own
-    /// transaction (a sync run's page), in key order. A concurrent creation
-    /// of one of them retries the page once.
+    /// transaction (a sync run's page), in key order, with one
+    /// `sync.records_written` audit entry listing every record the page
+    /// changed (key, version, change) and indexed under each key. A
+    /// concurrent creation of one of them retries the page once.
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id(), records = writes.len()))]
     pub async fn upsert_records(
         &self,
         scope: &TenantScope,
         mut writes: Vec<RecordWrite>,
+        run: &crate::SyncHistory,
     ) -> Result<Vec<(Record, UpsertOutcome)>, StoreError> {
         writes.sort_by(|a, b| (&a.entity_type, &a.external_id).cmp(&(&b.entity_type, &b.external_id)));
         let pairs: Vec<(&TenantScope, RecordWrite)> = writes.into_iter().map(|w| (scope, w)).collect();
@@ -222,6 +225,9 @@ impl Store {
             let txn = self.write_txn().await?;
             match self.upsert_records_on(&txn, &pairs).await {
                 Ok(done) => {
+                    if let Some((entry, keys)) = super::records_audit::page_entry(run, &done) {
+                        self.append_audit_listing(&txn, scope.tenant_id(), entry, keys).await?;
+                    }
                     txn.commit().await?;
                     return Ok(done);
                 }
@@ -231,7 +237,9 @@ impl Store {
         }
     }
 
-    /// Creates or versions a record in its own transaction.
+    /// Creates or versions a record in its own transaction, without an
+    /// audit entry: for tools and tests that arrange data (the product's
+    /// write paths — processing and sync runs — audit theirs).
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
     pub async fn upsert_record(
         &self,

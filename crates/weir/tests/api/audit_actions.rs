@@ -33,7 +33,7 @@ async fn every_audited_action_is_emitted_by_its_operation(b: Backend) {
         .respond_with(
             ResponseTemplate::new(200)
                 .set_delay(Duration::from_millis(300))
-                .set_body_json(json!({"data": [{"id": 1}], "next": 1})),
+                .set_body_json(json!({"data": [{"data": {"id": 1}}], "next": 1})),
         )
         .mount(&partner)
         .await;
@@ -256,10 +256,10 @@ async fn every_audited_action_is_emitted_by_its_operation(b: Backend) {
         StatusCode::ACCEPTED,
     );
     let run_id = run["sync_history_id"].as_str().unwrap().to_owned();
+    // Running, with its first page written (`sync.records_written`).
     for _ in 0..200 {
-        if call(Method::GET, format!("sync-histories/{run_id}"), admin.clone(), None).await.1["data"]["status"]
-            == "running"
-        {
+        let (_, h) = call(Method::GET, format!("sync-histories/{run_id}"), admin.clone(), None).await;
+        if h["data"]["status"] == "running" && h["data"]["records_created"].as_i64() >= Some(1) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -312,6 +312,16 @@ async fn every_audited_action_is_emitted_by_its_operation(b: Backend) {
     let missing: Vec<&str> =
         weir_core::audit::ACTIONS.iter().map(|(a, _)| *a).filter(|a| !actions.contains(*a)).collect();
     assert!(missing.is_empty(), "not emitted: {missing:?}");
+    // Per record: processing's own entries and the run's page entries.
+    let all = store.list_audit(&scope, weir_core::PageRequest::parse(Some(1), Some(100)).unwrap()).await.unwrap();
+    let by_processing = all.items.iter().find(|e| e.action == "record.created").expect("a record.created entry");
+    let key = by_processing.resource_id.clone().unwrap();
+    for (record, action) in [(key.as_str(), "record.created"), ("item/1", "sync.records_written")] {
+        let filter = weir_store::AuditFilter { record: Some(record.to_owned()), ..Default::default() };
+        let found =
+            store.list_audit_filtered(&scope, &filter, weir_core::PageRequest::parse(None, None).unwrap()).await;
+        assert!(found.unwrap().items.iter().any(|e| e.action == action), "{record}: no {action}");
+    }
     assert!(store.verify_audit_chain(&scope, None).await.unwrap().outcome().is_ok());
     store.close().await;
     app.stop().await;

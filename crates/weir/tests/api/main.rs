@@ -34,6 +34,7 @@ mod run_now;
 mod session;
 mod shared_limits;
 mod stream_credentials;
+mod sync_audit;
 mod syncs;
 mod tenants_and_tokens;
 mod webhooks;

@@ -401,7 +401,9 @@ async fn outbound_runs_push_changed_records(b: Backend) {
         last_event_id: None,
         ordering_value: None,
     };
-    store.upsert_records(&scope, (0..150).map(|i| write(i, "a@x.com")).collect()).await.unwrap();
+    for i in 0..150 {
+        store.upsert_record(&scope, write(i, "a@x.com")).await.unwrap();
+    }
     let body = json!({
         "connector_id": c, "name": "push", "direction": "outbound", "entity_type": "customer",
         "trigger": "manual", "destination": {"path": "/push"},
@@ -424,7 +426,7 @@ async fn outbound_runs_push_changed_records(b: Backend) {
         .sum();
     assert_eq!(pushed, 150);
     // Only what changed since the last successful run goes out next time.
-    store.upsert_records(&scope, vec![write(7, "changed@x.com")]).await.unwrap();
+    store.upsert_record(&scope, write(7, "changed@x.com")).await.unwrap();
     let h = finished(&app, &t.viewer, &execute(&app, &t.operator, &cfg).await).await;
     assert_eq!((h["records_read"].as_i64(), h["records_updated"].as_i64()), (Some(1), Some(1)), "{h}");
     let last: Vec<Value> =
@@ -433,7 +435,7 @@ async fn outbound_runs_push_changed_records(b: Backend) {
     // A refused batch: its records are errors, the run is partial.
     erp.reset().await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(422)).mount(&erp).await;
-    store.upsert_records(&scope, vec![write(8, "again@x.com")]).await.unwrap();
+    store.upsert_record(&scope, write(8, "again@x.com")).await.unwrap();
     let run = execute(&app, &t.operator, &cfg).await;
     let h = finished(&app, &t.viewer, &run).await;
     assert_eq!((h["status"].as_str(), h["records_failed"].as_i64()), (Some("partial"), Some(1)), "{h}");
