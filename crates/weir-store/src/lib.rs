@@ -30,7 +30,9 @@ pub use repos::change_requests::{ChangeRequest, ChangeRequestFilter, PendingChan
 pub use repos::connector_health::HealthChange;
 pub use repos::connectors::{Connector, ConnectorChanges, ConnectorFilter, NewConnector, SealedCredentials};
 pub use repos::dashboard::{ConnectorActivity, Counts, DashboardData};
-pub use repos::events::{AcceptedDelivery, Delivery, DeliveryOutcome, EventFilter, RejectedDelivery, WebhookEvent};
+pub use repos::events::{
+    AcceptedDelivery, Delivery, DeliveryOutcome, EventFilter, RejectedDelivery, StoredPayload, WebhookEvent,
+};
 pub use repos::field_mappings::{FieldMapping, MappingSpec};
 pub use repos::instance::MasterKeyCheck;
 pub use repos::queue::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEffect};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use weir_core::{EventStatus, FieldErrors, ids};
-use weir_store::{EventFilter, WebhookEvent};
+use weir_store::{EventFilter, StoredPayload, WebhookEvent};
 
 use crate::AppState;
 use crate::auth::TenantCaller;
@@ -44,11 +44,12 @@ pub struct EventOut {
     #[serde(skip_serializing_if = "Omit::is_omitted")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub attempt_log: Omit<Vec<Value>>,
-    /// The payload (show only; null once retention removed it). Lists leave
-    /// it out so a page of large events stays small.
+    /// The payload exactly as received — key order, duplicate keys, every
+    /// digit (show only; null once retention removed it). Lists leave it out
+    /// so a page of large events stays small.
     #[serde(skip_serializing_if = "Omit::is_omitted")]
     #[schema(value_type = Option<Object>)]
-    pub payload: Omit<Option<Value>>,
+    pub payload: Omit<Option<Box<serde_json::value::RawValue>>>,
     /// SHA-256 of the raw body.
     pub payload_sha256: String,
     /// Raw body size in bytes.
@@ -75,12 +76,23 @@ impl From<WebhookEvent> for EventOut {
             error_type: e.error_type,
             error_message: e.error_message,
             attempt_log: Omit::Shown(e.attempt_log),
-            payload: Omit::Shown(e.payload),
+            payload: Omit::Shown(e.payload.as_ref().and_then(as_received)),
             payload_sha256: e.payload_sha256,
             payload_size: e.payload_size,
             result: e.result,
             received_at: e.received_at,
             processed_at: e.processed_at,
+        }
+    }
+}
+
+/// The stored payload as JSON text to embed unchanged.
+fn as_received(p: &StoredPayload) -> Option<Box<serde_json::value::RawValue>> {
+    match serde_json::value::RawValue::from_string(p.text().into_owned()) {
+        Ok(raw) => Some(raw),
+        Err(e) => {
+            tracing::error!(error = %e, "a stored payload is not JSON");
+            None
         }
     }
 }

@@ -75,11 +75,44 @@ pub async fn receive(
         content_length: header(header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
         source,
     };
-    let read_body = |max| async move { axum::body::to_bytes(body, max).await.ok() };
+    let read_body = |max| read_capped(body, max);
     let receipt = state.intake.receive(&state.store, &state.master_key, arrival, read_body).await?;
     let code = if receipt.duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
     // No status: the first event was removed by hand (still a duplicate).
     let status = receipt.status.map_or_else(|| "deleted".to_owned(), |s| s.to_string());
     let out = ReceiptOut { event_id: receipt.event_id, status, duplicate: receipt.duplicate };
     Ok((code, Json(Data::new(out))).into_response())
+}
+
+/// Past the limit, how much more of a body is read (and dropped) before
+/// answering 413, and for how long: a client that sent a little too much
+/// then reads its answer instead of a reset connection. A larger body is
+/// cut off there.
+const DRAIN_BYTES: usize = 64 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The body if it is at most `max` bytes, else `None` (after draining a
+/// bounded amount more: [`DRAIN_BYTES`]).
+async fn read_capped(body: axum::body::Body, max: usize) -> Option<axum::body::Bytes> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        if buf.len() + chunk.len() > max {
+            let mut drained = buf.len() + chunk.len() - max;
+            let drain = async {
+                while drained < DRAIN_BYTES {
+                    match stream.next().await {
+                        Some(Ok(c)) => drained += c.len(),
+                        _ => break,
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+            return None;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Some(buf.into())
 }

@@ -50,7 +50,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("sync.started", "a runner started a run"),
     (
         "sync.records_written",
-        "a run's page changed records: each record's key, version and change (created, updated, ignored)",
+        "a run's page changed records: each record's key, version and change (`created`, `updated`, `ignored_stale`)",
     ),
     ("sync.finished", "a run ended (status, duration, every count, error type)"),
     ("sync.cancel_requested", "an operator cancelled a run"),

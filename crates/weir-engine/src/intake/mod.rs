@@ -167,6 +167,11 @@ impl Intake {
             Ok(payload) => payload,
             Err(refusal) => return Err(ctx.refuse(refusal, Some(bytes), size).await),
         };
+        // Kept exactly as it came (a parsed JSON text is UTF-8).
+        let Ok(body) = String::from_utf8(bytes.to_vec()) else {
+            let refusal = Refusal::MalformedJson("invalid JSON: not UTF-8".to_owned());
+            return Err(ctx.refuse(refusal, Some(bytes), size).await);
+        };
         let keyed = &ready.keyed;
         let event_type = event_type_of(&keyed.receiver.event_type, arrival.headers, &payload)
             .unwrap_or_else(|| "unknown".to_owned());
@@ -177,7 +182,7 @@ impl Intake {
             connector_id: keyed.receiver.connector_id.clone(),
             event_type,
             provider_event_id: provider_event_id(ready.auth.method(), arrival.headers, &payload),
-            payload,
+            body,
             sha256: hex_sha256(bytes),
             size,
             source: arrival.source,

@@ -14,6 +14,9 @@ pub struct Model {
     pub event_type: String,
     pub provider_event_id: Option<String>,
     pub payload: Option<Json>,
+    /// The body exactly as received (events stored since migration
+    /// 000018; `payload` is then NULL).
+    pub payload_raw: Option<String>,
     pub payload_sha256: String,
     pub payload_size: i64,
     pub headers: Option<Json>,

@@ -18,6 +18,7 @@ mod m20261202_000010_token_principal;
 mod m20261202_000015_audit_resource_id;
 mod m20261203_000016_audit_anchor;
 mod m20261203_000017_audit_record_refs;
+mod m20261203_000018_payload_raw;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_audit_resource_id::Migration),
             Box::new(m20261203_000016_audit_anchor::Migration),
             Box::new(m20261203_000017_audit_record_refs::Migration),
+            Box::new(m20261203_000018_payload_raw::Migration),
         ]
     }
 

@@ -27,8 +27,9 @@ pub struct AcceptedDelivery {
     pub event_type: String,
     /// Provider's id, for duplicate detection.
     pub provider_event_id: Option<String>,
-    /// Parsed body.
-    pub payload: Value,
+    /// The body exactly as received: JSON text, checked by intake. It is
+    /// stored as it is; processing parses it (numbers keep every digit).
+    pub body: String,
     /// SHA-256 of the raw body, hex.
     pub sha256: String,
     /// Raw body size.
@@ -118,7 +119,7 @@ pub struct WebhookEvent {
     /// Every processing attempt: `{attempt, started_at, finished_at, outcome, error_type, error}`.
     pub attempt_log: Vec<Value>,
     /// Payload (None after retention).
-    pub payload: Option<Value>,
+    pub payload: Option<StoredPayload>,
     /// SHA-256 of the raw body.
     pub payload_sha256: String,
     /// Raw body size.
@@ -147,12 +148,47 @@ impl From<we::Model> for WebhookEvent {
                 Some(Value::Array(a)) => a,
                 _ => Vec::new(),
             },
-            payload: m.payload,
+            payload: StoredPayload::of(m.payload_raw, m.payload),
             payload_sha256: m.payload_sha256,
             payload_size: m.payload_size,
             result: m.result,
             received_at: m.received_at,
             processed_at: m.processed_at,
+        }
+    }
+}
+
+/// A payload as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredPayload {
+    /// The bytes received, as text (events stored since migration 000018):
+    /// key order, duplicate keys and every digit as they came; they hash to
+    /// the audited SHA-256.
+    Raw(String),
+    /// An older event's payload as the database kept it (re-serialised).
+    Parsed(Value),
+}
+
+impl StoredPayload {
+    /// From the two columns: the raw text when there is one.
+    pub(crate) fn of(raw: Option<String>, parsed: Option<Value>) -> Option<Self> {
+        raw.map(StoredPayload::Raw).or(parsed.map(StoredPayload::Parsed))
+    }
+
+    /// The payload as JSON text: the received bytes, or the stored value.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            StoredPayload::Raw(t) => std::borrow::Cow::Borrowed(t),
+            StoredPayload::Parsed(v) => std::borrow::Cow::Owned(v.to_string()),
+        }
+    }
+
+    /// The payload as a value for mappings (numbers keep every digit; of a
+    /// duplicated key, the last value counts).
+    pub fn value(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            StoredPayload::Raw(t) => serde_json::from_str(t),
+            StoredPayload::Parsed(v) => Ok(v.clone()),
         }
     }
 }

@@ -4,17 +4,19 @@
 //! appends a thousand entries, not 100,000 (measured in BENCHMARKS.md).
 
 use serde_json::{Value, json};
+use weir_core::RecordAction;
 
 use super::audit::AuditEntry;
 use super::records::{Record, UpsertOutcome};
 use crate::SyncHistory;
 
-/// What a page did to one record, as its entry lists it.
-fn change(outcome: UpsertOutcome) -> Option<&'static str> {
+/// What a page did to one record, as its entry lists it (the names of
+/// processing's record results).
+fn change(outcome: UpsertOutcome) -> Option<RecordAction> {
     match outcome {
-        UpsertOutcome::Created => Some("created"),
-        UpsertOutcome::Updated => Some("updated"),
-        UpsertOutcome::Stale => Some("ignored"),
+        UpsertOutcome::Created => Some(RecordAction::Created),
+        UpsertOutcome::Updated => Some(RecordAction::Updated),
+        UpsertOutcome::Stale => Some(RecordAction::IgnoredStale),
         UpsertOutcome::Unchanged => None,
     }
 }

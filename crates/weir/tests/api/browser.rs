@@ -91,7 +91,11 @@ pub(crate) async fn deliver(app: &TestApp, shop: &Shop, msg_id: &str, body: Valu
 
 /// Delivers `body` as the provider message `msg_id`; the status and body of the answer.
 pub(crate) async fn deliver_answer(app: &TestApp, shop: &Shop, msg_id: &str, body: Value) -> (StatusCode, Value) {
-    let body = serde_json::to_vec(&body).unwrap();
+    deliver_bytes(app, shop, msg_id, serde_json::to_vec(&body).unwrap()).await
+}
+
+/// Delivers `body` byte for byte, signed, as the provider message `msg_id`.
+pub(crate) async fn deliver_bytes(app: &TestApp, shop: &Shop, msg_id: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let auth = ReceiverAuth::parse(&shop.receiver["auth"]).unwrap();
     let key = key_material(auth.method(), &shop.secret).unwrap();
     let mut req = app

@@ -54,7 +54,7 @@ impl Setup {
             connector_id: self.connector_id.clone(),
             event_type: "order.created".into(),
             provider_event_id: pid.map(str::to_owned),
-            payload: json!({"id": event_id}),
+            body: json!({"id": event_id}).to_string(),
             sha256: "a".repeat(64),
             size: 12,
             source: Some("127.0.0.1".into()),

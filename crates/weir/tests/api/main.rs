@@ -26,6 +26,7 @@ mod live;
 mod metrics;
 mod migrations;
 mod no_store;
+mod payload_fidelity;
 mod processing;
 mod queue;
 mod records;

@@ -161,7 +161,7 @@ async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
             connector_id: "c1".into(),
             event_type: "order.created".into(),
             provider_event_id: Some(pid.to_owned()),
-            payload: json!({"n": 2}),
+            body: json!({"n": 2}).to_string(),
             sha256: "1".repeat(64),
             size: 8,
             source: None,

@@ -302,8 +302,12 @@ async fn costly_schema_checks_are_refused_and_healthz_stays_fast(b: Backend) {
     assert_eq!(s, StatusCode::ACCEPTED);
     assert_eq!(event_count(&app, &f).await, 1, "nothing stored for the refused deliveries");
     let audit = audit_actions(&app, &f.admin).await;
+    // The first refusal is audited at once; its repeats from the same source
+    // in the same minute become one more entry with their count after the
+    // minute (or at shutdown: tests/floods.rs), so 1 now — 2 if the four
+    // straddled a minute boundary.
     let refused = audit.iter().filter(|e| e.details["error_type"] == "schema_budget_exceeded").count();
-    assert_eq!(refused, 4, "each refusal audited");
+    assert!((1..=2).contains(&refused), "the refusals audited: {refused}");
 }
 
 async fn bad_payloads_are_refused_and_audited(b: Backend) {
@@ -357,18 +361,10 @@ async fn bad_payloads_are_refused_and_audited(b: Backend) {
         .map(|e| e.details["error_type"].as_str().unwrap())
         .collect();
     types.sort();
-    assert_eq!(
-        types,
-        [
-            "malformed_json",
-            "malformed_json",
-            "payload_too_large",
-            "payload_too_large",
-            "schema_invalid",
-            "schema_invalid",
-            "unsupported_media_type"
-        ]
-    );
+    // Each kind's first refusal is audited at once (its repeats from this
+    // source within the minute are counted into one later entry).
+    types.dedup();
+    assert_eq!(types, ["malformed_json", "payload_too_large", "schema_invalid", "unsupported_media_type"]);
 
     // NUL characters cannot be stored (PostgreSQL's jsonb refuses them): 400 on both backends.
     let (s, p) = deliver(&app, &r, &token, br#"{"order": {"total": 1}, "note": "a\u0000b"}"#).await;

@@ -29,7 +29,7 @@ impl Store {
         if m.processing_status == EventStatus::Processing {
             return Err(StoreError::StateConflict("the event is being processed; replay it once it finishes"));
         }
-        if m.payload.is_none() {
+        if m.payload.is_none() && m.payload_raw.is_none() {
             return Err(StoreError::StateConflict("the event's payload is past retention and cannot be replayed"));
         }
         let previous = m.processing_status;
@@ -71,7 +71,11 @@ impl Store {
             we::Entity::update_many()
                 .filter(we::Column::TenantId.eq(scope.tenant_id()))
                 .filter(we::Column::ProcessingStatus.is_in(statuses.clone()))
-                .filter(we::Column::Payload.is_not_null()),
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(we::Column::PayloadRaw.is_not_null())
+                        .add(we::Column::Payload.is_not_null()),
+                ),
         );
         let txn = self.write_txn().await?;
         let n = reset_for_replay(q, now()).exec(&txn).await?.rows_affected;

@@ -142,7 +142,13 @@ pub(super) fn claimed_from(m: we::Model) -> ClaimedEvent {
         connector_id: m.connector_id,
         receiver_id: m.receiver_id,
         event_type: m.event_type,
-        payload: m.payload,
+        payload: crate::StoredPayload::of(m.payload_raw, m.payload).and_then(|p| match p.value() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!(error = %e, "a stored payload does not parse");
+                None
+            }
+        }),
         attempts: m.attempts,
         attempt_log: match m.attempt_log {
             Some(Value::Array(a)) => a,
