@@ -388,7 +388,10 @@ async fn assert_exactly_once(db_url: &str, acked: &HashSet<u64>) {
     let tenant = store.authenticate_system(SYSTEM).await.unwrap().expect("system token");
     let scope = store.get_tenant_by_slug(&tenant, "acme").await.unwrap();
     let scope = store.tenant_scope(&tenant, &scope.id).await.unwrap();
-    assert!(store.verify_audit_chain(&scope, None).await.unwrap().outcome().is_ok(), "the audit chain verifies after the faults");
+    assert!(
+        store.verify_audit_chain(&scope, None).await.unwrap().outcome().is_ok(),
+        "the audit chain verifies after the faults"
+    );
     store.close().await;
 }
 

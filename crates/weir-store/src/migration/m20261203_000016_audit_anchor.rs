@@ -22,7 +22,10 @@ impl MigrationTrait for Migration {
         // SQLite alters one column per statement.
         manager
             .alter_table(
-                Table::alter().table(AuditLogs::Table).add_column(ColumnDef::new(AuditLogs::BodyDigest).string_len(64).null()).to_owned(),
+                Table::alter()
+                    .table(AuditLogs::Table)
+                    .add_column(ColumnDef::new(AuditLogs::BodyDigest).string_len(64).null())
+                    .to_owned(),
             )
             .await?;
         manager

@@ -25,7 +25,8 @@ async fn tenant_with_entries(app: &TestApp, n: usize) -> String {
     let tenant = app.tenant("acme").await;
     let (_, admin) = app.token(&tenant, "admin").await;
     for i in 0..n {
-        let body = json!({"code": format!("c{i}"), "name": format!("C {i}"), "type": "webhook", "environment": "development"});
+        let body =
+            json!({"code": format!("c{i}"), "name": format!("C {i}"), "type": "webhook", "environment": "development"});
         let (s, _) = app.call(Method::POST, "/api/v1/integration/connectors", Some(&admin), Some(body)).await;
         assert_eq!(s, StatusCode::CREATED);
     }
@@ -64,7 +65,11 @@ async fn rewriting_and_recomputing_without_the_key_is_detected(b: Backend) {
         let t = store.get_tenant_by_slug(&cap, "acme").await.unwrap();
         store.tenant_scope(&cap, &t.id).await.unwrap()
     };
-    let mut rows = store.list_audit(&tenant_scope, weir_core::PageRequest::parse(Some(1), Some(100)).unwrap()).await.unwrap().items;
+    let mut rows = store
+        .list_audit(&tenant_scope, weir_core::PageRequest::parse(Some(1), Some(100)).unwrap())
+        .await
+        .unwrap()
+        .items;
     rows.reverse();
     let db = Database::connect(&app.db_url).await.unwrap();
     let mut prev = rows[0].entry_hash.clone();
@@ -108,12 +113,7 @@ async fn deleting_the_newest_entries_is_detected_against_a_saved_head(b: Backend
     let signed_at = head["signed_at"].as_str().unwrap().to_owned();
     let signature = head["signature"].as_str().unwrap().to_owned();
     let q = |seq: i64| format!("?head_seq={seq}&head_hash={hash}");
-    let signed = format!(
-        "{}&head_signed_at={}&head_signature={}",
-        q(5),
-        urlencode(&signed_at),
-        urlencode(&signature)
-    );
+    let signed = format!("{}&head_signed_at={}&head_signature={}", q(5), urlencode(&signed_at), urlencode(&signature));
 
     let ok = verify(&app, &admin, &signed).await;
     assert_eq!(ok["valid"], json!(true), "{ok}");
@@ -132,7 +132,11 @@ async fn deleting_the_newest_entries_is_detected_against_a_saved_head(b: Backend
     let db = Database::connect(&app.db_url).await.unwrap();
     exec(&db, &format!("DELETE FROM audit_logs WHERE seq > {}", ph(&db, 1)), vec![3i64.into()]).await;
     let plain = verify(&app, &admin, "").await;
-    assert_eq!((plain["valid"].clone(), plain["entries"].clone()), (json!(true), json!(3)), "undetectable without a head");
+    assert_eq!(
+        (plain["valid"].clone(), plain["entries"].clone()),
+        (json!(true), json!(3)),
+        "undetectable without a head"
+    );
     let against = verify(&app, &admin, &q(5)).await;
     assert_eq!(against["valid"], json!(false), "{against}");
     assert_eq!(against["head"]["status"], json!("truncated"));
@@ -165,8 +169,11 @@ async fn verify_refuses_a_malformed_head(b: Backend) {
         (&format!("?head_seq=-1&head_hash={}", "a".repeat(64)), "head_seq"),
         (&format!("?head_seq=1&head_hash={}&head_signature=abc", "a".repeat(64)), "head_signed_at"),
     ] {
-        let p = assert_problem(app.req(Method::GET, &format!("{VERIFY}{query}"), Some(&admin)), StatusCode::UNPROCESSABLE_ENTITY)
-            .await;
+        let p = assert_problem(
+            app.req(Method::GET, &format!("{VERIFY}{query}"), Some(&admin)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
         assert!(p["errors"].get(field).is_some(), "{query}: {p}");
     }
     let (_, viewer) = app.token(&app.tenant("other").await, "viewer").await;

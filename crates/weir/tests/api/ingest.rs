@@ -79,7 +79,11 @@ impl Setup {
     async fn audits(&self) -> Vec<weir_store::AuditRecord> {
         let page = weir_core::PageRequest::parse(Some(1), Some(100)).unwrap();
         let a = self.store.list_audit(&self.scope, page).await.unwrap();
-        assert_eq!(self.store.verify_audit_chain(&self.scope, None).await.unwrap().outcome(), Ok(a.total), "the audit chain verifies");
+        assert_eq!(
+            self.store.verify_audit_chain(&self.scope, None).await.unwrap().outcome(),
+            Ok(a.total),
+            "the audit chain verifies"
+        );
         a.items.into_iter().filter(|r| r.action.starts_with("webhook.")).collect()
     }
 }

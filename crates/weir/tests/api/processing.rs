@@ -167,7 +167,11 @@ async fn audit_actions(app: &TestApp, token: &str) -> Vec<String> {
     let store = app.store().await;
     let p = store.authenticate(token).await.unwrap().unwrap();
     let a = store.list_audit(&p.scope, weir_core::PageRequest::parse(Some(1), Some(100)).unwrap()).await.unwrap();
-    assert_eq!(store.verify_audit_chain(&p.scope, None).await.unwrap().outcome(), Ok(a.total), "the audit chain verifies");
+    assert_eq!(
+        store.verify_audit_chain(&p.scope, None).await.unwrap().outcome(),
+        Ok(a.total),
+        "the audit chain verifies"
+    );
     store.close().await;
     a.items.into_iter().map(|r| r.action).collect()
 }
