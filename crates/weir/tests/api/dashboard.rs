@@ -375,7 +375,7 @@ fn strip_numbers(sql: &str) -> String {
 }
 
 /// Every rollup row as text (both tables), sorted.
-async fn rollup_rows(store: &weir_store::Store) -> Vec<String> {
+pub(crate) async fn rollup_rows(store: &weir_store::Store) -> Vec<String> {
     use sea_orm::{ConnectionTrait, Statement};
     let db = store.connection();
     let backend = db.get_database_backend();
