@@ -1,17 +1,17 @@
 //! `weir rollups rebuild`: recomputes every tenant's day rollups from the
-//! raw tables — events, runs and the audit trail (refused deliveries and
-//! duplicates are only there) — in one transaction, replacing what is
-//! stored. Counted exactly as the incremental writers count: each event
-//! once, by its current outcome — a replayed event still waiting by the
-//! previous outcome its attempt log holds, as the writers count it until
-//! its replay finishes.
+//! raw tables — events, runs and their per-record errors, and the audit
+//! trail (refused deliveries and duplicates are only there) — in one
+//! transaction, replacing what is stored. Counted exactly as the
+//! incremental writers count: each event once, by its current outcome — a
+//! replayed event still waiting by the previous outcome its attempt log
+//! holds, as the writers count it until its replay finishes.
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tracing::instrument;
 
 use super::rollups::{DayCounters, ErrorCounters};
 use weir_core::rollup::{Tally, tally};
-use weir_core::{AttemptOutcome, EventStatus, RollupCounter, RunStatus, SyncErrorType};
+use weir_core::{AttemptOutcome, EventStatus, RollupCounter, RunStatus};
 
 use crate::{Store, StoreError, SystemScope};
 
@@ -140,9 +140,8 @@ fn recount_queries(b: DbBackend) -> Vec<(Tally, String)> {
         (
             Tally::Error,
             format!(
-                "SELECT tenant_id, connector_id, {} AS day, '{record_error}' AS kind, CAST(SUM(records_failed) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                day(b, "finished_at"),
-                record_error = SyncErrorType::Record,
+                "SELECT h.tenant_id, h.connector_id, {} AS day, e.error_type AS kind, COUNT(*) AS n FROM sync_histories h JOIN sync_errors e ON e.sync_history_id = h.id WHERE h.finished_at IS NOT NULL AND h.started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+                day(b, "h.finished_at")
             ),
         ),
     ]
