@@ -246,12 +246,17 @@ async fn dashboard_counts_a_known_history(b: Backend) {
     assert_eq!(trends.len(), 7, "one entry per day, zero-filled");
     assert_eq!(
         trends[0],
-        json!({"date": first.to_string(), "total": 4, "succeeded": 3, "failed": 1, "records_processed": 10})
+        json!({"date": first.to_string(), "total": 4, "succeeded": 3, "partial": 0, "failed": 1, "records_processed": 10})
     );
     assert_eq!(trends[3]["total"], 0);
     assert_eq!(
-        (trends[6]["total"].as_i64(), trends[6]["succeeded"].as_i64(), trends[6]["failed"].as_i64()),
-        (Some(3), Some(2), Some(1))
+        (
+            trends[6]["total"].as_i64(),
+            trends[6]["succeeded"].as_i64(),
+            trends[6]["partial"].as_i64(),
+            trends[6]["failed"].as_i64()
+        ),
+        (Some(3), Some(1), Some(1), Some(1))
     );
     // Records processed today: 2 by events, 2 + 1 by runs (the same ids again are unchanged).
     assert!(trends[6]["records_processed"].as_i64().unwrap() >= 3, "{}", trends[6]);
@@ -306,7 +311,8 @@ async fn dashboard_counts_a_known_history(b: Backend) {
     assert_eq!(cell("trend", "", "total", Some(&first.to_string())), "4");
     assert_eq!(cell("error", "http_error", "count", None), "2");
     assert_eq!(cell("connector", "crm", "status", None), "degraded");
-    assert_eq!(rows.iter().filter(|r| &r[0] == "trend").count(), 7 * 4);
+    assert_eq!(cell("trend", "", "partial", Some(&today.to_string())), "1");
+    assert_eq!(rows.iter().filter(|r| &r[0] == "trend").count(), 7 * 5);
     for token in [&viewer, &operator] {
         assert_problem(app.req(Method::GET, &format!("{API}/dashboard/export"), Some(token)), StatusCode::FORBIDDEN)
             .await;
