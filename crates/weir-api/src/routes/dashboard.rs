@@ -69,10 +69,12 @@ pub struct SummaryOut {
 pub struct TrendOut {
     /// The UTC day.
     pub date: NaiveDate,
-    /// Runs finished.
+    /// Runs finished (cancelled included).
     pub total: i64,
-    /// Runs succeeded (partial included).
+    /// Runs succeeded: every record went through (partial runs are in `partial`).
     pub succeeded: i64,
+    /// Runs finished with per-record errors.
+    pub partial: i64,
     /// Runs failed.
     pub failed: i64,
     /// Records created or updated (runs and events).
@@ -193,7 +195,8 @@ fn trend(date: NaiveDate, c: &Counts) -> TrendOut {
     TrendOut {
         date,
         total: c.syncs_total,
-        succeeded: c.syncs_succeeded + c.syncs_partial,
+        succeeded: c.syncs_succeeded,
+        partial: c.syncs_partial,
         failed: c.syncs_failed,
         records_processed: c.records_processed,
     }
@@ -261,6 +264,7 @@ fn report_rows(d: &DashboardOut) -> Vec<Vec<String>> {
         for (metric, value) in [
             ("total", t.total),
             (RunStatus::Succeeded.as_str(), t.succeeded),
+            (RunStatus::Partial.as_str(), t.partial),
             (RunStatus::Failed.as_str(), t.failed),
             (RollupCounter::RecordsProcessed.as_str(), t.records_processed),
         ] {

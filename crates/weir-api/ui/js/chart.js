@@ -1,4 +1,5 @@
-// Daily trend chart: stacked SVG bars (succeeded below, failed on top) per day.
+// Daily trend chart: stacked SVG bars per day — succeeded at the bottom, then
+// partial (finished with per-record errors: not a success), failed on top.
 //
 // Hand-written on purpose: it is a ~100-line stacked-bar chart, so vendoring
 // a charting library would add far more code than it saves, and building
@@ -28,7 +29,7 @@ function niceStep(max) {
 let chartSeq = 0;
 
 /**
- * trends: [{date, total, succeeded, failed, records_processed}], one per day.
+ * trends: [{date, total, succeeded, partial, failed, records_processed}], one per day.
  * Returns a <figure> with the SVG and a legend (sized for the screen at render time).
  */
 export function trendChart(trends) {
@@ -39,10 +40,11 @@ export function trendChart(trends) {
   const days = trends.map((t) => ({
     date: String(t.date ?? ''),
     ok: Number(t.succeeded) || 0,
+    partial: Number(t.partial) || 0,
     bad: Number(t.failed) || 0,
     total: Number(t.total) || 0,
   }));
-  const step = niceStep(Math.max(0, ...days.map((d) => d.ok + d.bad)));
+  const step = niceStep(Math.max(0, ...days.map((d) => d.ok + d.partial + d.bad)));
   const max = step * 4;
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
@@ -51,6 +53,7 @@ export function trendChart(trends) {
   const y = (v) => PAD.top + plotH - (v / max) * plotH;
 
   const sumOk = days.reduce((s, d) => s + d.ok, 0);
+  const sumPartial = days.reduce((s, d) => s + d.partial, 0);
   const sumBad = days.reduce((s, d) => s + d.bad, 0);
   const id = `chart-${++chartSeq}`;
   const first = days[0]?.date ?? '';
@@ -61,7 +64,7 @@ export function trendChart(trends) {
     preserveAspectRatio: 'xMidYMid meet',
   },
   svg('title', { id: `${id}-title` }, 'Sync runs per day'),
-  svg('desc', { id: `${id}-desc` }, `${days.length} days from ${first} to ${last}: ${sumOk} succeeded, ${sumBad} failed.`));
+  svg('desc', { id: `${id}-desc` }, `${days.length} days from ${first} to ${last}: ${sumOk} succeeded, ${sumPartial} partial, ${sumBad} failed.`));
 
   // Five horizontal grid lines with whole-number y-axis labels.
   for (let i = 0; i <= 4; i++) {
@@ -76,10 +79,12 @@ export function trendChart(trends) {
   days.forEach((d, i) => {
     const x = PAD.left + slot * i + (slot - barW) / 2;
     const bar = svg('g', { class: 'chart-bar' },
-      svg('title', {}, `${d.date}: ${d.ok} succeeded, ${d.bad} failed (${d.total} runs)`));
-    if (d.ok > 0) bar.appendChild(svg('rect', { class: 'bar-ok', x, width: barW, y: y(d.ok), height: y(0) - y(d.ok) }));
-    if (d.bad > 0) {
-      bar.appendChild(svg('rect', { class: 'bar-bad', x, width: barW, y: y(d.ok + d.bad), height: y(d.ok) - y(d.ok + d.bad) }));
+      svg('title', {}, `${d.date}: ${d.ok} succeeded, ${d.partial} partial, ${d.bad} failed (${d.total} runs)`));
+    // Bottom to top: succeeded, partial, failed.
+    let base = 0;
+    for (const [cls, n] of [['bar-ok', d.ok], ['bar-partial', d.partial], ['bar-bad', d.bad]]) {
+      if (n > 0) bar.appendChild(svg('rect', { class: cls, x, width: barW, y: y(base + n), height: y(base) - y(base + n) }));
+      base += n;
     }
     // Transparent full-height hit area so the tooltip works on empty days too.
     bar.appendChild(svg('rect', { class: 'bar-hit', x: PAD.left + slot * i, width: slot, y: PAD.top, height: plotH }));
@@ -97,5 +102,6 @@ export function trendChart(trends) {
     root,
     h('figcaption', { class: 'legend' },
       h('span', { class: 'legend-item' }, h('span', { class: 'swatch swatch-ok', 'aria-hidden': 'true' }), `Succeeded (${sumOk})`),
+      h('span', { class: 'legend-item' }, h('span', { class: 'swatch swatch-partial', 'aria-hidden': 'true' }), `Partial (${sumPartial})`),
       h('span', { class: 'legend-item' }, h('span', { class: 'swatch swatch-bad', 'aria-hidden': 'true' }), `Failed (${sumBad})`)));
 }

@@ -1,15 +1,17 @@
 //! `weir rollups rebuild`: recomputes every tenant's day rollups from the
-//! raw tables — events, runs and the audit trail (refused deliveries and
-//! duplicates are only there) — in one transaction, replacing what is
-//! stored. Counted exactly as the incremental writers count, except that an
-//! event replayed after it finished counts once, by its final outcome.
+//! raw tables — events, runs and their per-record errors, and the audit
+//! trail (refused deliveries and duplicates are only there) — in one
+//! transaction, replacing what is stored. Counted exactly as the
+//! incremental writers count: each event once, by its current outcome — a
+//! replayed event still waiting by the previous outcome its attempt log
+//! holds, as the writers count it until its replay finishes.
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tracing::instrument;
 
 use super::rollups::{DayCounters, ErrorCounters};
 use weir_core::rollup::{Tally, tally};
-use weir_core::{EventStatus, RollupCounter, RunStatus, SyncErrorType};
+use weir_core::{AttemptOutcome, EventStatus, RollupCounter, RunStatus};
 
 use crate::{Store, StoreError, SystemScope};
 
@@ -26,6 +28,34 @@ fn detail(backend: DbBackend, field: &str) -> String {
     match backend {
         DbBackend::Postgres => format!("(details->>'{field}')"),
         _ => format!("json_extract(details, '$.{field}')"),
+    }
+}
+
+/// Events waiting again after a replay (pending or claimed), grouped by the
+/// previous final outcome in their attempt log — its last `completed` or
+/// `failed` entry — when that is `outcome`: by the day it finished and its
+/// error type. The writers take that count back when the replay finishes
+/// (`queue::decide::previous_outcome` reads the log the same way).
+fn replayed(b: DbBackend, outcome: AttemptOutcome) -> String {
+    let (completed, failed) = (AttemptOutcome::Completed, AttemptOutcome::Failed);
+    let waiting = format!("e.processing_status IN ('{}', '{}')", EventStatus::Pending, EventStatus::Processing);
+    match b {
+        DbBackend::Postgres => format!(
+            "SELECT e.tenant_id, e.connector_id, {day} AS day, p.entry->>'error_type' AS kind, COUNT(*) AS n \
+             FROM webhook_events e CROSS JOIN LATERAL (SELECT x.entry FROM jsonb_array_elements(CASE WHEN \
+             jsonb_typeof(e.attempt_log) = 'array' THEN e.attempt_log ELSE '[]'::jsonb END) WITH ORDINALITY AS x(entry, i) \
+             WHERE x.entry->>'outcome' IN ('{completed}', '{failed}') ORDER BY x.i DESC LIMIT 1) p \
+             WHERE {waiting} AND p.entry->>'outcome' = '{outcome}' AND p.entry->>'finished_at' IS NOT NULL GROUP BY 1, 2, 3, 4",
+            day = day(b, "CAST(p.entry->>'finished_at' AS timestamptz)"),
+        ),
+        _ => format!(
+            "SELECT e.tenant_id, e.connector_id, date(json_extract(p.value, '$.finished_at')) AS day, \
+             json_extract(p.value, '$.error_type') AS kind, COUNT(*) AS n FROM webhook_events e, json_each(e.attempt_log) p \
+             WHERE {waiting} AND p.key = (SELECT MAX(q.key) FROM json_each(e.attempt_log) q \
+             WHERE json_extract(q.value, '$.outcome') IN ('{completed}', '{failed}')) \
+             AND json_extract(p.value, '$.outcome') = '{outcome}' AND json_extract(p.value, '$.finished_at') IS NOT NULL \
+             GROUP BY 1, 2, 3, 4"
+        ),
     }
 }
 
@@ -59,6 +89,8 @@ fn recount_queries(b: DbBackend) -> Vec<(Tally, String)> {
                 failed = EventStatus::Failed,
             ),
         ),
+        (Tally::Counter(RollupCounter::WebhooksCompleted), replayed(b, AttemptOutcome::Completed)),
+        (Tally::CounterAndError(RollupCounter::WebhooksFailed), replayed(b, AttemptOutcome::Failed)),
         (
             Tally::Counter(RollupCounter::WebhooksDuplicate),
             format!(
@@ -109,9 +141,8 @@ fn recount_queries(b: DbBackend) -> Vec<(Tally, String)> {
         (
             Tally::Error,
             format!(
-                "SELECT tenant_id, connector_id, {} AS day, '{record_error}' AS kind, CAST(SUM(records_failed) AS BIGINT) AS n FROM sync_histories WHERE finished_at IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-                day(b, "finished_at"),
-                record_error = SyncErrorType::Record,
+                "SELECT h.tenant_id, h.connector_id, {} AS day, e.error_type AS kind, COUNT(*) AS n FROM sync_histories h JOIN sync_errors e ON e.sync_history_id = h.id WHERE h.finished_at IS NOT NULL AND h.started_at IS NOT NULL GROUP BY 1, 2, 3, 4",
+                day(b, "h.finished_at")
             ),
         ),
     ]

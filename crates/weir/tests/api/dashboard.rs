@@ -1,7 +1,10 @@
 //! The dashboard (TEST-004): a known history — today's real deliveries,
 //! processing and runs, plus rollups of earlier days seeded on the range's
 //! boundaries — and every number asserted; ranges, 422s, roles, tenancy.
+//! And (issue 17, item 11) the current outcome of replayed events and
+//! partial runs, as the other pages and a rebuild show them.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{Days, Utc};
@@ -14,7 +17,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp, assert_problem};
 
-backend_tests!(dashboard_counts_a_known_history);
+backend_tests!(dashboard_counts_a_known_history, the_dashboard_counts_current_outcomes_as_the_pages_do);
 
 const API: &str = "/api/v1/integration";
 
@@ -234,9 +237,10 @@ async fn dashboard_counts_a_known_history(b: Backend) {
         .map(|e| (e["error_type"].as_str().unwrap().to_owned(), e["count"].as_i64().unwrap()))
         .collect();
     let count = |t: &str| breakdown.iter().find(|(k, _)| k == t).map(|(_, n)| *n);
+    // The mixed run's record without a key is a `mapping_error`, as its run page says (issue 17, item 11).
     assert_eq!(
         (count("http_error"), count("mapping_error"), count("record_error"), count("signature_invalid")),
-        (Some(2), Some(1), Some(1), Some(1)),
+        (Some(2), Some(1 + 1), None, Some(1)),
         "{breakdown:?}"
     );
     assert_eq!(sum["total_errors"].as_i64().unwrap(), breakdown.iter().map(|(_, n)| n).sum::<i64>());
@@ -245,12 +249,17 @@ async fn dashboard_counts_a_known_history(b: Backend) {
     assert_eq!(trends.len(), 7, "one entry per day, zero-filled");
     assert_eq!(
         trends[0],
-        json!({"date": first.to_string(), "total": 4, "succeeded": 3, "failed": 1, "records_processed": 10})
+        json!({"date": first.to_string(), "total": 4, "succeeded": 3, "partial": 0, "failed": 1, "records_processed": 10})
     );
     assert_eq!(trends[3]["total"], 0);
     assert_eq!(
-        (trends[6]["total"].as_i64(), trends[6]["succeeded"].as_i64(), trends[6]["failed"].as_i64()),
-        (Some(3), Some(2), Some(1))
+        (
+            trends[6]["total"].as_i64(),
+            trends[6]["succeeded"].as_i64(),
+            trends[6]["partial"].as_i64(),
+            trends[6]["failed"].as_i64()
+        ),
+        (Some(3), Some(1), Some(1), Some(1))
     );
     // Records processed today: 2 by events, 2 + 1 by runs (the same ids again are unchanged).
     assert!(trends[6]["records_processed"].as_i64().unwrap() >= 3, "{}", trends[6]);
@@ -305,7 +314,8 @@ async fn dashboard_counts_a_known_history(b: Backend) {
     assert_eq!(cell("trend", "", "total", Some(&first.to_string())), "4");
     assert_eq!(cell("error", "http_error", "count", None), "2");
     assert_eq!(cell("connector", "crm", "status", None), "degraded");
-    assert_eq!(rows.iter().filter(|r| &r[0] == "trend").count(), 7 * 4);
+    assert_eq!(cell("trend", "", "partial", Some(&today.to_string())), "1");
+    assert_eq!(rows.iter().filter(|r| &r[0] == "trend").count(), 7 * 5);
     for token in [&viewer, &operator] {
         assert_problem(app.req(Method::GET, &format!("{API}/dashboard/export"), Some(token)), StatusCode::FORBIDDEN)
             .await;
@@ -375,7 +385,7 @@ fn strip_numbers(sql: &str) -> String {
 }
 
 /// Every rollup row as text (both tables), sorted.
-async fn rollup_rows(store: &weir_store::Store) -> Vec<String> {
+pub(crate) async fn rollup_rows(store: &weir_store::Store) -> Vec<String> {
     use sea_orm::{ConnectionTrait, Statement};
     let db = store.connection();
     let backend = db.get_database_backend();
@@ -417,4 +427,191 @@ async fn rollup_rows(store: &weir_store::Store) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Polls an event until it is `completed` or `failed`.
+async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
+    let e = wait_for(app, token, &format!("webhook-events/{id}"), |v| {
+        matches!(v["data"]["processing_status"].as_str(), Some("completed" | "failed"))
+    })
+    .await;
+    e["data"].clone()
+}
+
+/// Issue 17, item 11: an event that failed for good and then succeeded on
+/// replay counts as completed (not failed as well), its connector is healthy
+/// again; one that fails again on replay counts once; a partial run is
+/// `partial`; per-record run errors have the type the run's page shows. The
+/// dashboard equals what the events and run pages say, and a rebuild.
+async fn the_dashboard_counts_current_outcomes_as_the_pages_do(b: Backend) {
+    let settings = Settings {
+        retry_backoff: Some("40ms,40ms".into()),
+        worker_poll_ms: Some("20".into()),
+        sync_retry_backoff: Some("10ms,10ms".into()),
+        scheduler_interval_ms: Some("0".into()),
+        ..Settings::default()
+    };
+    let Some(app) = TestApp::spawn_with(b, settings).await else { return };
+    let partner = MockServer::start().await;
+    let mixed = || {
+        Mock::given(method("GET"))
+            .and(path("/mixed"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 3}, {"x": 1}])))
+    };
+    mixed().mount(&partner).await;
+    Mock::given(method("POST")).and(path("/erp")).respond_with(ResponseTemplate::new(400)).mount(&partner).await;
+    let t = app.tenant("acme").await;
+    let (_, admin) = app.token(&t, "admin").await;
+    let (_, operator) = app.token(&t, "operator").await;
+    let mapping = created(
+        &app,
+        &admin,
+        "field-mappings",
+        json!({
+            "name": "m", "entity_type": "customer", "key": "external_id",
+            "rules": [{"source": "id", "target": "external_id", "required": true, "transforms": [{"op": "to_string"}]}]
+        }),
+    )
+    .await;
+    // `shop` delivers its events to the partner; `legacy` only maps them.
+    let mut receivers = Vec::new();
+    for (code, destination) in [("shop", Some(format!("{}/erp", partner.uri()))), ("legacy", None)] {
+        let c = created(
+            &app,
+            &admin,
+            "connectors",
+            json!({"code": code, "name": code, "type": "webhook", "environment": "development"}),
+        )
+        .await;
+        let id = c["id"].as_str().unwrap();
+        let receiver = json!({"event_type": "customer.created", "auth": {"method": "bearer"}});
+        receivers.push(created(&app, &admin, &format!("connectors/{id}/webhook-receivers"), receiver).await);
+        let mut config = json!({
+            "connector_id": id, "name": "in", "direction": "inbound", "entity_type": "customer",
+            "field_mapping_id": mapping["id"], "trigger": "webhook", "event_types": ["*"]
+        });
+        if let Some(url) = destination {
+            config["destination"] = json!({"url": url});
+        }
+        created(&app, &admin, "sync-configurations", config).await;
+    }
+    let deliver = |r: &Value, key: &str, body: Value| {
+        let req = app
+            .client
+            .post(app.url(r["receiver_url"].as_str().unwrap()))
+            .bearer_auth(r["secret"].as_str().unwrap())
+            .header("idempotency-key", key)
+            .json(&body);
+        async move {
+            let (s, v) = crate::helpers::send(req).await;
+            assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+            v["data"]["event_id"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // Both fail for good: the partner refuses shop's (400), legacy's has no key.
+    let shop_event = deliver(&receivers[0], "k1", json!({"id": 1})).await;
+    let legacy_event = deliver(&receivers[1], "k2", json!({"no": "id"})).await;
+    assert_eq!(finished(&app, &admin, &shop_event).await["error_type"], "destination_error");
+    assert_eq!(finished(&app, &admin, &legacy_event).await["error_type"], "mapping_error");
+
+    // The partner is fixed; both are replayed: shop's succeeds, legacy's fails again.
+    partner.reset().await;
+    mixed().mount(&partner).await;
+    Mock::given(method("POST")).and(path("/erp")).respond_with(ResponseTemplate::new(200)).mount(&partner).await;
+    for (id, now) in [(&shop_event, "completed"), (&legacy_event, "failed")] {
+        let (s, r) = app.call(Method::POST, &format!("{API}/webhook-events/{id}/replay"), Some(&operator), None).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+        let e = finished(&app, &admin, id).await;
+        assert_eq!(e["processing_status"], now, "{e}");
+        assert_eq!(e["attempt_log"].as_array().map(Vec::len), Some(2), "{e}");
+    }
+
+    // A partial run: one record maps, one has no key.
+    let crm = created(&app, &admin, "connectors", json!({"code": "crm", "name": "CRM", "type": "http", "environment": "development", "config": {"base_url": partner.uri()}})).await;
+    let config = created(
+        &app,
+        &admin,
+        "sync-configurations",
+        json!({
+            "connector_id": crm["id"], "name": "mixed", "direction": "inbound", "entity_type": "customer",
+            "field_mapping_id": mapping["id"], "trigger": "manual", "source": {"path": "/mixed"}
+        }),
+    )
+    .await;
+    let execute = format!("{API}/sync-configurations/{}/execute", config["id"].as_str().unwrap());
+    let (s, r) = app.call(Method::POST, &execute, Some(&operator), None).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    let run_id = r["data"]["sync_history_id"].as_str().unwrap().to_owned();
+    let run = wait_for(&app, &admin, &format!("sync-histories/{run_id}"), |v| {
+        !matches!(v["data"]["status"].as_str(), Some("queued" | "running"))
+    })
+    .await;
+    assert_eq!((run["data"]["status"].as_str(), run["data"]["records_failed"].as_i64()), (Some("partial"), Some(1)));
+
+    // What the events and run pages say.
+    let (_, failed) = app.call(Method::GET, &format!("{API}/webhook-events?status=failed"), Some(&admin), None).await;
+    let (_, completed) =
+        app.call(Method::GET, &format!("{API}/webhook-events?status=completed"), Some(&admin), None).await;
+    let (_, run_errors) =
+        app.call(Method::GET, &format!("{API}/sync-histories/{run_id}/errors"), Some(&admin), None).await;
+    let (n_failed, n_completed) =
+        (failed["meta"]["total"].as_i64().unwrap(), completed["meta"]["total"].as_i64().unwrap());
+    assert_eq!((n_failed, n_completed), (1, 1));
+    let mut by_type: BTreeMap<String, i64> = BTreeMap::new();
+    for e in failed["data"].as_array().unwrap().iter().chain(run_errors["data"].as_array().unwrap()) {
+        *by_type.entry(e["error_type"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    assert_eq!(by_type, BTreeMap::from([("mapping_error".to_owned(), 2)]), "the run page says mapping_error");
+
+    // The dashboard says the same.
+    let (s, d) = app.call(Method::GET, &format!("{API}/dashboard"), Some(&admin), None).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let d = d["data"].clone();
+    let sum = &d["summary"];
+    assert_eq!(
+        (sum["webhooks_received"].as_i64(), sum["webhooks_failed"].as_i64()),
+        (Some(2), Some(n_failed)),
+        "{sum}"
+    );
+    // Successes: the completed event and the partial run; failures: the failed event.
+    let rate = (n_completed + 1) as f64 / (n_completed + 1 + n_failed) as f64;
+    assert!((sum["success_rate"].as_f64().unwrap() - rate).abs() < 1e-9, "{sum}");
+    let breakdown: BTreeMap<String, i64> = d["error_breakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["error_type"].as_str().unwrap().to_owned(), e["count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(breakdown, by_type, "one error vocabulary, current outcomes only");
+    assert_eq!(sum["total_errors"].as_i64(), Some(2));
+    let today = d["sync_trends"].as_array().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        (today["total"].as_i64(), today["succeeded"].as_i64(), today["partial"].as_i64(), today["failed"].as_i64()),
+        (Some(1), Some(0), Some(1), Some(0)),
+        "{today}"
+    );
+    assert_eq!(d["recent_syncs"][0]["status"], "partial");
+    let health: BTreeMap<&str, (&str, i64, u64)> = d["connector_health"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let (status, consecutive) = (c["status"].as_str().unwrap(), c["consecutive_failures"].as_i64().unwrap());
+            (c["code"].as_str().unwrap(), (status, consecutive, c["failures"].as_u64().unwrap()))
+        })
+        .collect();
+    assert_eq!(health["shop"], ("healthy", 0, 0), "the replayed success clears shop's failure");
+    assert_eq!(health["crm"], ("healthy", 0, 0), "a partial run is a success for health");
+    assert_eq!(health["legacy"], ("failing", 2, 1), "two failed attempts, one failed event");
+
+    // A rebuild from the raw tables changes nothing: not a row, not a number.
+    let store = app.store().await;
+    let written = rollup_rows(&store).await;
+    store.rebuild_rollups(&weir_store::SystemScope::local_operator()).await.unwrap();
+    assert_eq!(rollup_rows(&store).await, written, "rebuild == writers");
+    store.close().await;
+    let (_, again) = app.call(Method::GET, &format!("{API}/dashboard"), Some(&admin), None).await;
+    assert_eq!(again["data"], d, "the dashboard after a rebuild");
+    app.stop().await;
 }

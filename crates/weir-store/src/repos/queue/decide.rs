@@ -3,12 +3,17 @@
 //! persist — audit entries, rollup increments, connector activity, the
 //! events completing now and the retries and failures. Pure: no database,
 //! so every rule is unit-tested here; the store only writes the answer.
+//!
+//! The rollups count each event once, by its current outcome: when a
+//! replayed event finishes, what its previous outcome counted (found in its
+//! attempt log) is taken back in the same transaction.
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
-use weir_core::{EventErrorType, PlanOutcome, RollupCounter};
+use weir_core::rollup::{Tally, tally};
+use weir_core::{AttemptOutcome, EventErrorType, PlanOutcome, RollupCounter};
 
 use super::types::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEffect};
 use crate::TenantScope;
@@ -197,9 +202,56 @@ fn record_audit(ev: &ClaimedEvent, configuration: &str, record: &Record, outcome
     })
 }
 
+/// A replayed event's previous final outcome: the last `completed` or
+/// `failed` entry of its attempt log (only a replay lets a finished event be
+/// claimed again), the UTC day it finished on, and its error type.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct PreviousOutcome {
+    /// `Completed` or `Failed`.
+    pub outcome: AttemptOutcome,
+    /// The day its rollups counted it on.
+    pub day: NaiveDate,
+    /// For a failure, the error type it was counted under.
+    pub error_type: Option<String>,
+}
+
+/// The previous final outcome in `log` (the log before this attempt), if
+/// any; `None` too when its entry says no time (nothing to take back from).
+pub(super) fn previous_outcome(log: &[Value]) -> Option<PreviousOutcome> {
+    let outcome_of = |e: &Value| e.get("outcome").and_then(Value::as_str).and_then(|o| o.parse().ok());
+    let (entry, outcome) = log.iter().rev().find_map(|e| match outcome_of(e) {
+        Some(o @ (AttemptOutcome::Completed | AttemptOutcome::Failed)) => Some((e, o)),
+        Some(AttemptOutcome::Retry) | None => None,
+    })?;
+    let finished: DateTime<Utc> = serde_json::from_value(entry.get("finished_at")?.clone()).ok()?;
+    let error_type = entry.get("error_type").and_then(Value::as_str).map(str::to_owned);
+    Some(PreviousOutcome { outcome, day: finished.date_naive(), error_type })
+}
+
+/// Takes back what a replayed event's previous outcome counted — on the day
+/// it finished, under its error type, by the rule a rebuild counts it with
+/// ([`tally`]) — so that the finish now recorded is the event's only count.
+fn take_back_previous(d: &mut Decided, ev: &ClaimedEvent) {
+    let Some(previous) = previous_outcome(&ev.attempt_log) else { return };
+    let what = match previous.outcome {
+        AttemptOutcome::Completed => Tally::Counter(RollupCounter::WebhooksCompleted),
+        AttemptOutcome::Failed => Tally::CounterAndError(RollupCounter::WebhooksFailed),
+        AttemptOutcome::Retry => return,
+    };
+    let (tenant, connector) = (ev.scope.tenant_id(), ev.connector_id.as_str());
+    let counted = tally(what, previous.error_type.as_deref());
+    for counter in counted.counters {
+        d.days.add(tenant, connector, previous.day, counter, -1);
+    }
+    if let Some(error) = counted.error {
+        d.errors.add(tenant, connector, previous.day, error, -1);
+    }
+}
+
 /// Counts a finished attempt in the rollups and connector activity, and
 /// answers its audit entry: an ignored event's (its plan said so) or a
-/// failed one's. A retry counts nothing yet.
+/// failed one's. A retry counts nothing yet; a replayed event's finish also
+/// takes back its previous outcome's counts.
 fn finish_counts(d: &mut Decided, ev: &ClaimedEvent, finish: &Finish, at: DateTime<Utc>) -> Option<AuditEntry> {
     let (tenant, day) = (ev.scope.tenant_id(), at.date_naive());
     let entry = |action, details| AuditEntry {
@@ -212,6 +264,7 @@ fn finish_counts(d: &mut Decided, ev: &ClaimedEvent, finish: &Finish, at: DateTi
     };
     match finish {
         Finish::Completed { result } => {
+            take_back_previous(d, ev);
             d.days.add(tenant, &ev.connector_id, day, RollupCounter::WebhooksCompleted, 1);
             d.activity.add(&ev.connector_id, false);
             result
@@ -221,6 +274,7 @@ fn finish_counts(d: &mut Decided, ev: &ClaimedEvent, finish: &Finish, at: DateTi
         }
         Finish::Retry { .. } => None,
         Finish::Failed { error_type, error_message, .. } => {
+            take_back_previous(d, ev);
             d.days.add(tenant, &ev.connector_id, day, RollupCounter::WebhooksFailed, 1);
             d.activity.add(&ev.connector_id, true);
             d.errors.add(tenant, &ev.connector_id, day, error_type.as_str(), 1);

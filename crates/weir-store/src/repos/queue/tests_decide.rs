@@ -182,3 +182,59 @@ fn attempts_number_on_across_replays() {
     assert_eq!(attempt_number(&[], 3), 3, "a lost worker's attempt #1 and #2: this is #3");
     assert_eq!(attempt_number(&[json!({"attempt": 1})], 1), 2);
 }
+
+fn logged(outcome: &str, finished_at: DateTime<Utc>, error_type: Option<&str>) -> Value {
+    json!({"attempt": 1, "outcome": outcome, "finished_at": finished_at, "error_type": error_type})
+}
+
+/// A replay that succeeds moves the event's count from its failure (on the
+/// day and under the type it failed with) to completed, in the finish's
+/// own counters (issue 17, item 11).
+#[test]
+fn a_replayed_success_takes_back_its_failure() {
+    let failed_at = at() - Duration::days(1);
+    let mut ev = event("e1");
+    ev.attempt_log = vec![logged("failed", failed_at, Some("destination_error"))];
+    let mut works = vec![work(&ev, Vec::new(), Finish::Completed { result: None })];
+    let writes = record_writes(&mut works, &held(&["e1"]));
+    let d = decide(works, &held(&["e1"]), writes, Vec::new(), at());
+    let (before, today) = (failed_at.date_naive(), at().date_naive());
+    assert_eq!(d.days.get("t1", "c1", before, RollupCounter::WebhooksFailed), -1);
+    assert_eq!(d.errors.get("t1", "c1", before, "destination_error"), -1);
+    assert_eq!(d.days.get("t1", "c1", today, RollupCounter::WebhooksCompleted), 1);
+    assert_eq!(d.days.get("t1", "c1", today, RollupCounter::WebhooksFailed), 0);
+    assert_eq!(d.activity.outcomes("c1"), [false], "a success like any other for health");
+}
+
+#[test]
+fn a_replayed_failure_moves_its_count_to_its_new_day_and_type() {
+    let mut ev = event("e1");
+    ev.attempt_log =
+        vec![logged("completed", at() - Duration::days(2), None), logged("retry", at(), Some("database_error"))];
+    let finish =
+        Finish::Failed { error_type: EventErrorType::Mapping, error_message: "no id".to_owned(), result: None };
+    let mut works = vec![work(&ev, Vec::new(), finish)];
+    let writes = record_writes(&mut works, &held(&["e1"]));
+    let d = decide(works, &held(&["e1"]), writes, Vec::new(), at());
+    let (before, today) = ((at() - Duration::days(2)).date_naive(), at().date_naive());
+    assert_eq!(
+        d.days.get("t1", "c1", before, RollupCounter::WebhooksCompleted),
+        -1,
+        "the retry after it is not an outcome"
+    );
+    assert_eq!(d.days.get("t1", "c1", today, RollupCounter::WebhooksFailed), 1);
+    assert_eq!(d.errors.get("t1", "c1", today, "mapping_error"), 1);
+    assert_eq!(d.errors.len(), 1, "a completion had no error to take back");
+}
+
+#[test]
+fn the_previous_outcome_is_the_logs_last_final_entry() {
+    let t = at() - Duration::hours(30);
+    assert_eq!(previous_outcome(&[json!({"attempt": 1})]), None, "a first claim has none");
+    assert_eq!(previous_outcome(&[logged("retry", t, Some("database_error"))]), None);
+    let log = [logged("failed", t - Duration::days(1), Some("mapping_error")), logged("completed", t, None)];
+    let p = previous_outcome(&log).unwrap_or_else(|| panic!("a previous outcome"));
+    assert_eq!((p.outcome, p.day, p.error_type), (AttemptOutcome::Completed, t.date_naive(), None));
+    let no_time = [json!({"attempt": 1, "outcome": "failed", "error_type": "mapping_error"})];
+    assert_eq!(previous_outcome(&no_time), None);
+}

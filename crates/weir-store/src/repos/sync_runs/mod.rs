@@ -3,13 +3,14 @@
 //! errors; the scheduler's compare-and-set claim of due configurations; and
 //! the status view.
 //!
-//! `queue.rs`: claim, lease, requeue, finish, cancel; `histories.rs`: the
-//! reads of runs, and their per-record errors; `schedules.rs`: queueing runs and the
-//! status view.
+//! `queue.rs`: claim, lease, requeue, finish, cancel; `tally.rs`: what a
+//! finished run counts; `histories.rs`: the reads of runs, and their
+//! per-record errors; `schedules.rs`: queueing runs and the status view.
 
 mod histories;
 mod queue;
 mod schedules;
+mod tally;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};

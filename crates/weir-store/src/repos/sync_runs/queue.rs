@@ -10,14 +10,13 @@ use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set};
 use serde_json::json;
 use tracing::instrument;
-use weir_core::{RollupCounter, RunStatus, SyncErrorType};
+use weir_core::{RunStatus, SyncErrorType};
 
 use super::of;
+use super::tally::{record_errors, tally};
 use super::{RunCounts, SyncHistory};
 use crate::entities::{sync_configurations as sc, sync_errors as se, sync_histories as sh};
 use crate::repos::audit::AuditEntry;
-use crate::repos::connector_health::{Activity, HealthChange};
-use crate::repos::rollups::{DayCounters, ErrorCounters};
 use crate::repos::{lease_end, now};
 use crate::{Store, StoreError, TenantScope};
 
@@ -224,7 +223,8 @@ impl Store {
         }
         config.exec(&txn).await?;
         let tenant = run.scope.tenant_id();
-        let health_changes = tally(&end).write(&txn, tenant, &m.connector_id, at).await?;
+        let record_errors = record_errors(&txn, &m.id).await?;
+        let health_changes = tally(&end, record_errors).write(&txn, tenant, &m.connector_id, at).await?;
         let entry = AuditEntry {
             action: "sync.finished",
             actor: format!("sync_configuration:{}", m.sync_configuration_id),
@@ -302,98 +302,5 @@ impl Store {
         self.append_audit(&txn, scope, entry).await?;
         txn.commit().await?;
         Ok(m.into())
-    }
-}
-
-/// What a finished run adds to its day's rollups, to the day's error counts
-/// and to its connector's health activity: decided from the [`RunEnd`]
-/// alone, then written by [`RunTally::write`].
-#[derive(Debug, PartialEq, Eq)]
-struct RunTally {
-    /// `daily_rollups` counters to add.
-    counters: Vec<(RollupCounter, i64)>,
-    /// `daily_error_rollups` counts to add, by error type.
-    errors: Vec<(SyncErrorType, i64)>,
-    /// The health signal (`Some(true)` failing), `None` for a cancelled run.
-    failing: Option<bool>,
-}
-
-/// A run counts once in `syncs_total` and once under its outcome; its
-/// created and updated records are processed ones; its failure (if any) and
-/// its failed records are errors.
-fn tally(end: &RunEnd) -> RunTally {
-    let mut counters = vec![(RollupCounter::SyncsTotal, 1)];
-    counters.extend(end.status.rollup().map(|c| (c, 1)));
-    counters.push((RollupCounter::RecordsProcessed, end.counts.created + end.counts.updated));
-    let mut errors: Vec<_> = end.error.iter().map(|(t, _)| (*t, 1)).collect();
-    if end.counts.failed > 0 {
-        errors.push((SyncErrorType::Record, end.counts.failed));
-    }
-    RunTally { counters, errors, failing: end.status.health_signal() }
-}
-
-impl RunTally {
-    /// Adds the counters to `connector`'s row of `at`'s day and records the
-    /// health activity; answers the connectors whose health changed.
-    async fn write<C: sea_orm::ConnectionTrait>(
-        self,
-        conn: &C,
-        tenant: &str,
-        connector: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<HealthChange>, StoreError> {
-        let day = at.date_naive();
-        let mut days = DayCounters::default();
-        for (counter, n) in self.counters {
-            days.add(tenant, connector, day, counter, n);
-        }
-        days.write(conn).await?;
-        let mut errors = ErrorCounters::default();
-        for (t, n) in self.errors {
-            errors.add(tenant, connector, day, t.as_str(), n);
-        }
-        errors.write(conn).await?;
-        let mut activity = Activity::default();
-        if let Some(failing) = self.failing {
-            activity.add(connector, failing);
-        }
-        activity.write(conn, at).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn end(status: RunStatus, failed: i64, error: Option<SyncErrorType>) -> RunEnd {
-        let counts = RunCounts { read: 10, created: 3, updated: 4, failed, ..RunCounts::default() };
-        RunEnd { status, counts, error: error.map(|t| (t, "boom".to_owned())) }
-    }
-
-    #[test]
-    fn a_partial_run_counts_its_outcome_records_and_failed_records() {
-        let t = tally(&end(RunStatus::Partial, 2, None));
-        assert_eq!(
-            t.counters,
-            [(RollupCounter::SyncsTotal, 1), (RollupCounter::SyncsPartial, 1), (RollupCounter::RecordsProcessed, 7)]
-        );
-        assert_eq!(t.errors, [(SyncErrorType::Record, 2)]);
-        assert_eq!(t.failing, Some(false));
-    }
-
-    #[test]
-    fn a_failed_run_counts_its_error_and_signals_failing() {
-        let t = tally(&end(RunStatus::Failed, 0, Some(SyncErrorType::WorkerLost)));
-        assert!(t.counters.contains(&(RollupCounter::SyncsFailed, 1)));
-        assert_eq!(t.errors, [(SyncErrorType::WorkerLost, 1)]);
-        assert_eq!(t.failing, Some(true));
-    }
-
-    #[test]
-    fn a_cancelled_run_counts_in_the_total_only_and_says_nothing_of_health() {
-        let t = tally(&end(RunStatus::Cancelled, 0, None));
-        assert_eq!(t.counters, [(RollupCounter::SyncsTotal, 1), (RollupCounter::RecordsProcessed, 7)]);
-        assert!(t.errors.is_empty());
-        assert_eq!(t.failing, None);
     }
 }
