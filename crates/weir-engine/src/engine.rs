@@ -47,6 +47,8 @@ pub struct EngineOptions {
     /// `Some` on the instances that run retention (one suffices; several
     /// only split the same deletes).
     pub retention: Option<RetentionOptions>,
+    /// `Some` where signed audit heads are written out now and then.
+    pub audit_heads: Option<crate::audit_heads::AuditHeadOptions>,
     /// How long [`Engine::shutdown`] waits for each stage (at least 1 s).
     pub grace: Duration,
 }
@@ -98,6 +100,9 @@ impl Engine {
         sync.spawn(&stop, &tracker);
         if let Some(retention) = options.retention {
             retention::spawn(store.clone(), retention, stop.clone(), &tracker);
+        }
+        if let Some(heads) = options.audit_heads {
+            crate::audit_heads::spawn(store.clone(), heads, stop.clone(), &tracker);
         }
         sample_queue_gauges(store.clone(), stop.clone(), &tracker);
         let master_key = options.master_key;

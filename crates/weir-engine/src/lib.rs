@@ -7,6 +7,7 @@
 //! starts the background tasks an instance runs and [`Engine::shutdown`]
 //! stops them ([`engine`]).
 
+pub mod audit_heads;
 pub mod connectors;
 pub mod engine;
 pub mod ingest;

@@ -216,6 +216,7 @@ fn engine_options(config: &Config, master_key: MasterKey) -> EngineOptions {
         sync: config.sync.clone(),
         // Retention runs where the scheduler does.
         retention: config.role.schedules().then(|| config.retention.clone()),
+        audit_heads: config.audit_heads.clone().filter(|_| config.role.schedules()),
         grace: config.shutdown_timeout,
     }
 }

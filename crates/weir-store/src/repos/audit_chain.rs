@@ -141,6 +141,31 @@ impl Store {
         Ok(SignedHead { signature: key.sign(&statement), public_key: key.public_key(), statement })
     }
 
+    /// Every tenant's head now, signed (tenants with no entry have none).
+    pub async fn audit_heads(&self) -> Result<Vec<SignedHead>, StoreError> {
+        let key = self.audit_key()?;
+        let tenants: Vec<(String, i64)> = audit_logs::Entity::find()
+            .select_only()
+            .column(audit_logs::Column::TenantId)
+            .column_as(audit_logs::Column::Seq.max(), "seq")
+            .group_by(audit_logs::Column::TenantId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut heads = Vec::with_capacity(tenants.len());
+        for (tenant_id, seq) in tenants {
+            let newest = audit_logs::Entity::find()
+                .filter(audit_logs::Column::TenantId.eq(tenant_id.as_str()))
+                .filter(audit_logs::Column::Seq.eq(seq))
+                .one(&self.db)
+                .await?;
+            let Some(m) = newest else { continue };
+            let statement = HeadStatement { tenant_id, seq, hash: m.entry_hash, signed_at: now() };
+            heads.push(SignedHead { signature: key.sign(&statement), public_key: key.public_key(), statement });
+        }
+        Ok(heads)
+    }
+
     /// Whether `signature` is this installation's signature of `statement`.
     pub fn audit_head_signed(&self, statement: &HeadStatement, signature: &str) -> Result<bool, StoreError> {
         Ok(self.audit_key()?.verify(statement, signature))

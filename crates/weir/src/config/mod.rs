@@ -167,6 +167,8 @@ pub struct Config {
     pub sessions: weir_api::SessionSettings,
     /// Retention of events and sync errors.
     pub retention: weir_engine::retention::RetentionOptions,
+    /// Signed audit heads written out (`None`: never).
+    pub audit_heads: Option<weir_engine::audit_heads::AuditHeadOptions>,
     /// Log filter.
     pub log: String,
     /// Log format.
@@ -257,6 +259,10 @@ impl Values {
                 interval: Duration::from_secs(self.retention_interval_secs),
                 batch: 1000,
             },
+            audit_heads: (self.audit_head_interval_secs > 0).then(|| weir_engine::audit_heads::AuditHeadOptions {
+                interval: Duration::from_secs(self.audit_head_interval_secs),
+                file: self.audit_head_file,
+            }),
             log: self.log,
             log_format: self.log_format,
         })

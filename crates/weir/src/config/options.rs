@@ -108,6 +108,12 @@ settings! {
     sync_error_retention_days: u64 = 30, "WEIR_SYNC_ERROR_RETENTION_DAYS", range(0, 36_500);
     /// how often retention runs, on instances with the scheduler role
     retention_interval_secs: u64 = 3600, "WEIR_RETENTION_INTERVAL_SECS", range(1, 7 * 86_400);
+    /// how often every tenant's signed audit head is written to the log (target `weir::audit_head`) and to
+    /// `WEIR_AUDIT_HEAD_FILE`, on instances with the scheduler role; `0` never ([docs/audit.md](docs/audit.md))
+    audit_head_interval_secs: u64 = 3600, "WEIR_AUDIT_HEAD_INTERVAL_SECS", range(0, 7 * 86_400);
+    /// a file each signed audit head is appended to as a JSON line (keep it where the database's holder cannot
+    /// write)
+    audit_head_file: Option<PathBuf> = None, "WEIR_AUDIT_HEAD_FILE", parse(optional_path), shown("none");
     /// log filter (`tracing` syntax, e.g. `weir=debug,tower_http=info`)
     log: String = "info".to_owned(), "WEIR_LOG", parse(text);
     /// `text` or `json` (logs go to stderr)

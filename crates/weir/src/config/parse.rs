@@ -171,6 +171,11 @@ pub(super) fn path(v: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(v))
 }
 
+/// A path taken as given; empty means none.
+pub(super) fn optional_path(v: &str) -> Result<Option<PathBuf>, String> {
+    Ok((!v.is_empty()).then(|| PathBuf::from(v)))
+}
+
 /// Taken as given (not trimmed).
 pub(super) fn text(v: &str) -> Result<String, String> {
     Ok(v.to_owned())

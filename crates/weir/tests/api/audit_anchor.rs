@@ -14,7 +14,8 @@ use crate::helpers::{Backend, TestApp, assert_problem};
 backend_tests!(
     rewriting_and_recomputing_without_the_key_is_detected,
     deleting_the_newest_entries_is_detected_against_a_saved_head,
-    verify_refuses_a_malformed_head
+    verify_refuses_a_malformed_head,
+    signed_heads_are_appended_to_a_file_outside_the_database
 );
 
 const VERIFY: &str = "/api/v1/integration/audit-logs/verify";
@@ -179,4 +180,36 @@ async fn verify_refuses_a_malformed_head(b: Backend) {
     let (_, viewer) = app.token(&app.tenant("other").await, "viewer").await;
     assert_problem(app.req(Method::GET, HEAD, Some(&viewer)), StatusCode::FORBIDDEN).await;
     assert_problem(app.req(Method::GET, HEAD, None), StatusCode::UNAUTHORIZED).await;
+}
+
+/// `WEIR_AUDIT_HEAD_FILE`: the scheduler appends each tenant's signed head
+/// as a JSON line; a head read back from the file checks against the chain.
+async fn signed_heads_are_appended_to_a_file_outside_the_database(b: Backend) {
+    let outside = tempfile::tempdir().unwrap();
+    let file = outside.path().join("heads.jsonl");
+    let settings = weir::Settings {
+        audit_head_interval_secs: Some("1".into()),
+        audit_head_file: Some(file.display().to_string()),
+        ..weir::Settings::default()
+    };
+    let Some(app) = TestApp::spawn_with(b, settings).await else { return };
+    let admin = tenant_with_entries(&app, 2).await;
+    let mut saved = Value::Null;
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if let Some(line) = text.lines().rev().find(|l| l.contains("\"seq\":2")) {
+            saved = serde_json::from_str(line).unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(saved["seq"], json!(2), "no head with seq 2 in {}", file.display());
+    let query = format!(
+        "?head_seq=2&head_hash={}&head_signed_at={}&head_signature={}",
+        saved["hash"].as_str().unwrap(),
+        urlencode(saved["signed_at"].as_str().unwrap()),
+        urlencode(saved["signature"].as_str().unwrap())
+    );
+    let v = verify(&app, &admin, &query).await;
+    assert_eq!(v["head"], json!({"seq": 2, "status": "matches", "signature_valid": true}), "{v}");
 }

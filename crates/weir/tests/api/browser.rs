@@ -11,8 +11,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chromiumoxide::cdp::browser_protocol::browser::{SetDownloadBehaviorBehavior, SetDownloadBehaviorParams};
-use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use weir::config::Settings;
@@ -160,17 +158,7 @@ async fn dashboard_in_a_real_browser() {
 
     let chrome = Chrome::launch().await;
     let downloads = tempfile::tempdir().unwrap();
-    chrome
-        .browser
-        .execute(
-            SetDownloadBehaviorParams::builder()
-                .behavior(SetDownloadBehaviorBehavior::Allow)
-                .download_path(downloads.path().display().to_string())
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    chrome.allow_downloads(downloads.path()).await;
     let page = chrome.page(&app.url("/")).await;
 
     // Sign in; the Overview's numbers are the API's.
@@ -380,7 +368,7 @@ async fn sign_in_refusal_sign_out_and_empty_states() {
     assert_eq!(eval(&page, "document.cookie.includes('weir_session')").await, false, "the session cookie is HttpOnly");
 
     // Phone width: nothing wider than the screen; tables scroll inside their own box.
-    page.execute(SetDeviceMetricsOverrideParams::new(390, 844, 2.0, true)).await.unwrap();
+    page.set_viewport(390, 844, 2.0, true).await;
     nav(&page, "#/overview").await;
     until(
         &page,
