@@ -170,6 +170,9 @@ pub struct Store {
     /// Keys the audit chain and signs its heads; never stored. Without it
     /// nothing can be audited, so no write that audits succeeds.
     pub(crate) audit_key: Option<std::sync::Arc<weir_core::audit::AuditKey>>,
+    /// Set when this process applied the migration that keyed the audit
+    /// chain: only then may `upgrade_audit_chain` re-key an unkeyed trail.
+    pub(crate) keying_migrated: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What [`Store::with_health_listener`] installs.
@@ -228,14 +231,14 @@ impl Store {
             }
         });
         let db = Database::connect(co).await.map_err(StoreError::from)?;
-        Ok(Self { db, backend: url.backend(), on_health: None, audit_key: None })
+        Ok(Self { db, backend: url.backend(), on_health: None, audit_key: None, keying_migrated: Default::default() })
     }
 
     /// Applies every pending migration. On PostgreSQL an advisory lock makes
     /// concurrent starts of several instances take turns.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => Migrator::up(&self.db, None).await?,
+            Backend::Sqlite => self.migrate_noting_keying().await?,
             Backend::Postgres => {
                 use sea_orm::TransactionTrait;
                 let lock = self.db.begin().await?;
@@ -244,10 +247,22 @@ impl Store {
                     format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
                 ))
                 .await?;
-                let result = Migrator::up(&self.db, None).await;
+                let result = self.migrate_noting_keying().await;
                 lock.commit().await?;
                 result?;
             }
+        }
+        Ok(())
+    }
+
+    /// Applies pending migrations; notes whether the audit keying one was
+    /// among them (the instance holding the migration lock decides).
+    async fn migrate_noting_keying(&self) -> Result<(), StoreError> {
+        let pending = Migrator::get_pending_migrations(&self.db).await?;
+        let keying = pending.iter().any(|m| m.name() == crate::migration::AUDIT_KEYING_MIGRATION);
+        Migrator::up(&self.db, None).await?;
+        if keying {
+            self.keying_migrated.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         Ok(())
     }

@@ -62,7 +62,7 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
 /// a build before the chain was keyed is re-keyed once here.
 pub async fn keyed_store(store: Store, master_key: &MasterKey) -> Result<Store, StartupError> {
     let store = store.with_audit_key(weir_core::audit::AuditKey::derive(master_key));
-    let rekeyed = store.upgrade_audit_chain().await?;
+    let rekeyed = store.upgrade_audit_chain(false).await?;
     if rekeyed > 0 {
         tracing::info!(tenants = rekeyed, "audit chains re-keyed under the master key");
     }

@@ -64,6 +64,26 @@ pub enum Command {
         #[command(subcommand)]
         command: RollupsCommand,
     },
+    /// Maintain the audit trail.
+    Audit {
+        /// Audit command.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// `weir audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Re-key every tenant's audit chain that still verifies under the
+    /// unkeyed hash of builds before 2026-12-03 (the first start after the
+    /// upgrade does this by itself; run it only if that start was
+    /// interrupted). Prints the chains re-keyed.
+    Rekey {
+        /// Every server option (flag, `WEIR_*` variable or config file).
+        #[command(flatten)]
+        settings: Settings,
+    },
 }
 
 /// `weir rollups …`

@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use weir::app::{open_store, run, shutdown_signal};
-use weir::cli::{Cli, Command, RollupsCommand, TenantCommand, TokenCommand};
+use weir::cli::{AuditCommand, Cli, Command, RollupsCommand, TenantCommand, TokenCommand};
 use weir::config::{Config, Settings, unknown_env_vars};
 use weir_core::{ApiTokenName, Role, TenantName, TenantSlug};
 use weir_store::{Issuer, NewTenant, NewToken, StoreError, SystemScope};
@@ -50,6 +50,15 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             println!("{}", demo.banner());
             shutdown_signal().await;
             demo.shutdown().await?;
+        }
+        Command::Audit { command: AuditCommand::Rekey { settings } } => {
+            let config = load(settings)?;
+            let store = open_store(&config).await?;
+            let key = weir::app::resolve_master_key(&store, &config).await?;
+            let store = store.with_audit_key(weir_core::audit::AuditKey::derive(&key));
+            let rekeyed = store.upgrade_audit_chain(true).await?;
+            store.close().await;
+            println!("{}", serde_json::json!({"chains_rekeyed": rekeyed}));
         }
         Command::Rollups { command: RollupsCommand::Rebuild { settings } } => {
             let config = load(settings)?;

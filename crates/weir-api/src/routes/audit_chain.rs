@@ -137,6 +137,9 @@ pub async fn verify_audit_logs(
 ) -> Result<Json<Data<VerifyOut>>, ApiError> {
     caller.require(policy::audit())?;
     let saved = q.head()?;
+    // A verification reads a whole trail: two at a time per instance.
+    static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _turn = VERIFYING.acquire().await.map_err(|_| ApiError::Unavailable)?;
     let report = state.store.verify_audit_chain(caller.scope(), saved.as_ref()).await?;
     let signature_valid = match (&saved, q.head_signed_at, &q.head_signature) {
         (Some(h), Some(signed_at), Some(sig)) => {
@@ -193,6 +196,7 @@ pub struct HeadOut {
         (status = 200, body = Data<HeadOut>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The newest entry does not verify (the trail was written behind Weir's back)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn audit_head(State(state): State<AppState>, caller: TenantCaller) -> Result<Json<Data<HeadOut>>, ApiError> {
     caller.require(policy::audit())?;

@@ -47,8 +47,8 @@ pub struct AuditOut {
     pub entry_hash: String,
     /// When it was recorded (UTC).
     pub created_at: DateTime<Utc>,
-    /// When retention dropped this refusal entry's body (actor, resource
-    /// and details are empty since; its hash still verifies).
+    /// When retention dropped this refusal entry's body (actor and details
+    /// are empty since; its hash still verifies).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pruned_at: Option<DateTime<Utc>>,
 }
@@ -135,7 +135,7 @@ pub async fn list_audit_logs(
 /// Entries read per query while exporting.
 const EXPORT_CHUNK: u64 = 500;
 
-const CSV_HEADER: [&str; 11] = [
+const CSV_HEADER: [&str; 12] = [
     "seq",
     "id",
     "created_at",
@@ -147,6 +147,7 @@ const CSV_HEADER: [&str; 11] = [
     "details",
     "prev_hash",
     "entry_hash",
+    "pruned_at",
 ];
 
 fn csv_row(r: &AuditRecord) -> Vec<String> {
@@ -162,6 +163,7 @@ fn csv_row(r: &AuditRecord) -> Vec<String> {
         r.details.to_string(),
         r.prev_hash.clone(),
         r.entry_hash.clone(),
+        r.pruned_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
     ]
 }
 

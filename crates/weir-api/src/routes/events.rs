@@ -250,6 +250,30 @@ pub async fn get_event(
     Ok(Json(Data::new(state.store.get_event(caller.scope(), &id).await?.into())))
 }
 
+/// The event's body exactly as received, byte for byte (viewer): it
+/// hashes to the event's `payload_sha256`. (The JSON answer of
+/// `GET …/{id}` embeds the same JSON text, without any whitespace the
+/// sender put around it.) 404 once retention removed it.
+#[utoipa::path(get, path = "/api/v1/integration/webhook-events/{id}/payload", tag = "events", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Event id")),
+    responses(
+        (status = 200, description = "The received bytes", content_type = "application/json", body = Object),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_event_payload(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Id(id): Id,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    caller.require(policy(EventAction::Read))?;
+    let event = state.store.get_event(caller.scope(), &id).await?;
+    let Some(payload) = event.payload else { return Err(ApiError::NotFound) };
+    let headers = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    Ok((headers, payload.text().into_owned()).into_response())
+}
+
 /// The answer to a replay.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayOut {

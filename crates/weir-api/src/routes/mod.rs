@@ -60,6 +60,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(receive::receive))
         .routes(routes!(events::list_events))
         .routes(routes!(events::get_event))
+        .routes(routes!(events::get_event_payload))
         .routes(routes!(events::replay_event))
         .routes(routes!(events::replay_events))
         .routes(routes!(stream::stream))

@@ -2,14 +2,14 @@
 //!
 //! An entry's hash is `HMAC-SHA256(chain key, "weir-audit-v2\n" || prev_hash
 //! || "\n" || header || "\n" || body digest)`, lowercase hex, where
-//! - `header` is the canonical JSON of the entry's tenant, id, seq, action
-//!   and time, and
-//! - `body digest` is the SHA-256 of the canonical JSON of everything else
-//!   (actor, resource type and id, connector, details).
+//! - `header` is the canonical JSON of the entry's tenant, id, seq, action,
+//!   time, resource type and id, and connector, and
+//! - `body digest` is the SHA-256 of the canonical JSON of the rest: the
+//!   actor and the details.
 //!
 //! Splitting the body off lets retention drop a refusal entry's body and
 //! keep only its digest: the chain still verifies, and the header (so the
-//! action) of a pruned entry stays covered.
+//! action, receiver and connector) of a pruned entry stays covered.
 //!
 //! A head is `(tenant, seq, hash, signed_at)` signed with Ed25519. Both keys
 //! are derived from the master key with HKDF-SHA256 and never stored; the
@@ -56,32 +56,27 @@ pub struct EntryHeader<'a> {
     pub action: &'a str,
     /// When it was appended.
     pub created_at: DateTime<Utc>,
-}
-
-/// The columns of an entry its hash covers through [`body_digest`].
-#[derive(Debug, Clone, Copy)]
-pub struct EntryBody<'a> {
-    /// Who acted.
-    pub actor: &'a str,
     /// Kind of object.
     pub resource_type: Option<&'a str>,
     /// Object id.
     pub resource_id: Option<&'a str>,
     /// Connector concerned.
     pub connector_id: Option<&'a str>,
+}
+
+/// The columns of an entry its hash covers through [`body_digest`] (what
+/// retention may drop from a refusal entry).
+#[derive(Debug, Clone, Copy)]
+pub struct EntryBody<'a> {
+    /// Who acted.
+    pub actor: &'a str,
     /// The facts.
     pub details: &'a Value,
 }
 
 /// SHA-256 (hex) of the canonical JSON of an entry's body.
 pub fn body_digest(body: &EntryBody<'_>) -> String {
-    let text = canonical_json(&json!({
-        "actor": body.actor,
-        "resource_type": body.resource_type,
-        "resource_id": body.resource_id,
-        "connector_id": body.connector_id,
-        "details": body.details,
-    }));
+    let text = canonical_json(&json!({"actor": body.actor, "details": body.details}));
     crate::hex::encode(&Sha256::digest(text.as_bytes()))
 }
 
@@ -132,6 +127,9 @@ impl AuditKey {
             "seq": header.seq,
             "action": header.action,
             "created_at": header.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "resource_type": header.resource_type,
+            "resource_id": header.resource_id,
+            "connector_id": header.connector_id,
         }));
         // HMAC accepts keys of any length: `new_from_slice` cannot fail.
         let Ok(mut m) = Hmac::<Sha256>::new_from_slice(&self.mac) else { return String::new() };
@@ -168,20 +166,23 @@ mod tests {
     use crate::audit::GENESIS_HASH;
 
     fn header(seq: i64) -> EntryHeader<'static> {
-        EntryHeader { tenant_id: "t1", id: "e1", seq, action: "x.y", created_at: DateTime::UNIX_EPOCH }
+        EntryHeader {
+            tenant_id: "t1",
+            id: "e1",
+            seq,
+            action: "x.y",
+            created_at: DateTime::UNIX_EPOCH,
+            resource_type: Some("connector"),
+            resource_id: Some("r"),
+            connector_id: None,
+        }
     }
 
     #[test]
     fn entry_hash_depends_on_key_prev_header_and_body() {
         let k = AuditKey::derive(&MasterKey::from_bytes([1; 32]));
         let other = AuditKey::derive(&MasterKey::from_bytes([2; 32]));
-        let body = body_digest(&EntryBody {
-            actor: "a",
-            resource_type: None,
-            resource_id: Some("r"),
-            connector_id: None,
-            details: &json!({"n": 1}),
-        });
+        let body = body_digest(&EntryBody { actor: "a", details: &json!({"n": 1}) });
         let h = k.entry_hash(GENESIS_HASH, &header(1), &body);
         assert_eq!(h.len(), 64);
         assert_eq!(h, k.entry_hash(GENESIS_HASH, &header(1), &body), "deterministic");
@@ -190,13 +191,9 @@ mod tests {
         assert_ne!(h, k.entry_hash(GENESIS_HASH, &header(2), &body), "covers seq");
         let renamed = EntryHeader { id: "e2", ..header(1) };
         assert_ne!(h, k.entry_hash(GENESIS_HASH, &renamed, &body), "covers the entry id");
-        let changed = body_digest(&EntryBody {
-            actor: "a",
-            resource_type: None,
-            resource_id: Some("r"),
-            connector_id: None,
-            details: &json!({"n": 2}),
-        });
+        let moved = EntryHeader { resource_id: Some("other"), ..header(1) };
+        assert_ne!(h, k.entry_hash(GENESIS_HASH, &moved, &body), "covers the resource");
+        let changed = body_digest(&EntryBody { actor: "a", details: &json!({"n": 2}) });
         assert_ne!(h, k.entry_hash(GENESIS_HASH, &header(1), &changed), "covers the body");
     }
 

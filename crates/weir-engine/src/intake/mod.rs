@@ -19,6 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use weir_core::webhook::{Headers, Inbound, event_type_of, provider_event_id, verifier_for};
 use weir_core::{EventStatus, MasterKey};
@@ -95,12 +96,15 @@ impl Intake {
                     () = tokio::time::sleep(REPEATS_FLUSH) => false,
                     () = stop.cancelled() => true,
                 };
-                let due = intake.repeats.take_due((!stopping).then(Utc::now));
-                for summary in due {
-                    if let Err(e) = intake.ingest.submit(Delivery::Rejected(summary)).await {
-                        tracing::warn!(error = %e, "could not audit repeated refusals");
-                    }
-                }
+                let due = if stopping { intake.repeats.close() } else { intake.repeats.take_due(Some(Utc::now())) };
+                // Side by side, so that they share group commits.
+                futures::stream::iter(due)
+                    .for_each_concurrent(256, |summary| async {
+                        if let Err(e) = intake.ingest.submit(Delivery::Rejected(summary)).await {
+                            tracing::warn!(error = %e, "could not audit repeated refusals");
+                        }
+                    })
+                    .await;
                 if stopping {
                     return;
                 }

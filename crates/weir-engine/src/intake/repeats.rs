@@ -52,7 +52,7 @@ impl Refused for RejectedDelivery {
             tenant_id: self.scope.tenant_id().to_owned(),
             receiver_id: self.receiver_id.clone(),
             reason: self.reason,
-            source: self.source.clone(),
+            source: self.source.as_deref().map(source_group),
         }
     }
 
@@ -97,11 +97,17 @@ pub enum Admission {
 #[derive(Debug)]
 pub struct RepeatedRefusals<R = RejectedDelivery> {
     inner: Mutex<State<R>>,
+    /// Set at shutdown: from then on every refusal is audited on its own
+    /// (nothing would write a later summary).
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl<R> Default for RepeatedRefusals<R> {
     fn default() -> Self {
-        Self { inner: Mutex::new(State { windows: HashMap::new(), finished: Vec::new() }) }
+        Self {
+            inner: Mutex::new(State { windows: HashMap::new(), finished: Vec::new() }),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 }
 
@@ -111,6 +117,19 @@ struct State<R> {
     finished: Vec<R>,
 }
 
+/// The source a refusal is grouped under: an IPv4 address as it is, an
+/// IPv6 address by its /64 (one client holds a whole /64, and could rotate
+/// through it to defeat the grouping).
+fn source_group(source: &str) -> String {
+    match source.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => source.to_owned(),
+    }
+}
+
 fn minute_of(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(60)
 }
@@ -118,6 +137,9 @@ fn minute_of(at: DateTime<Utc>) -> i64 {
 impl<R: Refused> RepeatedRefusals<R> {
     /// Decides whether `r` is audited now or counted with its group.
     pub fn admit(&self, r: &R) -> Admission {
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Admission::Audit;
+        }
         let (group, at) = (r.group(), r.received_at());
         let minute = minute_of(at);
         let mut state = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -142,6 +164,12 @@ impl<R: Refused> RepeatedRefusals<R> {
                 Admission::Audit
             }
         }
+    }
+
+    /// Stops counting (at shutdown) and takes every summary left.
+    pub fn close(&self) -> Vec<R> {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.take_due(None)
     }
 
     /// Takes the summaries of every group whose minute ended before `now`
@@ -229,6 +257,25 @@ mod tests {
         let due = r.take_due(None);
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].repeats.map(|n| n.count), Some(1));
+    }
+
+    #[test]
+    fn ipv6_sources_group_by_their_64() {
+        assert_eq!(source_group("2001:db8:1:2:aaaa::1"), source_group("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(source_group("2001:db8:1:2::1"), source_group("2001:db8:1:3::1"));
+        assert_eq!(source_group("192.0.2.7"), "192.0.2.7");
+        assert_eq!(source_group("::ffff:192.0.2.7"), "::ffff:192.0.2.7");
+    }
+
+    #[test]
+    fn once_closed_every_refusal_is_audited_on_its_own() {
+        let r = RepeatedRefusals::<R>::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+        r.admit(&refusal("a", t0));
+        assert_eq!(r.admit(&refusal("a", t0)), Admission::Counted);
+        assert_eq!(r.close().len(), 1, "the counted repeat is handed over");
+        assert_eq!(r.admit(&refusal("a", t0)), Admission::Audit, "nothing counted after shutdown");
+        assert_eq!(r.groups(), 0);
     }
 
     #[test]

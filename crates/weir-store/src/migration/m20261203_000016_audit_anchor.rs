@@ -35,10 +35,22 @@ impl MigrationTrait for Migration {
                     .add_column(ColumnDef::new(AuditLogs::PrunedAt).timestamp_with_time_zone().null())
                     .to_owned(),
             )
+            .await?;
+        // Retention's candidates: refusal entries not pruned yet, by id
+        // (time-ordered). Queried with these literals, so both engines can
+        // use the partial index.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS audit_logs_unpruned_refusals_idx ON audit_logs (id) \
+                 WHERE action = 'webhook.rejected' AND pruned_at IS NULL",
+            )
             .await
+            .map(|_| ())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.get_connection().execute_unprepared("DROP INDEX IF EXISTS audit_logs_unpruned_refusals_idx").await?;
         manager.alter_table(Table::alter().table(AuditLogs::Table).drop_column(AuditLogs::PrunedAt).to_owned()).await?;
         manager.alter_table(Table::alter().table(AuditLogs::Table).drop_column(AuditLogs::BodyDigest).to_owned()).await
     }

@@ -1,7 +1,7 @@
 //! Per-record lookups in the audit trail. A sync run audits each page it
 //! writes as one `sync.records_written` entry listing every record's key
 //! and version; `audit_record_refs` names, for each record key, the entries
-//! that list it, so `GET /audit-logs?resource_id=<entity_type>/<external_id>`
+//! that list it, so `GET /audit-logs?record=<entity_type>/<external_id>`
 //! finds them without reading the details of every entry. Entries about one
 //! record (`record.created`, …) are found by a partial index on
 //! `audit_logs (tenant_id, resource_id)` over record entries only, so other

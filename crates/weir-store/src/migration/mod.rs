@@ -5,6 +5,9 @@
 
 use sea_orm_migration::prelude::*;
 
+/// The migration that keyed the audit chain (see `Store::upgrade_audit_chain`).
+pub(crate) const AUDIT_KEYING_MIGRATION: &str = "m20261203_000016_audit_anchor";
+
 mod m20261128_000001_initial_schema;
 mod m20261128_000002_instance_settings;
 mod m20261128_000003_processing;

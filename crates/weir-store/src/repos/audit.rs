@@ -57,7 +57,7 @@ pub struct AuditRecord {
     /// When it was appended (the chain's order is `seq`, not this).
     pub created_at: DateTime<Utc>,
     /// When retention dropped its body (a refusal older than the event
-    /// retention window): actor, resource and details are empty since.
+    /// retention window): actor and details are empty since.
     pub pruned_at: Option<DateTime<Utc>>,
 }
 
@@ -87,20 +87,22 @@ pub(crate) fn expected_hash(key: &AuditKey, m: &audit_logs::Model) -> String {
         (Some(_), Some(kept)) => kept.clone(),
         _ => body_digest_of(m),
     };
-    let header =
-        EntryHeader { tenant_id: &m.tenant_id, id: &m.id, seq: m.seq, action: &m.action, created_at: m.created_at };
+    let header = EntryHeader {
+        tenant_id: &m.tenant_id,
+        id: &m.id,
+        seq: m.seq,
+        action: &m.action,
+        created_at: m.created_at,
+        resource_type: m.resource_type.as_deref(),
+        resource_id: m.resource_id.as_deref(),
+        connector_id: m.connector_id.as_deref(),
+    };
     key.entry_hash(&m.prev_hash, &header, &digest)
 }
 
 /// The digest of `m`'s body as stored.
 pub(crate) fn body_digest_of(m: &audit_logs::Model) -> String {
-    body_digest(&EntryBody {
-        actor: &m.actor,
-        resource_type: m.resource_type.as_deref(),
-        resource_id: m.resource_id.as_deref(),
-        connector_id: m.connector_id.as_deref(),
-        details: &m.details,
-    })
+    body_digest(&EntryBody { actor: &m.actor, details: &m.details })
 }
 
 /// Audit list filters.
@@ -130,24 +132,27 @@ fn filtered(scope: &TenantScope, filter: &AuditFilter) -> sea_orm::Select<audit_
         q = q.filter(audit_logs::Column::CreatedAt.lt(t));
     }
     if let Some(r) = &filter.record {
+        // One subquery of two index lookups: the page entries listing the
+        // record (`audit_record_refs`' key) and its own entries (the
+        // partial index `audit_logs_record_idx`, matched by the literal).
         use crate::entities::audit_record_refs as refs;
-        use sea_orm::sea_query::Query;
+        use sea_orm::sea_query::{Expr, Query, UnionType};
+        let t = scope.tenant_id();
+        let own = Query::select()
+            .column(audit_logs::Column::Seq)
+            .from(audit_logs::Entity)
+            .and_where(audit_logs::Column::TenantId.eq(t))
+            .and_where(Expr::cust("resource_type = 'record'"))
+            .and_where(audit_logs::Column::ResourceId.eq(r.as_str()))
+            .to_owned();
         let listing = Query::select()
             .column(refs::Column::Seq)
             .from(refs::Entity)
-            .and_where(refs::Column::TenantId.eq(scope.tenant_id()))
+            .and_where(refs::Column::TenantId.eq(t))
             .and_where(refs::Column::ResourceId.eq(r.as_str()))
+            .union(UnionType::All, own)
             .to_owned();
-        q = q.filter(
-            // `resource_type = 'record'` lets the partial index serve.
-            sea_orm::Condition::any()
-                .add(
-                    sea_orm::Condition::all()
-                        .add(audit_logs::Column::ResourceType.eq("record"))
-                        .add(audit_logs::Column::ResourceId.eq(r.as_str())),
-                )
-                .add(audit_logs::Column::Seq.in_subquery(listing)),
-        );
+        q = q.filter(audit_logs::Column::Seq.in_subquery(listing));
     }
     q
 }

@@ -98,7 +98,12 @@ impl Store {
             for m in rows {
                 let pruned = m.pruned_at.is_some();
                 let linked = m.seq == last_seq + 1 && m.prev_hash == prev;
-                let prunable = !pruned || (m.action == PRUNABLE_ACTION && m.body_digest.is_some());
+                // A pruned entry is a refusal whose body is really gone.
+                let prunable = !pruned
+                    || (m.action == PRUNABLE_ACTION
+                        && m.body_digest.is_some()
+                        && m.actor.is_empty()
+                        && m.details == serde_json::json!({}));
                 if !linked || !prunable || m.entry_hash != expected_hash(key, &m) {
                     report.first_invalid_seq = Some(m.seq.min(last_seq + 1));
                     break 'walk;
@@ -136,6 +141,10 @@ impl Store {
             .limit(1)
             .one(&self.db)
             .await?;
+        // Never sign what Weir did not write: a row added behind its back.
+        if newest.as_ref().is_some_and(|m| m.entry_hash != expected_hash(key, m)) {
+            return Err(StoreError::StateConflict("the newest audit entry does not verify; run verify"));
+        }
         let (seq, hash) = newest.map_or((0, GENESIS_HASH.to_owned()), |m| (m.seq, m.entry_hash));
         let statement = HeadStatement { tenant_id: scope.tenant_id().to_owned(), seq, hash, signed_at: now() };
         Ok(SignedHead { signature: key.sign(&statement), public_key: key.public_key(), statement })
@@ -160,6 +169,10 @@ impl Store {
                 .one(&self.db)
                 .await?;
             let Some(m) = newest else { continue };
+            if m.entry_hash != expected_hash(key, &m) {
+                tracing::error!(tenant_id = %tenant_id, seq, "the newest audit entry does not verify; its head is not signed");
+                continue;
+            }
             let statement = HeadStatement { tenant_id, seq, hash: m.entry_hash, signed_at: now() };
             heads.push(SignedHead { signature: key.sign(&statement), public_key: key.public_key(), statement });
         }
@@ -187,47 +200,41 @@ impl Store {
             .await?)
     }
 
-    /// Re-keys, once, the chains written by builds before the chain was
-    /// keyed. It runs only while no tenant's newest entry verifies under
-    /// the key (so never again once any keyed entry exists), all tenants in
-    /// one transaction, and only for chains that verify under the old
-    /// unkeyed hash; others are left as they are (and `verify` reports
-    /// them). Answers the number of chains re-keyed.
-    pub async fn upgrade_audit_chain(&self) -> Result<u64, StoreError> {
-        let key = self.audit_key()?;
-        let tenants: Vec<String> = audit_logs::Entity::find()
+    /// Re-keys the chains written by builds before the chain was keyed:
+    /// each tenant's chain that verifies under the old unkeyed hash gets
+    /// keyed hashes, one transaction per tenant; a chain that does not is
+    /// left as it is (and `verify` reports it). Runs only when this process
+    /// applied the keying migration (000016), or when `forced` by an
+    /// operator (`weir audit rekey`, to finish an upgrade that was
+    /// interrupted) — never because of what the database holds, which whoever
+    /// holds the database controls. Answers the number of chains re-keyed.
+    pub async fn upgrade_audit_chain(&self, forced: bool) -> Result<u64, StoreError> {
+        use std::sync::atomic::Ordering;
+        self.audit_key()?;
+        if !forced && !self.keying_migrated.swap(false, Ordering::SeqCst) {
+            return Ok(0);
+        }
+        let tenants: Vec<String> = crate::entities::tenants::Entity::find()
             .select_only()
-            .column(audit_logs::Column::TenantId)
-            .distinct()
+            .column(crate::entities::tenants::Column::Id)
             .into_tuple()
             .all(&self.db)
             .await?;
-        for tenant in &tenants {
-            let newest = audit_logs::Entity::find()
-                .filter(audit_logs::Column::TenantId.eq(tenant.as_str()))
-                .order_by_desc(audit_logs::Column::Seq)
-                .one(&self.db)
-                .await?;
-            if newest.is_some_and(|m| m.entry_hash == expected_hash(key, &m)) {
-                return Ok(0);
-            }
-        }
-        let txn = self.write_txn().await?;
         let mut upgraded = 0;
         for tenant in &tenants {
+            let txn = self.write_txn().await?;
             if self.rekey_tenant(&txn, tenant).await? {
                 upgraded += 1;
-            } else {
-                tracing::warn!(tenant_id = %tenant, "audit chain does not verify under the unkeyed hash; left as it is");
+                tracing::info!(tenant_id = %tenant, "audit chain re-keyed");
             }
+            txn.commit().await?;
         }
-        txn.commit().await?;
         Ok(upgraded)
     }
 
-    /// Checks `tenant`'s chain under the unkeyed hash and, if it holds,
-    /// rewrites every entry's `prev_hash` and `entry_hash` keyed (in a
-    /// savepoint, undone if a later entry does not verify).
+    /// Checks `tenant`'s chain under the unkeyed hash and, if it holds (and
+    /// is not empty), rewrites every entry's `prev_hash` and `entry_hash`
+    /// keyed (in a savepoint, undone if a later entry does not verify).
     async fn rekey_tenant(&self, txn: &sea_orm::DatabaseTransaction, tenant: &str) -> Result<bool, StoreError> {
         use sea_orm::TransactionTrait;
         let key = self.audit_key()?;
@@ -241,6 +248,9 @@ impl Store {
             for mut m in rows {
                 if m.seq != last + 1 || m.prev_hash != legacy_prev || m.entry_hash != legacy_hash(&m) {
                     savepoint.rollback().await?;
+                    if m.seq != 1 || m.entry_hash != expected_hash(key, &m) {
+                        tracing::warn!(tenant_id = %tenant, seq = m.seq, "audit chain does not verify under the unkeyed hash; left as it is");
+                    }
                     return Ok(false);
                 }
                 legacy_prev = m.entry_hash.clone();
@@ -257,7 +267,7 @@ impl Store {
             }
         }
         savepoint.commit().await?;
-        Ok(true)
+        Ok(last > 0)
     }
 
     /// Drops the body of up to `batch` refusal entries appended before
@@ -274,16 +284,29 @@ impl Store {
         batch: u64,
     ) -> Result<PruneBatch, StoreError> {
         let key = self.audit_key()?;
-        let txn = self.write_txn().await?;
+        // Candidates first, outside the write transaction (on SQLite it
+        // holds the write lock); the literals match the partial index
+        // `audit_logs_unpruned_refusals_idx`.
         let mut q = audit_logs::Entity::find()
-            .filter(audit_logs::Column::Action.eq(PRUNABLE_ACTION))
-            .filter(audit_logs::Column::PrunedAt.is_null())
+            .select_only()
+            .column(audit_logs::Column::Id)
+            .filter(Expr::cust("action = 'webhook.rejected' AND pruned_at IS NULL"))
             .filter(audit_logs::Column::CreatedAt.lt(cutoff));
         if let Some(after) = after {
             q = q.filter(audit_logs::Column::Id.gt(after));
         }
-        let rows = q.order_by_asc(audit_logs::Column::Id).limit(batch).all(&txn).await?;
-        let mut out = PruneBatch { examined: rows.len() as u64, pruned: 0, last_id: rows.last().map(|m| m.id.clone()) };
+        let ids: Vec<String> = q.order_by_asc(audit_logs::Column::Id).limit(batch).into_tuple().all(&self.db).await?;
+        let mut out = PruneBatch { examined: ids.len() as u64, pruned: 0, last_id: ids.last().cloned() };
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let txn = self.write_txn().await?;
+        let rows = audit_logs::Entity::find()
+            .filter(audit_logs::Column::Id.is_in(ids))
+            .filter(audit_logs::Column::Action.eq(PRUNABLE_ACTION))
+            .filter(audit_logs::Column::PrunedAt.is_null())
+            .all(&txn)
+            .await?;
         let at = now();
         for m in rows.into_iter().filter(|m| m.entry_hash == expected_hash(key, m)) {
             let stub = audit_logs::ActiveModel {

@@ -23,6 +23,19 @@ fn day(backend: DbBackend, col: &str) -> String {
     }
 }
 
+/// The day a refusal entry counts on: its last refusal's (`last_at`, for a
+/// grouped entry written after its minute, maybe after midnight), as the
+/// writer counted it; else the entry's own time.
+fn refusal_day(backend: DbBackend) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            "CAST((COALESCE(CAST(details->>'last_at' AS timestamptz), created_at) AT TIME ZONE 'UTC') AS DATE)"
+                .to_owned()
+        }
+        _ => "date(COALESCE(json_extract(details, '$.last_at'), created_at))".to_owned(),
+    }
+}
+
 /// A text field of the JSON `details` column, per engine.
 fn detail(backend: DbBackend, field: &str) -> String {
     match backend {
@@ -103,7 +116,7 @@ fn recount_queries(b: DbBackend) -> Vec<(Tally, String)> {
             Tally::CounterAndError(RollupCounter::WebhooksRejected),
             format!(
                 "SELECT tenant_id, connector_id, {} AS day, {} AS kind, CAST(SUM(COALESCE(CAST({} AS BIGINT), 1)) AS BIGINT) AS n FROM audit_logs WHERE action = 'webhook.rejected' AND pruned_at IS NULL GROUP BY 1, 2, 3, 4",
-                day(b, "created_at"),
+                refusal_day(b),
                 detail(b, "error_type"),
                 detail(b, "count")
             ),

@@ -109,7 +109,8 @@ fn apply_write(m: &mut rec::Model, w: &RecordWrite, at: DateTime<Utc>) -> Upsert
     if order != Ordering::Less && w.ordering_value.is_some() {
         m.ordering_value = w.ordering_value.clone();
     }
-    if m.data == w.data {
+    // By value: `jsonb` gives numbers back normalised (`1e2` as `100`).
+    if weir_core::json::same_value(&m.data, &w.data) {
         return UpsertOutcome::Unchanged;
     }
     m.data = w.data.clone();
@@ -225,7 +226,7 @@ impl Store {
             let txn = self.write_txn().await?;
             match self.upsert_records_on(&txn, &pairs).await {
                 Ok(done) => {
-                    if let Some((entry, keys)) = super::records_audit::page_entry(run, &done) {
+                    for (entry, keys) in super::records_audit::page_entries(run, &done) {
                         self.append_audit_listing(&txn, scope.tenant_id(), entry, keys).await?;
                     }
                     txn.commit().await?;

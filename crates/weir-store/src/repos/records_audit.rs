@@ -1,7 +1,7 @@
 //! The audit entry of a sync run's page: one `sync.records_written` entry
 //! per committed page that changed records, listing each (key, version,
-//! change), rather than an entry per record — a run of 100,000 records
-//! appends a thousand entries, not 100,000 (measured in BENCHMARKS.md).
+//! change), rather than an entry per record — a run of 100,000 records in
+//! pages of 100 appends a thousand entries, not 100,000.
 
 use serde_json::{Value, json};
 use weir_core::RecordAction;
@@ -21,27 +21,27 @@ fn change(outcome: UpsertOutcome) -> Option<RecordAction> {
     }
 }
 
-/// The page's entry and the record keys it lists; `None` when the page
-/// changed nothing.
-pub(crate) fn page_entry(run: &SyncHistory, done: &[(Record, UpsertOutcome)]) -> Option<(AuditEntry, Vec<String>)> {
-    let mut keys = Vec::new();
-    let mut listed = Vec::new();
-    let (mut created, mut updated, mut ignored) = (0u64, 0u64, 0u64);
-    for (r, o) in done {
-        let Some(what) = change(*o) else { continue };
-        match o {
-            UpsertOutcome::Created => created += 1,
-            UpsertOutcome::Updated => updated += 1,
-            _ => ignored += 1,
-        }
-        keys.push(format!("{}/{}", r.entity_type, r.external_id));
-        listed.push(
-            json!({"entity_type": r.entity_type, "external_id": r.external_id, "version": r.version, "change": what}),
-        );
-    }
-    if listed.is_empty() {
-        return None;
-    }
+/// Records listed by one entry at most: a partner's page can be large
+/// (up to the response cap), and an entry is read whole by `verify`, the
+/// list and the exports.
+pub(crate) const RECORDS_PER_ENTRY: usize = 500;
+
+/// The page's entries (one per [`RECORDS_PER_ENTRY`] changed records) and
+/// the record keys each lists; none when the page changed nothing.
+pub(crate) fn page_entries(run: &SyncHistory, done: &[(Record, UpsertOutcome)]) -> Vec<(AuditEntry, Vec<String>)> {
+    let changed: Vec<(&Record, RecordAction)> = done.iter().filter_map(|(r, o)| change(*o).map(|c| (r, c))).collect();
+    let parts = changed.len().div_ceil(RECORDS_PER_ENTRY);
+    changed.chunks(RECORDS_PER_ENTRY).enumerate().map(|(i, chunk)| entry(run, chunk, (i + 1, parts))).collect()
+}
+
+/// One entry listing `chunk`, part `part.0` of `part.1` of its page.
+fn entry(run: &SyncHistory, chunk: &[(&Record, RecordAction)], part: (usize, usize)) -> (AuditEntry, Vec<String>) {
+    let count = |a: RecordAction| chunk.iter().filter(|(_, c)| *c == a).count();
+    let mut keys: Vec<String> = chunk.iter().map(|(r, _)| format!("{}/{}", r.entity_type, r.external_id)).collect();
+    let listed: Vec<Value> = chunk
+        .iter()
+        .map(|(r, c)| json!({"entity_type": r.entity_type, "external_id": r.external_id, "version": r.version, "change": c}))
+        .collect();
     keys.sort();
     keys.dedup();
     let entry = AuditEntry {
@@ -52,8 +52,10 @@ pub(crate) fn page_entry(run: &SyncHistory, done: &[(Record, UpsertOutcome)]) ->
         connector_id: Some(run.connector_id.clone()),
         details: json!({
             "sync_history_id": run.id, "sync_configuration_id": run.sync_configuration_id,
-            "created": created, "updated": updated, "ignored": ignored, "records": Value::Array(listed),
+            "created": count(RecordAction::Created), "updated": count(RecordAction::Updated),
+            "ignored": count(RecordAction::IgnoredStale), "part": part.0, "parts": part.1,
+            "records": Value::Array(listed),
         }),
     };
-    Some((entry, keys))
+    (entry, keys)
 }

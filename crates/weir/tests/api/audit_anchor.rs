@@ -149,6 +149,19 @@ async fn deleting_the_newest_entries_is_detected_against_a_saved_head(b: Backend
     // The empty chain's head (seq 0, the genesis hash) always matches.
     let genesis = verify(&app, &admin, &format!("?head_seq=0&head_hash={GENESIS_HASH}")).await;
     assert_eq!(genesis["head"]["status"], json!("matches"));
+
+    // A row added behind Weir's back gets no signed head.
+    exec(
+        &db,
+        &format!(
+            "INSERT INTO audit_logs (id, tenant_id, seq, action, actor, details, prev_hash, entry_hash, created_at) \
+             SELECT 'forged', tenant_id, 4, 'connector.created', 'token:x', '{{}}', entry_hash, {}, created_at FROM audit_logs WHERE seq = 3",
+            ph(&db, 1)
+        ),
+        vec!["b".repeat(64).into()],
+    )
+    .await;
+    assert_problem(app.req(Method::GET, HEAD, Some(&admin)), StatusCode::CONFLICT).await;
 }
 
 fn urlencode(s: &str) -> String {

@@ -56,14 +56,11 @@ async fn age_audit_trail(app: &TestApp, admin: &str, days: i64) {
             seq: r["seq"].as_i64().unwrap(),
             action: r["action"].as_str().unwrap(),
             created_at: at,
-        };
-        let digest = body_digest(&EntryBody {
-            actor: r["actor"].as_str().unwrap(),
             resource_type: r["resource_type"].as_str(),
             resource_id: r["resource_id"].as_str(),
             connector_id: r["connector_id"].as_str(),
-            details: &r["details"],
-        });
+        };
+        let digest = body_digest(&EntryBody { actor: r["actor"].as_str().unwrap(), details: &r["details"] });
         let hash = key.entry_hash(&prev, &header, &digest);
         let sql = format!(
             "UPDATE audit_logs SET created_at = {}, prev_hash = {}, entry_hash = {} WHERE id = {}",
@@ -127,7 +124,8 @@ async fn refusal_bodies_follow_the_event_window_and_the_chain_still_verifies(b: 
     assert_eq!(v["data"]["pruned_entries"], json!(1));
 
     // A pruned stub cannot be turned into another action, nor can an
-    // accepted entry be made into a stub.
+    // accepted entry be made into a stub, nor a refusal's body be rewritten
+    // behind a faked prune (checked below, after this one).
     let db = Database::connect(&app.db_url).await.unwrap();
     let sql = |s: &str| Statement::from_string(db.get_database_backend(), s.to_owned());
     let received_id = received["id"].as_str().unwrap();
@@ -140,4 +138,31 @@ async fn refusal_bodies_follow_the_event_window_and_the_chain_still_verifies(b: 
     let (_, v) = app.call(Method::GET, &format!("{API}/audit-logs/verify"), Some(&s.admin), None).await;
     assert_eq!(v["data"]["valid"], json!(false), "{v}");
     assert_eq!(v["data"]["first_invalid_seq"], received["seq"]);
+
+    // Undo, then fake a prune of a *live* refusal: keep its real digest but
+    // rewrite its body (the attacker can compute the digest of the original).
+    db.execute_raw(sql(&format!(
+        "UPDATE audit_logs SET pruned_at = NULL, body_digest = NULL WHERE id = '{received_id}'"
+    )))
+    .await
+    .unwrap();
+    // (Another kind of refusal: a repeat of the first within its minute
+    // would only be counted, not written yet.)
+    let not_json = app.client.post(app.url(s.receiver_url())).header("content-type", "text/plain").body("[]");
+    assert_eq!(not_json.send().await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let fresh = find("webhook.rejected").await;
+    assert!(fresh["pruned_at"].is_null());
+    let digest = weir_core::audit::body_digest(&EntryBody {
+        actor: fresh["actor"].as_str().unwrap(),
+        details: &fresh["details"],
+    });
+    db.execute_raw(sql(&format!(
+        "UPDATE audit_logs SET pruned_at = created_at, body_digest = '{digest}', details = '{{\"source\": \"10.9.9.9\"}}' WHERE id = '{}'",
+        fresh["id"].as_str().unwrap()
+    )))
+    .await
+    .unwrap();
+    let (_, v) = app.call(Method::GET, &format!("{API}/audit-logs/verify"), Some(&s.admin), None).await;
+    assert_eq!(v["data"]["valid"], json!(false), "a faked prune hides nothing: {v}");
+    assert_eq!(v["data"]["first_invalid_seq"], fresh["seq"]);
 }

@@ -102,6 +102,7 @@ const TEMPLATES: &[(&str, Kind)] = &[
     ("/api/v1/integration/sync-histories/{id}/errors", Kind::SyncHistory),
     ("/api/v1/integration/sync-histories/{id}/export", Kind::SyncHistory),
     ("/api/v1/integration/webhook-events/{id}", Kind::WebhookEvent),
+    ("/api/v1/integration/webhook-events/{id}/payload", Kind::WebhookEvent),
     ("/api/v1/integration/webhook-events/{id}/replay", Kind::WebhookEvent),
     ("/api/v1/integration/webhook-receivers/{id}", Kind::Receiver),
     ("/api/v1/integration/webhook-receivers/{id}/rotate-secret", Kind::Receiver),

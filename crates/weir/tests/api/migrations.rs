@@ -188,17 +188,20 @@ async fn upgrading_rekeys_an_unkeyed_audit_chain_once(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let Some((url, _guard)) = fresh_database(b, &dir).await else { return };
     let db = Database::connect(&url).await.unwrap();
-    Migrator::up(&db, Some(12)).await.unwrap();
+    // Every migration before 000016 (the 12th).
+    Migrator::up(&db, Some(11)).await.unwrap();
     let now = days_ago(0);
     for t in ["t1", "t2"] {
         exec(&db, &format!("INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES ('{t}', '{t}', '{t}', '{now}', '{now}')")).await;
     }
     let at = Utc::now();
     let stamp = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    for (tenant, broken) in [("t1", false), ("t2", true)] {
+    // The unkeyed chain of a tenant, as an older build (or a forger) writes it.
+    let legacy_rows = |tenant: &str, broken: bool, forged: bool| {
         let mut prev = GENESIS_HASH.to_owned();
+        let mut rows = Vec::new();
         for seq in 1..=3i64 {
-            let details = json!({"seq": seq});
+            let details = if forged { json!({"seq": seq, "forged": true}) } else { json!({"seq": seq}) };
             let content = canonical_json(&json!({
                 "tenant_id": tenant, "seq": seq, "action": "connector.created", "actor": "system",
                 "resource_type": "connector", "resource_id": format!("c{seq}"), "connector_id": null,
@@ -208,16 +211,22 @@ async fn upgrading_rekeys_an_unkeyed_audit_chain_once(b: Backend) {
             if broken && seq == 2 {
                 hash = "f".repeat(64);
             }
+            rows.push((seq, details, prev.clone(), hash.clone()));
+            prev = hash;
+        }
+        rows
+    };
+    let when = at.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string();
+    for (tenant, broken) in [("t1", false), ("t2", true)] {
+        for (seq, details, prev, hash) in legacy_rows(tenant, broken, false) {
             exec(
                 &db,
                 &format!(
                     "INSERT INTO audit_logs (id, tenant_id, seq, action, actor, resource_type, resource_id, details, prev_hash, entry_hash, created_at) \
-                     VALUES ('{tenant}-{seq}', '{tenant}', {seq}, 'connector.created', 'system', 'connector', 'c{seq}', '{details}', '{prev}', '{hash}', '{}')",
-                    at.format("%Y-%m-%d %H:%M:%S%.6f+00:00")
+                     VALUES ('{tenant}-{seq}', '{tenant}', {seq}, 'connector.created', 'system', 'connector', 'c{seq}', '{details}', '{prev}', '{hash}', '{when}')"
                 ),
             )
             .await;
-            prev = hash;
         }
     }
     db.close().await.ok();
@@ -231,9 +240,26 @@ async fn upgrading_rekeys_an_unkeyed_audit_chain_once(b: Backend) {
     let cap = weir_store::SystemScope::local_operator();
     let (t1, t2) = (store.tenant_scope(&cap, "t1").await.unwrap(), store.tenant_scope(&cap, "t2").await.unwrap());
     assert_eq!(store.verify_audit_chain(&t1, None).await.unwrap().outcome(), Err(1), "unkeyed until the upgrade");
-    assert_eq!(store.upgrade_audit_chain().await.unwrap(), 1, "only the chain that verified is re-keyed");
+    assert_eq!(store.upgrade_audit_chain(false).await.unwrap(), 1, "only the chain that verified is re-keyed");
     assert_eq!(store.verify_audit_chain(&t1, None).await.unwrap().outcome(), Ok(3));
     assert_eq!(store.verify_audit_chain(&t2, None).await.unwrap().outcome(), Err(1), "the broken chain stays broken");
-    assert_eq!(store.upgrade_audit_chain().await.unwrap(), 0, "once keyed, never again");
+    assert_eq!(store.upgrade_audit_chain(false).await.unwrap(), 0, "once keyed, never again");
     assert_eq!(store.verify_audit_chain(&t1, None).await.unwrap().outcome(), Ok(3));
+
+    // A forger with the database rewrites t1's whole chain under the old
+    // unkeyed hash: the next starts (migrations already applied) do not
+    // re-key it, so verify says so.
+    let db = Database::connect(&url).await.unwrap();
+    for (seq, details, prev, hash) in legacy_rows("t1", false, true) {
+        exec(&db, &format!("UPDATE audit_logs SET details = '{details}', prev_hash = '{prev}', entry_hash = '{hash}' WHERE id = 't1-{seq}'")).await;
+    }
+    db.close().await.ok();
+    let restarted =
+        weir_store::Store::connect(&weir_store::DatabaseUrl::parse(&url).unwrap(), &weir_store::DbOptions::default())
+            .await
+            .unwrap()
+            .with_audit_key(weir_core::audit::AuditKey::derive(&weir_core::MasterKey::from_bytes([9; 32])));
+    restarted.migrate().await.unwrap();
+    assert_eq!(restarted.upgrade_audit_chain(false).await.unwrap(), 0, "not re-keyed on a later start");
+    assert_eq!(restarted.verify_audit_chain(&t1, None).await.unwrap().outcome(), Err(1), "the forgery is found");
 }

@@ -29,7 +29,9 @@ async fn payloads_are_kept_and_shown_as_received(b: Backend) {
     let body = format!(
         "{{\"type\": \"customer.created\",\n  \"zeta\": 1, \"alpha\": {{\"b\": 2, \"a\": 1}},\n  \"note\": \"first\", \"note\": \"second\",\n  \"data\": {{\"id\": {BIG}, \"email\": \"big@x.com\", \"amount\": 0.1, \"precise\": 1.000000000000000000001}}\n}}"
     );
-    let (status, answer) = deliver_bytes(&app, &s, "msg_big", body.clone().into_bytes()).await;
+    // As `curl -d @file` sends it: with a trailing newline.
+    let sent = format!("{body}\n");
+    let (status, answer) = deliver_bytes(&app, &s, "msg_big", sent.clone().into_bytes()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     let id = answer["data"]["event_id"].as_str().unwrap().to_owned();
 
@@ -38,9 +40,15 @@ async fn payloads_are_kept_and_shown_as_received(b: Backend) {
     let text = res.text().await.unwrap();
     assert!(text.contains(&format!("\"payload\":{body}")), "the payload is not the received bytes: {text}");
     let event: Value = serde_json::from_str(&text).unwrap();
-    let sha = weir_core::hex::encode(&Sha256::digest(body.as_bytes()));
+    // The stored bytes themselves, newline included, hash to the audited SHA-256.
+    let res = app.req(Method::GET, &format!("{API}/webhook-events/{id}/payload"), Some(&s.admin)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let stored = res.bytes().await.unwrap();
+    assert_eq!(stored.as_ref(), sent.as_bytes(), "byte for byte");
+    let sha = weir_core::hex::encode(&Sha256::digest(&stored));
     assert_eq!(event["data"]["payload_sha256"], json!(sha), "the stored bytes hash to the audited SHA-256");
-    assert_eq!(event["data"]["payload_size"], json!(body.len()));
+    assert_eq!(event["data"]["payload_size"], json!(sent.len()));
     let (_, audit) =
         app.call(Method::GET, &format!("{API}/audit-logs?action=webhook.received"), Some(&s.admin), None).await;
     assert_eq!(audit["data"][0]["details"]["sha256"], json!(sha));

@@ -13,7 +13,7 @@ use crate::backend_tests;
 use crate::helpers::{Backend, TestApp, assert_problem};
 use crate::syncs::{connector, execute, finished, pull, tenant};
 
-backend_tests!(sync_record_writes_are_audited_and_queryable_per_record);
+backend_tests!(sync_record_writes_are_audited_and_queryable_per_record, a_large_page_is_listed_500_records_per_entry);
 
 const AUDIT: &str = "/api/v1/integration/audit-logs";
 
@@ -87,4 +87,35 @@ async fn sync_record_writes_are_audited_and_queryable_per_record(b: Backend) {
     .await;
     let (_, verify) = app.call(Method::GET, &format!("{AUDIT}/verify"), Some(&t.admin), None).await;
     assert_eq!(verify["data"]["valid"], true, "{verify}");
+}
+
+/// A page of 1,200 changed records is three entries (500, 500, 200), each
+/// naming its part, and each record is found in exactly one of them.
+async fn a_large_page_is_listed_500_records_per_entry(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, crate::syncs::settings()).await else { return };
+    let api = MockServer::start().await;
+    let t = tenant(&app, "acme").await;
+    let c = connector(&app, &t, "crm", &api.uri()).await;
+    let people: Vec<Value> = (1..=1200).map(|i| json!({"id": i, "email": format!("p{i}@x.com")})).collect();
+    Mock::given(method("GET"))
+        .and(path("/people"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(Value::Array(people)))
+        .mount(&api)
+        .await;
+    let cfg = pull(&app, &t, &c, "people", json!({"path": "/people"})).await;
+    let run = execute(&app, &t.operator, &cfg).await;
+    assert_eq!(finished(&app, &t.viewer, &run).await["records_created"], 1200);
+    let mut written = entries(&app, &t.admin, "action=sync.records_written").await;
+    written.reverse();
+    let sizes: Vec<(usize, u64, u64)> = written
+        .iter()
+        .map(|e| {
+            let d = &e["details"];
+            (d["records"].as_array().unwrap().len(), d["part"].as_u64().unwrap(), d["parts"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(sizes, [(500, 1, 3), (500, 2, 3), (200, 3, 3)]);
+    for id in [1, 777, 1200] {
+        assert_eq!(entries(&app, &t.admin, &format!("record=customer/{id}")).await.len(), 1, "record {id}");
+    }
 }
