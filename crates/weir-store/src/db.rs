@@ -274,6 +274,13 @@ impl Store {
         self
     }
 
+    /// Whether this process applied the migration that keyed the audit
+    /// chain and has not re-keyed the old chain yet
+    /// ([`Store::upgrade_audit_chain`]).
+    pub fn audit_keying_pending(&self) -> bool {
+        self.keying_migrated.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The audit key, or [`StoreError::AuditKeyMissing`].
     pub(crate) fn audit_key(&self) -> Result<&weir_core::audit::AuditKey, StoreError> {
         self.audit_key.as_deref().ok_or(StoreError::AuditKeyMissing)

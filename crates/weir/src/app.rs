@@ -55,6 +55,12 @@ pub async fn open_store(config: &Config) -> Result<Store, StartupError> {
         .await
         .map_err(|source| StartupError::Database { url: url.clone(), source })?;
     store.migrate().await.map_err(|source| StartupError::Database { url, source })?;
+    // The start (or command) that keys the audit chain re-keys the old one
+    // now, whichever command it is: later ones never will.
+    if store.audit_keying_pending() {
+        let key = resolve_master_key(&store, config).await?;
+        keyed_store(store.clone(), &key).await?;
+    }
     Ok(store)
 }
 
