@@ -257,7 +257,7 @@ pub async fn get_event(
 #[utoipa::path(get, path = "/api/v1/integration/webhook-events/{id}/payload", tag = "events", security(("bearer" = [])),
     params(("id" = String, Path, description = "Event id")),
     responses(
-        (status = 200, description = "The received bytes", content_type = "application/json", body = Object),
+        (status = 200, description = "The received bytes: any JSON text, exactly as it came", content_type = "application/json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
