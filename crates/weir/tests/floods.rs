@@ -98,16 +98,7 @@ async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
 
 async fn a_flood_of_refusals_is_audited_in_bounded_rows_and_memory(backend: helpers::Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (db_url, _guard) = match backend {
-        helpers::Backend::Sqlite => (format!("sqlite://{}/weir.db", dir.path().display()), None),
-        helpers::Backend::Postgres => {
-            if helpers::skip_postgres() {
-                return;
-            }
-            let (url, guard) = helpers::create_pg_database().await;
-            (url, Some(guard))
-        }
-    };
+    let Some((db_url, _guard)) = helpers::fresh_database(backend, dir.path()).await else { return };
     let system = "weir_flood_test_system_token_0123456789";
     let (mut child, base) = serve(dir.path(), &db_url, system).await;
     let url = receiver(&base, system).await;

@@ -69,16 +69,7 @@ async fn old_database(db_url: &str) {
 
 async fn migrate_rekeys_and_the_server_verifies(backend: helpers::Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (db_url, _guard) = match backend {
-        helpers::Backend::Sqlite => (format!("sqlite://{}/weir.db?mode=rwc", dir.path().display()), None),
-        helpers::Backend::Postgres => {
-            if helpers::skip_postgres() {
-                return;
-            }
-            let (url, guard) = helpers::create_pg_database().await;
-            (url, Some(guard))
-        }
-    };
+    let Some((db_url, _guard)) = helpers::fresh_database(backend, dir.path()).await else { return };
     old_database(&db_url).await;
     let migrated = weir(dir.path(), &db_url).arg("migrate").output().await.unwrap();
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));

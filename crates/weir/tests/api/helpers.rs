@@ -67,6 +67,22 @@ pub async fn create_pg_database() -> (String, PgGuard) {
     (url.to_string(), PgGuard { name })
 }
 
+/// A fresh database of `backend` for a test that starts the binary itself:
+/// an SQLite file in `dir`, or a PostgreSQL database dropped with the
+/// guard; `None` when PostgreSQL tests are skipped.
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<(String, Option<PgGuard>)> {
+    Some(match backend {
+        Backend::Sqlite => (format!("sqlite://{}/weir.db?mode=rwc", dir.display()), None),
+        Backend::Postgres => {
+            if skip_postgres() {
+                return None;
+            }
+            let (url, guard) = create_pg_database().await;
+            (url, Some(guard))
+        }
+    })
+}
+
 /// True (after saying so loudly) when PostgreSQL tests are to be skipped.
 pub fn skip_postgres() -> bool {
     let skip = std::env::var("WEIR_TEST_SKIP_POSTGRES").as_deref() == Ok("1");

@@ -13,7 +13,7 @@ use weir_store::migration::Migrator;
 use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome};
 
 use crate::backend_tests;
-use crate::helpers::{Backend, create_pg_database, skip_postgres};
+use crate::helpers::{Backend, fresh_database};
 
 backend_tests!(
     upgrading_keeps_events_and_their_provider_keys,
@@ -35,25 +35,12 @@ fn days_ago(n: u64) -> String {
     at.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
 }
 
-/// A fresh database of `b` (dropped with the guard); `None` when PostgreSQL is skipped.
-async fn fresh_database(b: Backend, dir: &tempfile::TempDir) -> Option<(String, Option<impl Drop>)> {
-    Some(match b {
-        Backend::Sqlite => (format!("sqlite://{}/weir.db?mode=rwc", dir.path().display()), None),
-        Backend::Postgres => {
-            if skip_postgres() {
-                return None;
-            }
-            let (url, guard) = create_pg_database().await;
-            (url, Some(guard))
-        }
-    })
-}
 
 /// Migration 000010: tokens minted before it get the root of their issuing
 /// chain as their principal, so the approval rule holds for old tokens too.
 async fn upgrading_gives_each_token_the_root_of_its_chain(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let Some((url, _guard)) = fresh_database(b, &dir).await else { return };
+    let Some((url, _guard)) = fresh_database(b, dir.path()).await else { return };
     let db = Database::connect(&url).await.unwrap();
     Migrator::up(&db, Some(9)).await.unwrap();
     let now = days_ago(0);
@@ -85,7 +72,7 @@ async fn upgrading_gives_each_token_the_root_of_its_chain(b: Backend) {
 
 async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let Some((url, _guard)) = fresh_database(b, &dir).await else { return };
+    let Some((url, _guard)) = fresh_database(b, dir.path()).await else { return };
     // The schema before partitioning, with a tenant, connector, receiver and three events.
     let db = Database::connect(&url).await.unwrap();
     Migrator::up(&db, Some(7)).await.unwrap();
@@ -186,7 +173,7 @@ async fn upgrading_keeps_events_and_their_provider_keys(b: Backend) {
 async fn upgrading_rekeys_an_unkeyed_audit_chain_once(b: Backend) {
     use weir_core::audit::{GENESIS_HASH, canonical_json, legacy_chain_hash};
     let dir = tempfile::tempdir().unwrap();
-    let Some((url, _guard)) = fresh_database(b, &dir).await else { return };
+    let Some((url, _guard)) = fresh_database(b, dir.path()).await else { return };
     let db = Database::connect(&url).await.unwrap();
     // Every migration before 000016 (the 12th).
     Migrator::up(&db, Some(11)).await.unwrap();
