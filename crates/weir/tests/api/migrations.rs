@@ -35,7 +35,6 @@ fn days_ago(n: u64) -> String {
     at.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
 }
 
-
 /// Migration 000010: tokens minted before it get the root of their issuing
 /// chain as their principal, so the approval rule holds for old tokens too.
 async fn upgrading_gives_each_token_the_root_of_its_chain(b: Backend) {
