@@ -12,6 +12,8 @@
 # Needs: cargo build --release -p weir; wrk (installed from Debian if missing).
 set -euo pipefail
 DB=${1:-postgres}; SECS=${2:-20}
+# The PostgreSQL server (a loopback one; e.g. a profiling instance on another port).
+PG=${WEIR_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/target/release/weir
 PORT=18095
@@ -24,8 +26,8 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 export WEIR_LOG=warn WEIR_SYSTEM_TOKEN=$SYSTEM WEIR_DATA_DIR=$WORK/data WEIR_RATE_LIMIT_PER_MINUTE=0
 case "$DB" in
   postgres)
-    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS weir_ingest WITH (FORCE)" -c "CREATE DATABASE weir_ingest" >/dev/null 2>&1
-    export WEIR_DATABASE_URL=postgres://postgres@127.0.0.1:5432/weir_ingest ;;
+    psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS weir_ingest WITH (FORCE)" -c "CREATE DATABASE weir_ingest" >/dev/null 2>&1
+    export WEIR_DATABASE_URL=$PG/weir_ingest ;;
   sqlite) unset WEIR_DATABASE_URL || true ;;
   *) echo "usage: $0 [postgres|sqlite] [seconds]" >&2; exit 2 ;;
 esac
@@ -65,10 +67,39 @@ function done(summary, latency, requests)
     latency:percentile(99) / 1000, latency.max / 1000, summary.errors.status))
 end
 LUA
-wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$BASE$URL" > "$WORK/wrk.out"
+# CPU over the run, in clock ticks: the server, every postgres process, and wrk (bash's `time`).
+ticks() { awk -v pid="$SERVER" '$1 == pid {w += $14 + $15} $2 == "(postgres)" {p += $14 + $15} END {print w + 0, p + 0}' /proc/[0-9]*/stat 2>/dev/null; }
+read -r W0 P0 < <(ticks)
+TIMEFORMAT='%U %S'
+{ time wrk -t2 -c"${WEIR_BENCH_CONNECTIONS:-64}" -d"${SECS}s" --latency -s "$WORK/post.lua" "$BASE$URL" > "$WORK/wrk.out"; } 2> "$WORK/wrk.time"
+read -r W1 P1 < <(ticks)
+HZ=$(getconf CLK_TCK)
+CPU=$(python3 -c "
+u, s = map(float, open('$WORK/wrk.time').read().split()[-2:])
+pct = lambda t: round(100 * t / $SECS)
+print(f'CPU (% of one core): weir {pct(($W1 - $W0) / $HZ)}, postgres {pct(($P1 - $P0) / $HZ)}, wrk {pct(u + s)}')")
 read -r _ ACKED REQUESTS P50 P99 MAX NON2XX < <(grep '^RESULT' "$WORK/wrk.out")
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$SERVER/status)
 STORED=$(api GET "/api/v1/integration/webhook-events?per_page=1" "$ADMIN" | python3 -c "import json,sys; print(json.load(sys.stdin)['meta']['total'])")
+# Where the time went: the writer's commits, and how far processing kept up.
+curl -sf "$BASE/metrics" > "$WORK/metrics" || true
+WRITER=$(python3 - "$WORK/metrics" <<'PY'
+import re, sys
+m = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line or line.startswith('#'): continue
+    k, _, v = line.rpartition(' ')
+    m[k] = float(v)
+get = lambda k: sum(v for key, v in m.items() if key.split('{')[0] == k)
+commits = get('weir_ingest_batch_size_count') or 1
+done = sum(v for k, v in m.items() if k.startswith('weir_event_attempts_total') and 'completed' in k)
+print(f"writer: {int(commits)} commits, mean batch {get('weir_ingest_batch_size_sum') / commits:.1f}, "
+      f"mean commit {1000 * get('weir_ingest_commit_seconds_sum') / commits:.2f} ms; events processed meanwhile {int(done)}")
+PY
+)
 RATE=$(python3 -c "print(round($ACKED / $SECS))")
+echo "$WRITER"
+echo "$CPU"
 echo "ingest $DB ${SECS}s wrk -t2 -c64 1 KB bearer: accepted/s $RATE; p50 ${P50} ms p99 ${P99} ms max ${MAX} ms;" \
   "non-2xx $NON2XX; peak RSS $((RSS / 1024)) MB; stored $STORED vs acknowledged $ACKED (in flight at stop: $((STORED - ACKED)))"

@@ -97,7 +97,14 @@ impl Ingest {
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wake: Arc<Notify>, live: LiveBus) {
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
+    // Held while deliveries keep queueing, so that on SQLite the workers'
+    // transactions wait for a lull (bounded) instead of slipping in between
+    // every two batches.
+    let mut intent = None;
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
+        if intent.is_none() {
+            intent = store.prompt_intent();
+        }
         let (batch, replies): (Vec<Delivery>, Vec<_>) = jobs.drain(..).map(|j| (j.delivery, j.reply)).unzip();
         metrics::histogram!("weir_ingest_batch_size").record(batch.len() as f64);
         let started = std::time::Instant::now();
@@ -152,6 +159,9 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize, wak
                 // Give a struggling database a moment before the next batch.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+        }
+        if rx.is_empty() {
+            intent = None;
         }
     }
 }

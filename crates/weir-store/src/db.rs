@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::error::StoreError;
 use crate::migration::Migrator;
+use crate::turns::{PromptIntent, Turn, WriteTurns, WriteTxn};
 
 /// The two supported engines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +174,9 @@ pub struct Store {
     /// Set when this process applied the migration that keyed the audit
     /// chain: only then may `upgrade_audit_chain` re-key an unkeyed trail.
     pub(crate) keying_migrated: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// SQLite: this process's queue for the database's one write lock
+    /// ([`crate::turns`]); `None` on PostgreSQL.
+    write_turns: Option<std::sync::Arc<WriteTurns>>,
 }
 
 /// What [`Store::with_health_listener`] installs.
@@ -217,21 +221,31 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(busy)
         });
-        // Plan every statement for its parameters and the table as it is
-        // now. sqlx prepares statements once per connection, and
-        // PostgreSQL's cached generic plan from the first executions — made
-        // while a table was still tiny (no statistics yet, or no autovacuum)
-        // — is a sequential scan that it then keeps using as the table grows:
-        // measured 5 ms per record lookup at 10,000 records instead of 0.1 ms.
-        co.map_sqlx_postgres_opts(move |o| {
-            let o = o.options([("plan_cache_mode", "force_custom_plan")]);
-            match &password {
-                Some(p) => o.password(p),
-                None => o,
-            }
+        // PostgreSQL's plan cache is left at its default: a prepared
+        // statement gets a generic plan once that costs no more than the
+        // custom ones. Forcing a custom plan for every statement (as Weir
+        // once did) re-planned even the foreign-key checks of every
+        // inserted row — 5.5 s of 24 s of database time in a 15 s ingest
+        // run (issue 18, BENCHMARKS.md). What generic plans need is kept:
+        // the statuses a partial index is defined by are written as
+        // literals in the queries that use them (a parameter cannot prove
+        // an index predicate), and `analyze_if_stale` keeps statistics
+        // fresh; an ANALYZE invalidates the cached plans of its table, so
+        // a plan made while a table was tiny does not outlive its growth.
+        co.map_sqlx_postgres_opts(move |o| match &password {
+            Some(p) => o.password(p),
+            None => o,
         });
         let db = Database::connect(co).await.map_err(StoreError::from)?;
-        Ok(Self { db, backend: url.backend(), on_health: None, audit_key: None, keying_migrated: Default::default() })
+        let write_turns = (url.backend() == Backend::Sqlite).then(Default::default);
+        Ok(Self {
+            db,
+            backend: url.backend(),
+            on_health: None,
+            audit_key: None,
+            keying_migrated: Default::default(),
+            write_turns,
+        })
     }
 
     /// Applies every pending migration. On PostgreSQL an advisory lock makes
@@ -337,12 +351,37 @@ impl Store {
         Ok(analysed)
     }
 
-    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the
-    /// write lock is taken up front, so a transaction that reads before it
-    /// writes (e.g. the audit chain's last hash) waits its turn instead of
-    /// failing with a stale snapshot.
-    pub(crate) async fn write_txn(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+    /// Starts a prompt write transaction (someone waits for its answer).
+    /// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up
+    /// front, so a transaction that reads before it writes (e.g. the audit
+    /// chain's last hash) waits its turn instead of failing with a stale
+    /// snapshot — and the turn is first taken in this process's queue
+    /// ([`crate::turns`]).
+    pub(crate) async fn write_txn(&self) -> Result<WriteTxn, StoreError> {
+        self.write_txn_for(Turn::Prompt).await
+    }
+
+    /// Starts a write transaction for work the queue absorbs (processing,
+    /// sync pages, retention): on SQLite it lets waiting prompt writers go
+    /// first, for a bounded time.
+    pub(crate) async fn background_write_txn(&self) -> Result<WriteTxn, StoreError> {
+        self.write_txn_for(Turn::Background).await
+    }
+
+    /// On SQLite, counts the caller as a prompt writer until the answer is
+    /// dropped, so background writers stand aside meanwhile (bounded: see
+    /// [`crate::turns`]). The ingest writer holds one while deliveries
+    /// queue for it. `None` on PostgreSQL.
+    pub fn prompt_intent(&self) -> Option<PromptIntent> {
+        self.write_turns.as_ref().map(WriteTurns::intent)
+    }
+
+    async fn write_txn_for(&self, turn: Turn) -> Result<WriteTxn, StoreError> {
         use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let guard = match &self.write_turns {
+            Some(turns) => Some(turns.take(turn).await),
+            None => None,
+        };
         let opts = match self.backend {
             Backend::Sqlite => TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -350,7 +389,8 @@ impl Store {
             },
             Backend::Postgres => TransactionOptions::default(),
         };
-        Ok(self.db.begin_with_options(opts).await?)
+        let txn = self.db.begin_with_options(opts).await?;
+        Ok(WriteTxn { txn, _turn: guard })
     }
 
     /// Which engine this store runs on.

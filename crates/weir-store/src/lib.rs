@@ -20,6 +20,7 @@ pub mod live_relay;
 pub mod migration;
 pub mod repos;
 pub mod scope;
+mod turns;
 
 pub use db::{Backend, DatabaseUrl, DbOptions, InvalidDatabaseUrl, Store};
 pub use error::{Conflict, StoreError};
@@ -46,3 +47,4 @@ pub use repos::sync_runs::{
 pub use repos::tenants::{NewTenant, Tenant};
 pub use repos::tokens::{ApiToken, IssuedToken, Issuer, NewToken};
 pub use scope::{Principal, SystemScope, TenantScope};
+pub use turns::PromptIntent;

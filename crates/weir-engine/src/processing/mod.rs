@@ -41,6 +41,13 @@ pub struct ProcessorOptions {
     /// How often an idle worker looks for due events (it is also woken by
     /// every ingest commit).
     pub poll_interval: Duration,
+    /// After a claim smaller than `batch_size`, how long a worker lets
+    /// events accumulate before it claims again. Without it, every ingest
+    /// commit woke every worker for a handful of events: at 2,000/s the
+    /// workers ran 7 transactions for each of ingest's, each taking the
+    /// tenant's audit lock and the day's rollup row, and ingest waited
+    /// behind them (issue 18). Adds at most this much processing lag.
+    pub coalesce: Duration,
     /// Concurrent destination deliveries per worker.
     pub delivery_concurrency: usize,
     /// Backoff between attempts and how many an event gets.
@@ -58,6 +65,8 @@ impl ProcessorOptions {
     pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
     /// Idle poll unless configured (`WEIR_WORKER_POLL_MS`).
     pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+    /// Coalescing window unless configured (`WEIR_WORKER_COALESCE_MS`).
+    pub const DEFAULT_COALESCE: Duration = Duration::from_millis(50);
 }
 
 impl Default for ProcessorOptions {
@@ -67,6 +76,7 @@ impl Default for ProcessorOptions {
             batch_size: Self::DEFAULT_BATCH_SIZE,
             lease: Self::DEFAULT_LEASE,
             poll_interval: Self::DEFAULT_POLL_INTERVAL,
+            coalesce: Self::DEFAULT_COALESCE,
             delivery_concurrency: 16,
             retry: RetryPolicy::default(),
             live: crate::LiveBus::new(),
@@ -183,6 +193,12 @@ impl Processor {
             match self.claim_and_process(&owner, self.expired_scan_due()).await {
                 Ok(r) if r.claimed > 0 => {
                     backoff = Duration::from_millis(100);
+                    if (r.claimed as u64) < self.inner.options.batch_size && !self.inner.options.coalesce.is_zero() {
+                        tokio::select! {
+                            () = tokio::time::sleep(self.inner.options.coalesce) => {}
+                            () = stop.cancelled() => {}
+                        }
+                    }
                     continue;
                 }
                 Ok(_) => {

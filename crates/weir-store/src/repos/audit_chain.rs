@@ -300,7 +300,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(out);
         }
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         let rows = audit_logs::Entity::find()
             .filter(audit_logs::Column::Id.is_in(ids))
             .filter(audit_logs::Column::Action.eq(PRUNABLE_ACTION))

@@ -129,7 +129,10 @@ async fn first_statuses<C: ConnectionTrait>(
     Ok(rows.into_iter().collect())
 }
 
-/// The day's rollup counters and receivers' `last_received_at`.
+/// The day's rollup counters. Written last before the commit (after the
+/// audit entries), like every writer of rollups does: a day's row is shared
+/// by ingest, the workers and sync runs, so its lock must be held briefly
+/// and always taken after the tenant's audit lock (one order, no deadlock).
 async fn write_counters<C: ConnectionTrait>(txn: &C, plan: &IngestPlan) -> Result<(), StoreError> {
     let mut days = DayCounters::default();
     for ((tenant, connector, day, column), n) in &plan.days {
@@ -140,7 +143,11 @@ async fn write_counters<C: ConnectionTrait>(txn: &C, plan: &IngestPlan) -> Resul
         errors.add(tenant, connector, *day, error_type, *n);
     }
     days.write(txn).await?;
-    errors.write(txn).await?;
+    errors.write(txn).await
+}
+
+/// Receivers' `last_received_at`.
+async fn write_last_received<C: ConnectionTrait>(txn: &C, plan: &IngestPlan) -> Result<(), StoreError> {
     for (receiver, at) in &plan.last_received {
         wr::Entity::update_many()
             .col_expr(wr::Column::LastReceivedAt, Expr::value(*at))
@@ -186,14 +193,15 @@ impl Store {
         &self,
         txn: &C,
         batch: &[Delivery],
-        plan: IngestPlan,
+        mut plan: IngestPlan,
     ) -> Result<Vec<DeliveryOutcome>, StoreError> {
         insert_fresh(txn, batch, &plan).await?;
         let statuses = first_statuses(txn, &plan).await?;
-        write_counters(txn, &plan).await?;
+        write_last_received(txn, &plan).await?;
         // Last before the commit: on PostgreSQL appending locks the tenant's
-        // row, and the lock should be held as briefly as possible.
-        for (tenant, entries) in plan.audits {
+        // row (and the counters the day's rollup row), and those locks
+        // should be held as briefly as possible.
+        for (tenant, entries) in std::mem::take(&mut plan.audits) {
             let entries = entries
                 .into_iter()
                 .map(|e| AuditEntry {
@@ -207,6 +215,7 @@ impl Store {
                 .collect();
             self.append_audits(txn, &tenant, entries).await?;
         }
+        write_counters(txn, &plan).await?;
         Ok(batch
             .iter()
             .zip(plan.verdicts)

@@ -223,7 +223,7 @@ impl Store {
         let pairs: Vec<(&TenantScope, RecordWrite)> = writes.into_iter().map(|w| (scope, w)).collect();
         let mut retried = false;
         loop {
-            let txn = self.write_txn().await?;
+            let txn = self.background_write_txn().await?;
             match self.upsert_records_on(&txn, &pairs).await {
                 Ok(done) => {
                     for (entry, keys) in super::records_audit::page_entries(run, &done) {

@@ -16,7 +16,7 @@ impl Store {
     /// events received before `cutoff`, oldest first; answers how many.
     /// Events still pending or being processed are never deleted.
     pub async fn purge_events_before(&self, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, StoreError> {
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         let doomed: Vec<(String, String, Option<String>)> = we::Entity::find()
             .select_only()
             .columns([we::Column::Id, we::Column::ReceiverId, we::Column::ProviderEventId])
@@ -73,7 +73,7 @@ impl Store {
             crate::Backend::Sqlite => DbBackend::Sqlite,
         };
         let limit = i64::try_from(batch).unwrap_or(i64::MAX);
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         let done = txn.execute_raw(Statement::from_sql_and_values(backend, sql, [cutoff.into(), limit.into()])).await?;
         txn.commit().await?;
         Ok(done.rows_affected())

@@ -205,6 +205,7 @@ impl Values {
             batch_size: self.worker_batch,
             lease: Duration::from_secs(self.lease_secs),
             poll_interval: Duration::from_millis(self.worker_poll_ms),
+            coalesce: Duration::from_millis(self.worker_coalesce_ms),
             retry: RetryPolicy {
                 backoff: self.retry_backoff,
                 max_attempts: self.max_attempts,

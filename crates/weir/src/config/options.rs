@@ -83,6 +83,9 @@ settings! {
     max_attempts: u32 = RetryPolicy::DEFAULT_MAX_ATTEMPTS, "WEIR_MAX_ATTEMPTS", range(1, 100);
     /// idle workers look for due retries this often (new events wake them at once)
     worker_poll_ms: u64 = millis(ProcessorOptions::DEFAULT_POLL_INTERVAL), "WEIR_WORKER_POLL_MS", range(1, 60_000);
+    /// after claiming less than a full batch, a worker waits this long for more events before claiming again
+    /// (fewer, larger processing transactions under load; adds at most this much lag); `0` = claim at once
+    worker_coalesce_ms: u64 = millis(ProcessorOptions::DEFAULT_COALESCE), "WEIR_WORKER_COALESCE_MS", range(0, 10_000);
     /// sync runs at once in this instance; `0` = run no syncs here — see [docs/syncs.md](docs/syncs.md)
     sync_concurrency: usize = SyncOptions::DEFAULT_CONCURRENCY, "WEIR_SYNC_CONCURRENCY", range(0, 1024);
     /// sync runs at once per connector

@@ -13,7 +13,11 @@ use weir_store::{AcceptedDelivery, Delivery, DeliveryOutcome, RejectedDelivery, 
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
 
-backend_tests!(a_mixed_batch_commits_events_audits_and_rollups, a_batch_of_refusals_only_audits);
+backend_tests!(
+    a_mixed_batch_commits_events_audits_and_rollups,
+    a_batch_of_refusals_only_audits,
+    writers_in_one_process_take_turns_instead_of_failing_busy
+);
 
 pub(crate) fn intake_only() -> weir::config::Settings {
     weir::config::Settings { workers: Some("0".into()), ..weir::config::Settings::default() }
@@ -161,4 +165,51 @@ async fn a_batch_of_refusals_only_audits(b: Backend) {
     assert_eq!(seen, vec![(json!("rate_limited"), json!(429)), (json!("schema_invalid"), json!(422))]);
     assert!(s.store.receiver_by_key(&s.key).await.unwrap().unwrap().receiver.last_received_at.is_none());
     s.store.close().await;
+}
+
+/// Issue 18: ingest commits and workers' claims from one process queue for
+/// the write lock rather than racing inside SQLite's busy handler. With a
+/// 1 ms busy timeout, racing writers fail with "database is locked"; queued
+/// ones all commit. (On PostgreSQL the same concurrency must hold as well.)
+async fn writers_in_one_process_take_turns_instead_of_failing_busy(b: Backend) {
+    let Some(mut app) = TestApp::spawn_with(b, intake_only()).await else { return };
+    let s = setup(&app).await;
+    // Only this test's store writes from here on.
+    app.shut_down().await;
+    let url = weir_store::DatabaseUrl::parse(&app.db_url).unwrap();
+    let opts = weir_store::DbOptions { sqlite_busy_timeout: std::time::Duration::from_millis(1), ..Default::default() };
+    let store = weir_store::Store::connect(&url, &opts).await.unwrap().with_audit_key(app.audit_key());
+    let (tasks, batches, per_batch) = (6, 15, 4);
+    let mut writers = tokio::task::JoinSet::new();
+    for t in 0..tasks {
+        let (store, deliveries) =
+            (store.clone(), (0..batches * per_batch).map(|i| s.accepted(&format!("e{t}-{i}"), None)));
+        let deliveries: Vec<Delivery> = deliveries.collect();
+        writers.spawn(async move {
+            for batch in deliveries.chunks(per_batch) {
+                store.ingest_batch(batch).await?;
+            }
+            Ok::<_, weir_store::StoreError>(0)
+        });
+    }
+    for w in 0..2 {
+        let store = store.clone();
+        writers.spawn(async move {
+            let mut claimed = 0;
+            for _ in 0..30 {
+                claimed += store.claim_events(&format!("w{w}"), 8, std::time::Duration::from_secs(60)).await?.len();
+                store.release_claims(&format!("w{w}")).await?;
+            }
+            Ok(claimed)
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap().expect("every write transaction commits");
+    }
+    let db = Database::connect(&app.db_url).await.unwrap();
+    let stored = number(&db, "SELECT COUNT(*) AS n FROM webhook_events").await;
+    assert_eq!(stored, (tasks * batches * per_batch) as i64);
+    assert_eq!(number(&db, "SELECT COUNT(*) AS n FROM webhook_events WHERE processing_status <> 'pending'").await, 0);
+    db.close().await.ok();
+    store.close().await;
 }

@@ -76,7 +76,8 @@ impl Store {
                 Query::select()
                     .columns([we::Column::Id, we::Column::ReceivedAt])
                     .from(we::Entity)
-                    .and_where(we::Column::ProcessingStatus.eq(status))
+                    // A literal, so that a generic plan can use the partial index.
+                    .and_where(Expr::cust(format!("processing_status = '{status}'")))
                     .and_where(op(column, at))
                     .order_by(column, sea_orm::Order::Asc)
                     .limit(limit)
@@ -88,7 +89,7 @@ impl Store {
         if expired {
             selects.push(candidates(EventStatus::Processing, we::Column::LeaseExpiresAt, |c, at| c.lt(at)));
         }
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         let backend = txn.get_database_backend();
         let mut ids = Vec::new();
         let mut days = HashSet::new();
@@ -162,14 +163,15 @@ impl Store {
     /// the work). Answers each work item's record effects (empty for those).
     /// What to write is decided by [`decide::decide`]; this only persists
     /// it, locking in one order: the held events, the records in key order,
-    /// retries and failures, then completions, counters and audits.
+    /// retries and failures, then completions, connector activity, audits and
+    /// the day's counters.
     #[instrument(skip_all, fields(events = works.len()))]
     pub async fn process_events(
         &self,
         owner: &str,
         mut works: Vec<EventWork<'_>>,
     ) -> Result<Vec<Vec<RecordEffect>>, StoreError> {
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         let at = now();
         let arrivals: HashSet<DateTime<Utc>> = works.iter().map(|w| w.event.received_at).collect();
         let held = held_events(&txn, owner, &works, &arrivals).await?;
@@ -184,13 +186,15 @@ impl Store {
         for chunk in decided.completed.chunks(64) {
             complete_events(&txn, chunk, &arrivals, at).await?;
         }
-        decided.days.write(&txn).await?;
-        decided.errors.write(&txn).await?;
         let health_changes = decided.activity.write(&txn, at).await?;
-        // Last: on PostgreSQL appending locks the tenant row; hold it briefly.
+        // Last: on PostgreSQL appending locks the tenant row, and the
+        // counters the day's rollup rows (in that order, as every writer
+        // takes them); hold them briefly.
         for (tenant, (_, entries)) in decided.audits {
             self.append_audits(&txn, &tenant, entries).await?;
         }
+        decided.days.write(&txn).await?;
+        decided.errors.write(&txn).await?;
         txn.commit().await?;
         self.announce_health(&health_changes);
         Ok(decided.effects)

@@ -168,7 +168,7 @@ impl Store {
                 created_at: Set(at),
             })
             .collect();
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         let mut models = models.into_iter().peekable();
         while models.peek().is_some() {
             let chunk: Vec<_> = models.by_ref().take(64).collect();

@@ -54,7 +54,7 @@ impl Store {
         busy_connectors: &[String],
     ) -> Result<Vec<ClaimedRun>, StoreError> {
         let at = now();
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         sh::Entity::update_many()
             .col_expr(sh::Column::Status, Expr::value(RunStatus::Failed))
             .col_expr(sh::Column::ErrorType, Expr::value(SyncErrorType::WorkerLost.as_str()))
@@ -102,7 +102,7 @@ impl Store {
     /// its counters reset: the next runner starts it over (record writes
     /// are idempotent).
     pub async fn requeue_sync_run(&self, run: &ClaimedRun, owner: &str) -> Result<(), StoreError> {
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         sh::Entity::update_many()
             .col_expr(sh::Column::Status, Expr::value(RunStatus::Queued))
             .col_expr(sh::Column::StartedAt, Expr::value(Option::<DateTime<Utc>>::None))
@@ -192,7 +192,7 @@ impl Store {
     #[instrument(skip_all)]
     pub async fn finish_sync_run(&self, run: &ClaimedRun, owner: &str, end: RunEnd) -> Result<SyncHistory, StoreError> {
         let at = now();
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         let m = sh::Entity::find_by_id(run.history.id.clone()).one(&txn).await?.ok_or(StoreError::NotFound)?;
         if m.lease_owner.as_deref() != Some(owner) || m.status != RunStatus::Running {
             return Err(StoreError::StateConflict("the run is no longer held by this runner"));
@@ -224,7 +224,7 @@ impl Store {
         config.exec(&txn).await?;
         let tenant = run.scope.tenant_id();
         let record_errors = record_errors(&txn, &m.id).await?;
-        let health_changes = tally(&end, record_errors).write(&txn, tenant, &m.connector_id, at).await?;
+        let (health_changes, counters) = tally(&end, record_errors).write_activity(&txn, &m.connector_id, at).await?;
         let entry = AuditEntry {
             action: "sync.finished",
             actor: format!("sync_configuration:{}", m.sync_configuration_id),
@@ -239,6 +239,7 @@ impl Store {
             }),
         };
         self.append_audits(&txn, tenant, vec![entry]).await?;
+        counters.write(&txn, tenant, &m.connector_id, at).await?;
         txn.commit().await?;
         self.announce_health(&health_changes);
         Ok(m.into())
@@ -246,7 +247,7 @@ impl Store {
 
     /// Audits a run's start (called by the runner once it holds the run).
     pub async fn audit_sync_started(&self, run: &ClaimedRun) -> Result<(), StoreError> {
-        let txn = self.write_txn().await?;
+        let txn = self.background_write_txn().await?;
         let entry = AuditEntry {
             action: "sync.started",
             actor: format!("sync_configuration:{}", run.history.sync_configuration_id),

@@ -15,7 +15,8 @@ use crate::repos::connector_health::{Activity, HealthChange};
 use crate::repos::rollups::{DayCounters, ErrorCounters};
 
 /// A run's additions, decided from the [`RunEnd`] and its per-record error
-/// counts alone, then written by [`RunTally::write`].
+/// counts alone, then written by [`RunTally::write_activity`] and
+/// [`Counters::write`].
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct RunTally {
     /// `daily_rollups` counters to add.
@@ -58,15 +59,40 @@ pub(super) fn tally(end: &RunEnd, record_errors: Vec<(String, i64)>) -> RunTally
 }
 
 impl RunTally {
-    /// Adds the counters to `connector`'s row of `at`'s day and records the
-    /// health activity; answers the connectors whose health changed.
+    /// Records the health activity on `connector`; answers the connectors
+    /// whose health changed. Then the caller audits, and last writes the
+    /// counters ([`Counters::write`]): the lock order every writer keeps
+    /// (connector, tenant, the day's rollup row).
+    pub(super) async fn write_activity<C: sea_orm::ConnectionTrait>(
+        self,
+        conn: &C,
+        connector: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(Vec<HealthChange>, Counters), StoreError> {
+        let mut activity = Activity::default();
+        if let Some(failing) = self.failing {
+            activity.add(connector, failing);
+        }
+        let changes = activity.write(conn, at).await?;
+        Ok((changes, Counters { counters: self.counters, errors: self.errors }))
+    }
+}
+
+/// A run's rollup counters, written last before the commit.
+pub(super) struct Counters {
+    counters: Vec<(RollupCounter, i64)>,
+    errors: Vec<(String, i64)>,
+}
+
+impl Counters {
+    /// Adds the counters to `connector`'s row of `at`'s day.
     pub(super) async fn write<C: sea_orm::ConnectionTrait>(
         self,
         conn: &C,
         tenant: &str,
         connector: &str,
         at: DateTime<Utc>,
-    ) -> Result<Vec<HealthChange>, StoreError> {
+    ) -> Result<(), StoreError> {
         let day = at.date_naive();
         let mut days = DayCounters::default();
         for (counter, n) in self.counters {
@@ -77,12 +103,7 @@ impl RunTally {
         for (t, n) in self.errors {
             errors.add(tenant, connector, day, &t, n);
         }
-        errors.write(conn).await?;
-        let mut activity = Activity::default();
-        if let Some(failing) = self.failing {
-            activity.add(connector, failing);
-        }
-        activity.write(conn, at).await
+        errors.write(conn).await
     }
 }
 
