@@ -8,6 +8,8 @@ if [ "$DB" = pg ]; then
   psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS weir_sync WITH (FORCE)" -c "CREATE DATABASE weir_sync" >/dev/null 2>&1
   export WEIR_DATABASE_URL=postgres://postgres@127.0.0.1:5432/weir_sync
   [ -n "$PG_LOG_MS" ] && psql -h 127.0.0.1 -U postgres -qc "ALTER DATABASE weir_sync SET log_min_duration_statement = $PG_LOG_MS"
+  # e.g. PG_PLAN_CACHE_MODE=force_custom_plan, to compare with the default plan cache (issue 18)
+  [ -n "$PG_PLAN_CACHE_MODE" ] && psql -h 127.0.0.1 -U postgres -qc "ALTER DATABASE weir_sync SET plan_cache_mode = $PG_PLAN_CACHE_MODE"
 else
   rm -rf /tmp/sync-sqlite; mkdir -p /tmp/sync-sqlite; export WEIR_DATA_DIR=/tmp/sync-sqlite
 fi

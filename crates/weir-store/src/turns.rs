@@ -164,3 +164,60 @@ impl std::ops::Deref for WriteTxn {
         &self.txn
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `take` finished by now (polls it once, on paused time).
+    async fn taken(task: &tokio::task::JoinHandle<HeldTurn>) -> bool {
+        tokio::task::yield_now().await;
+        task.is_finished()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_writer_waits_while_a_prompt_one_is_announced_but_not_forever() {
+        let turns = Arc::new(WriteTurns::default());
+        let intent = turns.intent();
+        let t = turns.clone();
+        let background = tokio::spawn(async move { t.take(Turn::Background).await });
+        tokio::time::sleep(MAX_DEFERRAL / 2).await;
+        assert!(!taken(&background).await, "stands aside while a prompt writer is announced");
+        tokio::time::sleep(MAX_DEFERRAL).await;
+        assert!(taken(&background).await, "but for at most MAX_DEFERRAL");
+        drop(intent);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_writer_goes_as_soon_as_the_prompt_one_is_done() {
+        let turns = Arc::new(WriteTurns::default());
+        let prompt = turns.take(Turn::Prompt).await;
+        let t = turns.clone();
+        let background = tokio::spawn(async move { t.take(Turn::Background).await });
+        tokio::time::sleep(MAX_DEFERRAL / 10).await;
+        assert!(!taken(&background).await, "the lock is held");
+        drop(prompt);
+        assert!(taken(&background).await, "released: no need to wait out the deferral");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn prompt_writers_take_turns_in_arrival_order() {
+        let turns = Arc::new(WriteTurns::default());
+        let first = turns.take(Turn::Prompt).await;
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut waiting = Vec::new();
+        for n in 0..3 {
+            let (t, order) = (turns.clone(), order.clone());
+            waiting.push(tokio::spawn(async move {
+                let _turn = t.take(Turn::Prompt).await;
+                order.lock().map(|mut o| o.push(n)).ok();
+            }));
+            tokio::task::yield_now().await;
+        }
+        drop(first);
+        for w in waiting {
+            w.await.ok();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2]);
+    }
+}

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use weir_api::{HttpLimits, Services};
 use weir_core::{MasterKey, PlainToken};
-use weir_engine::{Engine, EngineOptions, IngestOptions, OutboundPolicy};
+use weir_engine::{Engine, EngineOptions, OutboundPolicy};
 use weir_store::{MasterKeyCheck, Store, StoreError};
 
 use crate::config::Config;
@@ -214,9 +214,9 @@ fn engine_options(config: &Config, master_key: MasterKey) -> EngineOptions {
             proxy: config.outbound_proxy.clone(),
             max_response_bytes: config.max_response_bytes,
         },
-        // One writer on both backends: two on PostgreSQL measured slower (their
-        // audit appends for one tenant take turns on its row lock anyway).
-        ingest: IngestOptions::default(),
+        // One writer unless configured: two on PostgreSQL measured slower for
+        // one tenant (its audit appends take turns on its row lock anyway).
+        ingest: config.ingest,
         // A role without workers or syncs has them at zero already.
         processing: config.processing.clone(),
         sync: config.sync.clone(),

@@ -159,6 +159,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Pool settings.
     pub db: DbOptions,
+    /// The group-commit ingest writer.
+    pub ingest: weir_engine::IngestOptions,
     /// Worker pool and retry settings.
     pub processing: ProcessorOptions,
     /// Sync runs: pool limits, scheduler, page retries.
@@ -247,6 +249,7 @@ impl Values {
                 sqlite_sync_full: self.sqlite_synchronous == SqliteSync::Full,
                 ..DbOptions::default()
             },
+            ingest: weir_engine::IngestOptions { writers: self.ingest_writers, ..Default::default() },
             processing,
             sync,
             sessions: weir_api::SessionSettings {
