@@ -18,7 +18,8 @@
 //! So a burst of deliveries is acknowledged at ingest's own rate and
 //! processing catches up after it (the events are durable either way), yet
 //! processing is never starved: it gets a turn at least every
-//! `MAX_DEFERRAL`.
+//! `MAX_DEFERRAL`. Background writers defer one at a time, so under a
+//! burst an ingest commit waits behind at most one of them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,6 +44,10 @@ pub(crate) const MAX_DEFERRAL: Duration = Duration::from_millis(100);
 #[derive(Default)]
 pub(crate) struct WriteTurns {
     lock: Arc<Mutex<()>>,
+    /// Background writers defer one at a time: each waits its own
+    /// deferral after the previous one's turn, so they do not pile up
+    /// behind the lock together when their deferrals run out at once.
+    background: Arc<Mutex<()>>,
     /// Prompt writers waiting for or holding the lock, plus announced ones
     /// ([`PromptIntent`]).
     prompt: AtomicUsize,
@@ -68,10 +73,12 @@ impl std::fmt::Debug for PromptIntent {
     }
 }
 
-/// A held turn: the lock, and for a prompt writer its place in the count.
+/// A held turn: the lock, and for a prompt writer its place in the count
+/// (for a background one, its place among background writers).
 pub(crate) struct HeldTurn {
     _lock: OwnedMutexGuard<()>,
     _intent: Option<PromptIntent>,
+    _background: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTurns {
@@ -87,9 +94,10 @@ impl WriteTurns {
         match turn {
             Turn::Prompt => {
                 let intent = self.intent();
-                HeldTurn { _lock: self.lock.clone().lock_owned().await, _intent: Some(intent) }
+                HeldTurn { _lock: self.lock.clone().lock_owned().await, _intent: Some(intent), _background: None }
             }
             Turn::Background => {
+                let background = self.background.clone().lock_owned().await;
                 let deadline = tokio::time::Instant::now() + MAX_DEFERRAL;
                 loop {
                     let left = self.prompt_left.notified();
@@ -102,7 +110,7 @@ impl WriteTurns {
                         break;
                     }
                 }
-                HeldTurn { _lock: self.lock.clone().lock_owned().await, _intent: None }
+                HeldTurn { _lock: self.lock.clone().lock_owned().await, _intent: None, _background: Some(background) }
             }
         }
     }
