@@ -264,10 +264,11 @@ impl Store {
             prev_hash = model.entry_hash.clone();
             models.push(audit_logs::ActiveModel::from(model));
         }
-        // At most 64 entries (~32 KB) per statement: see `ingest::MAX_STATEMENT_BYTES`.
+        // Rows per statement as for events: see `ingest::statement_limits`.
+        let (_, max_rows) = super::ingest::statement_limits(conn.get_database_backend());
         let mut models = models.into_iter().peekable();
         while models.peek().is_some() {
-            let chunk: Vec<_> = models.by_ref().take(64).collect();
+            let chunk: Vec<_> = models.by_ref().take(max_rows).collect();
             audit_logs::Entity::insert_many(chunk).exec_without_returning(conn).await?;
         }
         Ok(seq)
