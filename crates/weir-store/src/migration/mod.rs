@@ -22,6 +22,7 @@ mod m20261202_000015_audit_resource_id;
 mod m20261203_000016_audit_anchor;
 mod m20261203_000017_audit_record_refs;
 mod m20261203_000018_payload_raw;
+mod m20261203_000019_unsampled_columns;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_audit_anchor::Migration),
             Box::new(m20261203_000017_audit_record_refs::Migration),
             Box::new(m20261203_000018_payload_raw::Migration),
+            Box::new(m20261203_000019_unsampled_columns::Migration),
         ]
     }
 

@@ -157,14 +157,30 @@ async fn write_counters<C: ConnectionTrait>(txn: &C, plan: &IngestPlan) -> Resul
     errors.write(txn).await
 }
 
-/// Receivers' `last_received_at`.
+/// Receivers' `last_received_at`, moved forward only. On PostgreSQL a
+/// receiver row another transaction is writing is skipped (`SKIP LOCKED`):
+/// a second ingest writer would otherwise wait on it until the first one
+/// commits, which made concurrent writers run one at a time (BENCHMARKS.md,
+/// issue 18). The skipped value is a moment older than the one that
+/// transaction writes, and the next batch writes it anyway.
 async fn write_last_received<C: ConnectionTrait>(txn: &C, plan: &IngestPlan) -> Result<(), StoreError> {
+    let backend = txn.get_database_backend();
     for (receiver, at) in &plan.last_received {
-        wr::Entity::update_many()
+        let mut update = wr::Entity::update_many()
             .col_expr(wr::Column::LastReceivedAt, Expr::value(*at))
             .filter(wr::Column::Id.eq(receiver.as_str()))
-            .exec(txn)
-            .await?;
+            .filter(
+                sea_orm::Condition::any()
+                    .add(wr::Column::LastReceivedAt.is_null())
+                    .add(wr::Column::LastReceivedAt.lt(*at)),
+            );
+        if backend == sea_orm::DbBackend::Postgres {
+            update = update.filter(Expr::cust_with_values(
+                "webhook_receivers.id IN (SELECT id FROM webhook_receivers WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED)",
+                [receiver.as_str()],
+            ));
+        }
+        update.exec(txn).await?;
     }
     Ok(())
 }

@@ -16,7 +16,8 @@ use crate::helpers::{Backend, TestApp};
 backend_tests!(
     a_mixed_batch_commits_events_audits_and_rollups,
     a_batch_of_refusals_only_audits,
-    writers_in_one_process_take_turns_instead_of_failing_busy
+    writers_in_one_process_take_turns_instead_of_failing_busy,
+    last_received_at_only_moves_forward_and_never_holds_up_a_batch
 );
 
 pub(crate) fn intake_only() -> weir::config::Settings {
@@ -212,4 +213,44 @@ async fn writers_in_one_process_take_turns_instead_of_failing_busy(b: Backend) {
     assert_eq!(number(&db, "SELECT COUNT(*) AS n FROM webhook_events WHERE processing_status <> 'pending'").await, 0);
     db.close().await.ok();
     store.close().await;
+}
+
+/// A receiver's `last_received_at` moves forward only, and on PostgreSQL a
+/// batch does not wait for another transaction that holds the receiver's
+/// row (it skips the update; two ingest writers used to run one at a time
+/// on it). The 10 s bound only turns a hang into a failure.
+async fn last_received_at_only_moves_forward_and_never_holds_up_a_batch(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, intake_only()).await else { return };
+    let s = setup(&app).await;
+    let last = || async { s.store.receiver_by_key(&s.key).await.unwrap().unwrap().receiver.last_received_at };
+    let newer = s.accepted("e-new", None);
+    let Delivery::Accepted(mut older) = s.accepted("e-old", None) else { unreachable!() };
+    older.received_at -= chrono::Duration::hours(1);
+    s.store.ingest_batch(&[newer.clone()]).await.unwrap();
+    let seen = last().await.expect("set by the first batch");
+    s.store.ingest_batch(&[Delivery::Accepted(older)]).await.unwrap();
+    assert_eq!(last().await, Some(seen), "an older arrival does not move it back");
+
+    if b == Backend::Postgres {
+        use sea_orm::TransactionTrait;
+        let db = Database::connect(&app.db_url).await.unwrap();
+        // As another writer's UPDATE of the row holds it.
+        let holder = db.begin().await.unwrap();
+        holder
+            .execute_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT id FROM webhook_receivers WHERE id = '{}' FOR NO KEY UPDATE", s.receiver_id),
+            ))
+            .await
+            .unwrap();
+        let batch = [s.accepted("e-while-held", None)];
+        let done = tokio::time::timeout(std::time::Duration::from_secs(10), s.store.ingest_batch(&batch)).await;
+        assert_eq!(done.expect("the batch does not wait for the row").unwrap().len(), 1);
+        holder.rollback().await.unwrap();
+        assert_eq!(last().await, Some(seen), "skipped while held");
+        s.store.ingest_batch(&[s.accepted("e-after", None)]).await.unwrap();
+        assert!(last().await > Some(seen), "the next batch moves it on");
+        db.close().await.ok();
+    }
+    s.store.close().await;
 }
