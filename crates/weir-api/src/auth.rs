@@ -134,6 +134,31 @@ impl FromRequestParts<AppState> for Credential {
     }
 }
 
+/// Principals (`user:<id>`) whose access ended in this process, for open
+/// live streams to close at once; streams on other instances close at
+/// their next credential check (`WEIR_STREAM_RECHECK_SECS`).
+#[derive(Clone)]
+pub struct Revocations(tokio::sync::broadcast::Sender<String>);
+
+impl Default for Revocations {
+    fn default() -> Self {
+        Self(tokio::sync::broadcast::channel(64).0)
+    }
+}
+
+impl Revocations {
+    /// Announces that `principal` may no longer act.
+    pub fn revoke(&self, principal: &str) {
+        // No receiver (no open stream) is fine.
+        let _ = self.0.send(principal.to_owned());
+    }
+
+    /// Hears every later announcement.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.0.subscribe()
+    }
+}
+
 /// A caller holding the system token.
 #[derive(Debug, Clone)]
 pub struct SystemCaller(pub SystemScope);

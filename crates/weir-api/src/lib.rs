@@ -55,11 +55,25 @@ pub struct SessionSettings {
     pub secure_cookie: bool,
     /// How often a live stream re-checks the credential it was opened with.
     pub stream_recheck: Duration,
+    /// How long an invitation link works.
+    pub invite_ttl: Duration,
+}
+
+impl SessionSettings {
+    /// [`SessionSettings::invite_ttl`] as a `chrono` duration (capped at 10 years).
+    pub fn invite_ttl(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.invite_ttl).unwrap_or(chrono::Duration::days(3650))
+    }
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self { ttl: Duration::from_secs(12 * 3600), secure_cookie: false, stream_recheck: Duration::from_secs(15) }
+        Self {
+            ttl: Duration::from_secs(12 * 3600),
+            secure_cookie: false,
+            stream_recheck: Duration::from_secs(15),
+            invite_ttl: Duration::from_secs(72 * 3600),
+        }
     }
 }
 
@@ -97,6 +111,8 @@ pub struct AppState {
     pub openapi_json: Arc<String>,
     /// The Prometheus recorder's handle.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Principals whose access ended in this process (their streams close).
+    pub revocations: auth::Revocations,
 }
 
 impl std::ops::Deref for AppState {
@@ -127,5 +143,10 @@ pub fn ops_router(services: Services, limits: &HttpLimits) -> Router {
 }
 
 fn state(services: Services, openapi_json: String) -> AppState {
-    AppState { services, openapi_json: Arc::new(openapi_json), metrics: metrics::install() }
+    AppState {
+        services,
+        openapi_json: Arc::new(openapi_json),
+        metrics: metrics::install(),
+        revocations: auth::Revocations::default(),
+    }
 }

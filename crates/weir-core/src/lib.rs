@@ -26,6 +26,7 @@ pub mod state;
 pub mod sync;
 pub mod tenant;
 pub mod token;
+pub mod user;
 pub mod validation;
 pub mod webhook;
 
@@ -38,7 +39,7 @@ pub use role::Role;
 pub use seal::{MasterKey, SealError};
 pub use state::{
     AttemptOutcome, ChangeStatus, EventErrorType, EventStatus, LiveKind, PlanOutcome, RecordAction, RollupCounter,
-    RunStatus, SyncErrorType,
+    RunStatus, SyncErrorType, TokenKind, UserStatus,
 };
 pub use sync::{Direction, Trigger};
 pub use tenant::{TenantName, TenantSlug};

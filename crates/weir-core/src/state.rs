@@ -39,6 +39,30 @@ impl EventStatus {
 }
 
 string_enum!(
+    /// Where a user account is: invited (the link not yet used), active, or
+    /// deactivated (every session and token of theirs ended; kept for the
+    /// audit trail's names).
+    UserStatus {
+        /// Invited; signs in only after accepting the invitation.
+        Invited = "invited",
+        /// May sign in.
+        Active = "active",
+        /// May not sign in; their tokens and sessions are revoked.
+        Deactivated = "deactivated",
+    }
+);
+
+string_enum!(
+    /// What an API token row is for.
+    TokenKind {
+        /// Issued through the API or CLI, listed and revocable.
+        Api = "api",
+        /// Stands behind one signed-in user's session (not listed; ends with it).
+        Session = "session",
+    }
+);
+
+string_enum!(
     /// Where a sync run is: queued, running, then one of the four ends.
     RunStatus {
         /// Waiting for a runner.

@@ -25,6 +25,8 @@ pub enum Conflict {
     SyncAlreadyActive,
     /// A field mapping of this tenant already has this name.
     FieldMappingNameTaken,
+    /// A user of this tenant already has this email (case-insensitively).
+    UserEmailTaken,
 }
 
 impl Conflict {
@@ -38,6 +40,7 @@ impl Conflict {
             Conflict::RecordExists => "a record with this external id already exists",
             Conflict::SyncAlreadyActive => "a run of this sync configuration is already active",
             Conflict::FieldMappingNameTaken => "a field mapping with this name already exists",
+            Conflict::UserEmailTaken => "a user with this email already exists",
         }
     }
 
@@ -47,6 +50,7 @@ impl Conflict {
             Conflict::TenantSlugTaken => Some("slug"),
             Conflict::ConnectorCodeTaken => Some("code"),
             Conflict::FieldMappingNameTaken => Some("name"),
+            Conflict::UserEmailTaken => Some("email"),
             _ => None,
         }
     }
@@ -96,6 +100,11 @@ pub const CONSTRAINTS: &[ConstraintRule] = &[
         name: "field_mappings_tenant_name_key",
         sqlite_columns: "field_mappings.tenant_id, field_mappings.name",
         conflict: Conflict::FieldMappingNameTaken,
+    },
+    ConstraintRule {
+        name: "users_email_idx",
+        sqlite_columns: "users.tenant_id, users.email_key",
+        conflict: Conflict::UserEmailTaken,
     },
 ];
 

@@ -45,6 +45,8 @@ pub use repos::sync_runs::{
     ClaimedRun, NewSyncError, RunCounts, RunEnd, SyncError, SyncHistory, SyncHistoryFilter, SyncStatus,
 };
 pub use repos::tenants::{NewTenant, Tenant};
+pub use repos::sign_in::{SignInCandidate, SignInKeys};
 pub use repos::tokens::{ApiToken, IssuedToken, Issuer, NewToken};
-pub use scope::{Principal, SystemScope, TenantScope};
+pub use repos::users::{Invitation, NewUser, User, UserPatch};
+pub use scope::{Principal, SystemScope, TenantScope, UserRef, user_principal};
 pub use turns::PromptIntent;

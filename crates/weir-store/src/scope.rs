@@ -47,20 +47,56 @@ impl SystemScope {
 pub struct Principal {
     /// The tenant they act in.
     pub scope: TenantScope,
-    /// Their token's role.
+    /// What they may do: their token's role, capped by its owner's current
+    /// role when the owner is a user.
     pub role: Role,
-    /// Their token's id (for audit and self-revocation).
+    /// Their token's id (for audit and self-revocation); a signed-in
+    /// user's session acts through a token of kind `session`.
     pub token_id: String,
-    /// Who issued their token: `system`, `cli` or another token's id.
+    /// Who issued their token: `system`, `cli`, `user:<id>` or another
+    /// token's id.
     pub issued_by: Option<String>,
-    /// Whose token it is: the root of its issuing chain. Tokens minted by
-    /// tokens share their issuer's principal, so a chain is one person.
+    /// Whose token it is: `user:<id>` for a user's, else the root of its
+    /// issuing chain. Tokens minted by tokens share their issuer's
+    /// principal, so a chain is one person. "Another person" compares this.
     pub principal_id: String,
+    /// The person, when the principal is a user.
+    pub user: Option<UserRef>,
+    /// Whether this is a signed-in user's session (not an API token).
+    pub via_session: bool,
+}
+
+/// A user as other records name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRef {
+    /// Row id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Email as entered.
+    pub email: String,
+}
+
+impl UserRef {
+    /// `Ann Lee <ann@acme.example>`.
+    pub fn label(&self) -> String {
+        format!("{} <{}>", self.name, self.email)
+    }
+}
+
+/// The `principal_id` of a user's tokens.
+pub fn user_principal(user_id: &str) -> String {
+    format!("user:{user_id}")
 }
 
 impl Principal {
-    /// How the audit trail names this caller: `token:<id>`.
+    /// How the audit trail names this caller: `user:<id>` for a signed-in
+    /// user's session, else `token:<id>` (a user's own API token is named
+    /// by the token; its owner is found through it).
     pub fn actor(&self) -> String {
-        format!("token:{}", self.token_id)
+        match (&self.user, self.via_session) {
+            (Some(u), true) => user_principal(&u.id),
+            _ => format!("token:{}", self.token_id),
+        }
     }
 }

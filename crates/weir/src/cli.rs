@@ -1,4 +1,4 @@
-//! The command line: `weir serve | demo | migrate | tenant create | token create`.
+//! The command line: `weir serve | demo | migrate | tenant create | token create | user create`.
 //! Every option of [`Settings`] is accepted by every command, as a flag or
 //! a `WEIR_*` variable.
 
@@ -58,6 +58,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage users.
+    User {
+        /// User command.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Maintain the dashboard's day rollups.
     Rollups {
         /// Rollups command.
@@ -109,6 +115,30 @@ pub enum TenantCommand {
         /// Display name.
         #[arg(long)]
         name: String,
+        /// Every server option (flag, `WEIR_*` variable or config file).
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+/// `weir user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Invite a user to a tenant (e.g. its first admin); prints the user and
+    /// the single-use invitation link as JSON.
+    Create {
+        /// The tenant's slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// Their email.
+        #[arg(long)]
+        email: String,
+        /// Their display name (default: the email's local part).
+        #[arg(long)]
+        name: Option<String>,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "admin")]
+        role: String,
         /// Every server option (flag, `WEIR_*` variable or config file).
         #[command(flatten)]
         settings: Settings,

@@ -5,10 +5,11 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use weir::app::{open_store, run, shutdown_signal};
-use weir::cli::{AuditCommand, Cli, Command, RollupsCommand, TenantCommand, TokenCommand};
+use weir::cli::{AuditCommand, Cli, Command, RollupsCommand, TenantCommand, TokenCommand, UserCommand};
 use weir::config::{Config, Settings, unknown_env_vars};
 use weir_core::{ApiTokenName, Role, TenantName, TenantSlug};
-use weir_store::{Issuer, NewTenant, NewToken, StoreError, SystemScope};
+use weir_core::user::{Email, UserName};
+use weir_store::{Issuer, NewTenant, NewToken, NewUser, Store, StoreError, SystemScope, Tenant};
 
 /// mimalloc: under webhook load the system allocator's locking and
 /// consolidation showed as a fifth of the server's CPU profile.
@@ -93,14 +94,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let Ok(role) = role.parse::<Role>() else { bail!("--role must be viewer, operator or admin") };
             let store = open_store(&config).await?;
             let cap = SystemScope::local_operator();
-            let found = match store.get_tenant_by_slug(&cap, &tenant).await {
-                Err(StoreError::NotFound) => store.get_tenant(&cap, &tenant).await,
-                other => other,
-            };
-            let tenant = match found {
-                Err(StoreError::NotFound) => bail!("no tenant with slug or id {tenant:?}"),
-                other => other?,
-            };
+            let tenant = find_tenant(&store, &tenant).await?;
             let scope = store.tenant_scope(&cap, &tenant.id).await?;
             let issued = store.create_token(&scope, NewToken { name, role }, Issuer::Outside("cli")).await?;
             store.close().await;
@@ -112,6 +106,47 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 })
             );
         }
+        Command::User { command: UserCommand::Create { tenant, email, name, role, settings } } => {
+            let config = load(settings)?;
+            let email = Email::parse(&email).context("--email")?;
+            let name = name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_owned());
+            let name = UserName::parse(&name).context("--name")?;
+            let Ok(role) = role.parse::<Role>() else { bail!("--role must be viewer, operator or admin") };
+            let store = open_store(&config).await?;
+            let key = weir::app::resolve_master_key(&store, &config).await?;
+            let store = store.with_audit_key(weir_core::audit::AuditKey::derive(&key));
+            let tenant = find_tenant(&store, &tenant).await?;
+            let scope = store.tenant_scope(&SystemScope::local_operator(), &tenant.id).await?;
+            let invited =
+                store.create_user(&scope, NewUser { email, name, role }, "cli", config.sessions.invite_ttl()).await;
+            let invited = invited.map_err(|e| match e {
+                StoreError::Conflict(c) => anyhow::anyhow!(c.message()),
+                other => other.into(),
+            })?;
+            store.close().await;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "id": invited.user.id, "tenant_id": tenant.id, "email": invited.user.email,
+                    "name": invited.user.name, "role": invited.user.role, "status": invited.user.status,
+                    "invite_url": format!("/#/invite/{}", invited.secret),
+                    "invite_expires_at": invited.expires_at,
+                })
+            );
+        }
     }
     Ok(())
+}
+
+/// A tenant by slug, else by id.
+async fn find_tenant(store: &Store, slug_or_id: &str) -> anyhow::Result<Tenant> {
+    let cap = SystemScope::local_operator();
+    let found = match store.get_tenant_by_slug(&cap, slug_or_id).await {
+        Err(StoreError::NotFound) => store.get_tenant(&cap, slug_or_id).await,
+        other => other,
+    };
+    match found {
+        Err(StoreError::NotFound) => bail!("no tenant with slug or id {slug_or_id:?}"),
+        other => Ok(other?),
+    }
 }

@@ -29,8 +29,12 @@ pub struct AuditOut {
     pub seq: i64,
     /// Action, e.g. `connector.created` (docs/audit.md lists them all).
     pub action: String,
-    /// Who: `token:<id>`, `receiver:<id>`, `sync_configuration:<id>`, `worker`, `scheduler`.
+    /// Who: `user:<id>`, `token:<id>`, `receiver:<id>`, `sync_configuration:<id>`, `worker`, `scheduler`.
     pub actor: String,
+    /// The person behind the actor, `Name <email>`, when it is a user or a
+    /// user's token (listings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
     /// Kind of object.
     pub resource_type: Option<String>,
     /// Its id.
@@ -60,6 +64,7 @@ impl From<AuditRecord> for AuditOut {
             seq: r.seq,
             action: r.action,
             actor: r.actor,
+            actor_name: None,
             resource_type: r.resource_type,
             resource_id: r.resource_id,
             connector_id: r.connector_id,
@@ -129,7 +134,13 @@ pub async fn list_audit_logs(
     let filter = q.filter()?;
     let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
     let paged = state.store.list_audit_filtered(caller.scope(), &filter, page).await?;
-    Ok(Json(List::new(paged.items.into_iter().map(AuditOut::from).collect(), page, paged.total)))
+    let mut items: Vec<AuditOut> = paged.items.into_iter().map(AuditOut::from).collect();
+    let actors: Vec<&str> = items.iter().map(|a| a.actor.as_str()).collect();
+    let names = state.store.person_labels(caller.scope(), &actors).await?;
+    for item in &mut items {
+        item.actor_name = names.get(&item.actor).cloned();
+    }
+    Ok(Json(List::new(items, page, paged.total)))
 }
 
 /// Entries read per query while exporting.

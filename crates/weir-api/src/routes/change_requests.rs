@@ -32,11 +32,15 @@ pub struct ChangeRequestOut {
     pub status: ChangeStatus,
     /// Token id of the requester.
     pub requested_by: String,
+    /// The requesting person, `Name <email>`, when a user requested it.
+    pub requested_by_name: Option<String>,
     /// The change; credentials appear only as `"replaced"` or `"cleared"`.
     #[schema(value_type = Object)]
     pub changes: Value,
     /// Token id of the decider.
     pub decided_by: Option<String>,
+    /// The deciding person, `Name <email>`, when a user decided it.
+    pub decided_by_name: Option<String>,
     /// Decision time.
     pub decided_at: Option<DateTime<Utc>>,
     /// The decider's note.
@@ -52,13 +56,40 @@ impl From<ChangeRequest> for ChangeRequestOut {
             connector_id: r.connector_id,
             status: r.status,
             requested_by: r.requested_by,
+            requested_by_name: None,
             changes: r.changes,
             decided_by: r.decided_by,
+            decided_by_name: None,
             decided_at: r.decided_at,
             decision_note: r.decision_note,
             created_at: r.created_at,
         }
     }
+}
+
+/// Fills in the names of the people behind each request's tokens.
+async fn named(
+    state: &AppState,
+    scope: &weir_store::TenantScope,
+    mut out: Vec<ChangeRequestOut>,
+) -> Result<Vec<ChangeRequestOut>, ApiError> {
+    let actors: Vec<&str> =
+        out.iter().flat_map(|r| std::iter::once(r.requested_by.as_str()).chain(r.decided_by.as_deref())).collect();
+    let names = state.store.person_labels(scope, &actors).await?;
+    for r in &mut out {
+        r.requested_by_name = names.get(&r.requested_by).cloned();
+        r.decided_by_name = r.decided_by.as_ref().and_then(|d| names.get(d).cloned());
+    }
+    Ok(out)
+}
+
+pub(crate) async fn named_one(
+    state: &AppState,
+    scope: &weir_store::TenantScope,
+    r: ChangeRequest,
+) -> Result<ChangeRequestOut, ApiError> {
+    let mut named = named(state, scope, vec![r.into()]).await?;
+    named.pop().ok_or(ApiError::NotFound)
 }
 
 /// Body of an approval or rejection.
@@ -186,7 +217,8 @@ pub async fn list_change_requests(
     let page = PageParams { page: q.page, per_page: q.per_page }.parse()?;
     let filter = ChangeRequestFilter { status, connector_id: q.connector_id };
     let paged = state.store.list_change_requests(caller.scope(), &filter, page).await?;
-    Ok(Json(List::new(paged.items.into_iter().map(ChangeRequestOut::from).collect(), page, paged.total)))
+    let items = named(&state, caller.scope(), paged.items.into_iter().map(ChangeRequestOut::from).collect()).await?;
+    Ok(Json(List::new(items, page, paged.total)))
 }
 
 /// Show a change request (viewer).
@@ -204,7 +236,7 @@ pub async fn get_change_request(
 ) -> Result<Json<Data<ChangeRequestOut>>, ApiError> {
     caller.require(policy(ConnectorAction::Read))?;
     let pending = state.store.get_change_request(caller.scope(), &id).await?;
-    Ok(Json(Data::new(pending.request.into())))
+    Ok(Json(Data::new(named_one(&state, caller.scope(), pending.request).await?)))
 }
 
 /// Approve and apply a change request (admin other than the requester).
@@ -249,7 +281,8 @@ pub async fn approve_change_request(
         state.store.decide_change_request(caller.scope(), &id, Some(changes), note, caller.token_id()).await?;
     state.intake.invalidate_all();
     tracing::info!(change_request_id = %id, "change request approved and applied");
-    Ok(Json(Data::new(DecisionOut { change_request: request.into(), connector: connector.map(ConnectorOut::from) })))
+    let change_request = named_one(&state, caller.scope(), request).await?;
+    Ok(Json(Data::new(DecisionOut { change_request, connector: connector.map(ConnectorOut::from) })))
 }
 
 /// Reject a change request (admin; the requester may withdraw their own).
@@ -273,5 +306,6 @@ pub async fn reject_change_request(
     caller.require(policy(ConnectorAction::Decide))?;
     let note = note_of(body)?;
     let (request, _) = state.store.decide_change_request(caller.scope(), &id, None, note, caller.token_id()).await?;
-    Ok(Json(Data::new(DecisionOut { change_request: request.into(), connector: None })))
+    let change_request = named_one(&state, caller.scope(), request).await?;
+    Ok(Json(Data::new(DecisionOut { change_request, connector: None })))
 }

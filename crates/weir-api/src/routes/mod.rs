@@ -8,16 +8,19 @@ pub mod connectors;
 pub mod dashboard;
 pub mod events;
 pub mod field_mappings;
+pub mod me;
 pub mod probes;
 pub mod receive;
 pub mod receivers;
 pub mod records;
 pub mod session;
+pub mod sign_in;
 pub mod stream;
 pub mod sync_configurations;
 pub mod sync_histories;
 pub mod system;
 pub mod tokens;
+pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,9 +46,15 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(system::get_tenant))
         .routes(routes!(system::create_tenant_token, system::list_tenant_tokens))
         .routes(routes!(system::revoke_tenant_token))
+        .routes(routes!(system::create_tenant_user))
         .routes(routes!(session::sign_in, session::current_session, session::sign_out))
         .routes(routes!(tokens::create_token, tokens::list_tokens))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(users::get_user, users::update_user, users::deactivate_user))
+        .routes(routes!(users::accept_invite))
+        .routes(routes!(me::me))
+        .routes(routes!(me::change_password))
         .routes(routes!(connectors::list_connectors, connectors::create_connector))
         .routes(routes!(connectors::get_connector, connectors::update_connector, connectors::delete_connector))
         .routes(routes!(connectors::test_connection))

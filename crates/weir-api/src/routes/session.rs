@@ -1,5 +1,6 @@
-//! `/api/v1/session`: the web dashboard's sign-in. An API token is
-//! exchanged for an HttpOnly, SameSite=Strict cookie; the answer carries the
+//! `/api/v1/session`: the web dashboard's sign-in. A user's email and
+//! password (see [`super::sign_in`]) or, for API-only tenants, an API token
+//! is exchanged for an HttpOnly, SameSite=Strict cookie; the answer carries the
 //! CSRF token the page must echo on state-changing requests (see
 //! [`crate::auth`]). The token itself never reaches the page's scripts
 //! after sign-in.
@@ -17,18 +18,39 @@ use weir_store::Session;
 use crate::AppState;
 use crate::auth::{SESSION_COOKIE, SessionCaller, same_origin};
 use crate::envelope::Data;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientAddr};
 use crate::problem::{ApiError, Problem};
 
 /// Longest token accepted for sign-in (longer is refused before hashing).
 const MAX_TOKEN_LEN: usize = 512;
 
-/// Sign-in body.
+/// Sign-in body: `{"email", "password"}` (optionally `"tenant"`), or
+/// `{"token"}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInIn {
-    /// A tenant API token (any role).
-    pub token: String,
+    /// A tenant API token (any role): the form for API-only tenants.
+    pub token: Option<String>,
+    /// A user's email (with `password`).
+    #[schema(max_length = 320)]
+    pub email: Option<String>,
+    /// Their password.
+    #[schema(max_length = 256)]
+    pub password: Option<String>,
+    /// The tenant's slug, needed only when the same email and password
+    /// sign in to several tenants.
+    pub tenant: Option<String>,
+}
+
+/// The signed-in person, when the session is a user's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionUserOut {
+    /// User id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Email.
+    pub email: String,
 }
 
 /// The signed-in session.
@@ -48,6 +70,8 @@ pub struct SessionOut {
     pub csrf_token: String,
     /// When the session ends (sign in again then).
     pub expires_at: DateTime<Utc>,
+    /// The person signed in; `null` for a session opened with a token.
+    pub user: Option<SessionUserOut>,
 }
 
 impl From<&Session> for SessionOut {
@@ -60,6 +84,11 @@ impl From<&Session> for SessionOut {
             token_id: s.principal.token_id.clone(),
             csrf_token: s.csrf_token.clone(),
             expires_at: s.expires_at,
+            user: s.principal.user.as_ref().map(|u| SessionUserOut {
+                id: u.id.clone(),
+                name: u.name.clone(),
+                email: u.email.clone(),
+            }),
         }
     }
 }
@@ -72,7 +101,9 @@ fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> Result<HeaderValu
     .map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
-/// Signs in with an API token: sets the session cookie (201).
+/// Signs in with an email and password, or an API token: sets the session
+/// cookie (201). A wrong email or password is 401 either way; repeated
+/// failures are 429 with `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/session", tag = "session",
     request_body = SignInIn,
     responses(
@@ -83,25 +114,27 @@ fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> Result<HeaderValu
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    ClientAddr(source): ClientAddr,
     ApiJson(body): ApiJson<SignInIn>,
 ) -> Result<Response, ApiError> {
     if !same_origin(&headers) {
         return Err(ApiError::Forbidden("cross-origin request refused"));
     }
-    let token = body.token.trim();
-    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
-        return Err(ApiError::Unauthorized("invalid or revoked token"));
-    }
-    let ttl = chrono::Duration::from_std(state.sessions.ttl).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    let Some(opened) = state.store.open_session(token, ttl).await? else {
-        if state.store.authenticate_system(token).await?.is_some() {
-            return Err(ApiError::Forbidden("the system token cannot sign in to the dashboard; use a tenant token"));
+    let opened = match body {
+        SignInIn { token: Some(token), email: None, password: None, tenant: None } => {
+            with_token(&state, &token).await?
         }
-        return Err(ApiError::Unauthorized("invalid or revoked token"));
+        SignInIn { token: None, email: Some(email), password: Some(password), tenant } => {
+            super::sign_in::with_password(&state, &email, password, tenant.as_deref(), source.as_deref()).await?
+        }
+        _ => {
+            return Err(ApiError::field("email", "send either email and password (and optionally tenant), or token"));
+        }
     };
     let max_age = (opened.session.expires_at - Utc::now()).num_seconds().max(0);
     let set_cookie = cookie(&state, &opened.secret, max_age)?;
@@ -112,6 +145,21 @@ pub async fn sign_in(
         body,
     )
         .into_response())
+}
+
+async fn with_token(state: &AppState, token: &str) -> Result<weir_store::OpenedSession, ApiError> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return Err(ApiError::Unauthorized("invalid or revoked token"));
+    }
+    let ttl = chrono::Duration::from_std(state.sessions.ttl).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let Some(opened) = state.store.open_session(token, ttl).await? else {
+        if state.store.authenticate_system(token).await?.is_some() {
+            return Err(ApiError::Forbidden("the system token cannot sign in to the dashboard; use a tenant token"));
+        }
+        return Err(ApiError::Unauthorized("invalid or revoked token"));
+    };
+    Ok(opened)
 }
 
 /// The current session (cookie), with its CSRF token.

@@ -36,10 +36,12 @@ pub async fn stream(
     let tenant = caller.scope().tenant_id().to_owned();
     let mut recheck = tokio::time::interval(state.sessions.stream_recheck);
     recheck.reset(); // the first tick would be now: the caller was just checked
-    let start = (state.live.subscribe(), state.stopping.clone(), recheck);
+    let start = (state.live.subscribe(), state.stopping.clone(), recheck, state.revocations.subscribe());
     let store = state.store.clone();
-    let events = futures::stream::unfold(start, move |(mut rx, stopping, mut recheck)| {
-        let (tenant, store, credential) = (tenant.clone(), store.clone(), credential.clone());
+    let principal = caller.0.principal_id.clone();
+    let events = futures::stream::unfold(start, move |(mut rx, stopping, mut recheck, mut revoked)| {
+        let (tenant, store, credential, principal) =
+            (tenant.clone(), store.clone(), credential.clone(), principal.clone());
         async move {
             loop {
                 if stopping.is_cancelled() {
@@ -55,12 +57,18 @@ pub async fn stream(
                         }
                         return None;
                     }
+                    // The caller's access ended in this process: close now.
+                    gone = revoked.recv() => match gone {
+                        Ok(p) if p == principal => return None,
+                        Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    },
                 };
                 match next {
                     Ok(e) if e.tenant_id == tenant => match e.event.data_json() {
                         Ok(data) => {
                             let event = Event::default().event(e.event.kind().as_str()).data(data);
-                            return Some((Ok(event), (rx, stopping, recheck)));
+                            return Some((Ok(event), (rx, stopping, recheck, revoked)));
                         }
                         Err(err) => {
                             tracing::warn!(error = %err, kind = %e.event.kind(), "live event not serialisable; skipped")

@@ -190,3 +190,28 @@ pub async fn revoke_tenant_token(
     tracing::info!(tenant_id = %tenant_id, token_id = %token_id, "token revoked by system");
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Invite a user to a tenant (system token) — how a tenant gets its first
+/// admin. Answers the invitation link, as `POST /api/v1/users` does.
+#[utoipa::path(post, path = "/api/v1/system/tenants/{tenant_id}/users", tag = "system", security(("bearer" = [])),
+    params(("tenant_id" = String, Path, description = "Tenant id")),
+    request_body = super::users::UserIn,
+    responses(
+        (status = 201, body = Data<super::users::InvitedOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_tenant_user(
+    State(state): State<AppState>,
+    SystemCaller(cap): SystemCaller,
+    Id(tenant_id): Id,
+    ApiJson(body): ApiJson<super::users::UserIn>,
+) -> Result<(StatusCode, Json<Data<super::users::InvitedOut>>), ApiError> {
+    let scope = state.store.tenant_scope(&cap, &tenant_id).await?;
+    let invited = state.store.create_user(&scope, body.parse()?, "system", state.sessions.invite_ttl()).await?;
+    tracing::info!(tenant_id = %tenant_id, user_id = %invited.user.id, "user invited by system");
+    Ok((StatusCode::CREATED, Json(Data::new(invited.into()))))
+}

@@ -1,6 +1,7 @@
 //! `api_tokens`: a tenant's tokens, each with a role (stored as SHA-256 only).
 
 use sea_orm::entity::prelude::*;
+use weir_core::TokenKind;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_tokens")]
@@ -14,6 +15,7 @@ pub struct Model {
     pub token_hint: String,
     pub created_by: Option<String>,
     pub principal_id: Option<String>,
+    pub kind: TokenKind,
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
     pub expires_at: Option<DateTimeUtc>,

@@ -23,6 +23,7 @@ mod m20261203_000016_audit_anchor;
 mod m20261203_000017_audit_record_refs;
 mod m20261203_000018_payload_raw;
 mod m20261203_000019_unsampled_columns;
+mod m20261203_000020_users;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000017_audit_record_refs::Migration),
             Box::new(m20261203_000018_payload_raw::Migration),
             Box::new(m20261203_000019_unsampled_columns::Migration),
+            Box::new(m20261203_000020_users::Migration),
         ]
     }
 

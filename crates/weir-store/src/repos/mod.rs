@@ -22,10 +22,12 @@ pub(crate) mod records_audit;
 pub mod retention;
 pub(crate) mod rollups;
 pub mod sessions;
+pub mod sign_in;
 pub mod sync_configurations;
 pub mod sync_runs;
 pub mod tenants;
 pub mod tokens;
+pub mod users;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -12,9 +12,9 @@ use weir_core::{TokenHash, ids};
 use super::audit::AuditEntry;
 use super::now;
 use super::tenants::Tenant;
-use super::tokens::is_live;
+use super::tokens::{is_live, principal_of};
 use crate::entities::{api_tokens, sessions, tenants};
-use crate::{Principal, Store, StoreError, TenantScope};
+use crate::{Principal, Store, StoreError};
 
 /// A live session.
 #[derive(Debug, Clone)]
@@ -40,6 +40,30 @@ pub struct OpenedSession {
     pub secret: String,
 }
 
+/// Stores a session acting through `token_id`; answers the row and the
+/// cookie secret (32 random bytes, base64url; only its SHA-256 is stored).
+pub(crate) async fn insert_session<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    token_id: &str,
+    at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(sessions::Model, String), StoreError> {
+    let secret = ids::random_key(32);
+    let row = sessions::ActiveModel {
+        id: Set(ids::new_id()),
+        tenant_id: Set(tenant_id.to_owned()),
+        token_id: Set(token_id.to_owned()),
+        secret_hash: Set(TokenHash::of(&secret).as_str().to_owned()),
+        csrf_token: Set(ids::random_key(32)),
+        created_at: Set(at),
+        expires_at: Set(expires_at),
+    }
+    .insert(db)
+    .await?;
+    Ok((row, secret))
+}
+
 impl Store {
     /// Opens a session for a presented tenant token, valid for `ttl` (and
     /// no longer than the token). `None` when the token is not live.
@@ -57,23 +81,13 @@ impl Store {
             api_tokens::Entity::find_by_id(principal.token_id.as_str()).one(&self.db).await?.and_then(|t| t.expires_at);
         let at = now();
         let expires_at = token_expiry.map_or(at + ttl, |e| e.min(at + ttl));
-        let secret = ids::random_key(32);
-        let model = sessions::ActiveModel {
-            id: Set(ids::new_id()),
-            tenant_id: Set(tenant.id.clone()),
-            token_id: Set(principal.token_id.clone()),
-            secret_hash: Set(TokenHash::of(&secret).as_str().to_owned()),
-            csrf_token: Set(ids::random_key(32)),
-            created_at: Set(at),
-            expires_at: Set(expires_at),
-        };
         let txn = self.write_txn().await?;
         sessions::Entity::delete_many()
             .filter(sessions::Column::TokenId.eq(principal.token_id.as_str()))
             .filter(sessions::Column::ExpiresAt.lte(at))
             .exec(&txn)
             .await?;
-        let row = model.insert(&txn).await?;
+        let (row, secret) = insert_session(&txn, &tenant.id, &principal.token_id, at, expires_at).await?;
         self.append_audit(
             &txn,
             &principal.scope,
@@ -125,18 +139,10 @@ impl Store {
             return Ok(None);
         }
         let Some(tenant) = tenant else { return Ok(None) };
-        let role = token.role.parse().map_err(|_| {
-            StoreError::Database(sea_orm::DbErr::Type(format!("unknown role {:?} in api_tokens", token.role)))
-        })?;
+        let Some(principal) = principal_of(&self.db, token).await? else { return Ok(None) };
         Ok(Some(Session {
             id: row.id,
-            principal: Principal {
-                scope: TenantScope::new(tenant.id.clone()),
-                role,
-                principal_id: token.principal_id.unwrap_or_else(|| token.id.clone()),
-                token_id: token.id,
-                issued_by: token.created_by,
-            },
+            principal,
             tenant: tenant.into(),
             csrf_token: row.csrf_token,
             expires_at: row.expires_at,

@@ -6,10 +6,11 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use tracing::instrument;
-use weir_core::{ApiTokenName, PageRequest, PlainToken, Role, TokenHash, ids};
+use weir_core::{ApiTokenName, PageRequest, PlainToken, Role, TokenHash, TokenKind, UserStatus, ids};
 
 use super::{Paged, now};
-use crate::entities::{api_tokens, system_tokens, tenants};
+use crate::entities::{api_tokens, system_tokens, tenants, users};
+use crate::scope::{UserRef, user_principal};
 use crate::{Principal, Store, StoreError, SystemScope, TenantScope};
 
 /// `last_used_at` is refreshed at most this often, so authentication does
@@ -92,6 +93,41 @@ pub struct IssuedToken {
     pub plain: PlainToken,
 }
 
+/// Who a live token acts for. A user's token acts only while the user is
+/// active, and with at most the user's current role; `None` otherwise.
+pub(crate) async fn principal_of<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    token: api_tokens::Model,
+) -> Result<Option<Principal>, StoreError> {
+    let via_session = token.kind == TokenKind::Session;
+    let token = ApiToken::try_from(token)?;
+    let mut role = token.role;
+    let mut user = None;
+    if let Some(user_id) = token.principal_id.strip_prefix("user:") {
+        let Some(owner) = users::Entity::find_by_id(user_id)
+            .filter(users::Column::TenantId.eq(token.tenant_id.as_str()))
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if owner.status != UserStatus::Active {
+            return Ok(None);
+        }
+        role = role.min(super::users::parse_role(&owner.role)?);
+        user = Some(UserRef { id: owner.id, name: owner.name, email: owner.email });
+    }
+    Ok(Some(Principal {
+        scope: TenantScope::new(token.tenant_id),
+        role,
+        token_id: token.id,
+        issued_by: token.created_by,
+        principal_id: token.principal_id,
+        user,
+        via_session,
+    }))
+}
+
 /// Whether a token may act: not revoked, not expired, its tenant active.
 pub(crate) fn is_live(token: &api_tokens::Model, tenant: Option<&tenants::Model>, at: DateTime<Utc>) -> bool {
     token.revoked_at.is_none() && token.expires_at.is_none_or(|e| e > at) && tenant.is_some_and(|t| t.is_active)
@@ -111,6 +147,9 @@ impl Store {
         let id = ids::new_id();
         let (created_by, principal_id) = match issuer {
             Issuer::Outside(label) => (label.to_owned(), id.clone()),
+            Issuer::Token(by) if by.via_session => {
+                (by.user.as_ref().map_or_else(|| by.token_id.clone(), |u| user_principal(&u.id)), by.principal_id.clone())
+            }
             Issuer::Token(by) => (by.token_id.clone(), by.principal_id.clone()),
         };
         let model = api_tokens::ActiveModel {
@@ -122,6 +161,7 @@ impl Store {
             token_hint: Set(plain.hint()),
             created_by: Set(Some(created_by)),
             principal_id: Set(Some(principal_id)),
+            kind: Set(TokenKind::Api),
             created_at: Set(now()),
             last_used_at: Set(None),
             expires_at: Set(None),
@@ -135,7 +175,9 @@ impl Store {
     /// The tenant's tokens, newest first (revoked ones included, marked).
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
     pub async fn list_tokens(&self, scope: &TenantScope, page: PageRequest) -> Result<Paged<ApiToken>, StoreError> {
-        let query = api_tokens::Entity::find().filter(api_tokens::Column::TenantId.eq(scope.tenant_id()));
+        let query = api_tokens::Entity::find()
+            .filter(api_tokens::Column::TenantId.eq(scope.tenant_id()))
+            .filter(api_tokens::Column::Kind.eq(TokenKind::Api));
         let total = query.clone().count(&self.db).await?;
         let items = query
             .order_by_desc(api_tokens::Column::CreatedAt)
@@ -157,6 +199,7 @@ impl Store {
         let exists = api_tokens::Entity::find()
             .filter(api_tokens::Column::TenantId.eq(scope.tenant_id()))
             .filter(api_tokens::Column::Id.eq(id))
+            .filter(api_tokens::Column::Kind.eq(TokenKind::Api))
             .count(&self.db)
             .await?;
         if exists == 0 {
@@ -196,14 +239,7 @@ impl Store {
                 .exec(&self.db)
                 .await?;
         }
-        let token = ApiToken::try_from(token)?;
-        Ok(Some(Principal {
-            scope: TenantScope::new(token.tenant_id),
-            role: token.role,
-            token_id: token.id,
-            issued_by: token.created_by,
-            principal_id: token.principal_id,
-        }))
+        principal_of(&self.db, token).await
     }
 
     /// The principal a tenant token acts for (see [`Issuer`]); an unknown

@@ -105,6 +105,8 @@ settings! {
     /// how often a live stream (`/api/v1/integration/stream`) re-checks its token or session; a revoked token, an
     /// ended session or a role too low for the stream ends it within this time
     stream_recheck_secs: u64 = 15, "WEIR_STREAM_RECHECK_SECS", range(1, 15);
+    /// how long a user's invitation link (`POST /api/v1/users`) works; it works once
+    invite_ttl_hours: u64 = 72, "WEIR_INVITE_TTL_HOURS", range(1, 30 * 24);
     /// finished webhook events (with their payloads) received on a UTC day are deleted once that day is this many
     /// days past — on PostgreSQL by dropping the day's partition, otherwise in batches of 1,000
     /// ([docs/retention.md](docs/retention.md)); audit entries (SHA-256 and size of each payload), rollups and

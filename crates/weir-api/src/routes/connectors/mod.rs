@@ -115,7 +115,8 @@ pub async fn update_connector(
             .create_change_request(caller.scope(), &id, changes.to_request_json(), sealed, caller.token_id())
             .await?;
         tracing::info!(connector_id = %id, change_request_id = %request.id, "production change held for approval");
-        let out = PendingChangeOut { change_request: request.into() };
+        let change_request = crate::routes::change_requests::named_one(&state, caller.scope(), request).await?;
+        let out = PendingChangeOut { change_request };
         return Ok((StatusCode::ACCEPTED, Json(Data::new(out))).into_response());
     }
     if changes.is_empty() {

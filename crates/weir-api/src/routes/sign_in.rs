@@ -1,0 +1,66 @@
+//! Signing in with an email and password (the `{"email", "password"}` form
+//! of `POST /api/v1/session`). The answer to a wrong email and to a wrong
+//! password is the same 401, after the same Argon2id work (an unknown
+//! email is checked against a decoy hash). Repeated failures are held back
+//! per account and per source address (`weir_store::repos::sign_in`),
+//! answered 429 with `Retry-After`, and audited in the tenant of every
+//! account the email names.
+
+use chrono::Utc;
+use weir_core::user::{Email, decoy_hash, verify_password};
+use weir_store::{OpenedSession, SignInCandidate, SignInKeys};
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// The one answer to a wrong email or password.
+const REFUSED: ApiError = ApiError::Unauthorized("invalid email or password");
+
+fn retry_after(until: chrono::DateTime<Utc>) -> ApiError {
+    ApiError::TooManyRequests(u64::try_from((until - Utc::now()).num_seconds().max(1)).unwrap_or(1))
+}
+
+/// Checks the password against every account the email names and opens a
+/// session on the one it matches.
+pub(crate) async fn with_password(
+    state: &AppState,
+    email: &str,
+    password: String,
+    tenant: Option<&str>,
+    source: Option<&str>,
+) -> Result<OpenedSession, ApiError> {
+    let Ok(email) = Email::parse(email) else { return Err(REFUSED) };
+    let keys = SignInKeys::new(email.key(), source);
+    if let Some(until) = state.store.sign_in_held_until(&keys).await? {
+        return Err(retry_after(until));
+    }
+    let candidates = state.store.sign_in_candidates(email.key(), tenant).await?;
+    let hashes: Vec<String> = candidates.iter().map(|c| c.password_hash.clone()).collect();
+    let matched = tokio::task::spawn_blocking(move || {
+        if hashes.is_empty() {
+            verify_password(&password, decoy_hash());
+            return Vec::new();
+        }
+        hashes.iter().enumerate().filter(|(_, h)| verify_password(&password, h)).map(|(i, _)| i).collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    match matched.as_slice() {
+        [one] => {
+            let user = &candidates[*one].user;
+            let ttl = chrono::Duration::from_std(state.sessions.ttl).map_err(|e| ApiError::Internal(Box::new(e)))?;
+            Ok(state.store.open_user_session(user, &keys, ttl, "password").await?)
+        }
+        [] => {
+            let held = state.store.record_sign_in_failure(&keys, &candidates, source).await?;
+            tracing::info!(accounts = candidates.len(), held = held.is_some(), "sign-in refused");
+            Err(REFUSED)
+        }
+        _ => Err(ApiError::field("tenant", several_tenants(&candidates))),
+    }
+}
+
+fn several_tenants(candidates: &[SignInCandidate]) -> String {
+    let slugs: Vec<&str> = candidates.iter().map(|c| c.tenant_slug.as_str()).collect();
+    format!("this email and password sign in to several tenants; name one of: {}", slugs.join(", "))
+}
