@@ -265,7 +265,11 @@ pub async fn accept_invite(
 /// Checks a new password against the policy (the account's own email and
 /// name count as guessable) and hashes it, off the async runtime.
 pub(crate) async fn hash_new_password(password: String, user: &User) -> Result<String, ApiError> {
-    let hints = [user.email.clone(), user.name.clone()];
+    // The email whole and its local part, the name whole and word by word.
+    let email = user.email.to_lowercase();
+    let local = email.split('@').next().unwrap_or_default().to_owned();
+    let mut hints = vec![email, local, user.name.to_lowercase()];
+    hints.extend(user.name.split_whitespace().map(str::to_lowercase));
     tokio::task::spawn_blocking(move || {
         let hints: Vec<&str> = hints.iter().map(String::as_str).collect();
         let new = NewPassword::parse(&password, &hints).map_err(|e| ApiError::field("password", e.to_string()))?;

@@ -114,7 +114,10 @@ pub(crate) async fn principal_of<C: sea_orm::ConnectionTrait>(
         if owner.status != UserStatus::Active {
             return Ok(None);
         }
-        role = role.min(super::users::parse_role(&owner.role)?);
+        // A session acts with the user's role now; an API token of theirs
+        // never above it.
+        let owner_role = super::users::parse_role(&owner.role)?;
+        role = if via_session { owner_role } else { role.min(owner_role) };
         user = Some(UserRef { id: owner.id, name: owner.name, email: owner.email });
     }
     Ok(Some(Principal {

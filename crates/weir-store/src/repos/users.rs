@@ -370,7 +370,12 @@ impl Store {
         scope: &TenantScope,
         actors: &[&str],
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
-        let token_of = |a: &str| if a.starts_with("user:") { None } else { Some(a.trim_start_matches("token:").to_owned()) };
+        // A bare id (as change requests store them) or `token:<id>`; other
+        // actor kinds (`user:`, `receiver:`, `worker`) are not tokens.
+        let token_of = |a: &str| match a.strip_prefix("token:") {
+            Some(id) => Some(id.to_owned()),
+            None => (!a.contains(':') && weir_core::ids::is_valid_id(a)).then(|| a.to_owned()),
+        };
         let token_ids: Vec<String> = actors.iter().filter_map(|a| token_of(a)).collect();
         let owners: Vec<(String, Option<String>)> = if token_ids.is_empty() {
             Vec::new()

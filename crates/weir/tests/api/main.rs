@@ -38,4 +38,5 @@ mod stream_credentials;
 mod sync_audit;
 mod syncs;
 mod tenants_and_tokens;
+mod users;
 mod webhooks;
