@@ -140,11 +140,7 @@ impl NewPassword {
         let head: String = password.chars().take(STRENGTH_CHARS).collect();
         let estimate = zxcvbn::zxcvbn(&head, hints);
         if (estimate.score() as u8) < 3 {
-            let warning = estimate
-                .feedback()
-                .and_then(|f| f.warning())
-                .map(|w| format!(": {w}"))
-                .unwrap_or_default();
+            let warning = estimate.feedback().and_then(|f| f.warning()).map(|w| format!(": {w}")).unwrap_or_default();
             return Err(UserInputError::PasswordWeak(warning));
         }
         Ok(Self(password.to_owned()))

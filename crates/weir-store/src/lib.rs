@@ -40,12 +40,12 @@ pub use repos::queue::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEff
 pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};
 pub use repos::records::{Record, RecordWrite, UpsertOutcome};
 pub use repos::sessions::{OpenedSession, Session};
+pub use repos::sign_in::{SignInCandidate, SignInKeys};
 pub use repos::sync_configurations::{SyncConfiguration, SyncConfigurationFilter, SyncConfigurationSpec, WebhookRoute};
 pub use repos::sync_runs::{
     ClaimedRun, NewSyncError, RunCounts, RunEnd, SyncError, SyncHistory, SyncHistoryFilter, SyncStatus,
 };
 pub use repos::tenants::{NewTenant, Tenant};
-pub use repos::sign_in::{SignInCandidate, SignInKeys};
 pub use repos::tokens::{ApiToken, IssuedToken, Issuer, NewToken};
 pub use repos::users::{Invitation, NewUser, User, UserPatch};
 pub use scope::{Principal, SystemScope, TenantScope, UserRef, user_principal};

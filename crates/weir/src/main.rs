@@ -7,8 +7,8 @@ use clap::Parser;
 use weir::app::{open_store, run, shutdown_signal};
 use weir::cli::{AuditCommand, Cli, Command, RollupsCommand, TenantCommand, TokenCommand, UserCommand};
 use weir::config::{Config, Settings, unknown_env_vars};
-use weir_core::{ApiTokenName, Role, TenantName, TenantSlug};
 use weir_core::user::{Email, UserName};
+use weir_core::{ApiTokenName, Role, TenantName, TenantSlug};
 use weir_store::{Issuer, NewTenant, NewToken, NewUser, Store, StoreError, SystemScope, Tenant};
 
 /// mimalloc: under webhook load the system allocator's locking and

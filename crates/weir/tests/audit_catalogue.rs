@@ -17,6 +17,7 @@ const PREFIXES: &[&str] = &[
     "sync_configuration",
     "sync",
     "session",
+    "user",
 ];
 
 /// Literals with an action's shape that are not actions.

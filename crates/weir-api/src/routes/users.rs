@@ -106,11 +106,7 @@ pub struct InvitedOut {
 
 impl From<Invitation> for InvitedOut {
     fn from(i: Invitation) -> Self {
-        Self {
-            invite_url: format!("/#/invite/{}", i.secret),
-            invite_expires_at: i.expires_at,
-            user: i.user.into(),
-        }
+        Self { invite_url: format!("/#/invite/{}", i.secret), invite_expires_at: i.expires_at, user: i.user.into() }
     }
 }
 

@@ -54,8 +54,17 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ),
     ("sync.finished", "a run ended (status, duration, every count, error type)"),
     ("sync.cancel_requested", "an operator cancelled a run"),
-    ("session.created", "a dashboard sign-in opened a session with a token (expiry)"),
+    (
+        "session.created",
+        "a dashboard sign-in opened a session: with a token, or a user's with their password (expiry, method)",
+    ),
+    ("session.sign_in_failed", "a sign-in with this user's email failed (email, source address, held until)"),
     ("session.ended", "a dashboard session was signed out"),
+    ("user.invited", "a user was invited (email, name, role, when the link expires; never the link)"),
+    ("user.activated", "an invited user accepted and set a password"),
+    ("user.updated", "a user's name or role changed (from, to)"),
+    ("user.deactivated", "a user was deactivated; their tokens and sessions ended (how many)"),
+    ("user.password_changed", "a user changed their password; their other sessions and tokens ended (how many)"),
 ];
 
 /// `value` as JSON text with object keys sorted at every level, whatever

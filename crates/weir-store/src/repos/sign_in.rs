@@ -232,8 +232,13 @@ impl Store {
             user: Some(user.as_ref()),
             via_session: true,
         };
-        let session =
-            Session { id: row.id, principal, tenant: tenant.into(), csrf_token: row.csrf_token, expires_at: row.expires_at };
+        let session = Session {
+            id: row.id,
+            principal,
+            tenant: tenant.into(),
+            csrf_token: row.csrf_token,
+            expires_at: row.expires_at,
+        };
         Ok(OpenedSession { session, secret })
     }
 

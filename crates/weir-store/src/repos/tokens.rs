@@ -150,9 +150,10 @@ impl Store {
         let id = ids::new_id();
         let (created_by, principal_id) = match issuer {
             Issuer::Outside(label) => (label.to_owned(), id.clone()),
-            Issuer::Token(by) if by.via_session => {
-                (by.user.as_ref().map_or_else(|| by.token_id.clone(), |u| user_principal(&u.id)), by.principal_id.clone())
-            }
+            Issuer::Token(by) if by.via_session => (
+                by.user.as_ref().map_or_else(|| by.token_id.clone(), |u| user_principal(&u.id)),
+                by.principal_id.clone(),
+            ),
             Issuer::Token(by) => (by.token_id.clone(), by.principal_id.clone()),
         };
         let model = api_tokens::ActiveModel {

@@ -143,7 +143,8 @@ impl Store {
         .await?;
         let user = User::try_from(row)?;
         let (secret, expires_at) = insert_invite(&txn, &user, at, ttl).await?;
-        let details = json!({"email": user.email, "name": user.name, "role": user.role, "invite_expires_at": expires_at});
+        let details =
+            json!({"email": user.email, "name": user.name, "role": user.role, "invite_expires_at": expires_at});
         self.append_audit(&txn, scope, user_audit("user.invited", actor, &user, details)).await?;
         txn.commit().await?;
         Ok(Invitation { user, secret, expires_at })
@@ -407,9 +408,6 @@ impl Store {
             .into_iter()
             .map(|u| (u.id, format!("{} <{}>", u.name, u.email)))
             .collect();
-        Ok(actors
-            .iter()
-            .filter_map(|a| Some(((*a).to_owned(), people.get(&user_of(a)?)?.clone())))
-            .collect())
+        Ok(actors.iter().filter_map(|a| Some(((*a).to_owned(), people.get(&user_of(a)?)?.clone()))).collect())
     }
 }

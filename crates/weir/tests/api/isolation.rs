@@ -64,6 +64,8 @@ const INTEGRATION: &str = "/api/v1/integration";
 const SYSTEM_PREFIX: &str = "/api/v1/system/";
 /// Keyed by an unguessable receiver key, not by a tenant's token: skipped.
 const RECEIVE: &str = "/api/v1/integration/webhooks/{connector_code}/receive/{receiver_key}";
+/// Keyed by an unguessable invitation token, not by a tenant's: skipped.
+const INVITE: &str = "/api/v1/invites/{token}/accept";
 /// A's record type (B's is `customer`), so it is recognisable as A's.
 const A_ENTITY: &str = "alpha_customer";
 
@@ -79,6 +81,7 @@ enum Kind {
     SyncHistory,
     ChangeRequest,
     Token,
+    User,
 }
 
 /// Every templated path of the tenant API and the kind of A's object that
@@ -107,6 +110,7 @@ const TEMPLATES: &[(&str, Kind)] = &[
     ("/api/v1/integration/webhook-receivers/{id}", Kind::Receiver),
     ("/api/v1/integration/webhook-receivers/{id}/rotate-secret", Kind::Receiver),
     ("/api/v1/tokens/{id}", Kind::Token),
+    ("/api/v1/users/{id}", Kind::User),
 ];
 
 /// Lists that answer 422 without a filter: called only with their id
@@ -144,6 +148,9 @@ fn settings() -> Settings {
 /// a body check cannot answer before the tenant check does. An operation
 /// with a request body missing here fails the test.
 fn body_for(method: &Method, template: &str) -> Option<Value> {
+    if (method.as_str(), template) == ("PATCH", "/api/v1/users/{id}") {
+        return Some(json!({"name": "Taken over by B", "role": "viewer"}));
+    }
     let path = template.strip_prefix(INTEGRATION)?;
     Some(match (method.as_str(), path) {
         ("PATCH", "/connectors/{id}") => json!({"name": "Taken over by B"}),
@@ -397,6 +404,12 @@ async fn alpha(app: &TestApp) -> Alpha {
     let t = created(app, &admin, "/api/v1/tokens", json!({"name": "alpha automation", "role": "operator"})).await;
     let api_token_id = id(&t);
     needles.extend([api_token_id.clone(), t["token"].as_str().unwrap().to_owned()]);
+    // A person, invited.
+    let invited =
+        created(app, &admin, "/api/v1/users", json!({"email": "ua@alpha.test", "name": "Una Alpha", "role": "viewer"}))
+            .await;
+    let user_id = id(&invited);
+    needles.extend([user_id.clone(), "ua@alpha.test".to_owned(), "Una Alpha".to_owned()]);
 
     // The partner: two customers, one without a key (a per-record error).
     let partner = MockServer::start().await;
@@ -532,6 +545,7 @@ async fn alpha(app: &TestApp) -> Alpha {
         (Kind::ChangeRequest, vec![one(&change_request_id)]),
         // Not A's admin token: the snapshots read with it.
         (Kind::Token, vec![one(&api_token_id), one(&viewer_id)]),
+        (Kind::User, vec![one(&user_id)]),
     ]);
     for bindings in objects.values() {
         needles.extend(bindings.iter().flat_map(|b| b.iter().map(|(_, v)| v.clone())));
@@ -638,14 +652,18 @@ async fn tenant_b_reaches_nothing_of_tenant_a(b: Backend) {
     assert_eq!(s, StatusCode::OK);
     let ops = operations(&doc);
     let in_scope = |t: &str| {
-        t.starts_with(&format!("{INTEGRATION}/")) || t == "/api/v1/tokens" || t.starts_with("/api/v1/tokens/")
+        t.starts_with(&format!("{INTEGRATION}/"))
+            || t == "/api/v1/tokens"
+            || t.starts_with("/api/v1/tokens/")
+            || t == "/api/v1/users"
+            || t.starts_with("/api/v1/users/")
     };
 
     // The table matches the document both ways.
     let templated: BTreeSet<&str> = ops
         .iter()
         .map(|o| o.template.as_str())
-        .filter(|t| t.contains('{') && !t.starts_with(SYSTEM_PREFIX) && *t != RECEIVE)
+        .filter(|t| t.contains('{') && !t.starts_with(SYSTEM_PREFIX) && *t != RECEIVE && *t != INVITE)
         .collect();
     for t in &templated {
         if !TEMPLATES.iter().any(|(k, _)| k == t) {

@@ -118,7 +118,8 @@ async fn invited_users_sign_in_and_act_with_their_role(b: Backend) {
     assert_problem(bob.req(&app, Method::POST, CONNECTORS).json(&connector), StatusCode::FORBIDDEN).await;
 
     // Promoted to operator, Bob's next request acts as one; the listing shows it.
-    let (s, out) = send(ann.req(&app, Method::PATCH, &format!("/api/v1/users/{bob_id}")).json(&json!({"role": "operator"}))).await;
+    let (s, out) =
+        send(ann.req(&app, Method::PATCH, &format!("/api/v1/users/{bob_id}")).json(&json!({"role": "operator"}))).await;
     assert_eq!((s, out["data"]["role"].as_str()), (StatusCode::OK, Some("operator")), "{out}");
     let (_, me) = send(bob.req(&app, Method::GET, "/api/v1/me")).await;
     assert_eq!(me["data"]["role"], "operator");
@@ -132,7 +133,8 @@ async fn invited_users_sign_in_and_act_with_their_role(b: Backend) {
     // Another tenant's admin sees none of it.
     let other = app.tenant("globex").await;
     let (_, globex) = app.token(&other, "admin").await;
-    assert_problem(app.req(Method::GET, &format!("/api/v1/users/{bob_id}"), Some(&globex)), StatusCode::NOT_FOUND).await;
+    assert_problem(app.req(Method::GET, &format!("/api/v1/users/{bob_id}"), Some(&globex)), StatusCode::NOT_FOUND)
+        .await;
     let (_, theirs) = app.call(Method::GET, "/api/v1/users", Some(&globex), None).await;
     assert_eq!(theirs["meta"]["total"], 0);
 }
@@ -152,7 +154,8 @@ async fn wrong_passwords_are_held_back_and_audited(b: Backend) {
     let (_, _dana) = person(&app, &admin, "dana@acme.example", "Dana", "viewer").await;
 
     // An unknown email and a wrong password get the same answer.
-    let unknown = assert_problem(password_attempt(&app, "nobody@acme.example", PASSWORD), StatusCode::UNAUTHORIZED).await;
+    let unknown =
+        assert_problem(password_attempt(&app, "nobody@acme.example", PASSWORD), StatusCode::UNAUTHORIZED).await;
     let mut refused = 0;
     let held = loop {
         let res = password_attempt(&app, "dana@acme.example", "wrong-password-guess").send().await.unwrap();
@@ -224,11 +227,16 @@ async fn approval_needs_another_person_whatever_they_hold(b: Backend) {
     let (s, held) = send(fay.req(&app, Method::PATCH, &url).json(&patch)).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{held}");
     assert_eq!(held["data"]["change_request"]["requested_by_name"], "Fay Wu <fay@acme.example>");
-    let approve = format!("/api/v1/integration/change-requests/{}/approve", held["data"]["change_request"]["id"].as_str().unwrap());
+    let approve = format!(
+        "/api/v1/integration/change-requests/{}/approve",
+        held["data"]["change_request"]["id"].as_str().unwrap()
+    );
 
     // Fay, through her session, her token, or a token that token minted: 403.
     let minted = {
-        let (s, out) = app.call(Method::POST, "/api/v1/tokens", Some(&fay_token), Some(json!({"name": "x", "role": "admin"}))).await;
+        let (s, out) = app
+            .call(Method::POST, "/api/v1/tokens", Some(&fay_token), Some(json!({"name": "x", "role": "admin"})))
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{out}");
         out["data"]["token"].as_str().unwrap().to_owned()
     };
