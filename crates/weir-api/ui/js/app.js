@@ -103,10 +103,22 @@ function route({ focus = true, keepBanners = false } = {}) {
   }
 }
 
-function showSignin(message) {
+function showSignin(message, email) {
   topbar.hidden = true;
+  const invite = parseHash().path.match(/^\/invite\/([^/]+)$/);
+  if (invite && !message) {
+    document.title = 'Accept invitation · Weir';
+    signin.renderInvite(main, {
+      token: decodeURIComponent(invite[1]),
+      onAccepted: (user) => {
+        history.replaceState(null, '', '#/signin');
+        showSignin('Your password is set. Sign in with it.', user.email);
+      },
+    });
+    return;
+  }
   document.title = 'Sign in · Weir';
-  signin.render(main, { message, onSignedIn: startApp });
+  signin.render(main, { message, email, onSignedIn: startApp });
 }
 
 /** Signed in (at boot or after the sign-in form): fill the header, go live. */
@@ -114,7 +126,7 @@ function enterApp(data) {
   session = data;
   setCsrfToken(data.csrf_token);
   mount(document.getElementById('tenant-name'), data.tenant_name || data.tenant_slug || 'Tenant');
-  mount(document.getElementById('tenant-role'), data.role || '');
+  mount(document.getElementById('tenant-role'), data.user ? `${data.user.name} · ${data.role}` : data.role || '');
   document.getElementById('nav-audit').hidden = data.role !== 'admin';
   topbar.hidden = false;
   // When the browser stops retrying the stream, re-check the session: a 401 signs out.

@@ -22,7 +22,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::{Backend, TestApp};
 
 #[path = "../support/chrome.rs"]
-mod chrome;
+pub(crate) mod chrome;
 use chrome::{Chrome, click, eval, nav, shot, sign_in, until};
 
 const API: &str = "/api/v1/integration";

@@ -13,6 +13,7 @@ mod auth;
 mod bad_input;
 mod basics;
 mod browser;
+mod browser_users;
 mod connections;
 mod connectors;
 mod contract;

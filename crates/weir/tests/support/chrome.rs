@@ -325,6 +325,8 @@ pub async fn nav(page: &Page, hash: &str) {
 /// Signs in through the form with `token`.
 pub async fn sign_in(page: &Page, token: &str) {
     until(page, "!!document.querySelector('#signin-form #token')", "the sign-in form").await;
+    // The token form is the secondary one, folded under the password form.
+    eval(page, "document.querySelector('#token-signin').open = true").await;
     page.find_element("#token").await.unwrap().click().await.unwrap().type_str(token).await.unwrap();
     click(page, "#signin-form button[type=submit]").await;
 }

@@ -1,52 +1,115 @@
-// Sign-in page: trades an API token for a cookie session.
-// The token is sent once (POST /api/v1/session) and never stored in the browser.
+// Sign-in page: a user's email and password (POST /api/v1/session), or —
+// for API-only tenants — an API token, under "Sign in with an API token".
+// Nothing typed here is stored in the browser; the session is an HttpOnly
+// cookie. Also the invitation page (#/invite/<token>), where an invited
+// person sets their password.
 
 import { post } from '../api.js';
 import { h, mount } from '../dom.js';
 
-export function render(main, { message, onSignedIn }) {
-  const error = h('p', { id: 'signin-error', class: 'form-error', role: 'alert' }, message || '');
-  const token = h('input', {
-    id: 'token', name: 'token', type: 'password', required: true, autocomplete: 'off', spellcheck: 'false',
-    'aria-describedby': 'token-help',
-  });
-  const submit = h('button', { type: 'submit', class: 'button' }, 'Sign in');
+function field(id, label, attrs, help) {
+  const input = h('input', { id, name: id, ...attrs, ...(help ? { 'aria-describedby': `${id}-help` } : {}) });
+  const parts = [h('label', { for: id }, label), input];
+  if (help) parts.push(h('p', { id: `${id}-help`, class: 'help' }, help));
+  return { input, el: h('div', { class: 'field' }, ...parts) };
+}
 
-  const form = h('form', { id: 'signin-form', class: 'signin-form', novalidate: true },
-    h('div', { class: 'field' },
-      h('label', { for: 'token' }, 'API token'),
-      token,
-      h('p', { id: 'token-help', class: 'help' },
-        'Paste an API token of your tenant. It is used once to open a session and is not stored in the browser.')),
-    error,
-    submit);
-
+/** Wires a form's submit to `send`, with a busy button and an error line. */
+function onSubmit(form, submit, error, label, send) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const value = token.value.trim();
-    if (!value) {
-      mount(error, 'Enter an API token.');
-      token.focus();
-      return;
-    }
     mount(error);
     submit.disabled = true;
     mount(submit, 'Signing in…');
     try {
-      const res = await post('/api/v1/session', { token: value }, { allow401: true });
-      token.value = '';
-      onSignedIn(res.data);
+      await send();
     } catch (err) {
-      mount(error, err.message || 'That token was not accepted.');
+      mount(error, err.message || 'That was not accepted.');
       submit.disabled = false;
-      mount(submit, 'Sign in');
-      token.select();
+      mount(submit, label);
     }
   });
+}
 
-  mount(main, h('section', { class: 'signin' },
+function card(title, ...children) {
+  return h('section', { class: 'signin' },
     h('div', { class: 'signin-card' },
-      h('h1', null, h('img', { src: '/ui/favicon.svg', alt: '', width: 32, height: 32, class: 'signin-logo' }), 'Sign in to Weir'),
-      form)));
-  token.focus();
+      h('h1', null, h('img', { src: '/ui/favicon.svg', alt: '', width: 32, height: 32, class: 'signin-logo' }), title),
+      ...children));
+}
+
+export function render(main, { message, email: knownEmail, onSignedIn }) {
+  const error = h('p', { id: 'password-error', class: 'form-error', role: 'alert' }, message || '');
+  const email = field('email', 'Email', { type: 'email', required: true, autocomplete: 'username', value: knownEmail || '' });
+  const password = field('password', 'Password', { type: 'password', required: true, autocomplete: 'current-password' });
+  const submit = h('button', { type: 'submit', class: 'button' }, 'Sign in');
+  const form = h('form', { id: 'password-form', class: 'signin-form', novalidate: true },
+    email.el, password.el, error, submit);
+  onSubmit(form, submit, error, 'Sign in', async () => {
+    const body = { email: email.input.value.trim(), password: password.input.value };
+    if (!body.email || !body.password) throw new Error('Enter your email and password.');
+    const res = await post('/api/v1/session', body, { allow401: true });
+    password.input.value = '';
+    onSignedIn(res.data);
+  });
+
+  // API-only tenants: a token, used once to open the session.
+  const tokenError = h('p', { id: 'signin-error', class: 'form-error', role: 'alert' });
+  const token = field('token', 'API token', { type: 'password', required: true, autocomplete: 'off', spellcheck: 'false' },
+    'Paste an API token of your tenant. It is used once to open a session and is not stored in the browser.');
+  const tokenSubmit = h('button', { type: 'submit', class: 'button button-secondary' }, 'Sign in with token');
+  const tokenForm = h('form', { id: 'signin-form', class: 'signin-form', novalidate: true },
+    token.el, tokenError, tokenSubmit);
+  onSubmit(tokenForm, tokenSubmit, tokenError, 'Sign in with token', async () => {
+    const value = token.input.value.trim();
+    if (!value) throw new Error('Enter an API token.');
+    try {
+      const res = await post('/api/v1/session', { token: value }, { allow401: true });
+      token.input.value = '';
+      onSignedIn(res.data);
+    } catch (err) {
+      token.input.select();
+      throw new Error(err.message || 'That token was not accepted.');
+    }
+  });
+  const tokenBox = h('details', { id: 'token-signin', class: 'signin-alt' },
+    h('summary', null, 'Sign in with an API token'), tokenForm);
+
+  mount(main, card('Sign in to Weir', form, tokenBox));
+  (knownEmail ? password.input : email.input).focus();
+}
+
+/** The invitation page: choose a password, then sign in. */
+export function renderInvite(main, { token, onAccepted }) {
+  const error = h('p', { id: 'invite-error', class: 'form-error', role: 'alert' });
+  const password = field('new-password', 'Choose a password',
+    { type: 'password', required: true, autocomplete: 'new-password', minlength: 12 },
+    'At least 12 characters. Common passwords, and ones made of your name or email, are refused.');
+  const repeat = field('repeat-password', 'Repeat it', { type: 'password', required: true, autocomplete: 'new-password' });
+  const submit = h('button', { type: 'submit', class: 'button' }, 'Set password');
+  const form = h('form', { id: 'invite-form', class: 'signin-form', novalidate: true },
+    password.el, repeat.el, error, submit);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    mount(error);
+    if (password.input.value !== repeat.input.value) {
+      mount(error, 'The two passwords differ.');
+      repeat.input.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const res = await post(`/api/v1/invites/${encodeURIComponent(token)}/accept`, { password: password.input.value },
+        { allow401: true });
+      onAccepted(res.data);
+    } catch (err) {
+      const gone = err.status === 404;
+      mount(error, gone ? 'This invitation link was used already or has expired. Ask an admin for a new one.'
+        : err.message || 'That password was not accepted.');
+      submit.disabled = false;
+      password.input.focus();
+    }
+  });
+  mount(main, card('Welcome to Weir', h('p', null, 'Set a password to finish your invitation.'), form));
+  password.input.focus();
 }
