@@ -97,6 +97,8 @@ async fn demo_runs_shows_traffic_stops_and_runs_again() {
     let banner = demo.banner();
     assert!(banner.contains(&format!("{}/", demo.base_url)) && banner.contains(&demo.admin_token), "{banner}");
     assert!(banner.contains("Ctrl-C"), "{banner}");
+    let (email, password) = demo.sign_in.clone().expect("the demo user");
+    assert!(banner.contains(&email) && banner.contains(&password), "{banner}");
     assert!(dir.path().join(weir::demo::DEMO_KEY_FILE).exists(), "the demo keeps its key next to its database");
     #[cfg(unix)]
     {
@@ -126,7 +128,8 @@ async fn demo_runs_shows_traffic_stops_and_runs_again() {
     // The living dashboard, as a newcomer sees it (the README's screenshot).
     let browser = chrome::Chrome::launch().await;
     let page = browser.page(&format!("{}/", demo.base_url)).await;
-    chrome::sign_in(&page, &demo.admin_token).await;
+    // As the demo user, with this run's password.
+    chrome::sign_in_as(&page, &email, &password).await;
     chrome::until(
         &page,
         "Number(document.querySelector('[data-testid=summary-webhooks_received]')?.textContent) >= 5 && \

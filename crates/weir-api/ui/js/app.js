@@ -103,7 +103,7 @@ function route({ focus = true, keepBanners = false } = {}) {
   }
 }
 
-function showSignin(message, email) {
+function showSignin(message, { email, notice } = {}) {
   topbar.hidden = true;
   const invite = parseHash().path.match(/^\/invite\/([^/]+)$/);
   if (invite && !message) {
@@ -112,13 +112,13 @@ function showSignin(message, email) {
       token: decodeURIComponent(invite[1]),
       onAccepted: (user) => {
         history.replaceState(null, '', '#/signin');
-        showSignin('Your password is set. Sign in with it.', user.email);
+        showSignin(undefined, { email: user.email, notice: 'Your password is set. Sign in with it.' });
       },
     });
     return;
   }
   document.title = 'Sign in · Weir';
-  signin.render(main, { message, email, onSignedIn: startApp });
+  signin.render(main, { message, notice, email, onSignedIn: startApp });
 }
 
 /** Signed in (at boot or after the sign-in form): fill the header, go live. */

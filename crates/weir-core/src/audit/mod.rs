@@ -65,6 +65,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("user.updated", "a user's name or role changed (from, to)"),
     ("user.deactivated", "a user was deactivated; their tokens and sessions ended (how many)"),
     ("user.password_changed", "a user changed their password; their other sessions and tokens ended (how many)"),
+    (
+        "user.password_reset",
+        "a user's password was set for them (e.g. by `weir demo`); all their sessions and tokens ended",
+    ),
 ];
 
 /// `value` as JSON text with object keys sorted at every level, whatever

@@ -282,6 +282,58 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The tenant's user with this email (lower-cased), whatever their status.
+    pub async fn user_by_email(&self, scope: &TenantScope, email_key: &str) -> Result<Option<User>, StoreError> {
+        users::Entity::find()
+            .filter(users::Column::TenantId.eq(scope.tenant_id()))
+            .filter(users::Column::EmailKey.eq(email_key))
+            .one(&self.db)
+            .await?
+            .map(User::try_from)
+            .transpose()
+    }
+
+    /// Sets an active user's password on their behalf (a reset by an
+    /// operator outside the tenant, e.g. `weir demo`), ending every session
+    /// and token of theirs. Audited as `user.password_reset`.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn reset_password(
+        &self,
+        scope: &TenantScope,
+        user_id: &str,
+        password_hash: String,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        let at = now();
+        let txn = self.write_txn().await?;
+        let changed = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
+            .col_expr(users::Column::PasswordChangedAt, Expr::value(at))
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::TenantId.eq(scope.tenant_id()))
+            .filter(users::Column::Id.eq(user_id))
+            .filter(users::Column::Status.eq(UserStatus::Active))
+            .exec(&txn)
+            .await?;
+        if changed.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let ended = end_user_access(&txn, scope, user_id, None, at).await?;
+        let entry = AuditEntry {
+            action: "user.password_reset",
+            actor: actor.to_owned(),
+            resource_type: "user",
+            resource_id: user_id.to_owned(),
+            connector_id: None,
+            details: json!({"tokens_revoked": ended}),
+        };
+        self.append_audit(&txn, scope, entry).await?;
+        txn.commit().await?;
+        Ok(ended)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,8 +99,11 @@ pub struct DemoHandle {
     pub base_url: String,
     /// The fake partner's address.
     pub partner_url: String,
-    /// The `demo` tenant's admin token issued for this run (sign in with it).
+    /// The `demo` tenant's admin token issued for this run (for the API, or
+    /// the sign-in page's token form).
     pub admin_token: String,
+    /// The demo admin's email and this run's password (sign in with them).
+    pub sign_in: Option<(String, String)>,
     database: String,
     stop_traffic: watch::Sender<bool>,
     stop_server: watch::Sender<bool>,
@@ -112,11 +115,16 @@ pub struct DemoHandle {
 impl DemoHandle {
     /// The text printed once at start: where to look and how to sign in.
     pub fn banner(&self) -> String {
+        let person = match &self.sign_in {
+            Some((email, password)) => format!("    Sign in as:  {email}\n    Password:    {password}\n"),
+            None => String::new(),
+        };
         format!(
             "\n  Weir demo is running (database {db}).\n\n    \
-             Dashboard:   {base}/\n    \
+             Dashboard:   {base}/\n{person}    \
              Admin token: {token}\n\n  \
-             Paste the token into the sign-in page (or use it as `Authorization: Bearer …` on {base}/api/v1/…).\n  \
+             Sign in with the email and password (the password is new each run), or paste the token under\n  \
+             \"Sign in with an API token\" (or use it as `Authorization: Bearer …` on {base}/api/v1/…).\n  \
              A fake partner at {partner} sends webhooks and serves syncs; one connector (Legacy CRM) always fails.\n  \
              Ctrl-C to stop.\n",
             db = self.database,
@@ -163,7 +171,8 @@ pub async fn start(mut config: Config, options: DemoOptions) -> anyhow::Result<D
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is another Weir running? try --listen)", config.listen))?;
-    let tokens = tokens::issue_tokens(&config, options.own_database).await?;
+    let mut tokens = tokens::issue_tokens(&config, options.own_database).await?;
+    let user = tokens.user.take();
     let base_url = format!("http://{}", listener.local_addr().context("listener address")?);
     let partner = partner::Partner::start().await?;
 
@@ -198,6 +207,7 @@ pub async fn start(mut config: Config, options: DemoOptions) -> anyhow::Result<D
         base_url,
         partner_url: partner.url.clone(),
         admin_token,
+        sign_in: user.map(|u| (u.email, u.password)),
         database,
         stop_traffic,
         stop_server,

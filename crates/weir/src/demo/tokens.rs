@@ -18,9 +18,18 @@ pub(super) struct Issued {
     pub(super) token: String,
 }
 
+/// The demo user's sign-in for this run.
+pub(super) struct DemoUser {
+    pub(super) email: String,
+    pub(super) password: String,
+}
+
 /// The tenant's tokens for this run.
 pub(super) struct Tokens {
     pub(super) admin: Issued,
+    /// The demo admin's email and this run's password (`None` if that user
+    /// was deactivated in this database).
+    pub(super) user: Option<DemoUser>,
     /// Only when the tenant existed already (its connectors may need a
     /// change approved).
     pub(super) approver: Option<Issued>,
@@ -55,7 +64,8 @@ pub(super) async fn issue_tokens(config: &Config, own_database: bool) -> anyhow:
         let scope = store.tenant_scope(&cap, &tenant.id).await?;
         let admin = issue(&store, &scope, ADMIN_TOKEN_NAME).await?;
         let approver = if existed { Some(issue(&store, &scope, APPROVER_TOKEN_NAME).await?) } else { None };
-        Ok(Tokens { admin, approver })
+        let user = demo_user(config, &store, &scope).await?;
+        Ok(Tokens { admin, user, approver })
     }
     .await;
     store.close().await;
@@ -68,4 +78,39 @@ async fn issue(store: &weir_store::Store, scope: &TenantScope, name: &str) -> an
     let new = NewToken { name: ApiTokenName::parse(name).context("token name")?, role: Role::Admin };
     let t = store.create_token(scope, new, weir_store::Issuer::Outside("weir demo")).await?;
     Ok(Issued { id: t.token.id, token: t.plain.expose().to_owned() })
+}
+
+/// The demo admin's email.
+pub(super) const DEMO_EMAIL: &str = "demo@weir.example";
+
+/// Makes sure of the demo admin user, with a fresh random password for
+/// this run (a new user accepts its own invitation; an existing one has
+/// its password reset, which ends its earlier sessions).
+async fn demo_user(
+    config: &Config,
+    store: &weir_store::Store,
+    scope: &TenantScope,
+) -> anyhow::Result<Option<DemoUser>> {
+    use weir_core::user::{Email, NewPassword, UserName};
+    let key = crate::app::resolve_master_key(store, config).await?;
+    let store = store.clone().with_audit_key(weir_core::audit::AuditKey::derive(&key));
+    let password = format!("demo-{}", weir_core::ids::random_key(12));
+    let hash = NewPassword::parse(&password, &[DEMO_EMAIL]).context("demo password")?.hash()?;
+    let email = Email::parse(DEMO_EMAIL).context("demo email")?;
+    match store.user_by_email(scope, email.key()).await? {
+        None => {
+            let new = weir_store::NewUser { email, name: UserName::parse("Demo Admin")?, role: Role::Admin };
+            let invited = store.create_user(scope, new, "weir demo", chrono::Duration::hours(1)).await?;
+            store.accept_invite(&invited.secret, hash).await?;
+        }
+        Some(user) if user.status == weir_core::UserStatus::Active => {
+            store.reset_password(scope, &user.id, hash, "weir demo").await?;
+        }
+        Some(user) if user.status == weir_core::UserStatus::Invited => {
+            tracing::warn!(user_id = %user.id, "the demo user is still invited in this database; sign in with the token");
+            return Ok(None);
+        }
+        Some(_) => return Ok(None),
+    }
+    Ok(Some(DemoUser { email: DEMO_EMAIL.to_owned(), password }))
 }

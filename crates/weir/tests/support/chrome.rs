@@ -323,6 +323,14 @@ pub async fn nav(page: &Page, hash: &str) {
 }
 
 /// Signs in through the form with `token`.
+/// Signs in with a user's email and password (the sign-in page's first form).
+pub async fn sign_in_as(page: &Page, email: &str, password: &str) {
+    until(page, "!!document.querySelector('#password-form #email')", "the sign-in form").await;
+    page.find_element("#email").await.unwrap().click().await.unwrap().type_str(email).await.unwrap();
+    page.find_element("#password").await.unwrap().click().await.unwrap().type_str(password).await.unwrap();
+    click(page, "#password-form button[type=submit]").await;
+}
+
 pub async fn sign_in(page: &Page, token: &str) {
     until(page, "!!document.querySelector('#signin-form #token')", "the sign-in form").await;
     // The token form is the secondary one, folded under the password form.

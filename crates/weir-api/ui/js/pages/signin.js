@@ -38,13 +38,14 @@ function card(title, ...children) {
       ...children));
 }
 
-export function render(main, { message, email: knownEmail, onSignedIn }) {
+export function render(main, { message, notice, email: knownEmail, onSignedIn }) {
   const error = h('p', { id: 'password-error', class: 'form-error', role: 'alert' }, message || '');
+  const note = h('p', { id: 'signin-notice', class: 'help', role: 'status' }, notice || '');
   const email = field('email', 'Email', { type: 'email', required: true, autocomplete: 'username', value: knownEmail || '' });
   const password = field('password', 'Password', { type: 'password', required: true, autocomplete: 'current-password' });
   const submit = h('button', { type: 'submit', class: 'button' }, 'Sign in');
   const form = h('form', { id: 'password-form', class: 'signin-form', novalidate: true },
-    email.el, password.el, error, submit);
+    note, email.el, password.el, error, submit);
   onSubmit(form, submit, error, 'Sign in', async () => {
     const body = { email: email.input.value.trim(), password: password.input.value };
     if (!body.email || !body.password) throw new Error('Enter your email and password.');
