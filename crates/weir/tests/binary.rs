@@ -193,6 +193,24 @@ async fn cli_creates_tenants_and_tokens() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no tenant"));
 
+    // `weir user create` invites the first admin and prints the link.
+    let out = weir(dir.path())
+        .args(["user", "create", "--tenant", "acme", "--email", "Ann@Acme.Example", "--role", "admin"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let user: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((user["status"].as_str(), user["name"].as_str()), (Some("invited"), Some("Ann")));
+    let invite = user["invite_url"].as_str().unwrap().strip_prefix("/#/invite/").unwrap().to_owned();
+    let again = weir(dir.path())
+        .args(["user", "create", "--tenant", "acme", "--email", "ann@acme.example"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
     // `weir migrate` is idempotent, then the server accepts the CLI's token.
     for _ in 0..2 {
         assert!(weir(dir.path()).arg("migrate").status().await.unwrap().success());
@@ -207,6 +225,21 @@ async fn cli_creates_tenants_and_tokens() {
     wait_ready(&base, &mut child).await;
     let r = client().get(format!("{base}/api/v1/tokens")).bearer_auth(&secret).send().await.unwrap();
     assert_eq!(r.status(), 403, "recognised as an operator (tokens need admin)");
+    // The invited admin sets a password and signs in.
+    let accepted = client()
+        .post(format!("{base}/api/v1/invites/{invite}/accept"))
+        .json(&serde_json::json!({"password": "velvet-otter-quarry-51"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    let signed_in = client()
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"email": "ann@acme.example", "password": "velvet-otter-quarry-51"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 201);
     assert!(sigterm_and_wait(&mut child).await.success());
 }
 
