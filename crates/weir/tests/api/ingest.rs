@@ -226,7 +226,7 @@ async fn last_received_at_only_moves_forward_and_never_holds_up_a_batch(b: Backe
     let newer = s.accepted("e-new", None);
     let Delivery::Accepted(mut older) = s.accepted("e-old", None) else { unreachable!() };
     older.received_at -= chrono::Duration::hours(1);
-    s.store.ingest_batch(&[newer.clone()]).await.unwrap();
+    s.store.ingest_batch(std::slice::from_ref(&newer)).await.unwrap();
     let seen = last().await.expect("set by the first batch");
     s.store.ingest_batch(&[Delivery::Accepted(older)]).await.unwrap();
     assert_eq!(last().await, Some(seen), "an older arrival does not move it back");
