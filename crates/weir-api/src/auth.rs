@@ -78,12 +78,20 @@ impl TenantCaller {
     }
 }
 
+/// What an admin who must enrol a second factor may still reach.
+const MFA_ENROLMENT_PATHS: &[&str] = &["/api/v1/me", "/api/v1/me/mfa", "/api/v1/me/mfa/confirm"];
+
 impl FromRequestParts<AppState> for TenantCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if !parts.headers.contains_key(header::AUTHORIZATION) && session_secret(parts).is_some() {
             let SessionCaller(session) = SessionCaller::from_request_parts(parts, state).await?;
+            if session.principal.must_enrol_mfa && !MFA_ENROLMENT_PATHS.contains(&parts.uri.path()) {
+                return Err(ApiError::Forbidden(
+                    "this tenant requires admins to sign in with a second factor: enrol one first (POST /api/v1/me/mfa)",
+                ));
+            }
             return Ok(TenantCaller(session.principal));
         }
         let token = bearer(parts)?;

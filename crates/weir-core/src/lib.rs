@@ -17,6 +17,7 @@ pub mod ids;
 pub mod json;
 pub mod live;
 pub mod mapping;
+pub mod mfa;
 pub mod pagination;
 pub mod redact;
 pub mod role;

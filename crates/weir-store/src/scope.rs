@@ -64,6 +64,9 @@ pub struct Principal {
     pub user: Option<UserRef>,
     /// Whether this is a signed-in user's session (not an API token).
     pub via_session: bool,
+    /// A signed-in admin of a tenant that requires a second factor, who has
+    /// none yet: they may only enrol one (and read who they are).
+    pub must_enrol_mfa: bool,
 }
 
 /// A user as other records name them.

@@ -18,6 +18,7 @@ const PREFIXES: &[&str] = &[
     "sync",
     "session",
     "user",
+    "tenant",
 ];
 
 /// Literals with an action's shape that are not actions.

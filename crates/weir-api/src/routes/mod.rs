@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod events;
 pub mod field_mappings;
 pub mod me;
+pub mod mfa;
 pub mod probes;
 pub mod receive;
 pub mod receivers;
@@ -55,6 +56,11 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(users::accept_invite))
         .routes(routes!(me::me))
         .routes(routes!(me::change_password))
+        .routes(routes!(mfa::begin_enrolment))
+        .routes(routes!(mfa::confirm_enrolment))
+        .routes(routes!(mfa::disable))
+        .routes(routes!(mfa::second_step))
+        .routes(routes!(mfa::get_settings, mfa::update_settings))
         .routes(routes!(connectors::list_connectors, connectors::create_connector))
         .routes(routes!(connectors::get_connector, connectors::update_connector, connectors::delete_connector))
         .routes(routes!(connectors::test_connection))

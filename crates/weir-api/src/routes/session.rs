@@ -20,6 +20,7 @@ use crate::auth::{SESSION_COOKIE, SessionCaller, same_origin};
 use crate::envelope::Data;
 use crate::extract::{ApiJson, ClientAddr};
 use crate::problem::{ApiError, Problem};
+use crate::routes::sign_in::PasswordOutcome;
 
 /// Longest token accepted for sign-in (longer is refused before hashing).
 const MAX_TOKEN_LEN: usize = 512;
@@ -72,6 +73,9 @@ pub struct SessionOut {
     pub expires_at: DateTime<Utc>,
     /// The person signed in; `null` for a session opened with a token.
     pub user: Option<SessionUserOut>,
+    /// An admin of a tenant that requires a second factor, without one:
+    /// every other request is 403 until they enrol (`POST /api/v1/me/mfa`).
+    pub must_enrol_mfa: bool,
 }
 
 impl From<&Session> for SessionOut {
@@ -89,6 +93,7 @@ impl From<&Session> for SessionOut {
                 name: u.name.clone(),
                 email: u.email.clone(),
             }),
+            must_enrol_mfa: s.principal.must_enrol_mfa,
         }
     }
 }
@@ -108,6 +113,7 @@ fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> Result<HeaderValu
     request_body = SignInIn,
     responses(
         (status = 201, body = Data<SessionOut>, description = "Signed in; `Set-Cookie: weir_session=…; HttpOnly; SameSite=Strict`"),
+        (status = 202, body = Data<MfaRequiredOut>, description = "The password was right; the user has a second factor: `POST /api/v1/session/mfa` next"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -130,14 +136,25 @@ pub async fn sign_in(
             with_token(&state, &token).await?
         }
         SignInIn { token: None, email: Some(email), password: Some(password), tenant } => {
-            super::sign_in::with_password(&state, &email, password, tenant.as_deref(), source.as_deref()).await?
+            match super::sign_in::with_password(&state, &email, password, tenant.as_deref(), source.as_deref()).await? {
+                PasswordOutcome::Session(opened) => opened,
+                PasswordOutcome::SecondFactor { mfa_token, expires_at } => {
+                    let body = MfaRequiredOut { mfa_required: true, mfa_token, expires_at };
+                    return Ok((StatusCode::ACCEPTED, Json(Data::new(body))).into_response());
+                }
+            }
         }
         _ => {
             return Err(ApiError::field("email", "send either email and password (and optionally tenant), or token"));
         }
     };
+    signed_in(&state, &opened)
+}
+
+/// The `201` of a new session: the cookie and the session body.
+pub(crate) fn signed_in(state: &AppState, opened: &weir_store::OpenedSession) -> Result<Response, ApiError> {
     let max_age = (opened.session.expires_at - Utc::now()).num_seconds().max(0);
-    let set_cookie = cookie(&state, &opened.secret, max_age)?;
+    let set_cookie = cookie(state, &opened.secret, max_age)?;
     let body = Json(Data::new(SessionOut::from(&opened.session)));
     Ok((
         StatusCode::CREATED,
@@ -145,6 +162,17 @@ pub async fn sign_in(
         body,
     )
         .into_response())
+}
+
+/// A correct password of a user with a second factor: the next step.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaRequiredOut {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Send it with the code to `POST /api/v1/session/mfa`.
+    pub mfa_token: String,
+    /// When it stops working (5 minutes).
+    pub expires_at: DateTime<Utc>,
 }
 
 async fn with_token(state: &AppState, token: &str) -> Result<weir_store::OpenedSession, ApiError> {

@@ -20,15 +20,24 @@ fn retry_after(until: chrono::DateTime<Utc>) -> ApiError {
     ApiError::TooManyRequests(u64::try_from((until - Utc::now()).num_seconds().max(1)).unwrap_or(1))
 }
 
-/// Checks the password against every account the email names and opens a
-/// session on the one it matches.
+/// Where a correct password leads.
+pub(crate) enum PasswordOutcome {
+    /// Signed in.
+    Session(OpenedSession),
+    /// The user has a second factor: finish at `POST /api/v1/session/mfa`
+    /// with this challenge.
+    SecondFactor { mfa_token: String, expires_at: chrono::DateTime<Utc> },
+}
+
+/// Checks the password against every account the email names and, on the
+/// one it matches, opens a session or (with a second factor) a challenge.
 pub(crate) async fn with_password(
     state: &AppState,
     email: &str,
     password: String,
     tenant: Option<&str>,
     source: Option<&str>,
-) -> Result<OpenedSession, ApiError> {
+) -> Result<PasswordOutcome, ApiError> {
     let Ok(email) = Email::parse(email) else { return Err(REFUSED) };
     let keys = SignInKeys::new(email.key(), source);
     if let Some(until) = state.store.sign_in_held_until(&keys).await? {
@@ -48,8 +57,11 @@ pub(crate) async fn with_password(
     match matched.as_slice() {
         [one] => {
             let user = &candidates[*one].user;
-            let ttl = chrono::Duration::from_std(state.sessions.ttl).map_err(|e| ApiError::Internal(Box::new(e)))?;
-            Ok(state.store.open_user_session(user, &keys, ttl, "password").await?)
+            if state.store.has_mfa(user).await? {
+                let (mfa_token, expires_at) = state.store.create_mfa_challenge(user).await?;
+                return Ok(PasswordOutcome::SecondFactor { mfa_token, expires_at });
+            }
+            Ok(PasswordOutcome::Session(open(state, user, &keys, "password").await?))
         }
         [] => {
             let held = state.store.record_sign_in_failure(&keys, &candidates, source).await?;
@@ -58,6 +70,22 @@ pub(crate) async fn with_password(
         }
         _ => Err(ApiError::field("tenant", several_tenants(&candidates))),
     }
+}
+
+/// Opens the user's session and reads it back as requests will see it
+/// (e.g. whether an admin must still enrol a second factor).
+pub(crate) async fn open(
+    state: &AppState,
+    user: &weir_store::User,
+    keys: &SignInKeys,
+    method: &str,
+) -> Result<OpenedSession, ApiError> {
+    let ttl = chrono::Duration::from_std(state.sessions.ttl).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let mut opened = state.store.open_user_session(user, keys, ttl, method).await?;
+    if let Some(session) = state.store.session(&opened.secret).await? {
+        opened.session = session;
+    }
+    Ok(opened)
 }
 
 fn several_tenants(candidates: &[SignInCandidate]) -> String {

@@ -65,6 +65,9 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("user.updated", "a user's name or role changed (from, to)"),
     ("user.deactivated", "a user was deactivated; their tokens and sessions ended (how many)"),
     ("user.password_changed", "a user changed their password; their other sessions and tokens ended (how many)"),
+    ("user.mfa_enabled", "a user turned on a second factor (TOTP) and got recovery codes"),
+    ("user.mfa_disabled", "a user turned their second factor off"),
+    ("tenant.settings_updated", "an admin changed the tenant's sign-in settings (mfa_required_for_admins)"),
     (
         "user.password_reset",
         "a user's password was set for them (e.g. by `weir demo`); all their sessions and tokens ended",

@@ -12,6 +12,7 @@ pub struct Model {
     pub is_active: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub mfa_required_for_admins: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,10 @@ pub struct Model {
     pub created_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub mfa_secret_sealed: Option<Vec<u8>>,
+    pub mfa_pending_sealed: Option<Vec<u8>>,
+    pub mfa_enabled_at: Option<DateTimeUtc>,
+    pub mfa_last_step: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,7 @@ mod m20261203_000017_audit_record_refs;
 mod m20261203_000018_payload_raw;
 mod m20261203_000019_unsampled_columns;
 mod m20261203_000020_users;
+mod m20261203_000021_mfa;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000018_payload_raw::Migration),
             Box::new(m20261203_000019_unsampled_columns::Migration),
             Box::new(m20261203_000020_users::Migration),
+            Box::new(m20261203_000021_mfa::Migration),
         ]
     }
 

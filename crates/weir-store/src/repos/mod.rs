@@ -13,6 +13,7 @@ pub mod events;
 pub mod field_mappings;
 pub(crate) mod ingest;
 pub mod instance;
+pub mod mfa;
 pub mod partitions;
 pub mod queue;
 pub mod rebuild;

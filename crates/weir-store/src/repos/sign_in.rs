@@ -231,6 +231,7 @@ impl Store {
             principal_id,
             user: Some(user.as_ref()),
             via_session: true,
+            must_enrol_mfa: false,
         };
         let session = Session {
             id: row.id,

@@ -51,6 +51,7 @@ impl Store {
             is_active: Set(true),
             created_at: Set(at),
             updated_at: Set(at),
+            mfa_required_for_admins: Set(false),
         }
         .insert(&self.db)
         .await?;

@@ -103,6 +103,7 @@ pub(crate) async fn principal_of<C: sea_orm::ConnectionTrait>(
     let token = ApiToken::try_from(token)?;
     let mut role = token.role;
     let mut user = None;
+    let mut must_enrol_mfa = false;
     if let Some(user_id) = token.principal_id.strip_prefix("user:") {
         let Some(owner) = users::Entity::find_by_id(user_id)
             .filter(users::Column::TenantId.eq(token.tenant_id.as_str()))
@@ -118,6 +119,10 @@ pub(crate) async fn principal_of<C: sea_orm::ConnectionTrait>(
         // never above it.
         let owner_role = super::users::parse_role(&owner.role)?;
         role = if via_session { owner_role } else { role.min(owner_role) };
+        if via_session && role == Role::Admin && owner.mfa_secret_sealed.is_none() {
+            let tenant = tenants::Entity::find_by_id(token.tenant_id.as_str()).one(db).await?;
+            must_enrol_mfa = tenant.is_some_and(|t| t.mfa_required_for_admins);
+        }
         user = Some(UserRef { id: owner.id, name: owner.name, email: owner.email });
     }
     Ok(Some(Principal {
@@ -128,6 +133,7 @@ pub(crate) async fn principal_of<C: sea_orm::ConnectionTrait>(
         principal_id: token.principal_id,
         user,
         via_session,
+        must_enrol_mfa,
     }))
 }
 

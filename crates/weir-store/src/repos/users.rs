@@ -34,6 +34,8 @@ pub struct User {
     pub status: UserStatus,
     /// Last successful sign-in.
     pub last_sign_in_at: Option<DateTime<Utc>>,
+    /// When they turned on multi-factor sign-in (`None`: off).
+    pub mfa_enabled_at: Option<DateTime<Utc>>,
     /// When they were invited.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -63,6 +65,7 @@ impl TryFrom<users::Model> for User {
             name: m.name,
             status: m.status,
             last_sign_in_at: m.last_sign_in_at,
+            mfa_enabled_at: m.mfa_enabled_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -138,6 +141,10 @@ impl Store {
             created_by: Set(Some(actor.to_owned())),
             created_at: Set(at),
             updated_at: Set(at),
+            mfa_secret_sealed: Set(None),
+            mfa_pending_sealed: Set(None),
+            mfa_enabled_at: Set(None),
+            mfa_last_step: Set(None),
         }
         .insert(&txn)
         .await?;

@@ -25,6 +25,7 @@ mod isolation;
 mod limits;
 mod live;
 mod metrics;
+mod mfa;
 mod migrations;
 mod no_store;
 mod payload_fidelity;
