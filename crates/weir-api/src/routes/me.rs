@@ -52,6 +52,8 @@ pub struct MeOut {
     pub token_id: String,
     /// The signed-in user, or the token's owner when it is a user.
     pub user: Option<PersonOut>,
+    /// Whether the signed-in user has a second factor (`false` for a token).
+    pub mfa_enabled: bool,
 }
 
 /// The caller: a signed-in user, or a token with its owner.
@@ -61,16 +63,19 @@ pub struct MeOut {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn me(caller: TenantCaller) -> Json<Data<MeOut>> {
+pub async fn me(State(state): State<AppState>, caller: TenantCaller) -> Result<Json<Data<MeOut>>, ApiError> {
     let p = caller.0;
-    Json(Data::new(MeOut {
-        kind: if p.via_session && p.user.is_some() { PrincipalKind::User } else { PrincipalKind::Token },
+    let person = p.via_session && p.user.is_some();
+    let mfa_enabled = person && state.store.mfa_state(&p).await?.secret_sealed.is_some();
+    Ok(Json(Data::new(MeOut {
+        kind: if person { PrincipalKind::User } else { PrincipalKind::Token },
         tenant_id: p.scope.tenant_id().to_owned(),
         role: p.role,
         principal_id: p.principal_id,
         token_id: p.token_id,
         user: p.user.map(|u| PersonOut { id: u.id, name: u.name, email: u.email }),
-    }))
+        mfa_enabled,
+    })))
 }
 
 /// Body of a password change.

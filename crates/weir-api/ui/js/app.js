@@ -1,7 +1,7 @@
 // Boot, session, header and hash router of the Weir web UI.
 //
 // Routes: #/overview (default), #/connectors[/<id>], #/events[/<id>],
-// #/syncs[/<id>], #/audit. Filters live in the hash query
+// #/syncs[/<id>], #/audit, #/profile; before sign-in #/invite/<token>. Filters live in the hash query
 // (#/events?status=failed) so a reload keeps them.
 
 import { get, del, onUnauthorized, setCsrfToken, url } from './api.js';
@@ -14,6 +14,7 @@ import * as connectors from './pages/connectors.js';
 import * as events from './pages/events.js';
 import * as syncs from './pages/syncs.js';
 import * as audit from './pages/audit.js';
+import * as profile from './pages/profile.js';
 
 const ROUTES = [
   { nav: 'overview', title: 'Overview', re: /^\/overview$/, render: overview.render },
@@ -24,6 +25,7 @@ const ROUTES = [
   { nav: 'syncs', title: 'Sync histories', re: /^\/syncs$/, render: syncs.renderList },
   { nav: 'syncs', title: 'Sync run', re: /^\/syncs\/([^/]+)$/, render: syncs.renderDetail },
   { nav: 'audit', title: 'Audit log', re: /^\/audit$/, render: audit.render },
+  { nav: 'profile', title: 'Your profile', re: /^\/profile$/, render: profile.render },
 ];
 
 const main = document.getElementById('main');
@@ -58,6 +60,11 @@ function route({ focus = true, keepBanners = false } = {}) {
     history.replaceState(null, '', '#/overview');
     return route({ focus });
   }
+  // An admin who must enrol a second factor can reach only the profile.
+  if (session.must_enrol_mfa && path !== '/profile') {
+    history.replaceState(null, '', '#/profile');
+    return route({ focus });
+  }
 
   let match = null;
   const found = ROUTES.find((r) => (match = path.match(r.re)));
@@ -85,6 +92,15 @@ function route({ focus = true, keepBanners = false } = {}) {
     },
     /** Re-renders the page, keeping the success/error messages. */
     reload: () => route({ focus: false, keepBanners: true }),
+    /** After enrolling a second factor: the session is no longer limited. */
+    onEnrolled: async () => {
+      try {
+        const res = await get('/api/v1/session');
+        session = res.data;
+      } catch {
+        /* a 401 signs out */
+      }
+    },
   };
   current = ctx;
   main.replaceChildren();

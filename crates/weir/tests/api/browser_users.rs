@@ -70,3 +70,78 @@ async fn an_invited_person_sets_a_password_and_signs_in() {
     assert_eq!(again, 404);
     chrome.close().await;
 }
+
+fn code_at(secret_base32: &str, unix: u64) -> String {
+    use totp_rs::{Algorithm, Secret, TOTP};
+    let bytes = Secret::Encoded(secret_base32.to_owned()).to_bytes().unwrap();
+    TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, String::new()).unwrap().generate(unix)
+}
+
+fn unix_now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap()
+}
+
+/// A tenant requiring a second factor of admins: the console sends a new
+/// admin to the profile, enrols with a code the test computes, shows the
+/// recovery codes once; the next sign-in takes the code step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_enrols_a_second_factor_and_signs_in_with_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite app");
+    let tenant = app.tenant("acme").await;
+    let (_, admin) = app.token(&tenant, "admin").await;
+    let body = json!({"email": "ida@acme.example", "name": "Ida Berg", "role": "admin"});
+    let (_, invited) = app.call(Method::POST, "/api/v1/users", Some(&admin), Some(body)).await;
+    let token = invited["data"]["invite_url"].as_str().unwrap().trim_start_matches("/#/invite/").to_owned();
+    let (s, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/invites/{token}/accept"),
+            None,
+            Some(json!({"password": "velvet-otter-quarry-51"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) =
+        app.call(Method::PATCH, "/api/v1/settings", Some(&admin), Some(json!({"mfa_required_for_admins": true}))).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let chrome = Chrome::launch().await;
+    let page = chrome.page(&app.url("/")).await;
+    crate::browser::chrome::sign_in_as(&page, "ida@acme.example", "velvet-otter-quarry-51").await;
+    until(&page, "location.hash === '#/profile' && !!document.querySelector('#mfa-start')", "the profile, to enrol")
+        .await;
+    nav(&page, "#/events").await;
+    until(
+        &page,
+        "location.hash === '#/profile' && !!document.querySelector('#mfa-start')",
+        "other pages lead back to the profile",
+    )
+    .await;
+    crate::browser::chrome::click(&page, "#mfa-start").await;
+    let secret = until(&page, "document.querySelector('#mfa-secret')?.textContent", "the new key").await;
+    let secret = secret.as_str().unwrap().to_owned();
+    let code = code_at(&secret, unix_now());
+    page.find_element("#mfa-confirm-code").await.unwrap().click().await.unwrap().type_str(&code).await.unwrap();
+    page.find_element("#mfa-confirm-code").await.unwrap().press_key("Enter").await.unwrap();
+    let codes = until(&page, "document.querySelectorAll('#recovery-codes li').length", "the recovery codes").await;
+    assert_eq!(codes, 10);
+    shot(&page, "22-recovery-codes").await;
+    nav(&page, "#/events").await;
+    until(&page, "!!document.querySelector('#events-filter')", "the events page, now reachable").await;
+
+    crate::browser::chrome::click(&page, "#signout").await;
+    crate::browser::chrome::sign_in_as(&page, "ida@acme.example", "velvet-otter-quarry-51").await;
+    until(&page, "!!document.querySelector('#mfa-form')", "the second step").await;
+    let next = code_at(&secret, unix_now() + 30);
+    page.find_element("#mfa-code").await.unwrap().click().await.unwrap().type_str(&next).await.unwrap();
+    page.find_element("#mfa-code").await.unwrap().press_key("Enter").await.unwrap();
+    until(&page, "document.querySelector('#tenant-role')?.textContent.includes('Ida Berg')", "signed in").await;
+    until(&page, "!!document.querySelector('[data-testid=summary-total_connectors]')", "the overview").await;
+    // At phone width the profile fits.
+    page.set_viewport(390, 844, 2.0, true).await;
+    nav(&page, "#/profile").await;
+    until(&page, "!!document.querySelector('#password-change-form')", "the profile").await;
+    assert_eq!(eval(&page, "document.documentElement.scrollWidth <= window.innerWidth").await, true);
+    shot(&page, "23-profile-phone").await;
+    chrome.close().await;
+}

@@ -322,7 +322,6 @@ pub async fn nav(page: &Page, hash: &str) {
     eval(page, &format!("location.hash = '{hash}'")).await;
 }
 
-/// Signs in through the form with `token`.
 /// Signs in with a user's email and password (the sign-in page's first form).
 pub async fn sign_in_as(page: &Page, email: &str, password: &str) {
     until(page, "!!document.querySelector('#password-form #email')", "the sign-in form").await;
@@ -331,6 +330,7 @@ pub async fn sign_in_as(page: &Page, email: &str, password: &str) {
     click(page, "#password-form button[type=submit]").await;
 }
 
+/// Signs in through the form with `token`.
 pub async fn sign_in(page: &Page, token: &str) {
     until(page, "!!document.querySelector('#signin-form #token')", "the sign-in form").await;
     // The token form is the secondary one, folded under the password form.

@@ -51,6 +51,10 @@ export function render(main, { message, notice, email: knownEmail, onSignedIn })
     if (!body.email || !body.password) throw new Error('Enter your email and password.');
     const res = await post('/api/v1/session', body, { allow401: true });
     password.input.value = '';
+    if (res.data && res.data.mfa_required) {
+      renderSecondStep(main, { mfaToken: res.data.mfa_token, onSignedIn });
+      return;
+    }
     onSignedIn(res.data);
   });
 
@@ -113,4 +117,36 @@ export function renderInvite(main, { token, onAccepted }) {
   });
   mount(main, card('Welcome to Weir', h('p', null, 'Set a password to finish your invitation.'), form));
   password.input.focus();
+}
+
+/** The second step of a sign-in: a code from the authenticator app, or a recovery code. */
+function renderSecondStep(main, { mfaToken, onSignedIn }) {
+  const error = h('p', { id: 'mfa-error', class: 'form-error', role: 'alert' });
+  const code = field('mfa-code', 'Code from your authenticator app',
+    { type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: true });
+  const submit = h('button', { type: 'submit', class: 'button' }, 'Verify');
+  const form = h('form', { id: 'mfa-form', class: 'signin-form', novalidate: true }, code.el, error, submit);
+  onSubmit(form, submit, error, 'Verify', async () => {
+    const value = code.input.value.trim();
+    if (!/^[0-9]{6}$/.test(value)) throw new Error('Enter the six digits your app shows.');
+    const res = await post('/api/v1/session/mfa', { mfa_token: mfaToken, code: value }, { allow401: true });
+    onSignedIn(res.data);
+  });
+
+  const recoveryError = h('p', { id: 'recovery-error', class: 'form-error', role: 'alert' });
+  const recovery = field('recovery-code', 'Recovery code', { type: 'text', autocomplete: 'off', spellcheck: 'false' },
+    'One of the codes you saved when you turned on the second factor. Each works once.');
+  const recoverySubmit = h('button', { type: 'submit', class: 'button button-secondary' }, 'Use recovery code');
+  const recoveryForm = h('form', { id: 'recovery-form', class: 'signin-form', novalidate: true },
+    recovery.el, recoveryError, recoverySubmit);
+  onSubmit(recoveryForm, recoverySubmit, recoveryError, 'Use recovery code', async () => {
+    const value = recovery.input.value.trim();
+    if (!value) throw new Error('Enter a recovery code.');
+    const res = await post('/api/v1/session/mfa', { mfa_token: mfaToken, recovery_code: value }, { allow401: true });
+    onSignedIn(res.data);
+  });
+  const alt = h('details', { id: 'recovery-signin', class: 'signin-alt' },
+    h('summary', null, 'Use a recovery code instead'), recoveryForm);
+  mount(main, card('Second step', h('p', null, 'Your account has a second factor.'), form, alt));
+  code.input.focus();
 }
