@@ -27,6 +27,8 @@ pub enum Conflict {
     FieldMappingNameTaken,
     /// A user of this tenant already has this email (case-insensitively).
     UserEmailTaken,
+    /// A service account of this tenant already has this name.
+    ServiceAccountNameTaken,
 }
 
 impl Conflict {
@@ -41,6 +43,7 @@ impl Conflict {
             Conflict::SyncAlreadyActive => "a run of this sync configuration is already active",
             Conflict::FieldMappingNameTaken => "a field mapping with this name already exists",
             Conflict::UserEmailTaken => "a user with this email already exists",
+            Conflict::ServiceAccountNameTaken => "a service account with this name already exists",
         }
     }
 
@@ -51,6 +54,7 @@ impl Conflict {
             Conflict::ConnectorCodeTaken => Some("code"),
             Conflict::FieldMappingNameTaken => Some("name"),
             Conflict::UserEmailTaken => Some("email"),
+            Conflict::ServiceAccountNameTaken => Some("name"),
             _ => None,
         }
     }
@@ -105,6 +109,11 @@ pub const CONSTRAINTS: &[ConstraintRule] = &[
         name: "users_email_idx",
         sqlite_columns: "users.tenant_id, users.email_key",
         conflict: Conflict::UserEmailTaken,
+    },
+    ConstraintRule {
+        name: "service_accounts_name_idx",
+        sqlite_columns: "service_accounts.tenant_id, service_accounts.name",
+        conflict: Conflict::ServiceAccountNameTaken,
     },
 ];
 

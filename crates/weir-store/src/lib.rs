@@ -40,6 +40,7 @@ pub use repos::mfa::{MfaChallenge, MfaState};
 pub use repos::queue::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEffect};
 pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};
 pub use repos::records::{Record, RecordWrite, UpsertOutcome};
+pub use repos::service_accounts::{ServiceAccount, service_account_principal};
 pub use repos::sessions::{OpenedSession, Session};
 pub use repos::sign_in::{SignInCandidate, SignInKeys};
 pub use repos::sync_configurations::{SyncConfiguration, SyncConfigurationFilter, SyncConfigurationSpec, WebhookRoute};

@@ -96,7 +96,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let cap = SystemScope::local_operator();
             let tenant = find_tenant(&store, &tenant).await?;
             let scope = store.tenant_scope(&cap, &tenant.id).await?;
-            let issued = store.create_token(&scope, NewToken { name, role }, Issuer::Outside("cli")).await?;
+            let issued = store.create_token(&scope, NewToken::new(name, role), Issuer::Outside("cli")).await?;
             store.close().await;
             println!(
                 "{}",

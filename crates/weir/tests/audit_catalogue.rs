@@ -19,6 +19,7 @@ const PREFIXES: &[&str] = &[
     "session",
     "user",
     "tenant",
+    "service_account",
 ];
 
 /// Literals with an action's shape that are not actions.

@@ -14,6 +14,7 @@ pub mod probes;
 pub mod receive;
 pub mod receivers;
 pub mod records;
+pub mod service_accounts;
 pub mod session;
 pub mod sign_in;
 pub mod stream;
@@ -54,6 +55,12 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(users::create_user, users::list_users))
         .routes(routes!(users::get_user, users::update_user, users::deactivate_user))
         .routes(routes!(users::accept_invite))
+        .routes(routes!(service_accounts::create_service_account, service_accounts::list_service_accounts))
+        .routes(routes!(
+            service_accounts::get_service_account,
+            service_accounts::update_service_account,
+            service_accounts::deactivate_service_account
+        ))
         .routes(routes!(me::me))
         .routes(routes!(me::change_password))
         .routes(routes!(mfa::begin_enrolment))

@@ -28,6 +28,12 @@ pub struct TokenIn {
     /// `viewer`, `operator` or `admin`.
     #[schema(value_type = Role)]
     pub role: String,
+    /// Days until it stops working, 1 to 3650 (default: until revoked).
+    #[schema(minimum = 1, maximum = 3650)]
+    pub expires_in_days: Option<i64>,
+    /// Mint it for this service account (its role caps the token's) instead
+    /// of for the caller.
+    pub service_account_id: Option<String>,
 }
 
 impl TokenIn {
@@ -36,8 +42,21 @@ impl TokenIn {
         let mut errors = FieldErrors::new();
         let name = errors.check("name", ApiTokenName::parse(&self.name));
         let role = errors.check("role", self.role.parse::<Role>());
+        let expires_at = match self.expires_in_days {
+            None => None,
+            Some(d @ 1..=3650) => Some(chrono::Utc::now() + chrono::Duration::days(d)),
+            Some(_) => {
+                errors.add("expires_in_days", "must be 1 to 3650");
+                None
+            }
+        };
+        if self.service_account_id.as_deref().is_some_and(|id| !weir_core::ids::is_valid_id(id)) {
+            errors.add("service_account_id", "no such service account");
+        }
         match (name, role) {
-            (Some(name), Some(role)) if errors.is_empty() => Ok(NewToken { name, role }),
+            (Some(name), Some(role)) if errors.is_empty() => {
+                Ok(NewToken { name, role, expires_at, service_account_id: self.service_account_id })
+            }
             _ => Err(ApiError::Validation(errors)),
         }
     }
@@ -58,6 +77,10 @@ pub struct TokenCreatedOut {
     pub token_hint: String,
     /// Issue time.
     pub created_at: DateTime<Utc>,
+    /// When it stops working; `null`: until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whose it is (as in listings).
+    pub owner: String,
 }
 
 impl From<IssuedToken> for TokenCreatedOut {
@@ -69,6 +92,8 @@ impl From<IssuedToken> for TokenCreatedOut {
             role: t.token.role,
             token_hint: t.token.token_hint,
             created_at: t.token.created_at,
+            expires_at: t.token.expires_at,
+            owner: t.token.principal_id,
         }
     }
 }
@@ -90,6 +115,11 @@ pub struct TokenOut {
     pub created_at: DateTime<Utc>,
     /// Last use, to the minute.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working; `null`: until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whose it is: `user:<id>`, `service_account:<id>`, or (for a token
+    /// issued by the system API or the CLI) the root token's id.
+    pub owner: String,
     /// Revocation time; `null` while live.
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -104,6 +134,8 @@ impl From<ApiToken> for TokenOut {
             created_by: t.created_by,
             created_at: t.created_at,
             last_used_at: t.last_used_at,
+            expires_at: t.expires_at,
+            owner: t.principal_id,
             revoked_at: t.revoked_at,
         }
     }

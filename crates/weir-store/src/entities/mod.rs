@@ -11,6 +11,7 @@ pub mod field_mappings;
 pub mod instance_settings;
 pub mod mfa_challenges;
 pub mod records;
+pub mod service_accounts;
 pub mod sessions;
 pub mod sign_in_throttle;
 pub mod sync_configurations;

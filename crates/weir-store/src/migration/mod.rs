@@ -25,6 +25,7 @@ mod m20261203_000018_payload_raw;
 mod m20261203_000019_unsampled_columns;
 mod m20261203_000020_users;
 mod m20261203_000021_mfa;
+mod m20261203_000022_service_accounts;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000019_unsampled_columns::Migration),
             Box::new(m20261203_000020_users::Migration),
             Box::new(m20261203_000021_mfa::Migration),
+            Box::new(m20261203_000022_service_accounts::Migration),
         ]
     }
 

@@ -38,6 +38,8 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     /// Last successful use (to the minute).
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working, if it does.
+    pub expires_at: Option<DateTime<Utc>>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -59,6 +61,7 @@ impl TryFrom<api_tokens::Model> for ApiToken {
             created_by: m.created_by,
             created_at: m.created_at,
             last_used_at: m.last_used_at,
+            expires_at: m.expires_at,
             revoked_at: m.revoked_at,
         })
     }
@@ -71,6 +74,17 @@ pub struct NewToken {
     pub name: ApiTokenName,
     /// What the new token may do.
     pub role: Role,
+    /// When it stops working (`None`: until revoked).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The service account it is for, instead of its issuer's principal.
+    pub service_account_id: Option<String>,
+}
+
+impl NewToken {
+    /// A token of `role`, named `name`, that does not expire, for its issuer.
+    pub fn new(name: ApiTokenName, role: Role) -> Self {
+        Self { name, role, expires_at: None, service_account_id: None }
+    }
 }
 
 /// Who issues a new token, which decides whose token it is.
@@ -125,6 +139,10 @@ pub(crate) async fn principal_of<C: sea_orm::ConnectionTrait>(
         }
         user = Some(UserRef { id: owner.id, name: owner.name, email: owner.email });
     }
+    if let Some(account) = super::service_accounts::active_account(db, &token.tenant_id, &token.principal_id).await? {
+        let Some(account) = account else { return Ok(None) };
+        role = role.min(super::users::parse_role(&account.role)?);
+    }
     Ok(Some(Principal {
         scope: TenantScope::new(token.tenant_id),
         role,
@@ -154,7 +172,7 @@ impl Store {
     ) -> Result<IssuedToken, StoreError> {
         let plain = PlainToken::generate();
         let id = ids::new_id();
-        let (created_by, principal_id) = match issuer {
+        let (created_by, mut principal_id) = match issuer {
             Issuer::Outside(label) => (label.to_owned(), id.clone()),
             Issuer::Token(by) if by.via_session => (
                 by.user.as_ref().map_or_else(|| by.token_id.clone(), |u| user_principal(&u.id)),
@@ -162,6 +180,15 @@ impl Store {
             ),
             Issuer::Token(by) => (by.token_id.clone(), by.principal_id.clone()),
         };
+        if let Some(account) = &new.service_account_id {
+            let principal = super::service_accounts::service_account_principal(account);
+            let found = super::service_accounts::active_account(&self.db, scope.tenant_id(), &principal).await?;
+            let Some(Some(account)) = found else { return Err(StoreError::NotFound) };
+            if super::users::parse_role(&account.role)? < new.role {
+                return Err(StoreError::Unprocessable("a token cannot carry more than its service account's role"));
+            }
+            principal_id = principal;
+        }
         let model = api_tokens::ActiveModel {
             id: Set(id),
             tenant_id: Set(scope.tenant_id().to_owned()),
@@ -174,7 +201,7 @@ impl Store {
             kind: Set(TokenKind::Api),
             created_at: Set(now()),
             last_used_at: Set(None),
-            expires_at: Set(None),
+            expires_at: Set(new.expires_at),
             revoked_at: Set(None),
         }
         .insert(&self.db)

@@ -75,7 +75,7 @@ pub(super) async fn issue_tokens(config: &Config, own_database: bool) -> anyhow:
 /// An admin token named `name`. Issued by "weir demo", not by another
 /// token, so the approver counts as a different admin than the requester.
 async fn issue(store: &weir_store::Store, scope: &TenantScope, name: &str) -> anyhow::Result<Issued> {
-    let new = NewToken { name: ApiTokenName::parse(name).context("token name")?, role: Role::Admin };
+    let new = NewToken::new(ApiTokenName::parse(name).context("token name")?, Role::Admin);
     let t = store.create_token(scope, new, weir_store::Issuer::Outside("weir demo")).await?;
     Ok(Issued { id: t.token.id, token: t.plain.expose().to_owned() })
 }

@@ -82,6 +82,7 @@ enum Kind {
     ChangeRequest,
     Token,
     User,
+    ServiceAccount,
 }
 
 /// Every templated path of the tenant API and the kind of A's object that
@@ -110,6 +111,7 @@ const TEMPLATES: &[(&str, Kind)] = &[
     ("/api/v1/integration/webhook-receivers/{id}", Kind::Receiver),
     ("/api/v1/integration/webhook-receivers/{id}/rotate-secret", Kind::Receiver),
     ("/api/v1/tokens/{id}", Kind::Token),
+    ("/api/v1/service-accounts/{id}", Kind::ServiceAccount),
     ("/api/v1/users/{id}", Kind::User),
 ];
 
@@ -148,7 +150,7 @@ fn settings() -> Settings {
 /// a body check cannot answer before the tenant check does. An operation
 /// with a request body missing here fails the test.
 fn body_for(method: &Method, template: &str) -> Option<Value> {
-    if (method.as_str(), template) == ("PATCH", "/api/v1/users/{id}") {
+    if method.as_str() == "PATCH" && matches!(template, "/api/v1/users/{id}" | "/api/v1/service-accounts/{id}") {
         return Some(json!({"name": "Taken over by B", "role": "viewer"}));
     }
     let path = template.strip_prefix(INTEGRATION)?;
@@ -409,6 +411,10 @@ async fn alpha(app: &TestApp) -> Alpha {
         created(app, &admin, "/api/v1/users", json!({"email": "ua@alpha.test", "name": "Una Alpha", "role": "viewer"}))
             .await;
     let user_id = id(&invited);
+    let account =
+        created(app, &admin, "/api/v1/service-accounts", json!({"name": "alpha robot", "role": "viewer"})).await;
+    let account_id = id(&account);
+    needles.extend([account_id.clone(), "alpha robot".to_owned()]);
     needles.extend([user_id.clone(), "ua@alpha.test".to_owned(), "Una Alpha".to_owned()]);
 
     // The partner: two customers, one without a key (a per-record error).
@@ -546,6 +552,7 @@ async fn alpha(app: &TestApp) -> Alpha {
         // Not A's admin token: the snapshots read with it.
         (Kind::Token, vec![one(&api_token_id), one(&viewer_id)]),
         (Kind::User, vec![one(&user_id)]),
+        (Kind::ServiceAccount, vec![one(&account_id)]),
     ]);
     for bindings in objects.values() {
         needles.extend(bindings.iter().flat_map(|b| b.iter().map(|(_, v)| v.clone())));
@@ -657,6 +664,8 @@ async fn tenant_b_reaches_nothing_of_tenant_a(b: Backend) {
             || t.starts_with("/api/v1/tokens/")
             || t == "/api/v1/users"
             || t.starts_with("/api/v1/users/")
+            || t == "/api/v1/service-accounts"
+            || t.starts_with("/api/v1/service-accounts/")
     };
 
     // The table matches the document both ways.

@@ -16,7 +16,8 @@ backend_tests!(
     invited_users_sign_in_and_act_with_their_role,
     wrong_passwords_are_held_back_and_audited,
     deactivation_ends_sessions_tokens_and_streams_at_once,
-    approval_needs_another_person_whatever_they_hold
+    approval_needs_another_person_whatever_they_hold,
+    service_accounts_own_tokens_that_never_exceed_their_role
 );
 
 const PASSWORD: &str = "velvet-otter-quarry-51";
@@ -252,4 +253,76 @@ async fn approval_needs_another_person_whatever_they_hold(b: Backend) {
     assert_eq!(out["data"]["connector"]["config"]["base_url"], "https://erp-v2.example.com");
     assert_eq!(out["data"]["change_request"]["decided_by_name"], "Gus Oh <gus@acme.example>");
     assert_eq!(out["data"]["change_request"]["requested_by_name"], "Fay Wu <fay@acme.example>");
+}
+
+async fn service_accounts_own_tokens_that_never_exceed_their_role(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let tenant = app.tenant("acme").await;
+    let (_, admin) = app.token(&tenant, "admin").await;
+    let sa = json!({"name": "CI pipeline", "role": "operator"});
+    let (s, created) = app.call(Method::POST, "/api/v1/service-accounts", Some(&admin), Some(sa.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let sa_id = created["data"]["id"].as_str().unwrap().to_owned();
+    let (s, _) = app.call(Method::POST, "/api/v1/service-accounts", Some(&admin), Some(sa)).await;
+    assert_eq!(s, StatusCode::CONFLICT, "names are unique per tenant");
+
+    // Never above the account's role; an expiry in days.
+    let too_high = json!({"name": "deploy", "role": "admin", "service_account_id": sa_id});
+    let (s, _) = app.call(Method::POST, "/api/v1/tokens", Some(&admin), Some(too_high)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_expiry = json!({"name": "deploy", "role": "viewer", "expires_in_days": 0});
+    let (s, problem) = app.call(Method::POST, "/api/v1/tokens", Some(&admin), Some(bad_expiry)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(problem["errors"]["expires_in_days"].is_array(), "{problem}");
+    let body = json!({"name": "deploy", "role": "operator", "service_account_id": sa_id, "expires_in_days": 30});
+    let (s, minted) = app.call(Method::POST, "/api/v1/tokens", Some(&admin), Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{minted}");
+    assert_eq!(minted["data"]["owner"], format!("service_account:{sa_id}"));
+    let expires: chrono::DateTime<chrono::Utc> = minted["data"]["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!((expires - chrono::Utc::now() - chrono::Duration::days(30)).num_minutes().abs() < 5);
+    let ci = minted["data"]["token"].as_str().unwrap().to_owned();
+    let (_, me) = app.call(Method::GET, "/api/v1/me", Some(&ci), None).await;
+    assert_eq!((me["data"]["kind"].as_str(), me["data"]["role"].as_str()), (Some("token"), Some("operator")));
+
+    // Lowering the account lowers its token at once; deactivating ends it.
+    let (s, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/service-accounts/{sa_id}"),
+            Some(&admin),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, me) = app.call(Method::GET, "/api/v1/me", Some(&ci), None).await;
+    assert_eq!(me["data"]["role"], "viewer");
+    let (_, tokens) = app.call(Method::GET, "/api/v1/tokens", Some(&admin), None).await;
+    let listed = tokens["data"].as_array().unwrap().iter().find(|t| t["name"] == "deploy").unwrap().clone();
+    assert_eq!(listed["owner"], format!("service_account:{sa_id}"));
+    assert!(listed["expires_at"].is_string());
+    let (s, out) = app.call(Method::DELETE, &format!("/api/v1/service-accounts/{sa_id}"), Some(&admin), None).await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    assert!(out["data"]["deactivated_at"].is_string());
+    assert_problem(app.req(Method::GET, "/api/v1/me", Some(&ci)), StatusCode::UNAUTHORIZED).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&admin),
+            Some(json!({"name": "x", "role": "viewer", "service_account_id": sa_id})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no tokens for a deactivated account");
+
+    // Another tenant sees none of it.
+    let other = app.tenant("globex").await;
+    let (_, globex) = app.token(&other, "admin").await;
+    assert_problem(
+        app.req(Method::GET, &format!("/api/v1/service-accounts/{sa_id}"), Some(&globex)),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let body = json!({"name": "steal", "role": "viewer", "service_account_id": sa_id});
+    let (s, _) = app.call(Method::POST, "/api/v1/tokens", Some(&globex), Some(body)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a token for another tenant's account");
 }

@@ -1,0 +1,58 @@
+//! Naming people: which user stands behind an actor of an audit entry or a
+//! change request (`Ann Lee <ann@acme.example>`).
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::entities::{api_tokens, users};
+use crate::{Store, StoreError, TenantScope};
+
+impl Store {
+    /// How to name each of `actors` — token ids (as change requests store
+    /// them), `token:<id>` or `user:<id>` (as audit entries do) — when a
+    /// person stands behind it: `Ann Lee <ann@acme.example>`. Actors with
+    /// no person (the system, a token of no user) are left out.
+    pub async fn person_labels(
+        &self,
+        scope: &TenantScope,
+        actors: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        // A bare id (as change requests store them) or `token:<id>`; other
+        // actor kinds (`user:`, `receiver:`, `worker`) are not tokens.
+        let token_of = |a: &str| match a.strip_prefix("token:") {
+            Some(id) => Some(id.to_owned()),
+            None => (!a.contains(':') && weir_core::ids::is_valid_id(a)).then(|| a.to_owned()),
+        };
+        let token_ids: Vec<String> = actors.iter().filter_map(|a| token_of(a)).collect();
+        let owners: Vec<(String, Option<String>)> = if token_ids.is_empty() {
+            Vec::new()
+        } else {
+            api_tokens::Entity::find()
+                .select_only()
+                .columns([api_tokens::Column::Id, api_tokens::Column::PrincipalId])
+                .filter(api_tokens::Column::TenantId.eq(scope.tenant_id()))
+                .filter(api_tokens::Column::Id.is_in(token_ids))
+                .into_tuple()
+                .all(&self.db)
+                .await?
+        };
+        let owner_of: std::collections::HashMap<String, String> =
+            owners.into_iter().filter_map(|(t, p)| Some((t, p?.strip_prefix("user:")?.to_owned()))).collect();
+        let user_of = |a: &str| match a.strip_prefix("user:") {
+            Some(u) => Some(u.to_owned()),
+            None => owner_of.get(a.trim_start_matches("token:")).cloned(),
+        };
+        let user_ids: Vec<String> = actors.iter().filter_map(|a| user_of(a)).collect();
+        if user_ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let people: std::collections::HashMap<String, String> = users::Entity::find()
+            .filter(users::Column::TenantId.eq(scope.tenant_id()))
+            .filter(users::Column::Id.is_in(user_ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, format!("{} <{}>", u.name, u.email)))
+            .collect();
+        Ok(actors.iter().filter_map(|a| Some(((*a).to_owned(), people.get(&user_of(a)?)?.clone()))).collect())
+    }
+}
