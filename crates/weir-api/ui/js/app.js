@@ -1,7 +1,7 @@
 // Boot, session, header and hash router of the Weir web UI.
 //
 // Routes: #/overview (default), #/connectors[/<id>], #/events[/<id>],
-// #/syncs[/<id>], #/audit, #/profile; before sign-in #/invite/<token>. Filters live in the hash query
+// #/syncs[/<id>], #/audit, #/users, #/profile; before sign-in #/invite/<token>. Filters live in the hash query
 // (#/events?status=failed) so a reload keeps them.
 
 import { get, del, onUnauthorized, setCsrfToken, url } from './api.js';
@@ -15,6 +15,7 @@ import * as events from './pages/events.js';
 import * as syncs from './pages/syncs.js';
 import * as audit from './pages/audit.js';
 import * as profile from './pages/profile.js';
+import * as users from './pages/users.js';
 
 const ROUTES = [
   { nav: 'overview', title: 'Overview', re: /^\/overview$/, render: overview.render },
@@ -26,6 +27,7 @@ const ROUTES = [
   { nav: 'syncs', title: 'Sync run', re: /^\/syncs\/([^/]+)$/, render: syncs.renderDetail },
   { nav: 'audit', title: 'Audit log', re: /^\/audit$/, render: audit.render },
   { nav: 'profile', title: 'Your profile', re: /^\/profile$/, render: profile.render },
+  { nav: 'users', title: 'Users', re: /^\/users$/, render: users.render },
 ];
 
 const main = document.getElementById('main');
@@ -144,6 +146,7 @@ function enterApp(data) {
   mount(document.getElementById('tenant-name'), data.tenant_name || data.tenant_slug || 'Tenant');
   mount(document.getElementById('tenant-role'), data.user ? `${data.user.name} · ${data.role}` : data.role || '');
   document.getElementById('nav-audit').hidden = data.role !== 'admin';
+  document.getElementById('nav-users').hidden = data.role !== 'admin';
   topbar.hidden = false;
   // When the browser stops retrying the stream, re-check the session: a 401 signs out.
   startLive(() => get('/api/v1/session').catch(() => {}));

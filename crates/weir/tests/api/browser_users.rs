@@ -145,3 +145,46 @@ async fn an_admin_enrols_a_second_factor_and_signs_in_with_it() {
     shot(&page, "23-profile-phone").await;
     chrome.close().await;
 }
+
+/// The users page (admin): invite someone and see their link once, change
+/// a role, deactivate with an in-page confirmation; names, not ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_manages_users_in_the_console() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite app");
+    let tenant = app.tenant("acme").await;
+    let (_, admin) = app.token(&tenant, "admin").await;
+    let chrome = Chrome::launch().await;
+    let page = chrome.page(&app.url("/")).await;
+    crate::browser::chrome::sign_in(&page, &admin).await;
+    until(&page, "!document.querySelector('#nav-users').hidden", "the admin's Users link").await;
+    nav(&page, "#/users").await;
+    until(&page, "!!document.querySelector('#invite-user-form')", "the users page").await;
+    for (id, value) in [("#invite-email", "jo@acme.example"), ("#invite-name", "Jo Park")] {
+        page.find_element(id).await.unwrap().click().await.unwrap().type_str(value).await.unwrap();
+    }
+    page.find_element("#invite-name").await.unwrap().press_key("Enter").await.unwrap();
+    let link = until(&page, "document.querySelector('#invite-link')?.textContent", "the invitation link").await;
+    assert!(link.as_str().unwrap().contains("/#/invite/"), "{link}");
+    until(&page, "document.querySelector('#users-table')?.textContent.includes('Jo Park')", "Jo in the table").await;
+    shot(&page, "24-users").await;
+
+    // Change Jo's role through the select, then deactivate (two clicks).
+    let (_, list) = app.call(Method::GET, "/api/v1/users", Some(&admin), None).await;
+    let jo = list["data"][0]["id"].as_str().unwrap().to_owned();
+    eval(
+        &page,
+        &format!(
+            "const s = document.querySelector('#role-{jo}'); s.value = 'operator'; s.dispatchEvent(new Event('change'))"
+        ),
+    )
+    .await;
+    until(&page, "document.querySelector('#flash')?.textContent.includes('now operator')", "the role change").await;
+    let (_, user) = app.call(Method::GET, &format!("/api/v1/users/{jo}"), Some(&admin), None).await;
+    assert_eq!(user["data"]["role"], "operator");
+    crate::browser::chrome::click(&page, &format!("[data-deactivate='{jo}']")).await;
+    crate::browser::chrome::click(&page, &format!("[data-confirm-deactivate='{jo}']")).await;
+    until(&page, "document.querySelector('#users-table [data-status=deactivated]') !== null", "Jo deactivated").await;
+    let (_, user) = app.call(Method::GET, &format!("/api/v1/users/{jo}"), Some(&admin), None).await;
+    assert_eq!(user["data"]["status"], "deactivated");
+    chrome.close().await;
+}
