@@ -48,7 +48,7 @@ export function render(ctx) {
             { label: 'Time', cell: (a) => time(a.created_at) },
             { label: 'Seq', class: 'num', cell: (a) => a.seq },
             { label: 'Action', cell: (a) => h('code', null, show(a.action)) },
-            { label: 'Actor', class: 'cell-wrap', cell: (a) => compactJson(a.actor ?? a.actor_id) },
+            { label: 'Actor', class: 'cell-wrap', cell: (a) => a.actor_name ?? compactJson(a.actor ?? a.actor_id) },
             { label: 'Target', class: 'cell-wrap', cell: target },
             { label: 'Details', class: 'cell-details', cell: (a) => (a.details == null ? '—' : h('code', { class: 'json-inline' }, compactJson(a.details))) },
           ],

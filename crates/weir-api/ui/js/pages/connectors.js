@@ -305,12 +305,14 @@ function approvalQueue(ctx, { connectorId }) {
           { label: 'Requested', cell: (cr) => time(cr.created_at) },
           connectorId ? null : { label: 'Connector', cell: (cr) => connectorLink(cr.connector_id, names) },
           { label: 'Change', cell: (cr) => h('code', { class: 'json-inline' }, JSON.stringify(cr.changes ?? {})) },
-          { label: 'Requested by', cell: (cr) => h('code', null, show(cr.requested_by)) },
+          { label: 'Requested by', cell: (cr) => cr.requested_by_name ?? h('code', null, show(cr.requested_by)) },
           ctx.isAdmin ? {
             label: 'Decision',
             cell: (cr) => {
               // The requester cannot decide their own change (four eyes).
-              if (cr.requested_by === ctx.session.token_id) return h('span', { class: 'help' }, 'Another admin decides');
+              const mine = cr.requested_by === ctx.session.token_id
+                || (ctx.session.user && cr.requested_by_name === `${ctx.session.user.name} <${ctx.session.user.email}>`);
+              if (mine) return h('span', { class: 'help' }, 'Another admin decides');
               const approve = h('button', { type: 'button', class: 'button button-small', 'data-approve': cr.id }, 'Approve');
               const reject = h('button', { type: 'button', class: 'button button-small button-danger', 'data-reject': cr.id }, 'Reject');
               approve.addEventListener('click', () => decide(cr, 'approve', approve));
