@@ -296,6 +296,11 @@ async fn every_audited_action_is_emitted_by_its_operation(b: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 
+    // People: invite, accept, a failed sign-in, sign in, a second factor on
+    // and off, a password change, the tenant setting, a rename, a reset and
+    // a deactivation; a service account's life.
+    people_and_service_accounts(&app, &admin).await;
+
     // Every catalogued action is in the trail, and the chain verifies.
     let store = app.store().await;
     let scope = store.authenticate(&admin).await.unwrap().unwrap().scope;
@@ -325,4 +330,68 @@ async fn every_audited_action_is_emitted_by_its_operation(b: Backend) {
     assert!(store.verify_audit_chain(&scope, None).await.unwrap().outcome().is_ok());
     store.close().await;
     app.stop().await;
+}
+
+async fn people_and_service_accounts(app: &TestApp, admin: &str) {
+    let password = "velvet-otter-quarry-51";
+    let body = json!({"email": "kim@acme.example", "name": "Kim", "role": "admin"});
+    let (s, invited) = app.call(Method::POST, "/api/v1/users", Some(admin), Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{invited}");
+    let user_id = invited["data"]["id"].as_str().unwrap().to_owned();
+    let invite = invited["data"]["invite_url"].as_str().unwrap().trim_start_matches("/#/invite/").to_owned();
+    let (s, _) = app
+        .call(Method::POST, &format!("/api/v1/invites/{invite}/accept"), None, Some(json!({"password": password})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let wrong = json!({"email": "kim@acme.example", "password": "not-kims-password"});
+    assert_eq!(app.call(Method::POST, "/api/v1/session", None, Some(wrong)).await.0, StatusCode::UNAUTHORIZED);
+    let res = app
+        .req(Method::POST, "/api/v1/session", None)
+        .json(&json!({"email": "kim@acme.example", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let session: Value = res.json().await.unwrap();
+    let csrf = session["data"]["csrf_token"].as_str().unwrap().to_owned();
+    let as_kim = |method: Method, path: &str, body: Option<Value>| {
+        let mut r = app.req(method, path, None).header("cookie", &cookie).header("x-csrf-token", &csrf);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move { r.send().await.unwrap().status() }
+    };
+    let res = app.req(Method::POST, "/api/v1/me/mfa", None).header("cookie", &cookie).header("x-csrf-token", &csrf);
+    let enrol: Value = res.send().await.unwrap().json().await.unwrap();
+    let secret = enrol["data"]["secret"].as_str().unwrap().to_owned();
+    let bytes = totp_rs::Secret::Encoded(secret).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, String::new()).unwrap();
+    let code = totp.generate(u64::try_from(chrono::Utc::now().timestamp()).unwrap());
+    assert_eq!(as_kim(Method::POST, "/api/v1/me/mfa/confirm", Some(json!({"code": code}))).await, StatusCode::OK);
+    assert_eq!(
+        as_kim(Method::POST, "/api/v1/me/mfa/disable", Some(json!({"password": password}))).await,
+        StatusCode::NO_CONTENT
+    );
+    let change = json!({"current_password": password, "new_password": "amber-heron-lattice-77"});
+    assert_eq!(as_kim(Method::POST, "/api/v1/me/password", Some(change)).await, StatusCode::NO_CONTENT);
+    for required in [true, false] {
+        let body = json!({"mfa_required_for_admins": required});
+        assert_eq!(app.call(Method::PATCH, "/api/v1/settings", Some(admin), Some(body)).await.0, StatusCode::OK);
+    }
+    let path = format!("/api/v1/users/{user_id}");
+    assert_eq!(app.call(Method::PATCH, &path, Some(admin), Some(json!({"name": "Kim Ro"}))).await.0, StatusCode::OK);
+    let store = app.store().await;
+    let scope = store.authenticate(admin).await.unwrap().unwrap().scope;
+    let hash = weir_core::user::NewPassword::parse("quiet-meadow-copper-93", &[]).unwrap().hash().unwrap();
+    store.reset_password(&scope, &user_id, hash, "cli").await.unwrap();
+    assert_eq!(app.call(Method::DELETE, &path, Some(admin), None).await.0, StatusCode::OK);
+
+    let (s, account) = app
+        .call(Method::POST, "/api/v1/service-accounts", Some(admin), Some(json!({"name": "ci", "role": "viewer"})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{account}");
+    let path = format!("/api/v1/service-accounts/{}", account["data"]["id"].as_str().unwrap());
+    assert_eq!(app.call(Method::PATCH, &path, Some(admin), Some(json!({"role": "operator"}))).await.0, StatusCode::OK);
+    assert_eq!(app.call(Method::DELETE, &path, Some(admin), None).await.0, StatusCode::OK);
 }
