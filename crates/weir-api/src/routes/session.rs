@@ -137,7 +137,7 @@ pub async fn sign_in(
         }
         SignInIn { token: None, email: Some(email), password: Some(password), tenant } => {
             match super::sign_in::with_password(&state, &email, password, tenant.as_deref(), source.as_deref()).await? {
-                PasswordOutcome::Session(opened) => opened,
+                PasswordOutcome::Session(opened) => *opened,
                 PasswordOutcome::SecondFactor { mfa_token, expires_at } => {
                     let body = MfaRequiredOut { mfa_required: true, mfa_token, expires_at };
                     return Ok((StatusCode::ACCEPTED, Json(Data::new(body))).into_response());

@@ -23,7 +23,7 @@ fn retry_after(until: chrono::DateTime<Utc>) -> ApiError {
 /// Where a correct password leads.
 pub(crate) enum PasswordOutcome {
     /// Signed in.
-    Session(OpenedSession),
+    Session(Box<OpenedSession>),
     /// The user has a second factor: finish at `POST /api/v1/session/mfa`
     /// with this challenge.
     SecondFactor { mfa_token: String, expires_at: chrono::DateTime<Utc> },
@@ -61,7 +61,7 @@ pub(crate) async fn with_password(
                 let (mfa_token, expires_at) = state.store.create_mfa_challenge(user).await?;
                 return Ok(PasswordOutcome::SecondFactor { mfa_token, expires_at });
             }
-            Ok(PasswordOutcome::Session(open(state, user, &keys, "password").await?))
+            Ok(PasswordOutcome::Session(Box::new(open(state, user, &keys, "password").await?)))
         }
         [] => {
             let held = state.store.record_sign_in_failure(&keys, &candidates, source).await?;
