@@ -37,6 +37,7 @@ pub use repos::events::{
 pub use repos::field_mappings::{FieldMapping, MappingSpec};
 pub use repos::instance::MasterKeyCheck;
 pub use repos::mfa::{MfaChallenge, MfaState};
+pub use repos::own_access::OwnSession;
 pub use repos::queue::{ClaimedEvent, EventWork, Finish, PlannedRecord, RecordEffect};
 pub use repos::receivers::{KeyedReceiver, NewReceiver, Receiver, ReceiverChanges};
 pub use repos::records::{Record, RecordWrite, UpsertOutcome};

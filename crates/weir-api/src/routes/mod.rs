@@ -10,6 +10,7 @@ pub mod events;
 pub mod field_mappings;
 pub mod me;
 pub mod mfa;
+pub mod own_access;
 pub mod probes;
 pub mod receive;
 pub mod receivers;
@@ -63,6 +64,10 @@ pub fn all() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(me::me))
         .routes(routes!(me::change_password))
+        .routes(routes!(own_access::list_own_sessions))
+        .routes(routes!(own_access::end_own_session))
+        .routes(routes!(own_access::list_own_tokens))
+        .routes(routes!(own_access::revoke_own_token))
         .routes(routes!(mfa::begin_enrolment))
         .routes(routes!(mfa::confirm_enrolment))
         .routes(routes!(mfa::disable))

@@ -14,6 +14,7 @@ pub mod field_mappings;
 pub(crate) mod ingest;
 pub mod instance;
 pub mod mfa;
+pub mod own_access;
 pub mod partitions;
 pub mod people;
 pub mod queue;

@@ -111,6 +111,9 @@ const TEMPLATES: &[(&str, Kind)] = &[
     ("/api/v1/integration/webhook-receivers/{id}", Kind::Receiver),
     ("/api/v1/integration/webhook-receivers/{id}/rotate-secret", Kind::Receiver),
     ("/api/v1/tokens/{id}", Kind::Token),
+    // A bearer token has no sessions or tokens of its own: 404 for any id.
+    ("/api/v1/me/sessions/{id}", Kind::Token),
+    ("/api/v1/me/tokens/{id}", Kind::Token),
     ("/api/v1/service-accounts/{id}", Kind::ServiceAccount),
     ("/api/v1/users/{id}", Kind::User),
 ];

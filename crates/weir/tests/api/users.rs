@@ -17,7 +17,8 @@ backend_tests!(
     wrong_passwords_are_held_back_and_audited,
     deactivation_ends_sessions_tokens_and_streams_at_once,
     approval_needs_another_person_whatever_they_hold,
-    service_accounts_own_tokens_that_never_exceed_their_role
+    service_accounts_own_tokens_that_never_exceed_their_role,
+    people_see_and_end_their_own_sessions_and_tokens
 );
 
 const PASSWORD: &str = "velvet-otter-quarry-51";
@@ -325,4 +326,41 @@ async fn service_accounts_own_tokens_that_never_exceed_their_role(b: Backend) {
     let body = json!({"name": "steal", "role": "viewer", "service_account_id": sa_id});
     let (s, _) = app.call(Method::POST, "/api/v1/tokens", Some(&globex), Some(body)).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "a token for another tenant's account");
+}
+
+async fn people_see_and_end_their_own_sessions_and_tokens(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let tenant = app.tenant("acme").await;
+    let (_, admin) = app.token(&tenant, "admin").await;
+    let (_, laptop) = person(&app, &admin, "lee@acme.example", "Lee", "admin").await;
+    let phone = sign_in(&app, "lee@acme.example", PASSWORD).await;
+    let (_, other) = person(&app, &admin, "max@acme.example", "Max", "admin").await;
+
+    let (s, list) = send(laptop.req(&app, Method::GET, "/api/v1/me/sessions")).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let sessions = list["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{list}");
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let phone_id = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
+    // Max cannot end Lee's session; Lee can.
+    assert_problem(other.req(&app, Method::DELETE, &format!("/api/v1/me/sessions/{phone_id}")), StatusCode::NOT_FOUND)
+        .await;
+    let (s, _) = send(laptop.req(&app, Method::DELETE, &format!("/api/v1/me/sessions/{phone_id}"))).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_problem(phone.req(&app, Method::GET, "/api/v1/session"), StatusCode::UNAUTHORIZED).await;
+    let (s, _) = send(laptop.req(&app, Method::GET, "/api/v1/session")).await;
+    assert_eq!(s, StatusCode::OK, "the current session stays");
+
+    let token = admin_token_of(&app, &laptop).await;
+    let (_, mine) = send(laptop.req(&app, Method::GET, "/api/v1/me/tokens")).await;
+    let listed = mine["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{mine}");
+    let token_id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_problem(other.req(&app, Method::DELETE, &format!("/api/v1/me/tokens/{token_id}")), StatusCode::NOT_FOUND)
+        .await;
+    let (s, _) = send(laptop.req(&app, Method::DELETE, &format!("/api/v1/me/tokens/{token_id}"))).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_problem(app.req(Method::GET, "/api/v1/me", Some(&token)), StatusCode::UNAUTHORIZED).await;
+    // A bearer token has no sessions of its own.
+    assert_problem(app.req(Method::GET, "/api/v1/me/sessions", Some(&admin)), StatusCode::UNPROCESSABLE_ENTITY).await;
 }
