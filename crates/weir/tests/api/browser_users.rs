@@ -141,6 +141,12 @@ async fn an_admin_enrols_a_second_factor_and_signs_in_with_it() {
     page.set_viewport(390, 844, 2.0, true).await;
     nav(&page, "#/profile").await;
     until(&page, "!!document.querySelector('#password-change-form')", "the profile").await;
+    until(
+        &page,
+        "document.querySelector('#own-sessions-table')?.textContent.includes('this session')",
+        "her sessions, this one marked",
+    )
+    .await;
     assert_eq!(eval(&page, "document.documentElement.scrollWidth <= window.innerWidth").await, true);
     shot(&page, "23-profile-phone").await;
     chrome.close().await;
@@ -165,6 +171,8 @@ async fn an_admin_manages_users_in_the_console() {
     page.find_element("#invite-name").await.unwrap().press_key("Enter").await.unwrap();
     let link = until(&page, "document.querySelector('#invite-link')?.textContent", "the invitation link").await;
     assert!(link.as_str().unwrap().contains("/#/invite/"), "{link}");
+    let said = eval(&page, "document.querySelector('#invite-result').textContent").await;
+    assert!(!said.as_str().unwrap().contains("[object"), "{said}");
     until(&page, "document.querySelector('#users-table')?.textContent.includes('Jo Park')", "Jo in the table").await;
     shot(&page, "24-users").await;
 

@@ -3,9 +3,9 @@
 // otpauth URI; the first code confirms it and answers recovery codes,
 // shown once) or turn it off with the password.
 
-import { get, post } from '../api.js';
-import { h, mount } from '../dom.js';
-import { copyButton, field, flash, kvList, loading, section, showError } from '../widgets.js';
+import { get, post, request } from '../api.js';
+import { h, mount, time } from '../dom.js';
+import { copyButton, dataTable, field, flash, kvList, loading, pill, section, showError } from '../widgets.js';
 
 function passwordInput(id, autocomplete) {
   return h('input', { id, name: id, type: 'password', required: true, autocomplete });
@@ -96,6 +96,63 @@ function disableForm() {
   return form;
 }
 
+/** A button that DELETEs `path`, then reloads the list. */
+function endButton(label, path, attrs, onDone) {
+  const button = h('button', { type: 'button', class: 'button button-small button-secondary', ...attrs }, label);
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      await request('DELETE', path);
+      onDone();
+    } catch (err) {
+      showError(err);
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+function accessSections() {
+  const sessions = h('div', { id: 'own-sessions' }, loading());
+  const tokens = h('div', { id: 'own-tokens' }, loading());
+  const load = async () => {
+    try {
+      const [{ data: ss }, { data: ts }] = await Promise.all([get('/api/v1/me/sessions'), get('/api/v1/me/tokens')]);
+      mount(sessions, dataTable({
+        id: 'own-sessions-table',
+        caption: 'Your sessions',
+        columns: [
+          { label: 'Signed in', cell: (x) => time(x.created_at) },
+          { label: 'Ends', cell: (x) => time(x.expires_at) },
+          { label: 'Actions', cell: (x) => (x.current ? 'this session'
+            : endButton('Sign out', `/api/v1/me/sessions/${encodeURIComponent(x.id)}`, { 'data-end-session': x.id }, load)) },
+        ],
+        rows: ss,
+        emptyText: 'No sessions.',
+      }));
+      mount(tokens, dataTable({
+        id: 'own-tokens-table',
+        caption: 'Your API tokens',
+        columns: [
+          { label: 'Name', cell: (t) => t.name },
+          { label: 'Role', cell: (t) => t.role },
+          { label: 'Last used', cell: (t) => (t.last_used_at ? time(t.last_used_at) : 'never') },
+          { label: 'Expires', cell: (t) => (t.expires_at ? time(t.expires_at) : 'never') },
+          { label: 'State', cell: (t) => pill(t.revoked_at ? 'revoked' : 'active') },
+          { label: 'Actions', cell: (t) => (t.revoked_at ? '—'
+            : endButton('Revoke', `/api/v1/me/tokens/${encodeURIComponent(t.id)}`, { 'data-revoke-token': t.id }, load)) },
+        ],
+        rows: ts,
+        emptyText: 'You have no API tokens. An admin mints one with POST /api/v1/tokens while signed in.',
+      }));
+    } catch (err) {
+      showError(err);
+    }
+  };
+  load();
+  return [section('Your sessions', sessions), section('Your API tokens', tokens)];
+}
+
 export async function render(ctx) {
   const body = h('div', null, loading());
   mount(ctx.main, h('section', { class: 'page' }, h('h1', null, 'Your profile'), body));
@@ -114,7 +171,8 @@ export async function render(ctx) {
     mount(body,
       section('You', kvList([['Name', me.user.name], ['Email', me.user.email], ['Role', me.role]])),
       section('Second factor', required, box, me.mfa_enabled ? disableForm() : null),
-      passwordSection());
+      passwordSection(),
+      ctx.session.must_enrol_mfa ? null : accessSections());
   } catch (err) {
     showError(err);
   }

@@ -24,8 +24,8 @@ function inviteForm(onInvited) {
       const { data } = await post('/api/v1/users', { email: email.value.trim(), name: name.value.trim(), role: role.value });
       const link = `${location.origin}${data.invite_url}`;
       const code = h('code', { id: 'invite-link', class: 'wrap' }, link);
-      mount(result, h('p', null, `Send ${data.name} this link; it works once, until ${time(data.invite_expires_at)}. It is not shown again: `),
-        code, ' ', copyButton(link, code, 'Copy link'));
+      mount(result, h('p', null, `Send ${data.name} this link; it works once, until `, time(data.invite_expires_at),
+        '. It is not shown again:'), code, ' ', copyButton(link, code, 'Copy link'));
       email.value = '';
       name.value = '';
       onInvited();
