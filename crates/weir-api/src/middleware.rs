@@ -20,11 +20,17 @@ use crate::problem::{PROBLEM_JSON, bare_problem, problem_response};
 /// The request id header, set when the client did not send one.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The path as logs show it: an invitation's token (a credential) is
+/// replaced by its route parameter.
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/api/v1/invites/") { "/api/v1/invites/{token}/accept" } else { path }
+}
+
 /// Wraps `router` in the stack.
 pub fn wrap(router: Router, limits: &HttpLimits) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
         let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
-        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        tracing::info_span!("request", method = %req.method(), path = %logged_path(req.uri().path()), request_id = %id)
     });
     router
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

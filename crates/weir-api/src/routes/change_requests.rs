@@ -265,6 +265,17 @@ pub async fn approve_change_request(
     if requester == caller.0.principal_id {
         return Err(ApiError::Forbidden("the requester cannot approve their own change; another admin must"));
     }
+    // Another person: not a service account, nor an account the requester invited.
+    if caller.0.principal_id.starts_with("service_account:") {
+        return Err(ApiError::Forbidden("a service account is not a person; another admin must approve"));
+    }
+    if let Some(user) = &caller.0.user
+        && state.store.inviter_principal(caller.scope(), &user.id).await?.as_deref() == Some(requester.as_str())
+    {
+        return Err(ApiError::Forbidden(
+            "an account the requester invited cannot approve their change; another admin must",
+        ));
+    }
     if pending.request.status != ChangeStatus::Pending {
         return Err(ApiError::Conflict { detail: "this change request was already decided".to_owned(), errors: None });
     }

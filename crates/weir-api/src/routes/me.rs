@@ -110,9 +110,7 @@ pub async fn change_password(
     };
     let stored = state.store.user_password_hash(&caller.0).await?.unwrap_or_default();
     let current = body.current_password;
-    let matches = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let matches = super::sign_in::password_work(move || verify_password(&current, &stored)).await?;
     if !matches {
         return Err(ApiError::field("current_password", "does not match"));
     }

@@ -142,9 +142,7 @@ pub async fn disable(
 ) -> Result<StatusCode, ApiError> {
     signed_in_email(&caller)?;
     let stored = state.store.user_password_hash(&caller.0).await?.unwrap_or_default();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&body.password, &stored))
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let ok = super::sign_in::password_work(move || verify_password(&body.password, &stored)).await?;
     if !ok {
         return Err(ApiError::field("password", "does not match"));
     }
@@ -194,14 +192,21 @@ pub async fn second_step(
         let secs = (until - chrono::Utc::now()).num_seconds().max(1);
         return Err(ApiError::TooManyRequests(u64::try_from(secs).unwrap_or(1)));
     }
+    if !state.store.take_mfa_attempt(&challenge.id).await? {
+        return Err(REFUSED);
+    }
     let passed = match (body.code.as_deref(), body.recovery_code.as_deref()) {
         (Some(code), None) => pass_with_code(&state, &challenge, code).await?,
         (None, Some(code)) => state.store.pass_mfa_with_recovery(&challenge, &recovery_hash(code)).await?,
         _ => return Err(ApiError::field("code", "send either code or recovery_code")),
     };
     if !passed {
-        state.store.fail_mfa_challenge(&challenge.id).await?;
-        state.store.record_sign_in_failure(&keys, &[], source.as_deref()).await?;
+        let account = weir_store::SignInCandidate {
+            user: challenge.user.clone(),
+            tenant_slug: String::new(),
+            password_hash: String::new(),
+        };
+        state.store.record_sign_in_failure(&keys, &[account], source.as_deref()).await?;
         return Err(REFUSED);
     }
     let method = if body.code.is_some() { "password+totp" } else { "password+recovery_code" };

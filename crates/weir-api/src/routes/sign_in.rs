@@ -13,6 +13,28 @@ use weir_store::{OpenedSession, SignInCandidate, SignInKeys};
 use crate::AppState;
 use crate::problem::ApiError;
 
+/// Password hashes checked or made at once, across the process: each takes
+/// 19 MiB and tens of milliseconds, so a burst of sign-ins is queued here
+/// (and, past [`PASSWORD_QUEUE_WAIT`], answered 503) instead of using up
+/// memory and the blocking pool.
+const PASSWORD_SLOTS: usize = 4;
+/// The longest a password check waits for a slot.
+const PASSWORD_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs Argon2id work (`f`) on a blocking thread, at most
+/// [`PASSWORD_SLOTS`] at a time.
+pub(crate) async fn password_work<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| tokio::sync::Semaphore::new(PASSWORD_SLOTS));
+    let permit = tokio::time::timeout(PASSWORD_QUEUE_WAIT, slots.acquire())
+        .await
+        .map_err(|_| ApiError::Unavailable)?
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let out = tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(Box::new(e)));
+    drop(permit);
+    out
+}
+
 /// The one answer to a wrong email or password.
 const REFUSED: ApiError = ApiError::Unauthorized("invalid email or password");
 
@@ -45,15 +67,14 @@ pub(crate) async fn with_password(
     }
     let candidates = state.store.sign_in_candidates(email.key(), tenant).await?;
     let hashes: Vec<String> = candidates.iter().map(|c| c.password_hash.clone()).collect();
-    let matched = tokio::task::spawn_blocking(move || {
+    let matched = password_work(move || {
         if hashes.is_empty() {
             verify_password(&password, decoy_hash());
             return Vec::new();
         }
         hashes.iter().enumerate().filter(|(_, h)| verify_password(&password, h)).map(|(i, _)| i).collect::<Vec<_>>()
     })
-    .await
-    .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    .await?;
     match matched.as_slice() {
         [one] => {
             let user = &candidates[*one].user;

@@ -266,11 +266,10 @@ pub(crate) async fn hash_new_password(password: String, user: &User) -> Result<S
     let local = email.split('@').next().unwrap_or_default().to_owned();
     let mut hints = vec![email, local, user.name.to_lowercase()];
     hints.extend(user.name.split_whitespace().map(str::to_lowercase));
-    tokio::task::spawn_blocking(move || {
+    super::sign_in::password_work(move || {
         let hints: Vec<&str> = hints.iter().map(String::as_str).collect();
         let new = NewPassword::parse(&password, &hints).map_err(|e| ApiError::field("password", e.to_string()))?;
         new.hash().map_err(|e| ApiError::Internal(Box::new(e)))
     })
-    .await
-    .map_err(|e| ApiError::Internal(Box::new(e)))?
+    .await?
 }

@@ -183,15 +183,18 @@ impl Store {
         Ok(MfaChallenge { id: found.id, state: state_of(&user), user: user.try_into()? })
     }
 
-    /// Counts a wrong code against the challenge (spent after
-    /// [`CHALLENGE_ATTEMPTS`]).
-    pub async fn fail_mfa_challenge(&self, challenge_id: &str) -> Result<(), StoreError> {
-        challenges::Entity::update_many()
+    /// Takes one of the challenge's [`CHALLENGE_ATTEMPTS`] tries, before
+    /// the code is checked (so concurrent tries cannot all pass a check made
+    /// before any is counted): `false` when none is left or it is spent.
+    pub async fn take_mfa_attempt(&self, challenge_id: &str) -> Result<bool, StoreError> {
+        let taken = challenges::Entity::update_many()
             .col_expr(challenges::Column::Attempts, Expr::col(challenges::Column::Attempts).add(1))
             .filter(challenges::Column::Id.eq(challenge_id))
+            .filter(challenges::Column::Attempts.lt(CHALLENGE_ATTEMPTS))
+            .filter(challenges::Column::UsedAt.is_null())
             .exec(&self.db)
             .await?;
-        Ok(())
+        Ok(taken.rows_affected == 1)
     }
 
     /// Spends the challenge and TOTP `step` together: `false` when either

@@ -56,3 +56,22 @@ impl Store {
         Ok(actors.iter().filter_map(|a| Some(((*a).to_owned(), people.get(&user_of(a)?)?.clone()))).collect())
     }
 }
+
+impl Store {
+    /// The principal who invited the user (`user:<id>`, or the root of the
+    /// inviting token's chain); `None` when the system or the CLI did.
+    pub async fn inviter_principal(&self, scope: &TenantScope, user_id: &str) -> Result<Option<String>, StoreError> {
+        let user = users::Entity::find_by_id(user_id)
+            .filter(users::Column::TenantId.eq(scope.tenant_id()))
+            .one(&self.db)
+            .await?;
+        let Some(by) = user.and_then(|u| u.created_by) else { return Ok(None) };
+        if by.starts_with("user:") {
+            return Ok(Some(by));
+        }
+        match by.strip_prefix("token:") {
+            Some(token) => Ok(Some(self.token_principal(scope, token).await?)),
+            None => Ok(None),
+        }
+    }
+}

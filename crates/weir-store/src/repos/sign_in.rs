@@ -269,6 +269,7 @@ impl Store {
             .await?;
         let keep = principal.via_session.then_some(principal.token_id.as_str());
         let ended = end_user_access(&txn, &principal.scope, &user.id, keep, at).await?;
+        end_challenges(&txn, &user.id).await?;
         let entry = AuditEntry {
             action: "user.password_changed",
             actor: principal.actor(),
@@ -321,6 +322,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let ended = end_user_access(&txn, scope, user_id, None, at).await?;
+        end_challenges(&txn, user_id).await?;
         let entry = AuditEntry {
             action: "user.password_reset",
             actor: actor.to_owned(),
@@ -333,6 +335,13 @@ impl Store {
         txn.commit().await?;
         Ok(ended)
     }
+}
+
+/// Second-factor challenges opened with the old password end with it.
+async fn end_challenges<C: sea_orm::ConnectionTrait>(db: &C, user_id: &str) -> Result<(), StoreError> {
+    use crate::entities::mfa_challenges as challenges;
+    challenges::Entity::delete_many().filter(challenges::Column::UserId.eq(user_id)).exec(db).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -248,6 +248,21 @@ async fn approval_needs_another_person_whatever_they_hold(b: Backend) {
     let again = sign_in(&app, "fay@acme.example", PASSWORD).await;
     assert_problem(again.req(&app, Method::POST, &approve), StatusCode::FORBIDDEN).await;
 
+    // Nor an identity Fay made: a service account's token, or an account she invited.
+    let (_, account) = send(
+        fay.req(&app, Method::POST, "/api/v1/service-accounts").json(&json!({"name": "fay-bot", "role": "admin"})),
+    )
+    .await;
+    let body = json!({"name": "bot", "role": "admin", "service_account_id": account["data"]["id"]});
+    let (_, bot) = send(fay.req(&app, Method::POST, "/api/v1/tokens").json(&body)).await;
+    let bot = bot["data"]["token"].as_str().unwrap().to_owned();
+    let refused = assert_problem(app.req(Method::POST, &approve, Some(&bot)), StatusCode::FORBIDDEN).await;
+    assert!(refused["detail"].as_str().unwrap().contains("service account"), "{refused}");
+    let fay_token2 = admin_token_of(&app, &fay).await;
+    let (_, alt) = person(&app, &fay_token2, "fay.alt@acme.example", "Fay Alt", "admin").await;
+    let refused = assert_problem(alt.req(&app, Method::POST, &approve), StatusCode::FORBIDDEN).await;
+    assert!(refused["detail"].as_str().unwrap().contains("invited"), "{refused}");
+
     // Gus, another person, applies it; the request names both.
     let (s, out) = send(gus.req(&app, Method::POST, &approve)).await;
     assert_eq!(s, StatusCode::OK, "{out}");
