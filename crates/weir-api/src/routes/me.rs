@@ -8,12 +8,11 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use weir_core::Role;
-use weir_core::user::verify_password;
 
 use crate::AppState;
 use crate::auth::TenantCaller;
 use crate::envelope::Data;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientAddr};
 use crate::problem::{ApiError, Problem};
 
 /// What kind of principal the caller is.
@@ -99,21 +98,25 @@ pub struct PasswordChangeIn {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: TenantCaller,
+    ClientAddr(source): ClientAddr,
     ApiJson(body): ApiJson<PasswordChangeIn>,
 ) -> Result<StatusCode, ApiError> {
     let Some(person) = caller.0.user.clone().filter(|_| caller.0.via_session) else {
         return Err(ApiError::Forbidden("only a signed-in user changes a password (sign in with email and password)"));
     };
-    let stored = state.store.user_password_hash(&caller.0).await?.unwrap_or_default();
-    let current = body.current_password;
-    let matches = super::sign_in::password_work(move || verify_password(&current, &stored)).await?;
-    if !matches {
-        return Err(ApiError::field("current_password", "does not match"));
-    }
+    super::sign_in::check_current_password(
+        &state,
+        &caller.0,
+        body.current_password,
+        "current_password",
+        source.as_deref(),
+    )
+    .await?;
     let user = state.store.get_user(caller.scope(), &person.id).await?;
     let hash = super::users::hash_new_password(body.new_password, &user).await?;
     state.store.change_password(&caller.0, hash).await?;

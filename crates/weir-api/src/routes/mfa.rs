@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use weir_core::Role;
 use weir_core::mfa::{TotpSecret, recovery_codes, recovery_hash};
-use weir_core::user::{Email, verify_password};
+use weir_core::user::Email;
 use weir_store::{MfaChallenge, SignInKeys};
 
 use crate::AppState;
 use crate::auth::TenantCaller;
 use crate::envelope::Data;
-use crate::extract::{ApiJson, ClientAddr};
+use crate::extract::{ApiJson, ClientAddr, OptionalJson};
 use crate::problem::{ApiError, Problem};
 
 fn unix_now() -> u64 {
@@ -51,18 +51,31 @@ pub struct EnrolmentOut {
 
 /// Start enrolling a second factor (a signed-in user). The key works once
 /// `POST /api/v1/me/mfa/confirm` gets a code from it; until then any
-/// current factor stays.
+/// current factor stays. Replacing a factor needs `{"password"}`.
 #[utoipa::path(post, path = "/api/v1/me/mfa", tag = "users", security(("session" = [])),
+    request_body(content = Option<PasswordIn>, description = "The current password, when a factor exists"),
     responses(
         (status = 201, body = Data<EnrolmentOut>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn begin_enrolment(
     State(state): State<AppState>,
     caller: TenantCaller,
+    ClientAddr(source): ClientAddr,
+    OptionalJson(body): OptionalJson<PasswordIn>,
 ) -> Result<(StatusCode, Json<Data<EnrolmentOut>>), ApiError> {
     let email = signed_in_email(&caller)?;
+    // Replacing a factor needs the password: a session alone must not be
+    // able to take the account's second factor over.
+    if state.store.mfa_state(&caller.0).await?.secret_sealed.is_some() {
+        let Some(body) = body else {
+            return Err(ApiError::field("password", "needed to replace the second factor"));
+        };
+        super::sign_in::check_current_password(&state, &caller.0, body.password, "password", source.as_deref()).await?;
+    }
     let secret = TotpSecret::generate();
     let sealed = state.master_key.seal(secret.as_bytes()).map_err(|e| ApiError::Internal(Box::new(e)))?;
     state.store.begin_mfa_enrolment(&caller.0, sealed).await?;
@@ -138,14 +151,11 @@ pub struct PasswordIn {
 pub async fn disable(
     State(state): State<AppState>,
     caller: TenantCaller,
+    ClientAddr(source): ClientAddr,
     ApiJson(body): ApiJson<PasswordIn>,
 ) -> Result<StatusCode, ApiError> {
     signed_in_email(&caller)?;
-    let stored = state.store.user_password_hash(&caller.0).await?.unwrap_or_default();
-    let ok = super::sign_in::password_work(move || verify_password(&body.password, &stored)).await?;
-    if !ok {
-        return Err(ApiError::field("password", "does not match"));
-    }
+    super::sign_in::check_current_password(&state, &caller.0, body.password, "password", source.as_deref()).await?;
     state.store.disable_mfa(&caller.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -109,6 +109,33 @@ pub(crate) async fn open(
     Ok(opened)
 }
 
+/// Checks a signed-in user's current password (before a change of
+/// password or second factor). A wrong one is a `422` on `field` and counts
+/// against the account like a failed sign-in (audited; held back the same).
+pub(crate) async fn check_current_password(
+    state: &AppState,
+    caller: &weir_store::Principal,
+    presented: String,
+    field: &'static str,
+    source: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(person) = caller.user.as_ref().filter(|_| caller.via_session) else {
+        return Err(ApiError::Forbidden("only a signed-in user has a password (sign in with email and password)"));
+    };
+    let keys = SignInKeys::new(&person.email.to_lowercase(), source);
+    if let Some(until) = state.store.sign_in_held_until(&keys).await? {
+        return Err(retry_after(until));
+    }
+    let stored = state.store.user_password_hash(caller).await?.unwrap_or_default();
+    if password_work(move || verify_password(&presented, &stored)).await? {
+        return Ok(());
+    }
+    let user = state.store.get_user(&caller.scope, &person.id).await?;
+    let account = SignInCandidate { user, tenant_slug: String::new(), password_hash: String::new() };
+    state.store.record_sign_in_failure(&keys, &[account], source).await?;
+    Err(ApiError::field(field, "does not match"))
+}
+
 fn several_tenants(candidates: &[SignInCandidate]) -> String {
     let slugs: Vec<&str> = candidates.iter().map(|c| c.tenant_slug.as_str()).collect();
     format!("this email and password sign in to several tenants; name one of: {}", slugs.join(", "))

@@ -116,6 +116,12 @@ async fn a_second_factor_is_enrolled_and_then_required_at_sign_in(b: Backend) {
     assert_eq!(recovery.len(), 10);
     let (s, _) = send(ivy.req(&app, Method::GET, "/api/v1/integration/connectors")).await;
     assert_eq!(s, StatusCode::OK, "enrolled: no longer limited");
+    // Replacing the factor needs the password (a session alone cannot take it over).
+    let (s, _) = send(ivy.req(&app, Method::POST, "/api/v1/me/mfa")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) =
+        send(ivy.req(&app, Method::POST, "/api/v1/me/mfa").json(&json!({"password": "not-the-password"}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Sign-in now takes two steps; the code used at enrolment is spent.
     let token = challenge(&app).await;

@@ -45,9 +45,11 @@ function recoveryList(codes) {
 function enrolForm(box, me, onDone) {
   const start = h('button', { type: 'button', id: 'mfa-start', class: 'button' },
     me.mfa ? 'Move to a new authenticator app' : 'Set up an authenticator app');
+  // Replacing a factor needs the current password.
+  const current = me.mfa ? passwordInput('mfa-replace-password', 'current-password') : null;
   start.addEventListener('click', async () => {
     try {
-      const { data } = await post('/api/v1/me/mfa');
+      const { data } = await post('/api/v1/me/mfa', current ? { password: current.value } : undefined);
       const code = h('input', { id: 'mfa-confirm-code', name: 'mfa-confirm-code', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 6, required: true });
       const error = h('p', { id: 'mfa-confirm-error', class: 'form-error', role: 'alert' });
       const secret = h('code', { id: 'mfa-secret' }, data.secret);
@@ -74,7 +76,8 @@ function enrolForm(box, me, onDone) {
       showError(err);
     }
   });
-  mount(box, h('p', null, me.mfa ? 'The second factor is on.' : 'Sign-in asks only for your password.'), start);
+  mount(box, h('p', null, me.mfa ? 'The second factor is on.' : 'Sign-in asks only for your password.'),
+    current ? field('Your password, to move to a new app', 'mfa-replace-password', current) : null, start);
 }
 
 function disableForm() {
