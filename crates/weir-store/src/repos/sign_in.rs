@@ -127,30 +127,16 @@ impl Store {
         let txn = self.write_txn().await?;
         let mut held = None;
         for key in keys.all() {
-            let existing = throttle::Entity::find_by_id(key.as_str()).one(&txn).await?;
-            let failures = match existing {
-                Some(r) if at - r.last_failure_at < FORGET_AFTER => r.failures.saturating_add(1),
-                _ => 1,
-            };
+            let failures = count_failure(&txn, &key, at).await?;
             let blocked_until = hold_after(failures, SignInKeys::free_failures(&key)).map(|d| at + d);
             held = held.max(blocked_until);
-            throttle::Entity::insert(throttle::ActiveModel {
-                key: Set(key),
-                failures: Set(failures),
-                last_failure_at: Set(at),
-                blocked_until: Set(blocked_until),
-            })
-            .on_conflict(
-                OnConflict::column(throttle::Column::Key)
-                    .update_columns([
-                        throttle::Column::Failures,
-                        throttle::Column::LastFailureAt,
-                        throttle::Column::BlockedUntil,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+            if blocked_until.is_some() {
+                throttle::Entity::update_many()
+                    .col_expr(throttle::Column::BlockedUntil, Expr::value(blocked_until))
+                    .filter(throttle::Column::Key.eq(key.as_str()))
+                    .exec(&txn)
+                    .await?;
+            }
         }
         for account in accounts {
             let entry = AuditEntry {
@@ -335,6 +321,34 @@ impl Store {
         txn.commit().await?;
         Ok(ended)
     }
+}
+
+/// Adds one failure to `key` in one statement (`INSERT … ON CONFLICT DO
+/// UPDATE SET failures = failures + 1 … RETURNING`), so concurrent failures
+/// each count; a count older than [`FORGET_AFTER`] restarts at 1. Answers
+/// the new count.
+async fn count_failure<C: sea_orm::ConnectionTrait>(db: &C, key: &str, at: DateTime<Utc>) -> Result<i32, StoreError> {
+    use sea_orm::ExprTrait as _;
+    use sea_orm::sea_query::{Alias, CaseStatement, Query};
+    let current = |c: throttle::Column| Expr::col((Alias::new("sign_in_throttle"), c));
+    let restarted = CaseStatement::new()
+        .case(current(throttle::Column::LastFailureAt).lt(at - FORGET_AFTER), Expr::val(1))
+        .finally(current(throttle::Column::Failures).add(1));
+    let insert = Query::insert()
+        .into_table(throttle::Entity)
+        .columns([throttle::Column::Key, throttle::Column::Failures, throttle::Column::LastFailureAt])
+        .values([key.into(), 1.into(), at.into()])
+        .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
+        .on_conflict(
+            OnConflict::column(throttle::Column::Key)
+                .value(throttle::Column::Failures, restarted)
+                .value(throttle::Column::LastFailureAt, Expr::val(at))
+                .to_owned(),
+        )
+        .returning_col(throttle::Column::Failures)
+        .to_owned();
+    let row = db.query_one_raw(db.get_database_backend().build(&insert)).await?;
+    Ok(row.map(|r| r.try_get::<i32>("", "failures")).transpose()?.unwrap_or(1))
 }
 
 /// Second-factor challenges opened with the old password end with it.

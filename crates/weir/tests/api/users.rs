@@ -18,7 +18,8 @@ backend_tests!(
     deactivation_ends_sessions_tokens_and_streams_at_once,
     approval_needs_another_person_whatever_they_hold,
     service_accounts_own_tokens_that_never_exceed_their_role,
-    people_see_and_end_their_own_sessions_and_tokens
+    people_see_and_end_their_own_sessions_and_tokens,
+    concurrent_wrong_passwords_each_count
 );
 
 const PASSWORD: &str = "velvet-otter-quarry-51";
@@ -378,4 +379,21 @@ async fn people_see_and_end_their_own_sessions_and_tokens(b: Backend) {
     assert_problem(app.req(Method::GET, "/api/v1/me", Some(&token)), StatusCode::UNAUTHORIZED).await;
     // A bearer token has no sessions of its own.
     assert_problem(app.req(Method::GET, "/api/v1/me/sessions", Some(&admin)), StatusCode::UNPROCESSABLE_ENTITY).await;
+}
+
+/// Failures sent at once all count (one statement adds each), so a burst
+/// earns the hold its size deserves: 10 failures hold the account 16 s.
+async fn concurrent_wrong_passwords_each_count(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let tenant = app.tenant("acme").await;
+    let (_, admin) = app.token(&tenant, "admin").await;
+    person(&app, &admin, "ned@acme.example", "Ned", "viewer").await;
+    let burst = (0..10).map(|_| password_attempt(&app, "ned@acme.example", "a-wrong-guess-0000").send());
+    for res in futures::future::join_all(burst).await {
+        assert_eq!(res.unwrap().status(), StatusCode::UNAUTHORIZED, "each was checked before any hold");
+    }
+    let held = password_attempt(&app, "ned@acme.example", PASSWORD).send().await.unwrap();
+    assert_eq!(held.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = held.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 8, "all ten failures counted (2^(10-5-1) = 16 s), not fewer: {retry}");
 }
