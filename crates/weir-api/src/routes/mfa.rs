@@ -211,12 +211,7 @@ pub async fn second_step(
         _ => return Err(ApiError::field("code", "send either code or recovery_code")),
     };
     if !passed {
-        let account = weir_store::SignInCandidate {
-            user: challenge.user.clone(),
-            tenant_slug: String::new(),
-            password_hash: String::new(),
-        };
-        state.store.record_sign_in_failure(&keys, &[account], source.as_deref()).await?;
+        state.store.record_sign_in_failure(&keys, &[&challenge.user], source.as_deref()).await?;
         return Err(REFUSED);
     }
     let method = if body.code.is_some() { "password+totp" } else { "password+recovery_code" };

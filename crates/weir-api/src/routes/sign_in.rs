@@ -78,14 +78,15 @@ pub(crate) async fn with_password(
     match matched.as_slice() {
         [one] => {
             let user = &candidates[*one].user;
-            if state.store.has_mfa(user).await? {
+            if candidates[*one].has_mfa {
                 let (mfa_token, expires_at) = state.store.create_mfa_challenge(user).await?;
                 return Ok(PasswordOutcome::SecondFactor { mfa_token, expires_at });
             }
             Ok(PasswordOutcome::Session(Box::new(open(state, user, &keys, "password").await?)))
         }
         [] => {
-            let held = state.store.record_sign_in_failure(&keys, &candidates, source).await?;
+            let accounts: Vec<&weir_store::User> = candidates.iter().map(|c| &c.user).collect();
+            let held = state.store.record_sign_in_failure(&keys, &accounts, source).await?;
             tracing::info!(accounts = candidates.len(), held = held.is_some(), "sign-in refused");
             Err(REFUSED)
         }
@@ -131,8 +132,7 @@ pub(crate) async fn check_current_password(
         return Ok(());
     }
     let user = state.store.get_user(&caller.scope, &person.id).await?;
-    let account = SignInCandidate { user, tenant_slug: String::new(), password_hash: String::new() };
-    state.store.record_sign_in_failure(&keys, &[account], source).await?;
+    state.store.record_sign_in_failure(&keys, &[&user], source).await?;
     Err(ApiError::field(field, "does not match"))
 }
 

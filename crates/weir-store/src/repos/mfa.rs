@@ -142,12 +142,6 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `user` has a confirmed second factor.
-    pub async fn has_mfa(&self, user: &User) -> Result<bool, StoreError> {
-        let row = users::Entity::find_by_id(user.id.as_str()).one(&self.db).await?;
-        Ok(row.is_some_and(|u| u.mfa_secret_sealed.is_some()))
-    }
-
     /// Opens a challenge for `user` (their password was right); answers
     /// its secret, valid for [`CHALLENGE_TTL`].
     pub async fn create_mfa_challenge(&self, user: &User) -> Result<(String, DateTime<Utc>), StoreError> {

@@ -46,6 +46,8 @@ pub struct SignInCandidate {
     pub tenant_slug: String,
     /// Their Argon2id hash.
     pub password_hash: String,
+    /// Whether they have a confirmed second factor (sign-in needs it then).
+    pub has_mfa: bool,
 }
 
 /// The throttle keys of one attempt.
@@ -100,7 +102,13 @@ impl Store {
         let mut out = Vec::new();
         for (user, tenant) in query.limit(MAX_CANDIDATES).all(&self.db).await? {
             let (Some(tenant), Some(hash)) = (tenant, user.password_hash.clone()) else { continue };
-            out.push(SignInCandidate { user: user.try_into()?, tenant_slug: tenant.slug, password_hash: hash });
+            let has_mfa = user.mfa_secret_sealed.is_some();
+            out.push(SignInCandidate {
+                user: user.try_into()?,
+                tenant_slug: tenant.slug,
+                password_hash: hash,
+                has_mfa,
+            });
         }
         Ok(out)
     }
@@ -120,7 +128,7 @@ impl Store {
     pub async fn record_sign_in_failure(
         &self,
         keys: &SignInKeys,
-        accounts: &[SignInCandidate],
+        accounts: &[&User],
         source: Option<&str>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let at = now();
@@ -143,11 +151,11 @@ impl Store {
                 action: "session.sign_in_failed",
                 actor: "anonymous".to_owned(),
                 resource_type: "user",
-                resource_id: account.user.id.clone(),
+                resource_id: account.id.clone(),
                 connector_id: None,
-                details: json!({"email": account.user.email, "source": source, "held_until": held}),
+                details: json!({"email": account.email, "source": source, "held_until": held}),
             };
-            self.append_audit(&txn, &TenantScope::new(account.user.tenant_id.clone()), entry).await?;
+            self.append_audit(&txn, &TenantScope::new(account.tenant_id.clone()), entry).await?;
         }
         txn.commit().await?;
         Ok(held)
