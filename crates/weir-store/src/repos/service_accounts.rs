@@ -10,7 +10,7 @@ use tracing::instrument;
 use weir_core::{ApiTokenName, PageRequest, Role, ids};
 
 use super::audit::AuditEntry;
-use super::users::parse_role;
+use super::users::{note_change, parse_role};
 use super::{Paged, now};
 use crate::entities::{api_tokens, service_accounts as sa};
 use crate::{Store, StoreError, TenantScope};
@@ -144,12 +144,10 @@ impl Store {
         }
         let mut row: sa::ActiveModel = before.clone().into();
         let mut changed = serde_json::Map::new();
-        if let Some(name) = name.filter(|n| n.as_str() != before.name) {
-            changed.insert("name".into(), json!({"from": before.name, "to": name.as_str()}));
+        if let Some(name) = name.filter(|n| note_change(&mut changed, "name", &before.name, n.as_str())) {
             row.name = Set(name.as_str().to_owned());
         }
-        if let Some(role) = role.filter(|r| r.as_str() != before.role) {
-            changed.insert("role".into(), json!({"from": before.role, "to": role}));
+        if let Some(role) = role.filter(|r| note_change(&mut changed, "role", &before.role, r.as_str())) {
             row.role = Set(role.as_str().to_owned());
         }
         if changed.is_empty() {

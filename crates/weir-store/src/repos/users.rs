@@ -103,6 +103,21 @@ pub struct UserPatch {
     pub role: Option<Role>,
 }
 
+/// Notes `field`'s change in `changed` as `{"from", "to"}` when `after`
+/// differs from `before`; answers whether it did (an audit entry's details).
+pub(crate) fn note_change(
+    changed: &mut serde_json::Map<String, serde_json::Value>,
+    field: &str,
+    before: &str,
+    after: &str,
+) -> bool {
+    let differs = before != after;
+    if differs {
+        changed.insert(field.to_owned(), json!({"from": before, "to": after}));
+    }
+    differs
+}
+
 fn user_audit(action: &'static str, actor: &str, user: &User, details: serde_json::Value) -> AuditEntry {
     AuditEntry {
         action,
@@ -200,12 +215,10 @@ impl Store {
         }
         let mut row: users::ActiveModel = before.clone().into();
         let mut changed = serde_json::Map::new();
-        if let Some(name) = patch.name.filter(|n| n.as_str() != before.name) {
-            changed.insert("name".into(), json!({"from": before.name, "to": name.as_str()}));
+        if let Some(name) = patch.name.filter(|n| note_change(&mut changed, "name", &before.name, n.as_str())) {
             row.name = Set(name.as_str().to_owned());
         }
-        if let Some(role) = patch.role.filter(|r| r.as_str() != before.role) {
-            changed.insert("role".into(), json!({"from": before.role, "to": role}));
+        if let Some(role) = patch.role.filter(|r| note_change(&mut changed, "role", &before.role, r.as_str())) {
             row.role = Set(role.as_str().to_owned());
         }
         if changed.is_empty() {
