@@ -57,6 +57,9 @@ pub struct SessionSettings {
     pub stream_recheck: Duration,
     /// How long an invitation link works.
     pub invite_ttl: Duration,
+    /// The address people reach Weir at (`WEIR_PUBLIC_URL`): the base of
+    /// the SSO redirect URI. `None` takes it from each request's `Host`.
+    pub public_url: Option<url::Url>,
 }
 
 impl SessionSettings {
@@ -73,6 +76,7 @@ impl Default for SessionSettings {
             secure_cookie: false,
             stream_recheck: Duration::from_secs(15),
             invite_ttl: Duration::from_secs(72 * 3600),
+            public_url: None,
         }
     }
 }
@@ -113,6 +117,8 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Principals whose access ended in this process (their streams close).
     pub revocations: auth::Revocations,
+    /// OpenID Connect sign-ins (over [`Services::outbound`]).
+    pub sso: weir_engine::Sso,
 }
 
 impl std::ops::Deref for AppState {
@@ -144,6 +150,7 @@ pub fn ops_router(services: Services, limits: &HttpLimits) -> Router {
 
 fn state(services: Services, openapi_json: String) -> AppState {
     AppState {
+        sso: weir_engine::Sso::new(services.outbound.clone()),
         services,
         openapi_json: Arc::new(openapi_json),
         metrics: metrics::install(),

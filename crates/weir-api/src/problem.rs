@@ -83,6 +83,9 @@ pub enum ApiError {
     /// 503: the database is unreachable or saturated; retry.
     #[error("service unavailable")]
     Unavailable,
+    /// An SSO sign-in refused (its own problem type per reason).
+    #[error("single sign-on refused: {0}")]
+    SsoRefused(weir_core::sso::SsoRefusal),
     /// 500: a bug. Logged with its cause; answered without detail.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -108,6 +111,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::SsoRefused(r) => sso_status(r),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -136,6 +140,7 @@ impl ApiError {
                 ("validation", Some("the request has invalid fields".to_owned()), Some(e.as_map().clone()))
             }
             ApiError::Unavailable => ("unavailable", Some("the database is unavailable; retry later".to_owned()), None),
+            ApiError::SsoRefused(r) => (r.code(), Some(r.to_string()), None),
             ApiError::Internal(_) => ("internal", None, None),
         };
         Problem {
@@ -145,6 +150,19 @@ impl ApiError {
             detail,
             errors,
         }
+    }
+}
+
+/// The status of each SSO refusal: a spent or foreign `state` is the
+/// request's fault (400); the provider vouching for no one is 401; a person
+/// Weir will not let in is 403; a provider that cannot be used is 502.
+fn sso_status(r: &weir_core::sso::SsoRefusal) -> StatusCode {
+    use weir_core::sso::SsoRefusal as R;
+    match r {
+        R::StateInvalid | R::OtherBrowser => StatusCode::BAD_REQUEST,
+        R::ProviderError(_) | R::IdTokenInvalid(_) | R::EmailMissing => StatusCode::UNAUTHORIZED,
+        R::DomainNotAllowed(_) | R::NoRole | R::SubjectMismatch | R::Deactivated => StatusCode::FORBIDDEN,
+        R::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
     }
 }
 

@@ -23,6 +23,7 @@ pub mod redact;
 pub mod role;
 pub mod rollup;
 pub mod seal;
+pub mod sso;
 pub mod state;
 pub mod sync;
 pub mod tenant;

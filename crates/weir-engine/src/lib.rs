@@ -16,6 +16,7 @@ pub mod live;
 pub mod outbound;
 pub mod processing;
 pub mod retention;
+pub mod sso;
 pub mod sync;
 
 pub use connectors::{ConnectionTest, Connector, ConnectorError, FetchedPage, PushOutcome, build_connector};
@@ -24,6 +25,7 @@ pub use ingest::{Ingest, IngestError, IngestOptions};
 pub use intake::{Intake, Receipt, Refusal};
 pub use live::{LiveBus, TenantEvent};
 pub use outbound::{Outbound, OutboundPolicy};
+pub use sso::Sso;
 pub use processing::{BatchReport, Processor, ProcessorOptions, RetryPolicy};
 pub use sync::{SyncEngine, SyncOptions};
 pub use weir_core::LiveEvent;

@@ -18,6 +18,8 @@ pub mod records;
 pub mod service_accounts;
 pub mod session;
 pub mod sign_in;
+pub mod sso;
+pub mod sso_sign_in;
 pub mod stream;
 pub mod sync_configurations;
 pub mod sync_histories;
@@ -73,6 +75,10 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(mfa::disable))
         .routes(routes!(mfa::second_step))
         .routes(routes!(mfa::get_settings, mfa::update_settings))
+        .routes(routes!(sso::get_sso, sso::put_sso, sso::delete_sso))
+        .routes(routes!(sso_sign_in::lookup))
+        .routes(routes!(sso_sign_in::start))
+        .routes(routes!(sso_sign_in::callback))
         .routes(routes!(connectors::list_connectors, connectors::create_connector))
         .routes(routes!(connectors::get_connector, connectors::update_connector, connectors::delete_connector))
         .routes(routes!(connectors::test_connection))

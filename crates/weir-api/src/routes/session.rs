@@ -187,6 +187,11 @@ async fn with_token(state: &AppState, token: &str) -> Result<weir_store::OpenedS
         }
         return Err(ApiError::Unauthorized("invalid or revoked token"));
     };
+    let tenant = opened.session.tenant.id.as_str();
+    if !state.store.sso_only_tenants(&[tenant]).await?.is_empty() {
+        state.store.close_session(&opened.session).await?;
+        return Err(ApiError::Forbidden("this tenant signs in with SSO only; use \"Sign in with SSO\""));
+    }
     Ok(opened)
 }
 

@@ -253,6 +253,12 @@ pub async fn accept_invite(
         return Err(ApiError::NotFound);
     }
     let user = state.store.invited_user(&token).await?;
+    if !state.store.sso_only_tenants(&[user.tenant_id.as_str()]).await?.is_empty() {
+        return Err(ApiError::Conflict {
+            detail: "this tenant signs in with SSO only: sign in with SSO instead of setting a password".into(),
+            errors: None,
+        });
+    }
     let hash = hash_new_password(body.password, &user).await?;
     let user = state.store.accept_invite(&token, hash).await?;
     Ok(Json(Data::new(user.into())))

@@ -26,6 +26,7 @@ pub struct Model {
     pub mfa_pending_sealed: Option<Vec<u8>>,
     pub mfa_enabled_at: Option<DateTimeUtc>,
     pub mfa_last_step: Option<i64>,
+    pub sso_subject: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -26,6 +26,7 @@ mod m20261203_000019_unsampled_columns;
 mod m20261203_000020_users;
 mod m20261203_000021_mfa;
 mod m20261203_000022_service_accounts;
+mod m20261207_000023_sso;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000020_users::Migration),
             Box::new(m20261203_000021_mfa::Migration),
             Box::new(m20261203_000022_service_accounts::Migration),
+            Box::new(m20261207_000023_sso::Migration),
         ]
     }
 

@@ -27,6 +27,8 @@ pub(crate) mod rollups;
 pub mod service_accounts;
 pub mod sessions;
 pub mod sign_in;
+pub mod sso;
+pub mod sso_users;
 pub mod sync_configurations;
 pub mod sync_runs;
 pub mod tenants;

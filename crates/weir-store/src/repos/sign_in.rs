@@ -84,7 +84,8 @@ pub fn hold_after(failures: i32, free: i32) -> Option<Duration> {
 
 impl Store {
     /// The active accounts of active tenants with this email (lower-cased),
-    /// only in `tenant_slug` when given, that have a password.
+    /// only in `tenant_slug` when given, that have a password, in tenants
+    /// that do not sign in with SSO only.
     #[instrument(skip_all)]
     pub async fn sign_in_candidates(
         &self,
@@ -110,6 +111,9 @@ impl Store {
                 has_mfa,
             });
         }
+        let tenant_ids: Vec<&str> = out.iter().map(|c| c.user.tenant_id.as_str()).collect();
+        let sso_only = self.sso_only_tenants(&tenant_ids).await?;
+        out.retain(|c| !sso_only.contains(&c.user.tenant_id));
         Ok(out)
     }
 

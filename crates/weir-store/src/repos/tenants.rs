@@ -89,4 +89,9 @@ impl Store {
         let tenant = self.get_tenant(cap, tenant_id).await?;
         Ok(TenantScope::new(tenant.id))
     }
+
+    /// The caller's own tenant.
+    pub async fn own_tenant(&self, scope: &TenantScope) -> Result<Tenant, StoreError> {
+        tenants::Entity::find_by_id(scope.tenant_id()).one(&self.db).await?.map(Tenant::from).ok_or(StoreError::NotFound)
+    }
 }

@@ -160,6 +160,7 @@ impl Store {
             mfa_pending_sealed: Set(None),
             mfa_enabled_at: Set(None),
             mfa_last_step: Set(None),
+            sso_subject: Set(None),
         }
         .insert(&txn)
         .await?;

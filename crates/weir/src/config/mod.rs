@@ -257,6 +257,7 @@ impl Values {
                 secure_cookie: self.session_cookie_secure,
                 stream_recheck: Duration::from_secs(self.stream_recheck_secs),
                 invite_ttl: Duration::from_secs(self.invite_ttl_hours * 3600),
+                public_url: self.public_url,
             },
             retention: weir_engine::retention::RetentionOptions {
                 events: days(self.event_retention_days),

@@ -105,6 +105,10 @@ settings! {
     /// how often a live stream (`/api/v1/integration/stream`) re-checks its token or session; a revoked token, an
     /// ended session or a role too low for the stream ends it within this time
     stream_recheck_secs: u64 = 15, "WEIR_STREAM_RECHECK_SECS", range(1, 15);
+    /// the address people reach Weir at, e.g. `https://weir.example.com` (behind a proxy): the base of the SSO redirect
+    /// URI to register at the identity provider (`<public url>/api/v1/sso/callback`). Unset, it is taken from each
+    /// request's `Host`
+    public_url: Option<url::Url> = None, "WEIR_PUBLIC_URL", parse(proxy_url), shown("— (from `Host`)");
     /// how long a user's invitation link (`POST /api/v1/users`) works; it works once
     invite_ttl_hours: u64 = 72, "WEIR_INVITE_TTL_HOURS", range(1, 30 * 24);
     /// finished webhook events (with their payloads) received on a UTC day are deleted once that day is this many
