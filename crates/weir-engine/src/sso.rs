@@ -172,6 +172,17 @@ fn unavailable(e: impl std::fmt::Display) -> SsoRefusal {
     SsoRefusal::ProviderUnavailable(e.to_string())
 }
 
+/// An error with its causes (the crate's outer messages say little alone).
+fn unavailable_chain(e: &dyn std::error::Error) -> SsoRefusal {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message = format!("{message}: {s}");
+        source = s.source();
+    }
+    SsoRefusal::ProviderUnavailable(message)
+}
+
 impl Sso {
     /// Sign-ins over `outbound`.
     pub fn new(outbound: Outbound) -> Self {
@@ -190,15 +201,9 @@ impl Sso {
             return Ok(hit);
         }
         let issuer_url = IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_owned()).map_err(unavailable)?;
-        let found = CoreProviderMetadata::discover_async(issuer_url, &self.http()).await.map_err(|e| {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                message = format!("{message}: {s}");
-                source = s.source();
-            }
-            unavailable(message)
-        })?;
+        let found = CoreProviderMetadata::discover_async(issuer_url, &self.http())
+            .await
+            .map_err(|e| unavailable_chain(&e))?;
         let found = Arc::new(found);
         self.metadata.insert(key, found.clone());
         Ok(found)
@@ -259,7 +264,7 @@ impl Sso {
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => SsoRefusal::ProviderError(r.error().to_string()),
-                other => unavailable(other),
+                other => unavailable_chain(&other),
             })?;
         let id_token = token
             .id_token()

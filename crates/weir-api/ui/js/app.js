@@ -1,7 +1,8 @@
 // Boot, session, header and hash router of the Weir web UI.
 //
 // Routes: #/overview (default), #/connectors[/<id>], #/events[/<id>],
-// #/syncs[/<id>], #/audit, #/users, #/profile; before sign-in #/invite/<token>. Filters live in the hash query
+// #/syncs[/<id>], #/audit, #/users, #/profile; before sign-in #/invite/<token>, #/signin?tenant=<slug> (the SSO
+// button), #/signin/mfa/<challenge> and #/signin/sso-error/<code> (back from SSO). Filters live in the hash query
 // (#/events?status=failed) so a reload keeps them.
 
 import { get, del, onUnauthorized, setCsrfToken, url } from './api.js';
@@ -135,8 +136,22 @@ function showSignin(message, { email, notice } = {}) {
     });
     return;
   }
+  const { path, query } = parseHash();
+  // Back from the identity provider: the TOTP step, or why it refused.
+  const mfa = path.match(/^\/signin\/mfa\/([^/]+)$/);
+  if (mfa && !message) {
+    document.title = 'Second step · Weir';
+    history.replaceState(null, '', '#/signin');
+    signin.renderSecondStep(main, { mfaToken: decodeURIComponent(mfa[1]), onSignedIn: startApp });
+    return;
+  }
+  const refused = path.match(/^\/signin\/sso-error\/([a-z-]+)$/);
+  if (refused) history.replaceState(null, '', '#/signin');
   document.title = 'Sign in · Weir';
-  signin.render(main, { message, notice, email, onSignedIn: startApp });
+  signin.render(main, {
+    message: message || (refused ? signin.ssoRefusal(refused[1]) : ''),
+    notice, email, tenant: query.get('tenant') || '', onSignedIn: startApp,
+  });
 }
 
 /** Signed in (at boot or after the sign-in form): fill the header, go live. */

@@ -36,6 +36,7 @@ mod retention;
 mod run_now;
 mod session;
 mod shared_limits;
+mod sso;
 mod stream_credentials;
 mod sync_audit;
 mod syncs;

@@ -1,10 +1,13 @@
-// Sign-in page: a user's email and password (POST /api/v1/session), or —
-// for API-only tenants — an API token, under "Sign in with an API token".
-// Nothing typed here is stored in the browser; the session is an HttpOnly
-// cookie. Also the invitation page (#/invite/<token>), where an invited
-// person sets their password.
+// Sign-in page: a user's email and password (POST /api/v1/session),
+// "Sign in with SSO" for tenants with an identity provider (the browser goes
+// to GET /api/v1/sso/<tenant>/start and comes back signed in), or — for
+// API-only tenants — an API token, under "Sign in with an API token".
+// Nothing typed here is stored in the browser except the slug of the last
+// tenant signed in to with SSO; the session is an HttpOnly cookie. Also the
+// invitation page (#/invite/<token>), where an invited person sets their
+// password, and the second step (#/signin/mfa/<challenge>) after SSO.
 
-import { post } from '../api.js';
+import { get, post } from '../api.js';
 import { h, mount } from '../dom.js';
 
 function field(id, label, attrs, help) {
@@ -38,7 +41,84 @@ function card(title, ...children) {
       ...children));
 }
 
-export function render(main, { message, notice, email: knownEmail, onSignedIn }) {
+/** What each SSO refusal code (GET /api/v1/sso/callback) means, in words. */
+const SSO_REFUSALS = {
+  'sso-state-invalid': 'That sign-in link was used already or has expired. Start again.',
+  'sso-other-browser': 'That sign-in was started in another browser. Start again here.',
+  'sso-provider-error': 'The identity provider did not sign you in.',
+  'sso-provider-unavailable': 'The identity provider could not be reached. Try again, or ask an admin.',
+  'sso-id-token-invalid': "The identity provider's answer failed Weir's checks, so you were not signed in. Ask an admin.",
+  'sso-email-missing': 'The identity provider did not confirm an email address for you.',
+  'sso-domain-not-allowed': 'Accounts of your email domain may not sign in to this tenant.',
+  'sso-no-role': 'Your account has no role in this tenant. Ask an admin to map your group.',
+  'sso-subject-mismatch': 'This email belongs to another identity in Weir. Ask an admin.',
+  'sso-deactivated': 'Your Weir account is deactivated.',
+};
+
+/** The words for an SSO refusal code. */
+export function ssoRefusal(code) {
+  return SSO_REFUSALS[code] || 'Single sign-on did not sign you in.';
+}
+
+const SSO_TENANT_KEY = 'weir.sso-tenant';
+
+function rememberedTenant() {
+  try {
+    return localStorage.getItem(SSO_TENANT_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+/** Sends the browser to the tenant's identity provider. */
+function startSso(lookup) {
+  try {
+    localStorage.setItem(SSO_TENANT_KEY, lookup.tenant_slug);
+  } catch {
+    /* private mode: the slug is typed again next time */
+  }
+  location.assign(lookup.start_url);
+}
+
+/**
+ * "Sign in with SSO": a button for a known tenant (from #/signin?tenant=<slug>
+ * or the last SSO sign-in), else a field for the tenant's slug. For a tenant
+ * that refuses passwords, `onSsoOnly` hides the password form.
+ */
+function ssoSection(tenant, onSsoOnly) {
+  const error = h('p', { id: 'sso-error', class: 'form-error', role: 'alert' });
+  const slug = field('sso-tenant', 'Tenant', { type: 'text', required: true, autocomplete: 'organization', value: tenant || '',
+    spellcheck: 'false' }, 'The short name of your organisation in Weir, e.g. acme.');
+  const submit = h('button', { type: 'submit', class: 'button button-secondary', id: 'sso-continue' }, 'Continue with SSO');
+  const form = h('form', { id: 'sso-form', class: 'signin-form', novalidate: true }, slug.el, error, submit);
+  onSubmit(form, submit, error, 'Continue with SSO', async () => {
+    const value = slug.input.value.trim().toLowerCase();
+    if (!value) throw new Error('Enter your tenant.');
+    let lookup;
+    try {
+      lookup = (await get(`/api/v1/sso/${encodeURIComponent(value)}`, null, { allow401: true })).data;
+    } catch (err) {
+      throw new Error(err.status === 404 ? `“${value}” has no single sign-on. Sign in with your email and password.`
+        : err.message);
+    }
+    startSso(lookup);
+  });
+  const box = h('details', { id: 'sso-signin', class: 'signin-alt' }, h('summary', null, 'Sign in with SSO'), form);
+  if (tenant) {
+    get(`/api/v1/sso/${encodeURIComponent(tenant)}`, null, { allow401: true }).then((res) => {
+      const lookup = res.data;
+      const button = h('button', { type: 'button', class: 'button', id: 'sso-start' },
+        `Sign in with SSO to ${lookup.tenant_name}`);
+      button.addEventListener('click', () => startSso(lookup));
+      box.open = true;
+      form.replaceWith(h('div', { class: 'signin-form' }, button));
+      if (lookup.sso_only) onSsoOnly(lookup);
+    }).catch(() => { /* no SSO there: the field stays */ });
+  }
+  return box;
+}
+
+export function render(main, { message, notice, email: knownEmail, tenant, onSignedIn }) {
   const error = h('p', { id: 'password-error', class: 'form-error', role: 'alert' }, message || '');
   const note = h('p', { id: 'signin-notice', class: 'help', role: 'status' }, notice || '');
   const email = field('email', 'Email', { type: 'email', required: true, autocomplete: 'username', value: knownEmail || '' });
@@ -80,7 +160,14 @@ export function render(main, { message, notice, email: knownEmail, onSignedIn })
   const tokenBox = h('details', { id: 'token-signin', class: 'signin-alt' },
     h('summary', null, 'Sign in with an API token'), tokenForm);
 
-  mount(main, card('Sign in to Weir', form, tokenBox));
+  const sso = ssoSection(tenant || rememberedTenant(), (lookup) => {
+    form.hidden = true;
+    tokenBox.hidden = true;
+    mount(note, `${lookup.tenant_name} signs in with single sign-on only.`);
+    sso.before(note);
+    document.getElementById('sso-start')?.focus();
+  });
+  mount(main, card('Sign in to Weir', form, sso, tokenBox));
   (knownEmail ? password.input : email.input).focus();
 }
 
@@ -120,7 +207,7 @@ export function renderInvite(main, { token, onAccepted }) {
 }
 
 /** The second step of a sign-in: a code from the authenticator app, or a recovery code. */
-function renderSecondStep(main, { mfaToken, onSignedIn }) {
+export function renderSecondStep(main, { mfaToken, onSignedIn }) {
   const error = h('p', { id: 'mfa-error', class: 'form-error', role: 'alert' });
   const code = field('mfa-code', 'Code from your authenticator app',
     { type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: true });
