@@ -20,6 +20,7 @@ const PREFIXES: &[&str] = &[
     "user",
     "tenant",
     "service_account",
+    "sso",
 ];
 
 /// Literals with an action's shape that are not actions.

@@ -214,8 +214,9 @@ pub async fn second_step(
         state.store.record_sign_in_failure(&keys, &[&challenge.user], source.as_deref()).await?;
         return Err(REFUSED);
     }
-    let method = if body.code.is_some() { "password+totp" } else { "password+recovery_code" };
-    let opened = super::sign_in::open(&state, &challenge.user, &keys, method).await?;
+    let second = if body.code.is_some() { "totp" } else { "recovery_code" };
+    let method = format!("{}+{second}", challenge.first_factor);
+    let opened = super::sign_in::open(&state, &challenge.user, &keys, &method).await?;
     super::session::signed_in(&state, &opened)
 }
 

@@ -289,7 +289,7 @@ async fn sign_in(
     let person = SsoIdentity { subject, email, name, role };
     let SsoUser { user, has_mfa } = state.store.sso_user(scope, &person).await?.map_err(refused)?;
     if has_mfa {
-        let (mfa_token, expires_at) = state.store.create_mfa_challenge(&user).await?;
+        let (mfa_token, expires_at) = state.store.create_mfa_challenge(&user, "sso").await?;
         return Ok(Finished::SecondFactor(MfaRequiredOut { mfa_required: true, mfa_token, expires_at }));
     }
     let keys = SignInKeys::new(person.email.key(), source);

@@ -1,5 +1,6 @@
 //! `mfa_challenges`: between a correct password and the second factor
-//! (SHA-256 of the challenge secret, attempts, expiry, when spent).
+//! (SHA-256 of the challenge secret, attempts, expiry, when spent, and the
+//! first step: `password` or `sso`).
 
 use sea_orm::entity::prelude::*;
 
@@ -13,6 +14,7 @@ pub struct Model {
     pub attempts: i32,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
+    pub first_factor: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,7 +3,9 @@
 //! sign-ins under way between Weir and the provider (`sso_logins`: the
 //! SHA-256 of the `state` and of the browser's binding cookie, the nonce
 //! and PKCE verifier, single-use and short-lived), and the provider's
-//! subject a user is linked to (`users.sso_subject`, `<issuer> <sub>`).
+//! subject a user is linked to (`users.sso_subject`, `<issuer> <sub>`);
+//! and what a second-factor challenge followed (`mfa_challenges.first_factor`:
+//! `password` or `sso`), so the session's audit entry names both steps.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -70,6 +72,14 @@ impl MigrationTrait for Migration {
             .alter_table(Table::alter().table("users").add_column(ColumnDef::new("sso_subject").text().null()).take())
             .await?;
         manager
+            .alter_table(
+                Table::alter()
+                    .table("mfa_challenges")
+                    .add_column(ColumnDef::new("first_factor").string_len(16).not_null().default("password"))
+                    .take(),
+            )
+            .await?;
+        manager
             .get_connection()
             .execute_unprepared("CREATE UNIQUE INDEX IF NOT EXISTS users_sso_subject_idx ON users (tenant_id, sso_subject)")
             .await?;
@@ -79,6 +89,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.get_connection().execute_unprepared("DROP INDEX IF EXISTS users_sso_subject_idx").await?;
         manager.alter_table(Table::alter().table("users").drop_column("sso_subject").take()).await?;
+        manager.alter_table(Table::alter().table("mfa_challenges").drop_column("first_factor").take()).await?;
         for table in ["sso_logins", "tenant_sso"] {
             manager.drop_table(Table::drop().table(table).if_exists().take()).await?;
         }

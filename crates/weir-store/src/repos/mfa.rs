@@ -42,6 +42,8 @@ pub struct MfaChallenge {
     pub user: User,
     /// Their second factor.
     pub state: MfaState,
+    /// The step before this one: `password` or `sso`.
+    pub first_factor: String,
 }
 
 fn mfa_audit(action: &'static str, p: &Principal, user_id: &str, details: serde_json::Value) -> AuditEntry {
@@ -142,9 +144,13 @@ impl Store {
         Ok(())
     }
 
-    /// Opens a challenge for `user` (their password was right); answers
-    /// its secret, valid for [`CHALLENGE_TTL`].
-    pub async fn create_mfa_challenge(&self, user: &User) -> Result<(String, DateTime<Utc>), StoreError> {
+    /// Opens a challenge for `user` after `first_factor` (`password` or
+    /// `sso`) passed; answers its secret, valid for [`CHALLENGE_TTL`].
+    pub async fn create_mfa_challenge(
+        &self,
+        user: &User,
+        first_factor: &'static str,
+    ) -> Result<(String, DateTime<Utc>), StoreError> {
         let secret = ids::random_key(32);
         let expires_at = now() + CHALLENGE_TTL;
         challenges::Entity::insert(challenges::ActiveModel {
@@ -154,6 +160,7 @@ impl Store {
             attempts: Set(0),
             expires_at: Set(expires_at),
             used_at: Set(None),
+            first_factor: Set(first_factor.to_owned()),
         })
         .exec_without_returning(&self.db)
         .await?;
@@ -174,7 +181,12 @@ impl Store {
             .await?
             .filter(|u| u.status == UserStatus::Active)
             .ok_or(StoreError::NotFound)?;
-        Ok(MfaChallenge { id: found.id, state: state_of(&user), user: user.try_into()? })
+        Ok(MfaChallenge {
+            id: found.id,
+            state: state_of(&user),
+            user: user.try_into()?,
+            first_factor: found.first_factor,
+        })
     }
 
     /// Takes one of the challenge's [`CHALLENGE_ATTEMPTS`] tries, before

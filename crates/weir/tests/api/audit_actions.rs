@@ -300,6 +300,7 @@ async fn every_audited_action_is_emitted_by_its_operation(b: Backend) {
     // and off, a password change, the tenant setting, a rename, a reset and
     // a deactivation; a service account's life.
     people_and_service_accounts(&app, &admin).await;
+    single_sign_on(&app, &admin).await;
 
     // Every catalogued action is in the trail, and the chain verifies.
     let store = app.store().await;
@@ -394,4 +395,18 @@ async fn people_and_service_accounts(app: &TestApp, admin: &str) {
     let path = format!("/api/v1/service-accounts/{}", account["data"]["id"].as_str().unwrap());
     assert_eq!(app.call(Method::PATCH, &path, Some(admin), Some(json!({"role": "operator"}))).await.0, StatusCode::OK);
     assert_eq!(app.call(Method::DELETE, &path, Some(admin), None).await.0, StatusCode::OK);
+}
+
+/// SSO set up, a person provisioned and signed in through a real provider,
+/// a refused sign-in, and SSO removed.
+async fn single_sign_on(app: &TestApp, admin: &str) {
+    use crate::sso::oidc::Idp;
+    use crate::sso::{Flow, settings_for};
+    let idp = Idp::start(&app.url("/api/v1/sso/callback")).await;
+    let (s, out) = app.call(Method::PUT, "/api/v1/settings/sso", Some(admin), Some(settings_for(&idp))).await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    assert_eq!(Flow::new().sign_in(app, &idp, "ann").await.0, StatusCode::CREATED);
+    assert_eq!(Flow::new().sign_in(app, &idp, "eve").await.0, StatusCode::FORBIDDEN);
+    let (s, _) = app.call(Method::DELETE, "/api/v1/settings/sso", Some(admin), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
 }

@@ -7,7 +7,8 @@
 //! groups (an invited person linked and activated); refusals for a wrong
 //! `aud`, an expired ID token, a bad nonce, a domain not allowed, no role,
 //! a replayed state and a state from another browser, each audited and
-//! none leaving a session; and an SSO-only tenant refusing passwords.
+//! none leaving a session; an SSO-only tenant refusing passwords; and the
+//! TOTP step after SSO for a person with a second factor.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -23,7 +24,8 @@ backend_tests!(
     sso_settings_are_checked_and_the_secret_never_shown,
     people_sign_in_through_the_provider_with_the_role_from_their_groups,
     refused_sso_sign_ins_are_audited_and_open_no_session,
-    an_sso_only_tenant_refuses_passwords_and_the_token_form
+    an_sso_only_tenant_refuses_passwords_and_the_token_form,
+    an_sso_sign_in_takes_the_second_factor_when_one_is_enrolled
 );
 
 const SETTINGS: &str = "/api/v1/settings/sso";
@@ -79,7 +81,7 @@ impl Jar {
 }
 
 /// One browser: its cookies at Weir and at the provider.
-struct Flow {
+pub(crate) struct Flow {
     http: reqwest::Client,
     weir: Jar,
     idp: Jar,
@@ -92,7 +94,7 @@ fn location(res: &reqwest::Response, base: &str) -> String {
 }
 
 impl Flow {
-    fn new() -> Flow {
+    pub(crate) fn new() -> Flow {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Flow { http, weir: Jar::default(), idp: Jar::default() }
     }
@@ -136,7 +138,7 @@ impl Flow {
     }
 
     /// The whole sign-in as `login`; answers the callback's status and body.
-    async fn sign_in(&mut self, app: &TestApp, idp: &Idp, login: &str) -> (StatusCode, Value) {
+    pub(crate) async fn sign_in(&mut self, app: &TestApp, idp: &Idp, login: &str) -> (StatusCode, Value) {
         let back = self.to_callback(app, idp, login).await;
         let res = self.callback(&back).await;
         let status = res.status();
@@ -395,4 +397,54 @@ async fn an_sso_only_tenant_refuses_passwords_and_the_token_form(backend: Backen
     open.as_object_mut().unwrap().remove("client_secret");
     assert_eq!(app.call(Method::PUT, SETTINGS, Some(&admin), Some(open)).await.0, StatusCode::OK);
     assert_eq!(send(password_sign_in()).await.0, StatusCode::CREATED);
+}
+
+fn totp_at(secret_base32: &str, unix: i64) -> String {
+    use totp_rs::{Algorithm, Secret, TOTP};
+    let bytes = Secret::Encoded(secret_base32.to_owned()).to_bytes().unwrap();
+    TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, String::new()).unwrap().generate(u64::try_from(unix).unwrap())
+}
+
+async fn an_sso_sign_in_takes_the_second_factor_when_one_is_enrolled(backend: Backend) {
+    let Some((app, idp, admin)) = set_up(backend).await else { return };
+    let mut ann = Flow::new();
+    let (s, session) = ann.sign_in(&app, &idp, "ann").await;
+    assert_eq!(s, StatusCode::CREATED, "{session}");
+    let csrf = session["data"]["csrf_token"].as_str().unwrap().to_owned();
+    let as_ann = |method: Method, path: &str| {
+        app.req(method, path, None).header("cookie", ann.weir.header()).header("x-csrf-token", &csrf)
+    };
+    let (s, enrol) = send(as_ann(Method::POST, "/api/v1/me/mfa")).await;
+    assert_eq!(s, StatusCode::CREATED, "{enrol}");
+    let secret = enrol["data"]["secret"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now().timestamp();
+    let code = totp_at(&secret, now);
+    let (s, out) = send(as_ann(Method::POST, "/api/v1/me/mfa/confirm").json(&json!({"code": code}))).await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+
+    // The provider's word is the first step; the code is the second.
+    let (s, step) = Flow::new().sign_in(&app, &idp, "ann").await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{step}");
+    assert_eq!(step["data"]["mfa_required"], true);
+    assert!(step["data"].get("csrf_token").is_none(), "no session yet");
+    let token = step["data"]["mfa_token"].as_str().unwrap();
+    let body = json!({"mfa_token": token, "code": totp_at(&secret, now + 30)});
+    let (s, signed) = send(app.req(Method::POST, "/api/v1/session/mfa", None).json(&body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{signed}");
+    assert_eq!(signed["data"]["user"]["name"], "Ann Lee");
+    // A browser is sent to the console's second step.
+    let mut browser = Flow::new();
+    let back = browser.to_callback(&app, &idp, "ann").await;
+    let res = browser.http.get(&back).header("cookie", browser.weir.header()).header("accept", "text/html");
+    let res = res.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers()["location"].to_str().unwrap().starts_with("/#/signin/mfa/"));
+
+    let audit = audit_actions(&app, &admin).await;
+    let methods: Vec<&str> = audit
+        .iter()
+        .filter(|e| e["action"] == "session.created")
+        .filter_map(|e| e["details"]["method"].as_str())
+        .collect();
+    assert!(methods.contains(&"sso") && methods.contains(&"sso+totp"), "{methods:?}");
 }
