@@ -149,8 +149,8 @@ function showSignin(message, { email, notice } = {}) {
   if (refused) history.replaceState(null, '', '#/signin');
   document.title = 'Sign in · Weir';
   signin.render(main, {
-    message: message || (refused ? signin.ssoRefusal(refused[1]) : ''),
-    notice, email, tenant: query.get('tenant') || '', onSignedIn: startApp,
+    message, notice, email, tenant: query.get('tenant') || '', onSignedIn: startApp,
+    ssoRefused: refused ? signin.ssoRefusal(refused[1]) : '',
   });
 }
 

@@ -14,6 +14,7 @@ mod bad_input;
 mod basics;
 mod browser;
 mod browser_users;
+mod browser_sso;
 mod connections;
 mod connectors;
 mod contract;

@@ -183,6 +183,12 @@ impl Page {
         Ok(out["result"].get("value").cloned().unwrap_or(Value::Null))
     }
 
+    /// Forgets every cookie of the browser (e.g. an identity provider's
+    /// session, so it asks for a login again).
+    pub async fn clear_cookies(&self) {
+        self.call("Network.clearBrowserCookies", json!({})).await.expect("clear cookies");
+    }
+
     /// The page's address.
     pub async fn url(&self) -> Result<Option<String>, String> {
         Ok(self.evaluate("location.href").await?.as_str().map(str::to_owned))
@@ -309,6 +315,22 @@ pub async fn until(page: &Page, js: &str, what: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let body = eval(page, "document.body.innerText").await;
+    panic!("timed out waiting for {what} ({js}); the page shows:\n{body}");
+}
+
+/// Like [`until`], across page loads (to another site and back): an
+/// evaluation that fails while a document is replaced counts as falsy.
+pub async fn until_after_load(page: &Page, js: &str, what: &str) -> Value {
+    for _ in 0..300 {
+        if let Ok(v) = page.evaluate(js).await
+            && !matches!(&v, Value::Null | Value::Bool(false))
+            && v != Value::String(String::new())
+        {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let body = page.evaluate("document.body.innerText").await.unwrap_or_default();
     panic!("timed out waiting for {what} ({js}); the page shows:\n{body}");
 }
 

@@ -85,12 +85,12 @@ function startSso(lookup) {
  * or the last SSO sign-in), else a field for the tenant's slug. For a tenant
  * that refuses passwords, `onSsoOnly` hides the password form.
  */
-function ssoSection(tenant, onSsoOnly) {
-  const error = h('p', { id: 'sso-error', class: 'form-error', role: 'alert' });
+function ssoSection(tenant, refusal, onSsoOnly) {
+  const error = h('p', { id: 'sso-error', class: 'form-error', role: 'alert' }, refusal || '');
   const slug = field('sso-tenant', 'Tenant', { type: 'text', required: true, autocomplete: 'organization', value: tenant || '',
     spellcheck: 'false' }, 'The short name of your organisation in Weir, e.g. acme.');
   const submit = h('button', { type: 'submit', class: 'button button-secondary', id: 'sso-continue' }, 'Continue with SSO');
-  const form = h('form', { id: 'sso-form', class: 'signin-form', novalidate: true }, slug.el, error, submit);
+  const form = h('form', { id: 'sso-form', class: 'signin-form', novalidate: true }, slug.el, submit);
   onSubmit(form, submit, error, 'Continue with SSO', async () => {
     const value = slug.input.value.trim().toLowerCase();
     if (!value) throw new Error('Enter your tenant.');
@@ -103,7 +103,8 @@ function ssoSection(tenant, onSsoOnly) {
     }
     startSso(lookup);
   });
-  const box = h('details', { id: 'sso-signin', class: 'signin-alt' }, h('summary', null, 'Sign in with SSO'), form);
+  const box = h('details', { id: 'sso-signin', class: 'signin-alt', open: Boolean(refusal) },
+    h('summary', null, 'Sign in with SSO'), form, error);
   if (tenant) {
     get(`/api/v1/sso/${encodeURIComponent(tenant)}`, null, { allow401: true }).then((res) => {
       const lookup = res.data;
@@ -118,7 +119,7 @@ function ssoSection(tenant, onSsoOnly) {
   return box;
 }
 
-export function render(main, { message, notice, email: knownEmail, tenant, onSignedIn }) {
+export function render(main, { message, notice, email: knownEmail, tenant, ssoRefused, onSignedIn }) {
   const error = h('p', { id: 'password-error', class: 'form-error', role: 'alert' }, message || '');
   const note = h('p', { id: 'signin-notice', class: 'help', role: 'status' }, notice || '');
   const email = field('email', 'Email', { type: 'email', required: true, autocomplete: 'username', value: knownEmail || '' });
@@ -160,7 +161,7 @@ export function render(main, { message, notice, email: knownEmail, tenant, onSig
   const tokenBox = h('details', { id: 'token-signin', class: 'signin-alt' },
     h('summary', null, 'Sign in with an API token'), tokenForm);
 
-  const sso = ssoSection(tenant || rememberedTenant(), (lookup) => {
+  const sso = ssoSection(tenant || rememberedTenant(), ssoRefused, (lookup) => {
     form.hidden = true;
     tokenBox.hidden = true;
     mount(note, `${lookup.tenant_name} signs in with single sign-on only.`);
@@ -168,7 +169,8 @@ export function render(main, { message, notice, email: knownEmail, tenant, onSig
     document.getElementById('sso-start')?.focus();
   });
   mount(main, card('Sign in to Weir', form, sso, tokenBox));
-  (knownEmail ? password.input : email.input).focus();
+  if (ssoRefused) sso.querySelector('summary').focus();
+  else (knownEmail ? password.input : email.input).focus();
 }
 
 /** The invitation page: choose a password, then sign in. */
