@@ -270,7 +270,9 @@ mod tests {
             sso_only: true,
         };
         let errors = SsoSettings::parse(bad).unwrap_err();
-        for field in ["issuer_url", "client_id", "allowed_domains", "scopes", "role_claim", "role_mapping", "default_role"] {
+        for field in
+            ["issuer_url", "client_id", "allowed_domains", "scopes", "role_claim", "role_mapping", "default_role"]
+        {
             assert!(errors.as_map().contains_key(field), "{field}: {errors:?}");
         }
     }

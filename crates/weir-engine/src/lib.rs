@@ -25,7 +25,7 @@ pub use ingest::{Ingest, IngestError, IngestOptions};
 pub use intake::{Intake, Receipt, Refusal};
 pub use live::{LiveBus, TenantEvent};
 pub use outbound::{Outbound, OutboundPolicy};
-pub use sso::Sso;
 pub use processing::{BatchReport, Processor, ProcessorOptions, RetryPolicy};
+pub use sso::Sso;
 pub use sync::{SyncEngine, SyncOptions};
 pub use weir_core::LiveEvent;

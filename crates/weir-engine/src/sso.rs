@@ -20,9 +20,9 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalClaims, AuthenticationFlow, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
-    EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse,
-    IdTokenClaims, IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
+    EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IdTokenClaims,
+    IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
 use serde_json::{Map, Value};
 use weir_core::sso::SsoRefusal;
@@ -201,9 +201,8 @@ impl Sso {
             return Ok(hit);
         }
         let issuer_url = IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_owned()).map_err(unavailable)?;
-        let found = CoreProviderMetadata::discover_async(issuer_url, &self.http())
-            .await
-            .map_err(|e| unavailable_chain(&e))?;
+        let found =
+            CoreProviderMetadata::discover_async(issuer_url, &self.http()).await.map_err(|e| unavailable_chain(&e))?;
         let found = Arc::new(found);
         self.metadata.insert(key, found.clone());
         Ok(found)
@@ -266,9 +265,8 @@ impl Sso {
                 RequestTokenError::ServerResponse(r) => SsoRefusal::ProviderError(r.error().to_string()),
                 other => unavailable_chain(&other),
             })?;
-        let id_token = token
-            .id_token()
-            .ok_or_else(|| SsoRefusal::IdTokenInvalid("the token response has no ID token".into()))?;
+        let id_token =
+            token.id_token().ok_or_else(|| SsoRefusal::IdTokenInvalid("the token response has no ID token".into()))?;
         let nonce = Nonce::new(nonce.to_owned());
         let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
             Ok(claims) => claims.clone(),

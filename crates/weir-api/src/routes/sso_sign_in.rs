@@ -181,10 +181,7 @@ pub async fn callback(
     ClientAddr(source): ClientAddr,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let browser = headers
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+    let browser = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     let result = finish(&state, &headers, source.as_deref(), query).await;
     let clear = cookie(&state, BINDING_COOKIE, "", "/api/v1/sso", "Lax", 0);
     let mut response = match (result, browser) {
@@ -325,11 +322,7 @@ async fn verified(
     if !bound {
         return Err(ApiError::SsoRefused(SsoRefusal::OtherBrowser));
     }
-    let config = state
-        .store
-        .sso_config(&login.scope)
-        .await?
-        .ok_or(ApiError::SsoRefused(SsoRefusal::StateInvalid))?;
+    let config = state.store.sso_config(&login.scope).await?.ok_or(ApiError::SsoRefused(SsoRefusal::StateInvalid))?;
     if let Some(error) = error {
         let text: String = error_description.unwrap_or(error).chars().take(200).filter(|c| !c.is_control()).collect();
         return Err(ApiError::SsoRefused(SsoRefusal::ProviderError(text)));

@@ -72,7 +72,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("user.mfa_enabled", "a user turned on a second factor (TOTP) and got recovery codes"),
     ("user.mfa_disabled", "a user turned their second factor off"),
     ("tenant.settings_updated", "an admin changed the tenant's sign-in settings (mfa_required_for_admins)"),
-    ("sso.configured", "an admin set the tenant's SSO settings (issuer, client id, domains, role mapping; never the secret)"),
+    (
+        "sso.configured",
+        "an admin set the tenant's SSO settings (issuer, client id, domains, role mapping; never the secret)",
+    ),
     ("sso.removed", "an admin removed the tenant's SSO settings"),
     ("sso.sign_in_refused", "an SSO sign-in was refused (code, reason, email when known, source address)"),
     (

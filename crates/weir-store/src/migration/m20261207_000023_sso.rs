@@ -81,7 +81,9 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .get_connection()
-            .execute_unprepared("CREATE UNIQUE INDEX IF NOT EXISTS users_sso_subject_idx ON users (tenant_id, sso_subject)")
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX IF NOT EXISTS users_sso_subject_idx ON users (tenant_id, sso_subject)",
+            )
             .await?;
         Ok(())
     }

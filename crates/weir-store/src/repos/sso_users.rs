@@ -42,14 +42,7 @@ pub struct SsoUser {
 }
 
 fn audit(action: &'static str, actor: String, user_id: &str, details: serde_json::Value) -> AuditEntry {
-    AuditEntry {
-        action,
-        actor,
-        resource_type: "user",
-        resource_id: user_id.to_owned(),
-        connector_id: None,
-        details,
-    }
+    AuditEntry { action, actor, resource_type: "user", resource_id: user_id.to_owned(), connector_id: None, details }
 }
 
 impl Store {
@@ -116,7 +109,11 @@ impl Store {
         }
         if role_changed {
             // Their tokens never act above the new role: checked on every use.
-            tracing::info!(user_id = id.as_str(), role = identity.role.as_str(), "role changed by the identity provider");
+            tracing::info!(
+                user_id = id.as_str(),
+                role = identity.role.as_str(),
+                "role changed by the identity provider"
+            );
         }
         txn.commit().await?;
         Ok(Ok(SsoUser { user, has_mfa }))
@@ -181,5 +178,4 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
-
 }

@@ -92,6 +92,10 @@ impl Store {
 
     /// The caller's own tenant.
     pub async fn own_tenant(&self, scope: &TenantScope) -> Result<Tenant, StoreError> {
-        tenants::Entity::find_by_id(scope.tenant_id()).one(&self.db).await?.map(Tenant::from).ok_or(StoreError::NotFound)
+        tenants::Entity::find_by_id(scope.tenant_id())
+            .one(&self.db)
+            .await?
+            .map(Tenant::from)
+            .ok_or(StoreError::NotFound)
     }
 }

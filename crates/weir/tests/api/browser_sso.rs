@@ -50,7 +50,12 @@ async fn a_person_signs_in_with_sso_through_the_console() {
     )
     .await;
     assert_eq!(role, "Ann Lee · admin", "the role her group maps to");
-    until(&page, "location.hash === '#/overview' && !!document.querySelector('[data-testid=summary-total_connectors]')", "the overview").await;
+    until(
+        &page,
+        "location.hash === '#/overview' && !!document.querySelector('[data-testid=summary-total_connectors]')",
+        "the overview",
+    )
+    .await;
     assert_eq!(eval(&page, "document.getElementById('nav-users').hidden").await, false, "an admin sees Users");
     shot(&page, "24-signed-in-with-sso").await;
 
@@ -73,7 +78,8 @@ async fn a_person_signs_in_with_sso_through_the_console() {
     assert_eq!(s, StatusCode::OK, "{out}");
     page.set_viewport(390, 844, 2.0, true).await;
     eval(&page, "location.reload()").await;
-    let notice = until_after_load(&page, "document.querySelector('#signin-notice')?.textContent", "the SSO-only notice").await;
+    let notice =
+        until_after_load(&page, "document.querySelector('#signin-notice')?.textContent", "the SSO-only notice").await;
     assert_eq!(notice, "acme signs in with single sign-on only.");
     assert_eq!(eval(&page, "document.querySelector('#password-form').hidden").await, true);
     assert_eq!(eval(&page, "document.activeElement?.id").await, "sso-start", "the button has the focus");

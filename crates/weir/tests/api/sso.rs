@@ -101,7 +101,7 @@ impl Flow {
 
     /// Starts at Weir, signs in at the provider as `login`; answers the URL
     /// the provider sends the browser back to (Weir's callback).
-    async fn to_callback(&mut self, app: &TestApp, idp: &Idp, login: &str) -> String {
+    async fn through_provider(&mut self, app: &TestApp, idp: &Idp, login: &str) -> String {
         let res = self.http.get(app.url("/api/v1/sso/acme/start")).send().await.unwrap();
         self.weir.keep(&res);
         assert!(self.weir.get("weir_sso").is_some(), "the start binds the browser");
@@ -139,7 +139,7 @@ impl Flow {
 
     /// The whole sign-in as `login`; answers the callback's status and body.
     pub(crate) async fn sign_in(&mut self, app: &TestApp, idp: &Idp, login: &str) -> (StatusCode, Value) {
-        let back = self.to_callback(app, idp, login).await;
+        let back = self.through_provider(app, idp, login).await;
         let res = self.callback(&back).await;
         let status = res.status();
         (status, res.json().await.unwrap_or(Value::Null))
@@ -257,7 +257,7 @@ async fn people_sign_in_through_the_provider_with_the_role_from_their_groups(bac
 
     // Signing in again reuses the account; a browser is sent on to the console.
     let mut again = Flow::new();
-    let back = again.to_callback(&app, &idp, "ann").await;
+    let back = again.through_provider(&app, &idp, "ann").await;
     let res = again.http.get(&back).header("cookie", again.weir.header()).header("accept", "text/html").send().await;
     let res = res.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -290,10 +290,9 @@ async fn refused_sso_sign_ins_are_audited_and_open_no_session(backend: Backend) 
         assert!(out["detail"].as_str().unwrap().contains(check), "{check}: {out}");
         assert!(flow.weir.get("weir_session").is_none(), "{check}: no session");
     }
-    for (login, status, kind) in [
-        ("eve", StatusCode::FORBIDDEN, "sso-domain-not-allowed"),
-        ("nina", StatusCode::FORBIDDEN, "sso-no-role"),
-    ] {
+    for (login, status, kind) in
+        [("eve", StatusCode::FORBIDDEN, "sso-domain-not-allowed"), ("nina", StatusCode::FORBIDDEN, "sso-no-role")]
+    {
         let mut flow = Flow::new();
         let (s, out) = flow.sign_in(&app, &idp, login).await;
         assert_eq!(s, status, "{login}: {out}");
@@ -303,7 +302,7 @@ async fn refused_sso_sign_ins_are_audited_and_open_no_session(backend: Backend) 
 
     // A state works once: the replay is refused.
     let mut flow = Flow::new();
-    let back = flow.to_callback(&app, &idp, "ann").await;
+    let back = flow.through_provider(&app, &idp, "ann").await;
     assert_eq!(flow.callback(&back).await.status(), StatusCode::CREATED);
     let replay = flow.callback(&back).await;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
@@ -312,7 +311,7 @@ async fn refused_sso_sign_ins_are_audited_and_open_no_session(backend: Backend) 
 
     // A state started in another browser is refused, and spent.
     let mut started = Flow::new();
-    let back = started.to_callback(&app, &idp, "ann").await;
+    let back = started.through_provider(&app, &idp, "ann").await;
     let mut victim = Flow::new();
     let res = victim.callback(&back).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
@@ -434,7 +433,7 @@ async fn an_sso_sign_in_takes_the_second_factor_when_one_is_enrolled(backend: Ba
     assert_eq!(signed["data"]["user"]["name"], "Ann Lee");
     // A browser is sent to the console's second step.
     let mut browser = Flow::new();
-    let back = browser.to_callback(&app, &idp, "ann").await;
+    let back = browser.through_provider(&app, &idp, "ann").await;
     let res = browser.http.get(&back).header("cookie", browser.weir.header()).header("accept", "text/html");
     let res = res.send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
