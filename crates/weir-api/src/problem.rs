@@ -160,8 +160,13 @@ fn sso_status(r: &weir_core::sso::SsoRefusal) -> StatusCode {
     use weir_core::sso::SsoRefusal as R;
     match r {
         R::StateInvalid | R::OtherBrowser => StatusCode::BAD_REQUEST,
-        R::ProviderError(_) | R::IdTokenInvalid(_) | R::EmailMissing => StatusCode::UNAUTHORIZED,
-        R::DomainNotAllowed(_) | R::NoRole | R::SubjectMismatch | R::Deactivated => StatusCode::FORBIDDEN,
+        R::ProviderError(_) | R::IdTokenInvalid(_) | R::EmailMissing | R::EmailUnverified => StatusCode::UNAUTHORIZED,
+        R::DomainNotAllowed(_)
+        | R::ClaimMismatch(_)
+        | R::NoRole
+        | R::SubjectMismatch
+        | R::EmailTaken
+        | R::Deactivated => StatusCode::FORBIDDEN,
         R::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
     }
 }

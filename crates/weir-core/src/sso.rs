@@ -34,14 +34,21 @@ pub struct RawSsoSettings {
     pub default_role: Option<String>,
     /// Whether SSO is the only way in (no passwords).
     pub sso_only: bool,
+    /// Accept an email the provider sends without `email_verified`.
+    pub trust_unverified_email: bool,
+    /// Claims the ID token must carry with these values (e.g. `hd`).
+    pub required_claims: BTreeMap<String, String>,
 }
 
 /// A tenant's SSO settings, validated. The client secret is kept apart
 /// (sealed) and never part of this value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SsoSettings {
-    /// `https://…`, or `http://` (for a provider on the same host).
-    pub issuer_url: url::Url,
+    /// Exactly as the admin typed it (trimmed): discovery and the ID
+    /// token's `iss` must match it to the character, trailing slash and all
+    /// (Google's has none, Auth0's has one). `https://`, or `http://` to a
+    /// loopback host.
+    pub issuer_url: String,
     /// Weir's client id at the provider.
     pub client_id: String,
     /// Lower-cased; an email's domain must equal one of them exactly
@@ -58,6 +65,39 @@ pub struct SsoSettings {
     pub default_role: Option<Role>,
     /// Passwords (and the console's token form) refused in this tenant.
     pub sso_only: bool,
+    /// An email without `email_verified` counts as verified (providers that
+    /// never send the claim, e.g. Microsoft Entra ID). `email_verified:
+    /// false` is refused either way.
+    pub trust_unverified_email: bool,
+    /// Claim → the value it must have (a string equal to it, or an array
+    /// holding it), e.g. `{"hd": "acme.example"}` for Google Workspace.
+    pub required_claims: BTreeMap<String, String>,
+}
+
+/// Longest issuer URL accepted.
+const MAX_ISSUER: usize = 1024;
+
+/// Checks an issuer URL; answers it as typed (trimmed).
+fn issuer(raw: &str) -> Result<String, &'static str> {
+    let typed = raw.trim();
+    let u = url::Url::parse(typed).map_err(|_| "is not a URL")?;
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if typed.len() > MAX_ISSUER {
+        return Err("must be at most 1024 bytes");
+    }
+    if u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() || u.password().is_some() {
+        return Err("must have no query, fragment or credentials");
+    }
+    match u.scheme() {
+        "https" => Ok(typed.to_owned()),
+        "http" if loopback => Ok(typed.to_owned()),
+        _ => Err("must be an https URL (http only to a loopback address), e.g. https://accounts.google.com"),
+    }
 }
 
 fn name_ok(s: &str) -> bool {
@@ -68,13 +108,7 @@ impl SsoSettings {
     /// Checks every field at once, reporting each problem by field name.
     pub fn parse(raw: RawSsoSettings) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let issuer_url = match url::Url::parse(raw.issuer_url.trim()) {
-            Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() && u.query().is_none() => Some(u),
-            _ => {
-                errors.add("issuer_url", "must be an http(s) URL without a query, e.g. https://accounts.google.com");
-                None
-            }
-        };
+        let issuer_url = errors.check("issuer_url", issuer(&raw.issuer_url));
         let client_id = raw.client_id.trim().to_owned();
         if !name_ok(&client_id) {
             errors.add("client_id", "must be 1–255 characters");
@@ -93,6 +127,11 @@ impl SsoSettings {
         }
         if raw.allowed_domains.len() > MAX_ENTRIES || raw.role_mapping.len() > MAX_ENTRIES {
             errors.add("allowed_domains", "at most 100 domains and 100 role mappings");
+        }
+        if raw.required_claims.len() > MAX_ENTRIES
+            || raw.required_claims.iter().any(|(k, v)| !name_ok(k) || !name_ok(v))
+        {
+            errors.add("required_claims", "at most 100 claims, each name and value 1–255 characters");
         }
         let mut scopes = Vec::new();
         for scope in &raw.scopes {
@@ -125,9 +164,9 @@ impl SsoSettings {
         if role_mapping.is_empty() && default_role.is_none() && raw.default_role.is_none() {
             errors.add("role_mapping", "map at least one claim value to a role, or set default_role");
         }
-        errors.into_result()?;
+        let Some(issuer_url) = issuer_url.filter(|_| errors.is_empty()) else { return Err(errors) };
         Ok(Self {
-            issuer_url: issuer_url.ok_or_else(FieldErrors::new)?,
+            issuer_url,
             client_id,
             allowed_domains,
             scopes,
@@ -135,7 +174,23 @@ impl SsoSettings {
             role_mapping,
             default_role,
             sso_only: raw.sso_only,
+            trust_unverified_email: raw.trust_unverified_email,
+            required_claims: raw.required_claims,
         })
+    }
+
+    /// Whether the ID token's claims carry every required claim value.
+    pub fn required_claims_met(&self, claims: &serde_json::Map<String, Value>) -> bool {
+        self.required_claims.iter().all(|(name, want)| match claims.get(name) {
+            Some(Value::String(s)) => s == want,
+            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(want)),
+            _ => false,
+        })
+    }
+
+    /// Whether an email with this `email_verified` may be used.
+    pub fn email_trusted(&self, email_verified: Option<bool>) -> bool {
+        email_verified.unwrap_or(self.trust_unverified_email)
     }
 
     /// Whether this email's domain may sign in.
@@ -177,9 +232,18 @@ pub enum SsoRefusal {
     /// The ID token failed a check: signature, `iss`, `aud`, `exp` or nonce.
     #[error("the identity provider's ID token was refused: {0}")]
     IdTokenInvalid(String),
-    /// No email, or one the provider says is not verified.
-    #[error("the identity provider sent no verified email address")]
+    /// No email address (or not one).
+    #[error("the identity provider sent no email address")]
     EmailMissing,
+    /// `email_verified` false, or absent where the tenant does not trust that.
+    #[error("the identity provider did not confirm the email address is verified")]
+    EmailUnverified,
+    /// A required claim is missing or has another value.
+    #[error("your account does not meet this tenant's sign-in conditions ({0})")]
+    ClaimMismatch(String),
+    /// Another user of the tenant has the email the provider now sends.
+    #[error("another account of this tenant has the email the identity provider sent; ask an admin")]
+    EmailTaken,
     /// The email's domain is not one of the tenant's allowed domains.
     #[error("accounts of {0} may not sign in to this tenant")]
     DomainNotAllowed(String),
@@ -206,6 +270,9 @@ impl SsoRefusal {
             Self::ProviderUnavailable(_) => "sso-provider-unavailable",
             Self::IdTokenInvalid(_) => "sso-id-token-invalid",
             Self::EmailMissing => "sso-email-missing",
+            Self::EmailUnverified => "sso-email-unverified",
+            Self::ClaimMismatch(_) => "sso-claim-mismatch",
+            Self::EmailTaken => "sso-email-taken",
             Self::DomainNotAllowed(_) => "sso-domain-not-allowed",
             Self::NoRole => "sso-no-role",
             Self::SubjectMismatch => "sso-subject-mismatch",
@@ -229,6 +296,8 @@ mod tests {
                 .into(),
             default_role: None,
             sso_only: false,
+            trust_unverified_email: false,
+            required_claims: [("hd".to_owned(), "acme.example".to_owned())].into(),
         }
     }
 
@@ -258,6 +327,30 @@ mod tests {
     }
 
     #[test]
+    fn the_issuer_is_kept_as_typed_and_must_be_https_or_loopback() {
+        let with = |url: &str| SsoSettings::parse(RawSsoSettings { issuer_url: url.into(), ..raw() });
+        assert_eq!(with(" https://acme.auth0.com/ ").unwrap().issuer_url, "https://acme.auth0.com/");
+        assert_eq!(with("https://accounts.google.com").unwrap().issuer_url, "https://accounts.google.com");
+        assert!(with("http://127.0.0.1:9000").is_ok());
+        for bad in
+            ["http://idp.example", "https://u:p@idp.example", "https://idp.example/#x", "https://idp.example/?a=1"]
+        {
+            assert!(with(bad).unwrap_err().as_map().contains_key("issuer_url"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn required_claims_and_unverified_emails() {
+        let mut s = SsoSettings::parse(raw()).unwrap();
+        assert!(s.required_claims_met(&claims(serde_json::json!({"hd": "acme.example"}))));
+        assert!(!s.required_claims_met(&claims(serde_json::json!({"hd": "gmail.com"}))));
+        assert!(!s.required_claims_met(&claims(serde_json::json!({}))));
+        assert!(s.email_trusted(Some(true)) && !s.email_trusted(None) && !s.email_trusted(Some(false)));
+        s.trust_unverified_email = true;
+        assert!(s.email_trusted(None) && !s.email_trusted(Some(false)));
+    }
+
+    #[test]
     fn every_bad_field_is_reported_at_once() {
         let bad = RawSsoSettings {
             issuer_url: "ftp://idp".into(),
@@ -268,6 +361,8 @@ mod tests {
             role_mapping: [("x".to_owned(), "root".to_owned())].into(),
             default_role: Some("king".into()),
             sso_only: true,
+            trust_unverified_email: false,
+            required_claims: BTreeMap::new(),
         };
         let errors = SsoSettings::parse(bad).unwrap_err();
         for field in

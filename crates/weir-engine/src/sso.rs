@@ -8,7 +8,11 @@
 //!
 //! Provider metadata (with its keys) is cached for [`METADATA_TTL`]; an ID
 //! token signed with a key the cache does not know is checked once more
-//! against freshly fetched keys (the provider rotated them).
+//! against freshly fetched keys (the provider rotated them). Discovery is
+//! work strangers can cause (the public start route), so it is budgeted: a
+//! failed discovery is remembered for [`FAILURE_TTL`], and at most
+//! [`DISCOVERIES_AT_ONCE`] run at a time (callers waiting for one find its
+//! result in the cache).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +35,12 @@ use crate::outbound::{Outbound, ReadError};
 
 /// How long discovered provider metadata is reused.
 pub const METADATA_TTL: Duration = Duration::from_secs(300);
+/// How long a failed discovery is answered from memory.
+pub const FAILURE_TTL: Duration = Duration::from_secs(30);
+/// Discoveries in flight at once, across tenants.
+pub const DISCOVERIES_AT_ONCE: usize = 4;
+/// Longest `sub` accepted (OpenID Connect Core: at most 255 ASCII characters).
+const MAX_SUBJECT: usize = 255;
 /// The longest one call to the provider may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -74,20 +84,27 @@ type OidcClient = Client<
 >;
 
 /// A tenant's provider, as one sign-in uses it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ProviderRef<'a> {
-    /// The issuer URL (also what `iss` must be).
-    pub issuer: &'a url::Url,
+    /// The issuer exactly as configured (also what `iss` must be).
+    pub issuer: &'a str,
     /// Weir's client id (what `aud` must hold).
     pub client_id: &'a str,
-    /// The client secret (opened from its seal for this call only).
-    pub client_secret: &'a str,
+    /// The client secret (opened from its seal for the code exchange only;
+    /// `None` to build the authorization URL, which needs none).
+    pub client_secret: Option<&'a str>,
     /// Scopes beside `openid email profile`.
     pub scopes: &'a [String],
 }
 
+impl std::fmt::Debug for ProviderRef<'_> {
+    // Never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderRef").field("issuer", &self.issuer).field("client_id", &self.client_id).finish()
+    }
+}
+
 /// Where to send the browser, and what to keep until it comes back.
-#[derive(Debug)]
 pub struct Authorization {
     /// The provider's authorization URL with every parameter.
     pub url: url::Url,
@@ -97,6 +114,13 @@ pub struct Authorization {
     pub nonce: String,
     /// The PKCE verifier (its S256 challenge was sent).
     pub pkce_verifier: String,
+}
+
+impl std::fmt::Debug for Authorization {
+    // Never the state, nonce or verifier.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization").finish_non_exhaustive()
+    }
 }
 
 /// A person the provider vouched for: the ID token passed every check.
@@ -138,6 +162,8 @@ pub enum CallError {
 pub struct Sso {
     outbound: Outbound,
     metadata: moka::sync::Cache<String, Arc<CoreProviderMetadata>>,
+    failures: moka::sync::Cache<String, String>,
+    discovering: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Sso {
@@ -173,21 +199,22 @@ fn unavailable(e: impl std::fmt::Display) -> SsoRefusal {
 }
 
 /// An error with its causes (the crate's outer messages say little alone).
-fn unavailable_chain(e: &dyn std::error::Error) -> SsoRefusal {
+fn with_causes(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
         message = format!("{message}: {s}");
         source = s.source();
     }
-    SsoRefusal::ProviderUnavailable(message)
+    message
 }
 
 impl Sso {
     /// Sign-ins over `outbound`.
     pub fn new(outbound: Outbound) -> Self {
         let metadata = moka::sync::Cache::builder().max_capacity(1_000).time_to_live(METADATA_TTL).build();
-        Self { outbound, metadata }
+        let failures = moka::sync::Cache::builder().max_capacity(1_000).time_to_live(FAILURE_TTL).build();
+        Self { outbound, metadata, failures, discovering: Arc::new(tokio::sync::Semaphore::new(DISCOVERIES_AT_ONCE)) }
     }
 
     fn http(&self) -> impl Fn(HttpRequest) -> futures::future::BoxFuture<'static, Result<HttpResponse, CallError>> {
@@ -195,17 +222,43 @@ impl Sso {
         move |request| Box::pin(call(outbound.clone(), request))
     }
 
-    async fn provider(&self, issuer: &url::Url, fresh: bool) -> Result<Arc<CoreProviderMetadata>, SsoRefusal> {
-        let key = issuer.as_str().to_owned();
-        if !fresh && let Some(hit) = self.metadata.get(&key) {
-            return Ok(hit);
+    /// The provider's metadata: cached, else discovered (see the module
+    /// for the budget). `fresh` skips the cache (rotated keys).
+    async fn provider(&self, issuer: &str, fresh: bool) -> Result<Arc<CoreProviderMetadata>, SsoRefusal> {
+        let key = issuer.to_owned();
+        let cached = |me: &Self| -> Option<Result<Arc<CoreProviderMetadata>, SsoRefusal>> {
+            if let Some(failed) = me.failures.get(&key) {
+                return Some(Err(SsoRefusal::ProviderUnavailable(failed)));
+            }
+            if fresh { None } else { me.metadata.get(&key).map(Ok) }
+        };
+        if let Some(hit) = cached(self) {
+            return hit;
         }
-        let issuer_url = IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_owned()).map_err(unavailable)?;
-        let found =
-            CoreProviderMetadata::discover_async(issuer_url, &self.http()).await.map_err(|e| unavailable_chain(&e))?;
-        let found = Arc::new(found);
-        self.metadata.insert(key, found.clone());
-        Ok(found)
+        let _permit = self.discovering.acquire().await.map_err(unavailable)?;
+        if let Some(hit) = cached(self) {
+            return hit;
+        }
+        let issuer_url = IssuerUrl::new(key.clone()).map_err(unavailable)?;
+        match CoreProviderMetadata::discover_async(issuer_url, &self.http()).await {
+            Ok(found) => {
+                let found = Arc::new(found);
+                self.metadata.insert(key, found.clone());
+                Ok(found)
+            }
+            Err(e) => {
+                let message = with_causes(&e);
+                self.failures.insert(key, message.clone());
+                Err(SsoRefusal::ProviderUnavailable(message))
+            }
+        }
+    }
+
+    /// Forgets what is cached about `issuer` (its settings were just saved:
+    /// discover it afresh).
+    pub fn forget(&self, issuer: &str) {
+        self.metadata.invalidate(issuer);
+        self.failures.invalidate(issuer);
     }
 
     fn client(meta: &CoreProviderMetadata, p: ProviderRef<'_>, redirect: &url::Url) -> Result<OidcClient, SsoRefusal> {
@@ -213,7 +266,7 @@ impl Sso {
         Ok(OidcClient::from_provider_metadata(
             meta.clone(),
             ClientId::new(p.client_id.to_owned()),
-            Some(ClientSecret::new(p.client_secret.to_owned())),
+            p.client_secret.map(|s| ClientSecret::new(s.to_owned())),
         )
         .set_redirect_uri(redirect))
     }
@@ -263,7 +316,7 @@ impl Sso {
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(r) => SsoRefusal::ProviderError(r.error().to_string()),
-                other => unavailable_chain(&other),
+                other => SsoRefusal::ProviderUnavailable(with_causes(&other)),
             })?;
         let id_token =
             token.id_token().ok_or_else(|| SsoRefusal::IdTokenInvalid("the token response has no ID token".into()))?;
@@ -278,6 +331,9 @@ impl Sso {
             }
             Err(e) => return Err(refused(e)),
         };
+        if claims.subject().as_str().len() > MAX_SUBJECT {
+            return Err(SsoRefusal::IdTokenInvalid("its subject (sub) is longer than 255 characters".into()));
+        }
         Ok(identity(claims))
     }
 }

@@ -44,8 +44,8 @@ pub use repos::records::{Record, RecordWrite, UpsertOutcome};
 pub use repos::service_accounts::{ServiceAccount, service_account_principal};
 pub use repos::sessions::{OpenedSession, Session};
 pub use repos::sign_in::{SignInCandidate, SignInKeys};
-pub use repos::sso::{NewSsoLogin, SsoConfig, SsoLogin};
-pub use repos::sso_users::{SsoIdentity, SsoUser};
+pub use repos::sso::{SsoConfig, SsoTenant};
+pub use repos::sso_users::{SsoIdentity, SsoMatch};
 pub use repos::sync_configurations::{SyncConfiguration, SyncConfigurationFilter, SyncConfigurationSpec, WebhookRoute};
 pub use repos::sync_runs::{
     ClaimedRun, NewSyncError, RunCounts, RunEnd, SyncError, SyncHistory, SyncHistoryFilter, SyncStatus,

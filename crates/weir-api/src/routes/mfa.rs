@@ -175,11 +175,15 @@ pub struct SecondStepIn {
 /// Finish a sign-in with the second factor: sets the session cookie (201).
 /// A wrong code is 401 and counts against the account like a wrong
 /// password; a challenge takes five wrong codes, and expires after 5 minutes.
+/// After SSO, what the provider said about the person (role, name, email,
+/// the link) is applied only now; it can still be refused (403
+/// `sso-…`, e.g. the account was deactivated meanwhile).
 #[utoipa::path(post, path = "/api/v1/session/mfa", tag = "session",
     request_body = SecondStepIn,
     responses(
         (status = 201, body = Data<super::session::SessionOut>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
     ))]
@@ -216,7 +220,14 @@ pub async fn second_step(
     }
     let second = if body.code.is_some() { "totp" } else { "recovery_code" };
     let method = format!("{}+{second}", challenge.first_factor);
-    let opened = super::sign_in::open(&state, &challenge.user, &keys, &method).await?;
+    let user = match &challenge.pending_sso {
+        Some(identity) => super::sso_sign_in::apply(&state, &challenge.scope, identity, source.as_deref()).await?,
+        None => challenge.user.clone(),
+    };
+    if user.id != challenge.user.id {
+        return Err(REFUSED);
+    }
+    let opened = super::sign_in::open(&state, &user, &keys, &method).await?;
     super::session::signed_in(&state, &opened)
 }
 

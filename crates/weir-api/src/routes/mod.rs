@@ -19,6 +19,7 @@ pub mod service_accounts;
 pub mod session;
 pub mod sign_in;
 pub mod sso;
+mod sso_binding;
 pub mod sso_sign_in;
 pub mod stream;
 pub mod sync_configurations;

@@ -181,17 +181,17 @@ async fn with_token(state: &AppState, token: &str) -> Result<weir_store::OpenedS
         return Err(ApiError::Unauthorized("invalid or revoked token"));
     }
     let ttl = chrono::Duration::from_std(state.sessions.ttl).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    if let Some(principal) = state.store.authenticate(token).await?
+        && !state.store.sso_only_tenants(&[principal.scope.tenant_id()]).await?.is_empty()
+    {
+        return Err(ApiError::Forbidden("this tenant signs in with SSO only; use \"Sign in with SSO\""));
+    }
     let Some(opened) = state.store.open_session(token, ttl).await? else {
         if state.store.authenticate_system(token).await?.is_some() {
             return Err(ApiError::Forbidden("the system token cannot sign in to the dashboard; use a tenant token"));
         }
         return Err(ApiError::Unauthorized("invalid or revoked token"));
     };
-    let tenant = opened.session.tenant.id.as_str();
-    if !state.store.sso_only_tenants(&[tenant]).await?.is_empty() {
-        state.store.close_session(&opened.session).await?;
-        return Err(ApiError::Forbidden("this tenant signs in with SSO only; use \"Sign in with SSO\""));
-    }
     Ok(opened)
 }
 

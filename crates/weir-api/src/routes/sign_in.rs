@@ -79,7 +79,7 @@ pub(crate) async fn with_password(
         [one] => {
             let user = &candidates[*one].user;
             if candidates[*one].has_mfa {
-                let (mfa_token, expires_at) = state.store.create_mfa_challenge(user, "password").await?;
+                let (mfa_token, expires_at) = state.store.create_mfa_challenge(user).await?;
                 return Ok(PasswordOutcome::SecondFactor { mfa_token, expires_at });
             }
             Ok(PasswordOutcome::Session(Box::new(open(state, user, &keys, "password").await?)))

@@ -1,8 +1,8 @@
 //! `/api/v1/settings/sso`: a tenant's OpenID Connect provider, set by its
 //! admins. The client secret is write-only (sealed at once; answers say
-//! only whether one is set). Saving runs discovery against the issuer, so a
-//! mistyped issuer is a 422 now rather than a broken sign-in later. The
-//! sign-in itself is [`super::sso_sign_in`].
+//! only whether one is set). Saving runs discovery against the issuer
+//! (afresh, not from the cache), so a mistyped issuer is a 422 now rather
+//! than a broken sign-in later. The sign-in itself is [`super::sso_sign_in`].
 
 use std::collections::BTreeMap;
 
@@ -53,6 +53,15 @@ pub struct SsoSettingsIn {
     /// Refuse passwords (and the console's token form) in this tenant.
     #[serde(default)]
     pub sso_only: bool,
+    /// Accept an email sent without `email_verified` (providers that never
+    /// send it, e.g. Microsoft Entra ID); `email_verified: false` is refused
+    /// either way.
+    #[serde(default)]
+    pub trust_unverified_email: bool,
+    /// Claims the ID token must carry with these values, e.g.
+    /// `{"hd": "acme.example"}` (Google Workspace).
+    #[serde(default)]
+    pub required_claims: BTreeMap<String, String>,
 }
 
 /// A tenant's SSO settings, as shown (never the secret).
@@ -76,6 +85,10 @@ pub struct SsoSettingsOut {
     pub default_role: Option<Role>,
     /// Passwords refused in this tenant.
     pub sso_only: bool,
+    /// An email without `email_verified` is accepted.
+    pub trust_unverified_email: bool,
+    /// Claims the ID token must carry with these values.
+    pub required_claims: BTreeMap<String, String>,
     /// Register this as the redirect URI at the provider.
     pub redirect_uri: String,
     /// The console link that starts sign-in for this tenant.
@@ -84,10 +97,12 @@ pub struct SsoSettingsOut {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The redirect URI of this server: `WEIR_PUBLIC_URL`, else the request's
-/// `Host` (https when the session cookie is `Secure`).
-pub(crate) fn redirect_uri(state: &AppState, headers: &HeaderMap) -> Result<url::Url, ApiError> {
-    let base = match &state.sessions.public_url {
+/// The tenant's redirect URI on this server: `WEIR_PUBLIC_URL`, else the
+/// request's `Host` (https when the session cookie is `Secure`), then
+/// `api/v1/sso/<slug>/callback`. Each tenant has its own, so a code meant
+/// for one tenant can never be finished in another.
+pub(crate) fn redirect_uri(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<url::Url, ApiError> {
+    let mut base = match &state.sessions.public_url {
         Some(u) => u.clone(),
         None => {
             let host = headers
@@ -99,13 +114,18 @@ pub(crate) fn redirect_uri(state: &AppState, headers: &HeaderMap) -> Result<url:
                 .map_err(|_| ApiError::BadRequest("the Host header is not a host name".into()))?
         }
     };
-    base.join("api/v1/sso/callback").map_err(|e| ApiError::Internal(Box::new(e)))
+    // A public URL with a path (`https://h/weir`) keeps it.
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join(&format!("api/v1/sso/{slug}/callback")).map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
 fn out(state: &AppState, headers: &HeaderMap, c: SsoConfig, slug: &str) -> Result<SsoSettingsOut, ApiError> {
     let s = c.settings;
     Ok(SsoSettingsOut {
-        issuer_url: s.issuer_url.to_string(),
+        redirect_uri: redirect_uri(state, headers, slug)?.to_string(),
+        issuer_url: s.issuer_url,
         client_id: s.client_id,
         client_secret_set: true,
         allowed_domains: s.allowed_domains,
@@ -114,7 +134,8 @@ fn out(state: &AppState, headers: &HeaderMap, c: SsoConfig, slug: &str) -> Resul
         role_mapping: s.role_mapping,
         default_role: s.default_role,
         sso_only: s.sso_only,
-        redirect_uri: redirect_uri(state, headers)?.to_string(),
+        trust_unverified_email: s.trust_unverified_email,
+        required_claims: s.required_claims,
         sign_in_url: format!("/#/signin?tenant={slug}"),
         updated_at: c.updated_at,
     })
@@ -178,6 +199,8 @@ pub async fn put_sso(
         role_mapping: body.role_mapping,
         default_role: body.default_role,
         sso_only: body.sso_only,
+        trust_unverified_email: body.trust_unverified_email,
+        required_claims: body.required_claims,
     };
     let settings = match SsoSettings::parse(raw) {
         Ok(s) if errors.is_empty() => s,
@@ -191,13 +214,12 @@ pub async fn put_sso(
     if secret.is_none() && existing.is_none() {
         return Err(ApiError::field("client_secret", "is needed the first time"));
     }
-    let provider = ProviderRef {
-        issuer: &settings.issuer_url,
-        client_id: &settings.client_id,
-        client_secret: "",
-        scopes: &settings.scopes,
-    };
-    if let Err(e) = state.sso.authorize(provider, &redirect_uri(&state, &headers)?).await {
+    // Discovered afresh, so a provider fixed a moment ago is seen as fixed.
+    state.sso.forget(&settings.issuer_url);
+    let slug = tenant_slug(&state, &caller).await?;
+    let provider =
+        ProviderRef { issuer: &settings.issuer_url, client_id: &settings.client_id, client_secret: None, scopes: &[] };
+    if let Err(e) = state.sso.authorize(provider, &redirect_uri(&state, &headers, &slug)?).await {
         let message = match e {
             SsoRefusal::ProviderUnavailable(m) => format!("discovery failed: {m}"),
             other => other.to_string(),
@@ -209,7 +231,6 @@ pub async fn put_sso(
         None => None,
     };
     let config = state.store.put_sso_config(caller.scope(), settings, sealed, &caller.actor()).await?;
-    let slug = tenant_slug(&state, &caller).await?;
     Ok(Json(Data::new(out(&state, &headers, config, &slug)?)))
 }
 

@@ -1,6 +1,6 @@
 //! `mfa_challenges`: between a correct password and the second factor
 //! (SHA-256 of the challenge secret, attempts, expiry, when spent, and the
-//! first step: `password` or `sso`).
+//! first step: `password` or `sso`, and after SSO the identity to apply).
 
 use sea_orm::entity::prelude::*;
 
@@ -15,6 +15,7 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
     pub first_factor: String,
+    pub pending_sso: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,5 @@
-//! `sso_logins`: sign-ins sent to the identity provider and not yet back
-//! (hashes of the state and the browser binding; nonce and PKCE verifier).
+//! `sso_logins`: the `state`s of SSO sign-ins that came back (SHA-256),
+//! kept until the sign-in would have expired: a state works once.
 
 use sea_orm::entity::prelude::*;
 
@@ -10,13 +10,8 @@ pub struct Model {
     pub id: String,
     pub tenant_id: String,
     pub state_hash: String,
-    pub browser_hash: String,
-    pub nonce: String,
-    pub pkce_verifier: String,
-    pub redirect_uri: String,
-    pub created_at: DateTimeUtc,
+    pub used_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
-    pub used_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

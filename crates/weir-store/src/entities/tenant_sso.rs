@@ -17,6 +17,8 @@ pub struct Model {
     pub role_mapping: String,
     pub default_role: Option<String>,
     pub sso_only: bool,
+    pub trust_unverified_email: bool,
+    pub required_claims: String,
     pub updated_by: Option<String>,
     pub updated_at: DateTimeUtc,
 }

@@ -1,11 +1,12 @@
 //! Single sign-on with OpenID Connect: a tenant's provider settings
-//! (`tenant_sso`; the client secret sealed with the master key), the
-//! sign-ins under way between Weir and the provider (`sso_logins`: the
-//! SHA-256 of the `state` and of the browser's binding cookie, the nonce
-//! and PKCE verifier, single-use and short-lived), and the provider's
-//! subject a user is linked to (`users.sso_subject`, `<issuer> <sub>`);
-//! and what a second-factor challenge followed (`mfa_challenges.first_factor`:
-//! `password` or `sso`), so the session's audit entry names both steps.
+//! (`tenant_sso`; the client secret sealed with the master key); the
+//! `state`s of sign-ins that came back (`sso_logins`: SHA-256 only, kept
+//! until the sign-in would have expired, so each state works once; the
+//! sign-in under way itself lives sealed in the browser's cookie); the
+//! provider's subject a user is linked to (`users.sso_subject`, `<issuer>
+//! <sub>`); and, on a second-factor challenge, what it followed
+//! (`first_factor`: `password` or `sso`) and, after SSO, the identity to
+//! apply once the code is right (`pending_sso`, JSON).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -31,6 +32,8 @@ impl MigrationTrait for Migration {
                     .col(text("role_mapping"))
                     .col(string_len_null("default_role", 16))
                     .col(boolean("sso_only"))
+                    .col(boolean("trust_unverified_email"))
+                    .col(text("required_claims"))
                     .col(string_len_null("updated_by", 100))
                     .col(timestamp_with_time_zone("updated_at"))
                     .foreign_key(
@@ -51,13 +54,8 @@ impl MigrationTrait for Migration {
                     .col(string_len("id", 36).primary_key())
                     .col(string_len("tenant_id", 36))
                     .col(string_len("state_hash", 64).unique_key())
-                    .col(string_len("browser_hash", 64))
-                    .col(text("nonce"))
-                    .col(text("pkce_verifier"))
-                    .col(text("redirect_uri"))
-                    .col(timestamp_with_time_zone("created_at"))
+                    .col(timestamp_with_time_zone("used_at"))
                     .col(timestamp_with_time_zone("expires_at"))
-                    .col(timestamp_with_time_zone_null("used_at"))
                     .foreign_key(
                         ForeignKey::create()
                             .name("sso_logins_tenant_fk")
@@ -80,6 +78,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .alter_table(
+                Table::alter().table("mfa_challenges").add_column(ColumnDef::new("pending_sso").text().null()).take(),
+            )
+            .await?;
+        manager
             .get_connection()
             .execute_unprepared(
                 "CREATE UNIQUE INDEX IF NOT EXISTS users_sso_subject_idx ON users (tenant_id, sso_subject)",
@@ -91,7 +94,9 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.get_connection().execute_unprepared("DROP INDEX IF EXISTS users_sso_subject_idx").await?;
         manager.alter_table(Table::alter().table("users").drop_column("sso_subject").take()).await?;
-        manager.alter_table(Table::alter().table("mfa_challenges").drop_column("first_factor").take()).await?;
+        for column in ["first_factor", "pending_sso"] {
+            manager.alter_table(Table::alter().table("mfa_challenges").drop_column(column).take()).await?;
+        }
         for table in ["sso_logins", "tenant_sso"] {
             manager.drop_table(Table::drop().table(table).if_exists().take()).await?;
         }

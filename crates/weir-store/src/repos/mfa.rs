@@ -44,6 +44,11 @@ pub struct MfaChallenge {
     pub state: MfaState,
     /// The step before this one: `password` or `sso`.
     pub first_factor: String,
+    /// After SSO: the identity to apply once the code is right (nothing
+    /// about the user is written before).
+    pub pending_sso: Option<super::sso_users::SsoIdentity>,
+    /// The user's tenant.
+    pub scope: TenantScope,
 }
 
 fn mfa_audit(action: &'static str, p: &Principal, user_id: &str, details: serde_json::Value) -> AuditEntry {
@@ -144,12 +149,27 @@ impl Store {
         Ok(())
     }
 
-    /// Opens a challenge for `user` after `first_factor` (`password` or
-    /// `sso`) passed; answers its secret, valid for [`CHALLENGE_TTL`].
-    pub async fn create_mfa_challenge(
+    /// Opens a challenge for `user` after their password passed; answers
+    /// its secret, valid for [`CHALLENGE_TTL`].
+    pub async fn create_mfa_challenge(&self, user: &User) -> Result<(String, DateTime<Utc>), StoreError> {
+        self.insert_challenge(user, "password", None).await
+    }
+
+    /// Opens a challenge for `user` after SSO vouched for `identity`, which
+    /// is applied only once the code is right.
+    pub async fn create_sso_mfa_challenge(
+        &self,
+        user: &User,
+        identity: &super::sso_users::SsoIdentity,
+    ) -> Result<(String, DateTime<Utc>), StoreError> {
+        self.insert_challenge(user, "sso", Some(identity.to_pending())).await
+    }
+
+    async fn insert_challenge(
         &self,
         user: &User,
         first_factor: &'static str,
+        pending_sso: Option<String>,
     ) -> Result<(String, DateTime<Utc>), StoreError> {
         let secret = ids::random_key(32);
         let expires_at = now() + CHALLENGE_TTL;
@@ -161,6 +181,7 @@ impl Store {
             expires_at: Set(expires_at),
             used_at: Set(None),
             first_factor: Set(first_factor.to_owned()),
+            pending_sso: Set(pending_sso),
         })
         .exec_without_returning(&self.db)
         .await?;
@@ -181,11 +202,20 @@ impl Store {
             .await?
             .filter(|u| u.status == UserStatus::Active)
             .ok_or(StoreError::NotFound)?;
+        let pending_sso = match found.pending_sso.as_deref() {
+            Some(text) => Some(
+                super::sso_users::SsoIdentity::from_pending(text)
+                    .ok_or_else(|| StoreError::Database(sea_orm::DbErr::Type("unreadable pending_sso".into())))?,
+            ),
+            None => None,
+        };
         Ok(MfaChallenge {
             id: found.id,
             state: state_of(&user),
+            scope: TenantScope::new(user.tenant_id.clone()),
             user: user.try_into()?,
             first_factor: found.first_factor,
+            pending_sso,
         })
     }
 

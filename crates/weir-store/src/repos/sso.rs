@@ -1,15 +1,15 @@
 //! A tenant's single sign-on settings (set and removed by admins, audited;
-//! the client secret arrives and leaves sealed), and the sign-ins under way
-//! at the identity provider: each is stored by the SHA-256 of its `state`
-//! and of the browser's binding cookie, and is taken at most once, within
-//! [`LOGIN_TTL`]. Who a verified identity is in Weir is
+//! the client secret arrives and leaves sealed), and the `state`s of
+//! sign-ins that came back: each can be spent once (a sign-in under way is
+//! not stored here: it travels sealed in the browser's cookie, so starting
+//! one writes nothing). Who a verified identity is in Weir is
 //! [`super::sso_users`].
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use tracing::instrument;
 use weir_core::sso::SsoSettings;
@@ -23,9 +23,6 @@ use crate::{Store, StoreError, TenantScope};
 
 /// How long a sign-in may stay at the identity provider.
 pub const LOGIN_TTL: Duration = Duration::minutes(10);
-/// Sign-ins under way at once per tenant; more are refused (the start
-/// route is public, so this bounds what strangers can make it store).
-pub const MAX_LIVE_LOGINS: u64 = 1_000;
 
 /// A tenant's SSO settings as stored.
 #[derive(Debug, Clone)]
@@ -57,7 +54,7 @@ impl TryFrom<tenant_sso::Model> for SsoConfig {
             .map(|(k, v)| Ok((k, parse_role(&v)?)))
             .collect::<Result<BTreeMap<String, Role>, StoreError>>()?;
         let settings = SsoSettings {
-            issuer_url: url::Url::parse(&m.issuer_url).map_err(|_| corrupt("issuer_url"))?,
+            issuer_url: m.issuer_url,
             client_id: m.client_id,
             allowed_domains: serde_json::from_str(&m.allowed_domains).map_err(|_| corrupt("allowed_domains"))?,
             scopes: serde_json::from_str(&m.scopes).map_err(|_| corrupt("scopes"))?,
@@ -65,6 +62,8 @@ impl TryFrom<tenant_sso::Model> for SsoConfig {
             role_mapping,
             default_role: m.default_role.as_deref().map(parse_role).transpose()?,
             sso_only: m.sso_only,
+            trust_unverified_email: m.trust_unverified_email,
+            required_claims: serde_json::from_str(&m.required_claims).map_err(|_| corrupt("required_claims"))?,
         };
         Ok(Self {
             tenant_id: m.tenant_id,
@@ -79,7 +78,7 @@ impl TryFrom<tenant_sso::Model> for SsoConfig {
 /// The audit entry's view of settings: everything but the secret.
 fn described(s: &SsoSettings) -> serde_json::Value {
     json!({
-        "issuer_url": s.issuer_url.as_str(),
+        "issuer_url": s.issuer_url,
         "client_id": s.client_id,
         "allowed_domains": s.allowed_domains,
         "scopes": s.scopes,
@@ -87,39 +86,20 @@ fn described(s: &SsoSettings) -> serde_json::Value {
         "role_mapping": s.role_mapping,
         "default_role": s.default_role,
         "sso_only": s.sso_only,
+        "trust_unverified_email": s.trust_unverified_email,
+        "required_claims": s.required_claims,
     })
 }
 
-/// A sign-in about to leave for the identity provider.
-#[derive(Debug)]
-pub struct NewSsoLogin<'a> {
-    /// The tenant signed in to.
-    pub tenant_id: &'a str,
-    /// The `state` sent to the provider (stored hashed).
-    pub state: &'a str,
-    /// The value of the browser's binding cookie (stored hashed).
-    pub browser: &'a str,
-    /// The nonce the ID token must carry.
-    pub nonce: &'a str,
-    /// The PKCE verifier the code exchange sends.
-    pub pkce_verifier: &'a str,
-    /// The redirect URI sent (the code exchange repeats it).
-    pub redirect_uri: &'a str,
-}
-
-/// A sign-in back from the provider, taken (it cannot be taken again).
+/// The tenant a public SSO route names, with its settings.
 #[derive(Debug, Clone)]
-pub struct SsoLogin {
-    /// The tenant signed in to (the callback acts in it).
+pub struct SsoTenant {
+    /// The tenant.
+    pub tenant: crate::Tenant,
+    /// Its scope (the callback acts in it).
     pub scope: TenantScope,
-    /// SHA-256 of the binding cookie it was started with.
-    pub browser_hash: String,
-    /// The nonce the ID token must carry.
-    pub nonce: String,
-    /// The PKCE verifier.
-    pub pkce_verifier: String,
-    /// The redirect URI it was started with.
-    pub redirect_uri: String,
+    /// Its SSO settings.
+    pub config: SsoConfig,
 }
 
 impl Store {
@@ -129,8 +109,8 @@ impl Store {
     }
 
     /// The SSO settings of the active tenant with this slug (the public
-    /// sign-in routes), with the tenant's id and name.
-    pub async fn sso_config_by_slug(&self, slug: &str) -> Result<Option<(crate::Tenant, SsoConfig)>, StoreError> {
+    /// sign-in routes); `None` when it has none (or does not exist).
+    pub async fn sso_tenant(&self, slug: &str) -> Result<Option<SsoTenant>, StoreError> {
         let Some(tenant) = tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(slug))
             .filter(tenants::Column::IsActive.eq(true))
@@ -139,11 +119,11 @@ impl Store {
         else {
             return Ok(None);
         };
-        let config = tenant_sso::Entity::find_by_id(tenant.id.as_str()).one(&self.db).await?;
-        Ok(match config {
-            Some(c) => Some((tenant.into(), c.try_into()?)),
-            None => None,
-        })
+        let Some(config) = tenant_sso::Entity::find_by_id(tenant.id.as_str()).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let scope = TenantScope::new(tenant.id.clone());
+        Ok(Some(SsoTenant { tenant: tenant.into(), scope, config: config.try_into()? }))
     }
 
     /// Sets the tenant's SSO settings. `secret_sealed` replaces the client
@@ -165,7 +145,7 @@ impl Store {
         };
         let row = tenant_sso::ActiveModel {
             tenant_id: Set(scope.tenant_id().to_owned()),
-            issuer_url: Set(settings.issuer_url.as_str().to_owned()),
+            issuer_url: Set(settings.issuer_url.clone()),
             client_id: Set(settings.client_id.clone()),
             client_secret_sealed: Set(secret),
             allowed_domains: Set(json!(settings.allowed_domains).to_string()),
@@ -174,6 +154,8 @@ impl Store {
             role_mapping: Set(json!(settings.role_mapping).to_string()),
             default_role: Set(settings.default_role.map(|r| r.as_str().to_owned())),
             sso_only: Set(settings.sso_only),
+            trust_unverified_email: Set(settings.trust_unverified_email),
+            required_claims: Set(json!(settings.required_claims).to_string()),
             updated_by: Set(Some(actor.to_owned())),
             updated_at: Set(now()),
         };
@@ -229,66 +211,34 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.tenant_id).collect())
     }
 
-    /// Stores a sign-in leaving for the provider, and drops the tenant's
-    /// expired ones; `false` (nothing stored) when [`MAX_LIVE_LOGINS`] are
-    /// under way already.
-    #[instrument(skip_all, fields(tenant_id = new.tenant_id))]
-    pub async fn begin_sso_login(&self, new: NewSsoLogin<'_>) -> Result<bool, StoreError> {
+    /// Spends a sign-in's `state` (SHA-256 stored until `expires_at`, when
+    /// the sign-in would have expired anyway): `false` when it was spent
+    /// already — a replay. Also drops the tenant's expired ones.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn spend_sso_state(
+        &self,
+        scope: &TenantScope,
+        state: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let at = now();
         let txn = self.write_txn().await?;
         logins::Entity::delete_many()
-            .filter(logins::Column::TenantId.eq(new.tenant_id))
+            .filter(logins::Column::TenantId.eq(scope.tenant_id()))
             .filter(logins::Column::ExpiresAt.lt(at))
             .exec(&txn)
             .await?;
-        let live = logins::Entity::find().filter(logins::Column::TenantId.eq(new.tenant_id)).count(&txn).await?;
-        if live >= MAX_LIVE_LOGINS {
-            return Ok(false);
-        }
-        logins::Entity::insert(logins::ActiveModel {
+        let spent = logins::Entity::insert(logins::ActiveModel {
             id: Set(ids::new_id()),
-            tenant_id: Set(new.tenant_id.to_owned()),
-            state_hash: Set(TokenHash::of(new.state).as_str().to_owned()),
-            browser_hash: Set(TokenHash::of(new.browser).as_str().to_owned()),
-            nonce: Set(new.nonce.to_owned()),
-            pkce_verifier: Set(new.pkce_verifier.to_owned()),
-            redirect_uri: Set(new.redirect_uri.to_owned()),
-            created_at: Set(at),
-            expires_at: Set(at + LOGIN_TTL),
-            used_at: Set(None),
+            tenant_id: Set(scope.tenant_id().to_owned()),
+            state_hash: Set(TokenHash::of(state).as_str().to_owned()),
+            used_at: Set(at),
+            expires_at: Set(expires_at),
         })
+        .on_conflict(OnConflict::column(logins::Column::StateHash).do_nothing().to_owned())
         .exec_without_returning(&txn)
         .await?;
         txn.commit().await?;
-        Ok(true)
-    }
-
-    /// Takes the sign-in this `state` belongs to: `None` when it is
-    /// unknown, expired or taken already (one statement marks it used, so
-    /// two callbacks racing with one state cannot both win).
-    #[instrument(skip_all)]
-    pub async fn take_sso_login(&self, state: &str) -> Result<Option<SsoLogin>, StoreError> {
-        let hash = TokenHash::of(state);
-        let at = now();
-        let txn = self.write_txn().await?;
-        let taken = logins::Entity::update_many()
-            .col_expr(logins::Column::UsedAt, Expr::value(at))
-            .filter(logins::Column::StateHash.eq(hash.as_str()))
-            .filter(logins::Column::UsedAt.is_null())
-            .filter(logins::Column::ExpiresAt.gt(at))
-            .exec(&txn)
-            .await?;
-        if taken.rows_affected != 1 {
-            return Ok(None);
-        }
-        let row = logins::Entity::find().filter(logins::Column::StateHash.eq(hash.as_str())).one(&txn).await?;
-        txn.commit().await?;
-        Ok(row.map(|r| SsoLogin {
-            scope: TenantScope::new(r.tenant_id),
-            browser_hash: r.browser_hash,
-            nonce: r.nonce,
-            pkce_verifier: r.pkce_verifier,
-            redirect_uri: r.redirect_uri,
-        }))
+        Ok(spent == 1)
     }
 }

@@ -1,11 +1,16 @@
 //! Who a person the identity provider vouched for is in Weir (just-in-time
 //! provisioning): the user linked to their provider subject; else the
 //! tenant's user with their email, linked now (an invited one becomes
-//! active); else a new active user. Their role and name follow the
-//! provider on every sign-in. Each change is audited; so is every refused
-//! SSO sign-in.
+//! active); else a new active user. Their role, name and email follow the
+//! provider on every sign-in, except that the tenant's last active admin
+//! keeps the admin role (so a mapping mistake cannot lock the tenant out).
+//!
+//! Two steps, so that nothing is written before a second factor passes:
+//! [`Store::sso_match`] only reads and decides; [`Store::sso_apply`]
+//! writes (at the callback, or after the TOTP step for a user with one).
+//! Each change is audited; so is every refused SSO sign-in.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 use tracing::instrument;
 use weir_core::sso::SsoRefusal;
@@ -18,13 +23,13 @@ use super::users::{User, note_change};
 use crate::entities::{user_invites, users};
 use crate::{Store, StoreError, TenantScope};
 
-/// A person the identity provider vouched for (ID token verified, domain
-/// allowed, role mapped).
-#[derive(Debug, Clone)]
+/// A person the identity provider vouched for (ID token verified, email
+/// trusted, domain allowed, role mapped).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SsoIdentity {
     /// `<issuer> <sub>`: stable across email changes at the provider.
     pub subject: String,
-    /// Their verified email.
+    /// Their email.
     pub email: Email,
     /// Their name at the provider (the email when it sent none).
     pub name: UserName,
@@ -32,96 +37,178 @@ pub struct SsoIdentity {
     pub role: Role,
 }
 
-/// The Weir user an identity signs in as.
-#[derive(Debug, Clone)]
-pub struct SsoUser {
-    /// The user, as now stored.
-    pub user: User,
-    /// They have a second factor (the TOTP step follows).
-    pub has_mfa: bool,
+impl SsoIdentity {
+    /// As kept on a second-factor challenge until the code is right.
+    pub(crate) fn to_pending(&self) -> String {
+        json!({"subject": self.subject, "email": self.email.as_str(), "name": self.name.as_str(), "role": self.role})
+            .to_string()
+    }
+
+    /// Back from [`SsoIdentity::to_pending`]; `None` if unreadable.
+    pub(crate) fn from_pending(text: &str) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        Some(Self {
+            subject: v["subject"].as_str()?.to_owned(),
+            email: Email::parse(v["email"].as_str()?).ok()?,
+            name: UserName::parse(v["name"].as_str()?).ok()?,
+            role: v["role"].as_str()?.parse().ok()?,
+        })
+    }
 }
 
-fn audit(action: &'static str, actor: String, user_id: &str, details: serde_json::Value) -> AuditEntry {
-    AuditEntry { action, actor, resource_type: "user", resource_id: user_id.to_owned(), connector_id: None, details }
+/// Who an identity is, before anything is written.
+#[derive(Debug, Clone)]
+pub enum SsoMatch {
+    /// A user of the tenant, linked or to be linked.
+    Existing {
+        /// The user as stored now.
+        user: User,
+        /// They have a second factor: apply only after it passes.
+        has_mfa: bool,
+    },
+    /// Nobody yet: [`Store::sso_apply`] provisions them.
+    New,
+}
+
+fn audit(action: &'static str, user_id: &str, details: serde_json::Value) -> AuditEntry {
+    AuditEntry {
+        action,
+        actor: "sso".to_owned(),
+        resource_type: "user",
+        resource_id: user_id.to_owned(),
+        connector_id: None,
+        details,
+    }
+}
+
+/// The user linked to the subject, else the one with the email.
+async fn find<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    scope: &TenantScope,
+    identity: &SsoIdentity,
+) -> Result<Option<users::Model>, StoreError> {
+    let in_tenant = users::Column::TenantId.eq(scope.tenant_id());
+    let linked =
+        users::Entity::find().filter(in_tenant.clone()).filter(users::Column::SsoSubject.eq(&identity.subject));
+    if let Some(u) = linked.one(db).await? {
+        return Ok(Some(u));
+    }
+    Ok(users::Entity::find().filter(in_tenant).filter(users::Column::EmailKey.eq(identity.email.key())).one(db).await?)
+}
+
+/// The refusals that apply to an existing user.
+async fn refusal<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    scope: &TenantScope,
+    user: &users::Model,
+    identity: &SsoIdentity,
+) -> Result<Option<SsoRefusal>, StoreError> {
+    if user.status == UserStatus::Deactivated {
+        return Ok(Some(SsoRefusal::Deactivated));
+    }
+    if user.sso_subject.as_deref().is_some_and(|s| s != identity.subject) {
+        return Ok(Some(SsoRefusal::SubjectMismatch));
+    }
+    if user.email_key != identity.email.key() {
+        let taken = users::Entity::find()
+            .filter(users::Column::TenantId.eq(scope.tenant_id()))
+            .filter(users::Column::EmailKey.eq(identity.email.key()))
+            .count(db)
+            .await?;
+        if taken > 0 {
+            return Ok(Some(SsoRefusal::EmailTaken));
+        }
+    }
+    Ok(None)
 }
 
 impl Store {
-    /// Finds, links or creates the user `identity` signs in as (see the
-    /// module). A deactivated user, or an email already linked to another
-    /// subject, is refused (`Ok(Err(_))`); nothing is written then.
+    /// Who `identity` is in the tenant, reading only. A deactivated user,
+    /// an email linked to another subject, or a new email another user has
+    /// is refused (`Ok(Err(_))`).
     #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
-    pub async fn sso_user(
+    pub async fn sso_match(
         &self,
         scope: &TenantScope,
         identity: &SsoIdentity,
-    ) -> Result<Result<SsoUser, SsoRefusal>, StoreError> {
+    ) -> Result<Result<SsoMatch, SsoRefusal>, StoreError> {
+        let Some(found) = find(&self.db, scope, identity).await? else { return Ok(Ok(SsoMatch::New)) };
+        if let Some(r) = refusal(&self.db, scope, &found, identity).await? {
+            return Ok(Err(r));
+        }
+        let has_mfa = found.mfa_secret_sealed.is_some();
+        Ok(Ok(SsoMatch::Existing { user: found.try_into()?, has_mfa }))
+    }
+
+    /// Links, updates or provisions the user `identity` is (the checks of
+    /// [`Store::sso_match`] again, inside the transaction), audited.
+    #[instrument(skip_all, fields(tenant_id = scope.tenant_id()))]
+    pub async fn sso_apply(
+        &self,
+        scope: &TenantScope,
+        identity: &SsoIdentity,
+    ) -> Result<Result<User, SsoRefusal>, StoreError> {
         let txn = self.write_txn().await?;
-        let in_tenant = users::Column::TenantId.eq(scope.tenant_id());
-        let linked =
-            users::Entity::find().filter(in_tenant.clone()).filter(users::Column::SsoSubject.eq(&identity.subject));
-        let existing = match linked.one(&txn).await? {
-            Some(u) => Some(u),
-            None => {
-                users::Entity::find()
-                    .filter(in_tenant)
-                    .filter(users::Column::EmailKey.eq(identity.email.key()))
-                    .one(&txn)
-                    .await?
-            }
-        };
-        let Some(before) = existing else {
+        let Some(before) = find(&txn, scope, identity).await? else {
             let user = self.provision(&txn, scope, identity).await?;
             txn.commit().await?;
-            return Ok(Ok(SsoUser { user, has_mfa: false }));
+            return Ok(Ok(user));
         };
-        if before.status == UserStatus::Deactivated {
-            return Ok(Err(SsoRefusal::Deactivated));
+        if let Some(r) = refusal(&txn, scope, &before, identity).await? {
+            return Ok(Err(r));
         }
-        if before.sso_subject.as_deref().is_some_and(|s| s != identity.subject) {
-            return Ok(Err(SsoRefusal::SubjectMismatch));
-        }
-        let has_mfa = before.mfa_secret_sealed.is_some();
+        let user = self.follow_provider(&txn, scope, before, identity).await?;
+        txn.commit().await?;
+        Ok(Ok(user))
+    }
+
+    /// Brings an existing user in line with the provider (role, name,
+    /// email; linked; active), keeping the last active admin an admin.
+    async fn follow_provider(
+        &self,
+        txn: &DatabaseTransaction,
+        scope: &TenantScope,
+        before: users::Model,
+        identity: &SsoIdentity,
+    ) -> Result<User, StoreError> {
+        let demoted = before.role == Role::Admin.as_str() && identity.role < Role::Admin;
+        let keep_admin = demoted && !other_active_admin(txn, scope, &before.id).await?;
+        let role = if keep_admin { Role::Admin } else { identity.role };
         let mut changed = serde_json::Map::new();
-        let role_changed = note_change(&mut changed, "role", &before.role, identity.role.as_str());
+        note_change(&mut changed, "role", &before.role, role.as_str());
         note_change(&mut changed, "name", &before.name, identity.name.as_str());
         note_change(&mut changed, "email", &before.email, identity.email.as_str());
         let activated = before.status == UserStatus::Invited;
-        let linked_now = before.sso_subject.is_none();
+        let linked = before.sso_subject.is_none();
+        if changed.is_empty() && !activated && !linked && !keep_admin {
+            return before.try_into();
+        }
         let id = before.id.clone();
         let mut row: users::ActiveModel = before.into();
-        row.role = Set(identity.role.as_str().to_owned());
+        row.role = Set(role.as_str().to_owned());
         row.name = Set(identity.name.as_str().to_owned());
         row.email = Set(identity.email.as_str().to_owned());
+        row.email_key = Set(identity.email.key().to_owned());
         row.status = Set(UserStatus::Active);
         row.sso_subject = Set(Some(identity.subject.clone()));
-        let user = if changed.is_empty() && !activated && !linked_now {
-            User::try_from(users::Entity::find_by_id(id.as_str()).one(&txn).await?.ok_or(StoreError::NotFound)?)?
-        } else {
-            row.updated_at = Set(now());
-            User::try_from(row.update(&txn).await?)?
-        };
+        row.updated_at = Set(now());
+        let user = User::try_from(row.update(txn).await?)?;
         if activated {
-            user_invites::Entity::delete_many().filter(user_invites::Column::UserId.eq(id.as_str())).exec(&txn).await?;
+            user_invites::Entity::delete_many().filter(user_invites::Column::UserId.eq(id.as_str())).exec(txn).await?;
         }
-        if !changed.is_empty() || activated || linked_now {
-            let details = json!({"via": "sso", "changed": changed, "linked": linked_now, "activated": activated});
-            self.append_audit(&txn, scope, audit("user.updated", "sso".to_owned(), &id, details)).await?;
+        let mut details = json!({"via": "sso", "changed": changed, "linked": linked, "activated": activated});
+        if keep_admin {
+            details["role_kept"] =
+                json!(format!("the provider maps {}, but this is the last active admin", identity.role));
+            tracing::warn!(user_id = id.as_str(), "SSO role mapping would demote the last admin; kept admin");
         }
-        if role_changed {
-            // Their tokens never act above the new role: checked on every use.
-            tracing::info!(
-                user_id = id.as_str(),
-                role = identity.role.as_str(),
-                "role changed by the identity provider"
-            );
-        }
-        txn.commit().await?;
-        Ok(Ok(SsoUser { user, has_mfa }))
+        self.append_audit(txn, scope, audit("user.updated", &id, details)).await?;
+        Ok(user)
     }
 
     async fn provision(
         &self,
-        txn: &sea_orm::DatabaseTransaction,
+        txn: &DatabaseTransaction,
         scope: &TenantScope,
         identity: &SsoIdentity,
     ) -> Result<User, StoreError> {
@@ -150,7 +237,7 @@ impl Store {
         .await?;
         let user = User::try_from(row)?;
         let details = json!({"email": user.email, "name": user.name, "role": user.role, "via": "sso"});
-        self.append_audit(txn, scope, audit("user.provisioned", "sso".to_owned(), &user.id, details)).await?;
+        self.append_audit(txn, scope, audit("user.provisioned", &user.id, details)).await?;
         Ok(user)
     }
 
@@ -178,4 +265,16 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Whether the tenant has an active admin other than `user_id`.
+async fn other_active_admin(txn: &DatabaseTransaction, scope: &TenantScope, user_id: &str) -> Result<bool, StoreError> {
+    let n = users::Entity::find()
+        .filter(users::Column::TenantId.eq(scope.tenant_id()))
+        .filter(users::Column::Role.eq(Role::Admin.as_str()))
+        .filter(users::Column::Status.eq(UserStatus::Active))
+        .filter(users::Column::Id.ne(user_id))
+        .count(txn)
+        .await?;
+    Ok(n > 0)
 }

@@ -106,7 +106,7 @@ settings! {
     /// ended session or a role too low for the stream ends it within this time
     stream_recheck_secs: u64 = 15, "WEIR_STREAM_RECHECK_SECS", range(1, 15);
     /// the address people reach Weir at, e.g. `https://weir.example.com` (behind a proxy): the base of the SSO redirect
-    /// URI to register at the identity provider (`<public url>/api/v1/sso/callback`). Unset, it is taken from each
+    /// URI to register at the identity provider (`<public url>/api/v1/sso/<tenant>/callback`). Unset, it is taken from each
     /// request's `Host`
     public_url: Option<url::Url> = None, "WEIR_PUBLIC_URL", parse(proxy_url), shown("— (from `Host`)");
     /// how long a user's invitation link (`POST /api/v1/users`) works; it works once

@@ -402,7 +402,7 @@ async fn people_and_service_accounts(app: &TestApp, admin: &str) {
 async fn single_sign_on(app: &TestApp, admin: &str) {
     use crate::sso::oidc::Idp;
     use crate::sso::{Flow, settings_for};
-    let idp = Idp::start(&app.url("/api/v1/sso/callback")).await;
+    let idp = Idp::start(&app.url("/api/v1/sso/acme/callback")).await;
     let (s, out) = app.call(Method::PUT, "/api/v1/settings/sso", Some(admin), Some(settings_for(&idp))).await;
     assert_eq!(s, StatusCode::OK, "{out}");
     assert_eq!(Flow::new().sign_in(app, &idp, "ann").await.0, StatusCode::CREATED);

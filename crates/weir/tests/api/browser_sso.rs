@@ -29,7 +29,7 @@ async fn a_person_signs_in_with_sso_through_the_console() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite app");
     let tenant = app.tenant("acme").await;
     let (_, admin) = app.token(&tenant, "admin").await;
-    let idp = Idp::start(&app.url("/api/v1/sso/callback")).await;
+    let idp = Idp::start(&app.url("/api/v1/sso/acme/callback")).await;
     let (s, out) = app.call(Method::PUT, "/api/v1/settings/sso", Some(&admin), Some(settings_for(&idp))).await;
     assert_eq!(s, StatusCode::OK, "{out}");
     let link = out["data"]["sign_in_url"].as_str().unwrap().to_owned();

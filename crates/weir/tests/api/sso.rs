@@ -25,7 +25,8 @@ backend_tests!(
     people_sign_in_through_the_provider_with_the_role_from_their_groups,
     refused_sso_sign_ins_are_audited_and_open_no_session,
     an_sso_only_tenant_refuses_passwords_and_the_token_form,
-    an_sso_sign_in_takes_the_second_factor_when_one_is_enrolled
+    an_sso_sign_in_takes_the_second_factor_when_one_is_enrolled,
+    an_unverified_email_is_trusted_only_when_the_tenant_says_so
 );
 
 const SETTINGS: &str = "/api/v1/settings/sso";
@@ -49,7 +50,7 @@ async fn set_up(backend: Backend) -> Option<(TestApp, Idp, String)> {
     let app = TestApp::spawn(backend).await?;
     let tenant = app.tenant("acme").await;
     let (_, admin) = app.token(&tenant, "admin").await;
-    let idp = Idp::start(&app.url("/api/v1/sso/callback")).await;
+    let idp = Idp::start(&app.url("/api/v1/sso/acme/callback")).await;
     let (s, out) = app.call(Method::PUT, SETTINGS, Some(&admin), Some(settings_for(&idp))).await;
     assert_eq!(s, StatusCode::OK, "{out}");
     Some((app, idp, admin))
@@ -127,7 +128,7 @@ impl Flow {
         let res = self.http.get(&resume).header("cookie", self.idp.header()).send().await.unwrap();
         self.idp.keep(&res);
         let back = location(&res, &idp.issuer);
-        assert!(back.starts_with(&app.url("/api/v1/sso/callback?")), "{back}");
+        assert!(back.starts_with(&app.url("/api/v1/sso/acme/callback?")), "{back}");
         back
     }
 
@@ -163,7 +164,7 @@ async fn sso_settings_are_checked_and_the_secret_never_shown(backend: Backend) {
     let tenant = app.tenant("acme").await;
     let (_, admin) = app.token(&tenant, "admin").await;
     let (_, operator) = app.token(&tenant, "operator").await;
-    let idp = Idp::start(&app.url("/api/v1/sso/callback")).await;
+    let idp = Idp::start(&app.url("/api/v1/sso/acme/callback")).await;
     let good = settings_for(&idp);
 
     assert_eq!(app.call(Method::GET, SETTINGS, Some(&admin), None).await.0, StatusCode::NOT_FOUND);
@@ -190,7 +191,7 @@ async fn sso_settings_are_checked_and_the_secret_never_shown(backend: Backend) {
     let (s, out) = app.call(Method::PUT, SETTINGS, Some(&admin), Some(good)).await;
     assert_eq!(s, StatusCode::OK, "{out}");
     assert_eq!(out["data"]["client_secret_set"], true);
-    assert_eq!(out["data"]["redirect_uri"], app.url("/api/v1/sso/callback"));
+    assert_eq!(out["data"]["redirect_uri"], app.url("/api/v1/sso/acme/callback"));
     assert_eq!(out["data"]["role_mapping"]["weir-admins"], "admin");
     assert_eq!(out["data"]["sign_in_url"], "/#/signin?tenant=acme");
     // Omitting the secret later keeps the stored one.
@@ -266,8 +267,17 @@ async fn people_sign_in_through_the_provider_with_the_role_from_their_groups(bac
     assert!(again.weir.get("weir_session").is_some());
     assert_eq!(users(&app, &admin).await.len(), 2);
 
+    // A mapping that would demote the tenant's last admin keeps her admin.
+    let mut demote = settings_for(&idp);
+    demote.as_object_mut().unwrap().remove("client_secret");
+    demote["role_mapping"]["weir-admins"] = json!("viewer");
+    assert_eq!(app.call(Method::PUT, SETTINGS, Some(&admin), Some(demote)).await.0, StatusCode::OK);
+    let (s, session) = Flow::new().sign_in(&app, &idp, "ann").await;
+    assert_eq!((s, session["data"]["role"].clone()), (StatusCode::CREATED, json!("admin")), "{session}");
+
     let audit = audit_actions(&app, &admin).await;
     let has = |action: &str, pred: &dyn Fn(&Value) -> bool| audit.iter().any(|e| e["action"] == action && pred(e));
+    assert!(has("user.updated", &|e| e["details"]["role_kept"].is_string()), "{audit:?}");
     assert!(has("user.provisioned", &|e| e["details"]["email"] == "ann@acme.example"), "{audit:?}");
     assert!(has("user.updated", &|e| e["details"]["changed"]["role"]["to"] == "operator"), "{audit:?}");
     assert!(has("session.created", &|e| e["details"]["method"] == "sso"), "{audit:?}");
@@ -300,35 +310,43 @@ async fn refused_sso_sign_ins_are_audited_and_open_no_session(backend: Backend) 
         assert!(flow.weir.get("weir_session").is_none());
     }
 
-    // A state works once: the replay is refused.
+    // A state works once: a replay, even with the cookie copied, is refused.
     let mut flow = Flow::new();
     let back = flow.through_provider(&app, &idp, "ann").await;
+    let copied = flow.weir.header();
     assert_eq!(flow.callback(&back).await.status(), StatusCode::CREATED);
-    let replay = flow.callback(&back).await;
-    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
-    let out: Value = replay.json().await.unwrap();
-    assert_eq!(out["type"], "urn:weir:problem:sso-state-invalid", "{out}");
+    let (s, out) = send(flow.http.get(&back).header("cookie", &copied)).await;
+    assert_eq!((s, out["type"].clone()), (StatusCode::BAD_REQUEST, json!("urn:weir:problem:sso-state-invalid")));
 
-    // A state started in another browser is refused, and spent.
+    // Another browser (without the binding cookie) cannot finish a sign-in,
+    // nor can another tenant's callback take it (the "mix-up"); the browser
+    // that started it still can.
     let mut started = Flow::new();
     let back = started.through_provider(&app, &idp, "ann").await;
-    let mut victim = Flow::new();
-    let res = victim.callback(&back).await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let out: Value = res.json().await.unwrap();
-    assert_eq!(out["type"], "urn:weir:problem:sso-other-browser", "{out}");
-    assert!(victim.weir.get("weir_session").is_none());
-    assert_eq!(started.callback(&back).await.status(), StatusCode::BAD_REQUEST, "spent by the refused try");
-    // The provider's own refusal, and nonsense, are 4xx too.
-    let (s, out) = send(app.req(Method::GET, "/api/v1/sso/callback?state=x&error=access_denied", None)).await;
-    assert_eq!((s, out["type"].clone()), (StatusCode::BAD_REQUEST, json!("urn:weir:problem:sso-state-invalid")));
-    let (s, _) = send(app.req(Method::GET, "/api/v1/sso/callback", None)).await;
+    let victim = Flow::new();
+    let (s, out) = send(victim.http.get(&back)).await;
+    assert_eq!((s, out["type"].clone()), (StatusCode::BAD_REQUEST, json!("urn:weir:problem:sso-other-browser")));
+    let beta = app.tenant("beta").await;
+    let (_, beta_admin) = app.token(&beta, "admin").await;
+    let (s, out) = app.call(Method::PUT, SETTINGS, Some(&beta_admin), Some(settings_for(&idp))).await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    let elsewhere = back.replace("/api/v1/sso/acme/", "/api/v1/sso/beta/");
+    let (s, out) = send(started.http.get(&elsewhere).header("cookie", started.weir.header())).await;
+    assert_eq!((s, out["type"].clone()), (StatusCode::BAD_REQUEST, json!("urn:weir:problem:sso-other-browser")));
+    assert_eq!(started.callback(&back).await.status(), StatusCode::CREATED);
+    // The provider's own refusal without the cookie, and nonsense, are 4xx too.
+    let (s, out) = send(app.req(Method::GET, "/api/v1/sso/acme/callback?state=x&error=access_denied", None)).await;
+    assert_eq!((s, out["type"].clone()), (StatusCode::BAD_REQUEST, json!("urn:weir:problem:sso-other-browser")));
+    let (s, _) = send(app.req(Method::GET, "/api/v1/sso/acme/callback", None)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = send(app.req(Method::GET, "/api/v1/sso/nowhere/callback?state=x&code=y", None)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
     let people = users(&app, &admin).await;
     let emails: Vec<&str> = people.iter().filter_map(|p| p["email"].as_str()).collect();
     assert_eq!(emails, ["ann@acme.example"], "no account for anyone refused");
     let audit = audit_actions(&app, &admin).await;
+    // Only genuine sign-ins (their cookie proved them) reach the trail.
     let mut codes: Vec<&str> = audit
         .iter()
         .filter(|e| e["action"] == "sso.sign_in_refused")
@@ -343,7 +361,7 @@ async fn refused_sso_sign_ins_are_audited_and_open_no_session(backend: Backend) 
             "sso-id-token-invalid",
             "sso-id-token-invalid",
             "sso-no-role",
-            "sso-other-browser"
+            "sso-state-invalid"
         ],
         "{audit:?}"
     );
@@ -406,34 +424,43 @@ fn totp_at(secret_base32: &str, unix: i64) -> String {
 
 async fn an_sso_sign_in_takes_the_second_factor_when_one_is_enrolled(backend: Backend) {
     let Some((app, idp, admin)) = set_up(backend).await else { return };
-    let mut ann = Flow::new();
-    let (s, session) = ann.sign_in(&app, &idp, "ann").await;
+    let mut olga = Flow::new();
+    let (s, session) = olga.sign_in(&app, &idp, "olga").await;
     assert_eq!(s, StatusCode::CREATED, "{session}");
     let csrf = session["data"]["csrf_token"].as_str().unwrap().to_owned();
-    let as_ann = |method: Method, path: &str| {
-        app.req(method, path, None).header("cookie", ann.weir.header()).header("x-csrf-token", &csrf)
+    let as_olga = |method: Method, path: &str| {
+        app.req(method, path, None).header("cookie", olga.weir.header()).header("x-csrf-token", &csrf)
     };
-    let (s, enrol) = send(as_ann(Method::POST, "/api/v1/me/mfa")).await;
+    let (s, enrol) = send(as_olga(Method::POST, "/api/v1/me/mfa")).await;
     assert_eq!(s, StatusCode::CREATED, "{enrol}");
     let secret = enrol["data"]["secret"].as_str().unwrap().to_owned();
     let now = chrono::Utc::now().timestamp();
-    let code = totp_at(&secret, now);
-    let (s, out) = send(as_ann(Method::POST, "/api/v1/me/mfa/confirm").json(&json!({"code": code}))).await;
+    let (s, out) =
+        send(as_olga(Method::POST, "/api/v1/me/mfa/confirm").json(&json!({"code": totp_at(&secret, now)}))).await;
     assert_eq!(s, StatusCode::OK, "{out}");
+    // Her group now maps lower; the provider's word waits for her code.
+    let mut lower = settings_for(&idp);
+    lower.as_object_mut().unwrap().remove("client_secret");
+    lower["role_mapping"]["weir-operators"] = json!("viewer");
+    assert_eq!(app.call(Method::PUT, SETTINGS, Some(&admin), Some(lower)).await.0, StatusCode::OK);
 
-    // The provider's word is the first step; the code is the second.
-    let (s, step) = Flow::new().sign_in(&app, &idp, "ann").await;
+    let (s, step) = Flow::new().sign_in(&app, &idp, "olga").await;
     assert_eq!(s, StatusCode::ACCEPTED, "{step}");
     assert_eq!(step["data"]["mfa_required"], true);
     assert!(step["data"].get("csrf_token").is_none(), "no session yet");
+    let role_now =
+        |people: Vec<Value>| people.iter().find(|p| p["email"] == "olga@acme.example").unwrap()["role"].clone();
+    assert_eq!(role_now(users(&app, &admin).await), "operator", "nothing written before the second factor");
     let token = step["data"]["mfa_token"].as_str().unwrap();
     let body = json!({"mfa_token": token, "code": totp_at(&secret, now + 30)});
     let (s, signed) = send(app.req(Method::POST, "/api/v1/session/mfa", None).json(&body)).await;
     assert_eq!(s, StatusCode::CREATED, "{signed}");
-    assert_eq!(signed["data"]["user"]["name"], "Ann Lee");
+    assert_eq!(signed["data"]["user"]["name"], "Olga Berg");
+    assert_eq!(signed["data"]["role"], "viewer");
+    assert_eq!(role_now(users(&app, &admin).await), "viewer");
     // A browser is sent to the console's second step.
     let mut browser = Flow::new();
-    let back = browser.through_provider(&app, &idp, "ann").await;
+    let back = browser.through_provider(&app, &idp, "olga").await;
     let res = browser.http.get(&back).header("cookie", browser.weir.header()).header("accept", "text/html");
     let res = res.send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -446,4 +473,35 @@ async fn an_sso_sign_in_takes_the_second_factor_when_one_is_enrolled(backend: Ba
         .filter_map(|e| e["details"]["method"].as_str())
         .collect();
     assert!(methods.contains(&"sso") && methods.contains(&"sso+totp"), "{methods:?}");
+}
+
+async fn an_unverified_email_is_trusted_only_when_the_tenant_says_so(backend: Backend) {
+    let Some((app, idp, admin)) = set_up(backend).await else { return };
+    // Pia has a password account; her provider sends no email_verified.
+    let body = json!({"email": "pia@acme.example", "name": "Pia", "role": "viewer"});
+    let (_, invited) = app.call(Method::POST, "/api/v1/users", Some(&admin), Some(body)).await;
+    let token = invited["data"]["invite_url"].as_str().unwrap().trim_start_matches("/#/invite/").to_owned();
+    let accept = app.req(Method::POST, &format!("/api/v1/invites/{token}/accept"), None);
+    assert_eq!(send(accept.json(&json!({"password": PASSWORD}))).await.0, StatusCode::OK);
+    let (s, out) = Flow::new().sign_in(&app, &idp, "pia").await;
+    assert_eq!((s, out["type"].clone()), (StatusCode::UNAUTHORIZED, json!("urn:weir:problem:sso-email-unverified")));
+    let updated = audit_actions(&app, &admin).await.iter().filter(|e| e["action"] == "user.updated").count();
+    assert_eq!(updated, 0, "her account was not linked");
+
+    // Required claims: Eve has no `hd`, so she is refused for that first.
+    let mut strict = settings_for(&idp);
+    strict.as_object_mut().unwrap().remove("client_secret");
+    strict["required_claims"] = json!({"hd": "acme.example"});
+    strict["trust_unverified_email"] = json!(true);
+    let (s, out) = app.call(Method::PUT, SETTINGS, Some(&admin), Some(strict)).await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    assert_eq!(out["data"]["required_claims"]["hd"], "acme.example");
+    let (s, out) = Flow::new().sign_in(&app, &idp, "eve").await;
+    assert_eq!((s, out["type"].clone()), (StatusCode::FORBIDDEN, json!("urn:weir:problem:sso-claim-mismatch")));
+    // Trusted now: Pia's own account is linked (not a second one), with her group's role.
+    let (s, session) = Flow::new().sign_in(&app, &idp, "pia").await;
+    assert_eq!(s, StatusCode::CREATED, "{session}");
+    assert_eq!(session["data"]["user"]["id"], invited["data"]["id"]);
+    assert_eq!(session["data"]["role"], "admin");
+    assert_eq!(users(&app, &admin).await.len(), 1);
 }

@@ -3,7 +3,8 @@
 // client is first-party). Started by the test suite (tests/support/oidc.rs):
 //
 //   CLIENT_ID, CLIENT_SECRET, REDIRECT_URI   the one registered client
-//   ACCOUNTS   JSON {"<login>": {"password", "email", "email_verified"?, "name", "groups"}}
+//   ACCOUNTS   JSON {"<login>": {"password", "email", "email_verified"?, "name", "groups", "hd"?}}
+//              (`email_verified: null` leaves the claim out, as Microsoft Entra ID does)
 //
 // It listens on an ephemeral loopback port and prints `LISTENING <port>`.
 //
@@ -37,7 +38,7 @@ const provider = new Provider(issuer, {
   }],
   jwks: { keys: [jwk] },
   cookies: { keys: ['weir-test-cookie-key'] },
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'hd'], groups: ['groups'] },
   scopes: ['openid', 'email', 'profile', 'groups'],
   // Claims of the granted scopes go in the ID token itself.
   conformIdTokenClaims: false,
@@ -50,13 +51,10 @@ const provider = new Provider(issuer, {
     return {
       accountId: id,
       async claims() {
-        return {
-          sub: id,
-          email: account.email,
-          email_verified: account.email_verified ?? true,
-          name: account.name,
-          groups: account.groups || [],
-        };
+        const claims = { sub: id, email: account.email, name: account.name, groups: account.groups || [] };
+        if (account.email_verified !== null) claims.email_verified = account.email_verified ?? true;
+        if (account.hd) claims.hd = account.hd;
+        return claims;
       },
     };
   },

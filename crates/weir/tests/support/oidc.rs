@@ -4,11 +4,12 @@
 //! (pinned by `package-lock.json`), as `.ci/run` does. Each test starts its
 //! own provider on an ephemeral loopback port; it stops when dropped.
 //!
-//! Its people (login → email, groups):
+//! Its people (login → email, groups; all with `hd: acme.example` but Eve):
 //! `ann` → ann@acme.example, `weir-admins`; `olga` → olga@acme.example,
 //! `weir-operators`; `nina` → nina@acme.example, no group; `eve` →
-//! eve@elsewhere.example, `weir-admins`. Each one's password is
-//! `<login>-idp-password`.
+//! eve@elsewhere.example, `weir-admins`; `pia` → pia@acme.example,
+//! `weir-admins`, **without** `email_verified` (as Entra ID sends it).
+//! Each one's password is `<login>-idp-password`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -53,14 +54,19 @@ async fn ensure_installed() {
 
 fn accounts() -> Value {
     let person = |login: &str, email: &str, name: &str, groups: &[&str]| {
-        (login.to_owned(), json!({"password": password_of(login), "email": email, "name": name, "groups": groups}))
+        let hd = email.ends_with("@acme.example").then_some("acme.example");
+        let body = json!({"password": password_of(login), "email": email, "name": name, "groups": groups, "hd": hd});
+        (login.to_owned(), body)
     };
+    let mut unverified = person("pia", "pia@acme.example", "Pia Quist", &["weir-admins"]);
+    unverified.1["email_verified"] = Value::Null;
     Value::Object(
         [
             person("ann", "ann@acme.example", "Ann Lee", &["staff", "weir-admins"]),
             person("olga", "olga@acme.example", "Olga Berg", &["weir-operators"]),
             person("nina", "nina@acme.example", "Nina Roy", &[]),
             person("eve", "eve@elsewhere.example", "Eve Stone", &["weir-admins"]),
+            unverified,
         ]
         .into_iter()
         .collect(),
