@@ -29,6 +29,9 @@ pub enum Conflict {
     UserEmailTaken,
     /// A service account of this tenant already has this name.
     ServiceAccountNameTaken,
+    /// Another user of this tenant is linked to this SSO subject (two first
+    /// sign-ins of one person raced).
+    SsoSubjectTaken,
 }
 
 impl Conflict {
@@ -44,6 +47,7 @@ impl Conflict {
             Conflict::FieldMappingNameTaken => "a field mapping with this name already exists",
             Conflict::UserEmailTaken => "a user with this email already exists",
             Conflict::ServiceAccountNameTaken => "a service account with this name already exists",
+            Conflict::SsoSubjectTaken => "this identity is linked to another user already",
         }
     }
 
@@ -109,6 +113,11 @@ pub const CONSTRAINTS: &[ConstraintRule] = &[
         name: "users_email_idx",
         sqlite_columns: "users.tenant_id, users.email_key",
         conflict: Conflict::UserEmailTaken,
+    },
+    ConstraintRule {
+        name: "users_sso_subject_idx",
+        sqlite_columns: "users.tenant_id, users.sso_subject",
+        conflict: Conflict::SsoSubjectTaken,
     },
     ConstraintRule {
         name: "service_accounts_name_idx",

@@ -26,7 +26,8 @@ backend_tests!(
     refused_sso_sign_ins_are_audited_and_open_no_session,
     an_sso_only_tenant_refuses_passwords_and_the_token_form,
     an_sso_sign_in_takes_the_second_factor_when_one_is_enrolled,
-    an_unverified_email_is_trusted_only_when_the_tenant_says_so
+    an_unverified_email_is_trusted_only_when_the_tenant_says_so,
+    two_first_sign_ins_at_once_make_one_account
 );
 
 const SETTINGS: &str = "/api/v1/settings/sso";
@@ -503,5 +504,21 @@ async fn an_unverified_email_is_trusted_only_when_the_tenant_says_so(backend: Ba
     assert_eq!(s, StatusCode::CREATED, "{session}");
     assert_eq!(session["data"]["user"]["id"], invited["data"]["id"]);
     assert_eq!(session["data"]["role"], "admin");
+    assert_eq!(users(&app, &admin).await.len(), 1);
+}
+
+async fn two_first_sign_ins_at_once_make_one_account(backend: Backend) {
+    let Some((app, idp, admin)) = set_up(backend).await else { return };
+    let (mut one, mut two, mut three) = (Flow::new(), Flow::new(), Flow::new());
+    let back_one = one.through_provider(&app, &idp, "nina").await;
+    let back_two = two.through_provider(&app, &idp, "ann").await;
+    let back_three = three.through_provider(&app, &idp, "ann").await;
+    // Ann's two first sign-ins race; Nina's (refused: no role) runs beside them.
+    let (a, b, c) = tokio::join!(two.callback(&back_two), three.callback(&back_three), one.callback(&back_one));
+    assert_eq!((a.status(), b.status()), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(c.status(), StatusCode::FORBIDDEN);
+    let a: Value = a.json().await.unwrap();
+    let b: Value = b.json().await.unwrap();
+    assert_eq!(a["data"]["user"]["id"], b["data"]["user"]["id"], "one account");
     assert_eq!(users(&app, &admin).await.len(), 1);
 }
