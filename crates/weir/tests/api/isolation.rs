@@ -66,9 +66,11 @@ const SYSTEM_PREFIX: &str = "/api/v1/system/";
 const RECEIVE: &str = "/api/v1/integration/webhooks/{connector_code}/receive/{receiver_key}";
 /// Keyed by an unguessable invitation token, not by a tenant's: skipped.
 const INVITE: &str = "/api/v1/invites/{token}/accept";
-/// Public by tenant slug (whether a tenant has SSO, and starting its
-/// sign-in): no tenant's data to reach, so skipped.
-const SSO_PUBLIC: [&str; 2] = ["/api/v1/sso/{tenant}", "/api/v1/sso/{tenant}/start"];
+/// Public by tenant slug (whether a tenant has SSO, starting and finishing
+/// its sign-in): no tenant's data to reach with a token, so skipped; a
+/// sign-in of one tenant finished at another's callback is refused in
+/// `tests/api/sso.rs` (the "mix-up").
+const SSO_PUBLIC: [&str; 3] = ["/api/v1/sso/{tenant}", "/api/v1/sso/{tenant}/start", "/api/v1/sso/{tenant}/callback"];
 /// A's record type (B's is `customer`), so it is recognisable as A's.
 const A_ENTITY: &str = "alpha_customer";
 
