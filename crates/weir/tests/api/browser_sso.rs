@@ -1,8 +1,9 @@
 //! "Sign in with SSO" through the real console in headless Chromium
 //! (issue 19): from the tenant's sign-in link to the identity provider's
 //! own login page (a real `oidc-provider`) and back, signed in with the role
-//! the person's group maps to, by keyboard; a person of a domain the tenant
-//! does not allow comes back refused, in words; an SSO-only tenant shows no
+//! the person's group maps to, by keyboard; ID tokens with a wrong `aud`, an
+//! expired `exp` or a bad nonce, and a person of a domain the tenant does
+//! not allow, come back refused, in words; an SSO-only tenant shows no
 //! password form; all of it fits a 390 px phone.
 //!
 //! SQLite only: these test the pages (the API suite covers both backends).
@@ -59,9 +60,29 @@ async fn a_person_signs_in_with_sso_through_the_console() {
     assert_eq!(eval(&page, "document.getElementById('nav-users').hidden").await, false, "an admin sees Users");
     shot(&page, "24-signed-in-with-sso").await;
 
-    // Signed out, the console remembers the tenant; Eve's domain is refused in words.
+    // Signed out, the console remembers the tenant. ID tokens that fail a
+    // check (the provider still knows Ann, so it answers at once) are refused.
     click(&page, "#signout").await;
-    until(&page, "!!document.querySelector('#sso-start')", "the SSO button again").await;
+    let now = chrono::Utc::now().timestamp();
+    for claims in [json!({"aud": "someone-else"}), json!({"exp": now - 600, "iat": now - 1200}), json!({"nonce": "x"})]
+    {
+        until(&page, "!!document.querySelector('#sso-start')", "the SSO button again").await;
+        idp.override_next_id_token(claims.clone()).await;
+        // The last refusal's words go, so only the new page's can be seen.
+        eval(&page, "document.querySelector('#sso-error').textContent = ''").await;
+        click(&page, "#sso-start").await;
+        let refused = until_after_load(
+            &page,
+            "location.hash === '#/signin' && document.querySelector('#sso-error')?.textContent",
+            "the refusal",
+        )
+        .await;
+        assert!(refused.as_str().unwrap().contains("failed Weir's checks"), "{claims}: {refused}");
+        assert_eq!(eval(&page, "!!document.querySelector('#tenant-role')?.offsetParent").await, false, "not signed in");
+    }
+    // Eve's domain is refused in words.
+    eval(&page, "location.reload()").await;
+    until_after_load(&page, "!!document.querySelector('#sso-start')", "the SSO button again").await;
     page.clear_cookies().await; // the provider would otherwise remember Ann
 
     click(&page, "#sso-start").await;
