@@ -40,6 +40,7 @@ mod shared_limits;
 mod sso;
 mod stream_credentials;
 mod sync_audit;
+mod sync_pages;
 mod syncs;
 mod tenants_and_tokens;
 mod users;
