@@ -16,6 +16,13 @@ use crate::helpers::{Backend, TestApp};
 use crate::sso::oidc::{Idp, password_of};
 use crate::sso::settings_for;
 
+/// Clicks "Sign in with SSO to …" once it is there (found and clicked in one
+/// step in the page: the sign-in page may be drawn again meanwhile).
+async fn start_sso(page: &Page) {
+    let js = "(() => { const b = document.querySelector('#sso-start'); if (b) b.click(); return !!b; })()";
+    until(page, js, "the SSO button").await;
+}
+
 /// At the provider's login page: types the login and password, submits by keyboard.
 async fn sign_in_at_provider(page: &Page, idp: &Idp, login: &str) {
     let at_provider = format!("location.href.startsWith('{}') && !!document.querySelector('#login')", idp.issuer);
@@ -69,8 +76,9 @@ async fn a_person_signs_in_with_sso_through_the_console() {
         until(&page, "!!document.querySelector('#sso-start')", "the SSO button again").await;
         idp.override_next_id_token(claims.clone()).await;
         // The last refusal's words go, so only the new page's can be seen.
-        eval(&page, "document.querySelector('#sso-error').textContent = ''").await;
-        click(&page, "#sso-start").await;
+        eval(&page, "document.querySelector('#sso-error') && (document.querySelector('#sso-error').textContent = '')")
+            .await;
+        start_sso(&page).await;
         let refused = until_after_load(
             &page,
             "location.hash === '#/signin' && document.querySelector('#sso-error')?.textContent",
@@ -84,8 +92,7 @@ async fn a_person_signs_in_with_sso_through_the_console() {
     eval(&page, "location.reload()").await;
     until_after_load(&page, "!!document.querySelector('#sso-start')", "the SSO button again").await;
     page.clear_cookies().await; // the provider would otherwise remember Ann
-
-    click(&page, "#sso-start").await;
+    start_sso(&page).await;
     sign_in_at_provider(&page, &idp, "eve").await;
     let refused = until_after_load(&page, "document.querySelector('#sso-error')?.textContent", "the refusal").await;
     assert!(refused.as_str().unwrap().contains("email domain may not sign in"), "{refused}");
