@@ -147,10 +147,15 @@ impl<R: Refused> RepeatedRefusals<R> {
         let fresh = Window { minute, repeats: 0, first_at: None, last: None };
         let full = windows.len() >= MAX_GROUPS;
         match windows.get_mut(&group) {
-            Some(w) if w.minute == minute => {
+            // The same minute, or a straggler of an earlier one (concurrent
+            // requests reach here out of order around a minute's end): counted
+            // in this window, so the boundary cannot make a burst audit again.
+            Some(w) if minute <= w.minute => {
                 w.repeats += 1;
-                w.first_at.get_or_insert(at);
-                w.last = Some(r.clone());
+                w.first_at = Some(w.first_at.map_or(at, |f| f.min(at)));
+                if w.last.as_ref().is_none_or(|l| l.received_at() <= at) {
+                    w.last = Some(r.clone());
+                }
                 Admission::Counted
             }
             Some(w) => {
@@ -257,6 +262,21 @@ mod tests {
         let due = r.take_due(None);
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].repeats.map(|n| n.count), Some(1));
+    }
+
+    #[test]
+    fn a_straggler_of_the_minute_before_is_counted_not_audited_again() {
+        let r = RepeatedRefusals::<R>::default();
+        let next_minute = Utc.with_ymd_and_hms(2026, 12, 3, 10, 1, 0).unwrap();
+        let just_before = next_minute - chrono::Duration::milliseconds(2);
+        assert_eq!(r.admit(&refusal("a", next_minute)), Admission::Audit);
+        // Requests received a moment earlier, admitted a moment later.
+        assert_eq!(r.admit(&refusal("a", just_before)), Admission::Counted);
+        assert_eq!(r.admit(&refusal("a", next_minute + chrono::Duration::seconds(1))), Admission::Counted);
+        let due = r.take_due(None);
+        let n = due[0].repeats.unwrap();
+        assert_eq!((due.len(), n.count), (1, 2), "one summary counting both");
+        assert_eq!((n.first_at, n.last_at), (just_before, next_minute + chrono::Duration::seconds(1)));
     }
 
     #[test]
