@@ -38,6 +38,7 @@ mod run_now;
 mod session;
 mod shared_limits;
 mod sso;
+mod sso_refusals;
 mod stream_credentials;
 mod sync_audit;
 mod sync_pages;
