@@ -30,6 +30,21 @@ pub struct AuditEntry {
     pub details: Value,
 }
 
+impl AuditEntry {
+    /// An entry about the tenant itself (its settings, sign-ins refused in
+    /// it): the resource is the scope's tenant.
+    pub(crate) fn about_tenant(action: &'static str, actor: String, scope: &TenantScope, details: Value) -> Self {
+        Self {
+            action,
+            actor,
+            resource_type: "tenant",
+            resource_id: scope.tenant_id().to_owned(),
+            connector_id: None,
+            details,
+        }
+    }
+}
+
 /// A stored audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {

@@ -292,14 +292,8 @@ impl Store {
             .filter(tenants::Column::Id.eq(p.scope.tenant_id()))
             .exec(&txn)
             .await?;
-        let entry = AuditEntry {
-            action: "tenant.settings_updated",
-            actor: p.actor(),
-            resource_type: "tenant",
-            resource_id: p.scope.tenant_id().to_owned(),
-            connector_id: None,
-            details: json!({"mfa_required_for_admins": required}),
-        };
+        let details = json!({"mfa_required_for_admins": required});
+        let entry = AuditEntry::about_tenant("tenant.settings_updated", p.actor(), &p.scope, details);
         self.append_audit(&txn, &p.scope, entry).await?;
         txn.commit().await?;
         Ok(())

@@ -162,15 +162,8 @@ impl Store {
         let saved = if existing.is_some() { row.update(&txn).await? } else { row.insert(&txn).await? };
         let mut details = described(&settings);
         details["client_secret_changed"] = json!(secret_changed);
-        let entry = AuditEntry {
-            action: "sso.configured",
-            actor: actor.to_owned(),
-            resource_type: "tenant",
-            resource_id: scope.tenant_id().to_owned(),
-            connector_id: None,
-            details,
-        };
-        self.append_audit(&txn, scope, entry).await?;
+        self.append_audit(&txn, scope, AuditEntry::about_tenant("sso.configured", actor.to_owned(), scope, details))
+            .await?;
         txn.commit().await?;
         saved.try_into()
     }
@@ -185,15 +178,8 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         logins::Entity::delete_many().filter(logins::Column::TenantId.eq(scope.tenant_id())).exec(&txn).await?;
-        let entry = AuditEntry {
-            action: "sso.removed",
-            actor: actor.to_owned(),
-            resource_type: "tenant",
-            resource_id: scope.tenant_id().to_owned(),
-            connector_id: None,
-            details: json!({}),
-        };
-        self.append_audit(&txn, scope, entry).await?;
+        self.append_audit(&txn, scope, AuditEntry::about_tenant("sso.removed", actor.to_owned(), scope, json!({})))
+            .await?;
         txn.commit().await?;
         Ok(())
     }

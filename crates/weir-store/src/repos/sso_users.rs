@@ -15,11 +15,11 @@ use serde_json::json;
 use tracing::instrument;
 use weir_core::sso::SsoRefusal;
 use weir_core::user::{Email, UserName};
-use weir_core::{Role, UserStatus, ids};
+use weir_core::{Role, UserStatus};
 
 use super::audit::AuditEntry;
 use super::now;
-use super::users::{User, note_change};
+use super::users::{User, new_user_row, note_change, user_audit};
 use crate::entities::{user_invites, users};
 use crate::{Store, StoreError, TenantScope};
 
@@ -68,17 +68,6 @@ pub enum SsoMatch {
     },
     /// Nobody yet: [`Store::sso_apply`] provisions them.
     New,
-}
-
-fn audit(action: &'static str, user_id: &str, details: serde_json::Value) -> AuditEntry {
-    AuditEntry {
-        action,
-        actor: "sso".to_owned(),
-        resource_type: "user",
-        resource_id: user_id.to_owned(),
-        connector_id: None,
-        details,
-    }
 }
 
 /// The user linked to the subject, else the one with the email.
@@ -202,7 +191,7 @@ impl Store {
                 json!(format!("the provider maps {}, but this is the last active admin", identity.role));
             tracing::warn!(user_id = id.as_str(), "SSO role mapping would demote the last admin; kept admin");
         }
-        self.append_audit(txn, scope, audit("user.updated", &id, details)).await?;
+        self.append_audit(txn, scope, user_audit("user.updated", "sso", &user, details)).await?;
         Ok(user)
     }
 
@@ -212,32 +201,14 @@ impl Store {
         scope: &TenantScope,
         identity: &SsoIdentity,
     ) -> Result<User, StoreError> {
-        let at = now();
-        let row = users::ActiveModel {
-            id: Set(ids::new_id()),
-            tenant_id: Set(scope.tenant_id().to_owned()),
-            email: Set(identity.email.as_str().to_owned()),
-            email_key: Set(identity.email.key().to_owned()),
-            name: Set(identity.name.as_str().to_owned()),
-            role: Set(identity.role.as_str().to_owned()),
-            status: Set(UserStatus::Active),
-            password_hash: Set(None),
-            password_changed_at: Set(None),
-            last_sign_in_at: Set(None),
-            created_by: Set(Some("sso".to_owned())),
-            created_at: Set(at),
-            updated_at: Set(at),
-            mfa_secret_sealed: Set(None),
-            mfa_pending_sealed: Set(None),
-            mfa_enabled_at: Set(None),
-            mfa_last_step: Set(None),
-            sso_subject: Set(Some(identity.subject.clone())),
-        }
-        .insert(txn)
-        .await?;
+        let subject = Some(identity.subject.clone());
+        let row =
+            new_user_row(scope, &identity.email, &identity.name, identity.role, UserStatus::Active, "sso", subject)
+                .insert(txn)
+                .await?;
         let user = User::try_from(row)?;
         let details = json!({"email": user.email, "name": user.name, "role": user.role, "via": "sso"});
-        self.append_audit(txn, scope, audit("user.provisioned", &user.id, details)).await?;
+        self.append_audit(txn, scope, user_audit("user.provisioned", "sso", &user, details)).await?;
         Ok(user)
     }
 
@@ -253,14 +224,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let txn = self.write_txn().await?;
         let details = json!({"code": refusal.code(), "reason": refusal.to_string(), "email": email, "source": source});
-        let entry = AuditEntry {
-            action: "sso.sign_in_refused",
-            actor: "sso".to_owned(),
-            resource_type: "tenant",
-            resource_id: scope.tenant_id().to_owned(),
-            connector_id: None,
-            details,
-        };
+        let entry = AuditEntry::about_tenant("sso.sign_in_refused", "sso".to_owned(), scope, details);
         self.append_audit(&txn, scope, entry).await?;
         txn.commit().await?;
         Ok(())

@@ -118,7 +118,40 @@ pub(crate) fn note_change(
     differs
 }
 
-fn user_audit(action: &'static str, actor: &str, user: &User, details: serde_json::Value) -> AuditEntry {
+/// A new user's row: no password, no second factor, not signed in yet.
+pub(crate) fn new_user_row(
+    scope: &TenantScope,
+    email: &Email,
+    name: &UserName,
+    role: Role,
+    status: UserStatus,
+    created_by: &str,
+    sso_subject: Option<String>,
+) -> users::ActiveModel {
+    let at = now();
+    users::ActiveModel {
+        id: Set(ids::new_id()),
+        tenant_id: Set(scope.tenant_id().to_owned()),
+        email: Set(email.as_str().to_owned()),
+        email_key: Set(email.key().to_owned()),
+        name: Set(name.as_str().to_owned()),
+        role: Set(role.as_str().to_owned()),
+        status: Set(status),
+        password_hash: Set(None),
+        password_changed_at: Set(None),
+        last_sign_in_at: Set(None),
+        created_by: Set(Some(created_by.to_owned())),
+        created_at: Set(at),
+        updated_at: Set(at),
+        mfa_secret_sealed: Set(None),
+        mfa_pending_sealed: Set(None),
+        mfa_enabled_at: Set(None),
+        mfa_last_step: Set(None),
+        sso_subject: Set(sso_subject),
+    }
+}
+
+pub(crate) fn user_audit(action: &'static str, actor: &str, user: &User, details: serde_json::Value) -> AuditEntry {
     AuditEntry {
         action,
         actor: actor.to_owned(),
@@ -142,28 +175,8 @@ impl Store {
     ) -> Result<Invitation, StoreError> {
         let at = now();
         let txn = self.write_txn().await?;
-        let row = users::ActiveModel {
-            id: Set(ids::new_id()),
-            tenant_id: Set(scope.tenant_id().to_owned()),
-            email: Set(new.email.as_str().to_owned()),
-            email_key: Set(new.email.key().to_owned()),
-            name: Set(new.name.as_str().to_owned()),
-            role: Set(new.role.as_str().to_owned()),
-            status: Set(UserStatus::Invited),
-            password_hash: Set(None),
-            password_changed_at: Set(None),
-            last_sign_in_at: Set(None),
-            created_by: Set(Some(actor.to_owned())),
-            created_at: Set(at),
-            updated_at: Set(at),
-            mfa_secret_sealed: Set(None),
-            mfa_pending_sealed: Set(None),
-            mfa_enabled_at: Set(None),
-            mfa_last_step: Set(None),
-            sso_subject: Set(None),
-        }
-        .insert(&txn)
-        .await?;
+        let row =
+            new_user_row(scope, &new.email, &new.name, new.role, UserStatus::Invited, actor, None).insert(&txn).await?;
         let user = User::try_from(row)?;
         let (secret, expires_at) = insert_invite(&txn, &user, at, ttl).await?;
         let details =
