@@ -228,7 +228,10 @@ async fn finish(
     source: Option<&str>,
     query: CallbackQuery,
 ) -> Result<Finished, ApiError> {
-    let found = configured(state, slug).await.map_err(|_| ApiError::SsoRefused(SsoRefusal::StateInvalid))?;
+    let found = match configured(state, slug).await {
+        Err(ApiError::NotFound) => return Err(ApiError::SsoRefused(SsoRefusal::StateInvalid)),
+        other => other?,
+    };
     let state_param = param(query.state.clone()).ok_or(ApiError::SsoRefused(SsoRefusal::StateInvalid))?;
     // Until the cookie proves the sign-in genuine, nothing is written.
     let sign_in = binding::read(state, headers, &found, &state_param).map_err(ApiError::SsoRefused)?;
