@@ -3,19 +3,22 @@
 //! (re-signed by the provider), a domain not allowed, no role, a replayed
 //! state, a state from another browser or finished at another tenant's
 //! callback; unverified emails and required claims; and two first sign-ins
-//! of one person at once. The flow driver is `sso.rs`'s.
+//! of one person at once; a provider that never answers (a 422 after the
+//! call's 10 s bound, the server answering meanwhile). The flow driver is
+//! `sso.rs`'s.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{Backend, send};
+use crate::helpers::{Backend, TestApp, send};
 use crate::sso::{Flow, PASSWORD, SETTINGS, audit_actions, set_up, settings_for, users};
 
 backend_tests!(
     refused_sso_sign_ins_are_audited_and_open_no_session,
     an_unverified_email_is_trusted_only_when_the_tenant_says_so,
-    two_first_sign_ins_at_once_make_one_account
+    two_first_sign_ins_at_once_make_one_account,
+    a_provider_that_never_answers_is_a_clear_422_and_stalls_nothing
 );
 
 async fn refused_sso_sign_ins_are_audited_and_open_no_session(backend: Backend) {
@@ -148,4 +151,33 @@ async fn two_first_sign_ins_at_once_make_one_account(backend: Backend) {
     let b: Value = b.json().await.unwrap();
     assert_eq!(a["data"]["user"]["id"], b["data"]["user"]["id"], "one account");
     assert_eq!(users(&app, &admin).await.len(), 1);
+}
+
+async fn a_provider_that_never_answers_is_a_clear_422_and_stalls_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let tenant = app.tenant("acme").await;
+    let (_, admin) = app.token(&tenant, "admin").await;
+    // A "provider" that accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let body = json!({"issuer_url": issuer, "client_id": "weir", "client_secret": "s", "allowed_domains": ["acme.example"],
+        "role_mapping": {"weir-admins": "admin"}});
+    let put = app.call(Method::PUT, SETTINGS, Some(&admin), Some(body));
+    let probes = async {
+        for _ in 0..5 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let res = app.client.get(app.url("/healthz")).timeout(std::time::Duration::from_secs(2)).send().await;
+            assert_eq!(res.map(|r| r.status()).ok(), Some(StatusCode::OK), "the server answers while discovery waits");
+        }
+    };
+    let ((s, out), ()) = tokio::join!(put, probes);
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{out}");
+    assert!(out["errors"]["issuer_url"][0].as_str().unwrap().contains("discovery failed"), "{out}");
+    held.abort();
 }
