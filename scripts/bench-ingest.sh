@@ -15,7 +15,8 @@ DB=${1:-postgres}; SECS=${2:-20}
 # The PostgreSQL server (a loopback one; e.g. a profiling instance on another port).
 PG=${WEIR_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/target/release/weir
+# WEIR_BENCH_BIN: another build of weir to measure (e.g. a copy of the previous one, for an A/B).
+BIN=${WEIR_BENCH_BIN:-$ROOT/target/release/weir}
 PORT=18095
 SYSTEM=bench-system-token-0123456789abcdef
 WORK=$(mktemp -d /tmp/bench-ingest.XXXXXX)

@@ -1,6 +1,9 @@
 #!/bin/bash
 # End-to-end processing run on a fresh database (release build, loopback).
 # Usage: scripts/measure-e2e.sh pg|sqlite [weir-loadgen webhooks args...]
+# WEIR_BENCH_BIN: another build of weir to measure (for an A/B).
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${WEIR_BENCH_BIN:-$ROOT/target/release/weir}
 DB=$1; shift
 export WEIR_LOG=warn WEIR_SYSTEM_TOKEN=bench-system-token-0123456789abcdef
 if [ "$DB" = pg ]; then
@@ -9,7 +12,7 @@ if [ "$DB" = pg ]; then
 else
   rm -rf /tmp/e2e-sqlite; mkdir -p /tmp/e2e-sqlite; export WEIR_DATA_DIR=/tmp/e2e-sqlite
 fi
-/work/main/target/release/weir serve --listen 127.0.0.1:18093 > /tmp/e2e-server.log 2>&1 & P=$!
+"$BIN" serve --listen 127.0.0.1:18093 > /tmp/e2e-server.log 2>&1 & P=$!
 sleep 2
-/work/main/target/release/weir-loadgen webhooks --base http://127.0.0.1:18093 --system-token $WEIR_SYSTEM_TOKEN --process "$@" 2>&1 | tail -3
+"$ROOT/target/release/weir-loadgen" webhooks --base http://127.0.0.1:18093 --system-token $WEIR_SYSTEM_TOKEN --process "$@" 2>&1 | tail -3
 kill -TERM $P; wait $P

@@ -14,7 +14,8 @@ else
   rm -rf /tmp/sync-sqlite; mkdir -p /tmp/sync-sqlite; export WEIR_DATA_DIR=/tmp/sync-sqlite
 fi
 BIN=$(dirname "$0")/../target/release
-$BIN/weir serve --listen 127.0.0.1:18094 > /tmp/sync-server.log 2>&1 & P=$!
+# WEIR_BENCH_BIN: another build of weir to measure (for an A/B).
+${WEIR_BENCH_BIN:-$BIN/weir} serve --listen 127.0.0.1:18094 > /tmp/sync-server.log 2>&1 & P=$!
 sleep 2
 $BIN/weir-loadgen sync --base http://127.0.0.1:18094 --system-token $WEIR_SYSTEM_TOKEN \
   --records $N --page-size 100 --configurations $C --server-pid $P --export-errors ${E:-0}

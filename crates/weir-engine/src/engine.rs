@@ -101,6 +101,7 @@ impl Engine {
         if let Some(retention) = options.retention {
             retention::spawn(store.clone(), retention, stop.clone(), &tracker);
         }
+        crate::audit_sealer::spawn(store.clone(), stop.clone(), &tracker);
         if let Some(heads) = options.audit_heads {
             crate::audit_heads::spawn(store.clone(), heads, stop.clone(), &tracker);
         }
@@ -170,6 +171,11 @@ impl Engine {
         tracker.close();
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!("workers or sync runs did not stop within the grace period; their leases will expire");
+        }
+        // What the last batches audited, chained before the pool closes
+        // (else the next instance's sealer would).
+        if let Err(e) = store.seal_audit(None).await {
+            tracing::warn!(error = %e, "could not seal the last audit entries; the next start seals them");
         }
         store.close().await;
     }

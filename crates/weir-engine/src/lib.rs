@@ -8,6 +8,7 @@
 //! stops them ([`engine`]).
 
 pub mod audit_heads;
+pub mod audit_sealer;
 pub mod connectors;
 pub mod engine;
 pub mod ingest;

@@ -76,6 +76,9 @@ pub struct Store {
     /// SQLite: this process's queue for the database's one write lock
     /// ([`crate::turns`]); `None` on PostgreSQL.
     write_turns: Option<std::sync::Arc<WriteTurns>>,
+    /// PostgreSQL: wakes the sealer when entries wait in `audit_pending`
+    /// (`repos::audit_append`); `None` on SQLite, which chains at once.
+    pub(crate) seal_signal: Option<std::sync::Arc<crate::repos::audit_append::SealSignal>>,
 }
 
 /// What [`Store::with_health_listener`] installs.
@@ -144,6 +147,7 @@ impl Store {
             audit_key: None,
             keying_migrated: Default::default(),
             write_turns,
+            seal_signal: (url.backend() == Backend::Postgres).then(Default::default),
         })
     }
 

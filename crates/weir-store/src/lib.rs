@@ -26,6 +26,7 @@ pub use db::{Backend, DatabaseUrl, DbOptions, InvalidDatabaseUrl, Store};
 pub use error::{Conflict, StoreError};
 pub use live_relay::{LiveListener, LiveRelay};
 pub use repos::audit::{AuditEntry, AuditFilter, AuditRecord};
+pub use repos::audit_append::SealSignal;
 pub use repos::audit_chain::{ChainReport, HeadCheck, PruneBatch, SavedHead, SignedHead};
 pub use repos::change_requests::{ChangeRequest, ChangeRequestFilter, PendingChange};
 pub use repos::connector_health::HealthChange;

@@ -4,6 +4,7 @@
 
 pub mod api_tokens;
 pub mod audit_logs;
+pub mod audit_pending;
 pub mod audit_record_refs;
 pub mod connector_change_requests;
 pub mod connectors;

@@ -27,6 +27,7 @@ mod m20261203_000020_users;
 mod m20261203_000021_mfa;
 mod m20261203_000022_service_accounts;
 mod m20261207_000023_sso;
+mod m20261207_000024_audit_pending;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000021_mfa::Migration),
             Box::new(m20261203_000022_service_accounts::Migration),
             Box::new(m20261207_000023_sso::Migration),
+            Box::new(m20261207_000024_audit_pending::Migration),
         ]
     }
 

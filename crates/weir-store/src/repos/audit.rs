@@ -1,15 +1,16 @@
-//! Appending to the hash-chained audit trail. Entries are written in the
-//! same transaction as the change they record, so the trail never claims a
-//! change that did not happen, nor misses one that did.
+//! The hash-chained audit trail: what an entry records, and reading it
+//! (appending and sealing are in `audit_append`). Every read seals the
+//! tenant's pending entries first (PostgreSQL), so it sees every entry
+//! committed before it.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
+use weir_core::PageRequest;
 use weir_core::audit::chain::{EntryBody, EntryHeader};
-use weir_core::audit::{AuditKey, GENESIS_HASH, body_digest};
-use weir_core::{PageRequest, ids};
+use weir_core::audit::{AuditKey, body_digest};
 
-use super::{Paged, now, paged};
+use super::{Paged, paged};
 use crate::entities::audit_logs;
 use crate::{Store, StoreError, TenantScope};
 
@@ -173,7 +174,7 @@ fn filtered(scope: &TenantScope, filter: &AuditFilter) -> sea_orm::Select<audit_
 }
 
 impl Store {
-    /// Appends `entry` to the scope's chain on `conn` (a write transaction:
+    /// Appends `entry` to the scope's trail on `conn` (a write transaction:
     /// see [`Store::append_audits`]).
     pub(crate) async fn append_audit<C: ConnectionTrait>(
         &self,
@@ -182,111 +183,6 @@ impl Store {
         entry: AuditEntry,
     ) -> Result<(), StoreError> {
         self.append_audits(conn, scope.tenant_id(), vec![entry]).await
-    }
-
-    /// Appends `entries`, in order, to one tenant's chain on `conn` — a
-    /// write transaction (`Store::write_txn`), which on SQLite holds the
-    /// write lock; on PostgreSQL the tenant row is locked here so appends
-    /// from several instances take turns.
-    pub(crate) async fn append_audits<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        tenant_id: &str,
-        entries: Vec<AuditEntry>,
-    ) -> Result<(), StoreError> {
-        self.append_chain(conn, tenant_id, entries).await.map(|_| ())
-    }
-
-    /// Appends `entry`, which lists records, and indexes it under each of
-    /// their keys (`entity_type/external_id`) so per-record queries find it.
-    pub(crate) async fn append_audit_listing<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        tenant_id: &str,
-        entry: AuditEntry,
-        record_keys: Vec<String>,
-    ) -> Result<(), StoreError> {
-        use crate::entities::audit_record_refs as refs;
-        let seq = self.append_chain(conn, tenant_id, vec![entry]).await?;
-        let mut rows = record_keys
-            .into_iter()
-            .map(|resource_id| refs::ActiveModel {
-                tenant_id: sea_orm::Set(tenant_id.to_owned()),
-                resource_id: sea_orm::Set(resource_id),
-                seq: sea_orm::Set(seq),
-            })
-            .peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<_> = rows.by_ref().take(500).collect();
-            refs::Entity::insert_many(chunk).on_conflict_do_nothing().exec_without_returning(conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Appends `entries` and answers the seq of the last (0 if none).
-    async fn append_chain<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        tenant_id: &str,
-        entries: Vec<AuditEntry>,
-    ) -> Result<i64, StoreError> {
-        if entries.is_empty() {
-            return Ok(0);
-        }
-        let key = self.audit_key()?;
-        // NO KEY UPDATE, not UPDATE: it serialises appenders without
-        // conflicting with the KEY SHARE locks that foreign-key checks of
-        // concurrent inserts take on the same tenant row (which deadlocked).
-        if conn.get_database_backend() == DbBackend::Postgres {
-            conn.query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
-                [tenant_id.into()],
-            ))
-            .await?;
-        }
-        let last = audit_logs::Entity::find()
-            .filter(audit_logs::Column::TenantId.eq(tenant_id))
-            .order_by_desc(audit_logs::Column::Seq)
-            .limit(1)
-            .one(conn)
-            .await?;
-        let (mut seq, mut prev_hash) = match last {
-            Some(l) => (l.seq, l.entry_hash),
-            None => (0, GENESIS_HASH.to_owned()),
-        };
-        let at = now();
-        let mut models = Vec::with_capacity(entries.len());
-        for entry in entries {
-            seq += 1;
-            let mut model = audit_logs::Model {
-                id: ids::new_id(),
-                tenant_id: tenant_id.to_owned(),
-                seq,
-                action: entry.action.to_owned(),
-                actor: entry.actor,
-                resource_type: Some(entry.resource_type.to_owned()),
-                resource_id: Some(entry.resource_id),
-                connector_id: entry.connector_id,
-                details: entry.details,
-                prev_hash: prev_hash.clone(),
-                entry_hash: String::new(),
-                created_at: at,
-                body_digest: None,
-                pruned_at: None,
-            };
-            model.entry_hash = expected_hash(key, &model);
-            prev_hash = model.entry_hash.clone();
-            models.push(audit_logs::ActiveModel::from(model));
-        }
-        // Rows per statement as for events: see `ingest::statement_limits`.
-        let (_, max_rows) = super::ingest::statement_limits(conn.get_database_backend());
-        let mut models = models.into_iter().peekable();
-        while models.peek().is_some() {
-            let chunk: Vec<_> = models.by_ref().take(max_rows).collect();
-            audit_logs::Entity::insert_many(chunk).exec_without_returning(conn).await?;
-        }
-        Ok(seq)
     }
 
     /// The tenant's audit entries, newest first.
@@ -301,6 +197,7 @@ impl Store {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Paged<AuditRecord>, StoreError> {
+        self.seal_audit(Some(scope.tenant_id())).await?;
         let query = filtered(scope, filter);
         paged(&self.db, query.order_by_desc(audit_logs::Column::Seq), page).await
     }
@@ -314,6 +211,7 @@ impl Store {
         after_seq: i64,
         limit: u64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.seal_audit(Some(scope.tenant_id())).await?;
         Ok(filtered(scope, filter)
             .filter(audit_logs::Column::Seq.gt(after_seq))
             .order_by_asc(audit_logs::Column::Seq)

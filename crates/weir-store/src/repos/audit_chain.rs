@@ -88,6 +88,7 @@ impl Store {
         against: Option<&SavedHead>,
     ) -> Result<ChainReport, StoreError> {
         let key = self.audit_key()?;
+        self.seal_audit(Some(scope.tenant_id())).await?;
         let mut report = ChainReport { entries: 0, pruned: 0, first_invalid_seq: None, head: None };
         let (mut prev, mut last_seq) = (GENESIS_HASH.to_owned(), 0i64);
         'walk: loop {
@@ -135,6 +136,7 @@ impl Store {
     /// The scope's chain head now, signed.
     pub async fn audit_head(&self, scope: &TenantScope) -> Result<SignedHead, StoreError> {
         let key = self.audit_key()?;
+        self.seal_audit(Some(scope.tenant_id())).await?;
         let newest = audit_logs::Entity::find()
             .filter(audit_logs::Column::TenantId.eq(scope.tenant_id()))
             .order_by_desc(audit_logs::Column::Seq)
@@ -153,6 +155,7 @@ impl Store {
     /// Every tenant's head now, signed (tenants with no entry have none).
     pub async fn audit_heads(&self) -> Result<Vec<SignedHead>, StoreError> {
         let key = self.audit_key()?;
+        self.seal_audit(None).await?;
         let tenants: Vec<(String, i64)> = audit_logs::Entity::find()
             .select_only()
             .column(audit_logs::Column::TenantId)

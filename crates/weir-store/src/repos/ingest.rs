@@ -142,8 +142,7 @@ async fn first_statuses<C: ConnectionTrait>(
 
 /// The day's rollup counters. Written last before the commit (after the
 /// audit entries), like every writer of rollups does: a day's row is shared
-/// by ingest, the workers and sync runs, so its lock must be held briefly
-/// and always taken after the tenant's audit lock (one order, no deadlock).
+/// by ingest, the workers and sync runs, so its lock must be held briefly.
 async fn write_counters<C: ConnectionTrait>(txn: &C, plan: &IngestPlan) -> Result<(), StoreError> {
     let mut days = DayCounters::default();
     for ((tenant, connector, day, column), n) in &plan.days {
@@ -225,9 +224,8 @@ impl Store {
         insert_fresh(txn, batch, &plan).await?;
         let statuses = first_statuses(txn, &plan).await?;
         write_last_received(txn, &plan).await?;
-        // Last before the commit: on PostgreSQL appending locks the tenant's
-        // row (and the counters the day's rollup row), and those locks
-        // should be held as briefly as possible.
+        // Last before the commit: the counters lock the day's rollup row,
+        // which should be held as briefly as possible.
         for (tenant, entries) in std::mem::take(&mut plan.audits) {
             let entries = entries
                 .into_iter()

@@ -3,6 +3,7 @@
 //! ([`TenantScope`](crate::TenantScope) or [`SystemScope`](crate::SystemScope)).
 
 pub mod audit;
+pub mod audit_append;
 pub mod audit_chain;
 pub mod change_requests;
 pub mod connector_health;

@@ -94,7 +94,7 @@ impl Setup {
     }
 }
 
-async fn number(db: &DatabaseConnection, sql: &str) -> i64 {
+pub(crate) async fn number(db: &DatabaseConnection, sql: &str) -> i64 {
     let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
     row.map_or(0, |r| r.try_get::<i64>("", "n").unwrap())
 }

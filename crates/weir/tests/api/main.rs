@@ -9,6 +9,7 @@ mod audit;
 mod audit_actions;
 mod audit_anchor;
 mod audit_retention;
+mod audit_sealing;
 mod auth;
 mod bad_input;
 mod basics;

@@ -187,9 +187,8 @@ impl Store {
             complete_events(&txn, chunk, &arrivals, at).await?;
         }
         let health_changes = decided.activity.write(&txn, at).await?;
-        // Last: on PostgreSQL appending locks the tenant row, and the
-        // counters the day's rollup rows (in that order, as every writer
-        // takes them); hold them briefly.
+        // Last: the counters lock the day's rollup rows (as every writer
+        // takes them, last before the commit); hold them briefly.
         for (tenant, (_, entries)) in decided.audits {
             self.append_audits(&txn, &tenant, entries).await?;
         }
