@@ -349,6 +349,14 @@ async fn drained(db: &DatabaseConnection) {
 async fn assert_exactly_once(db_url: &str, acked: &HashSet<u64>) {
     let db = Database::connect(db_url).await.unwrap();
     drained(&db).await;
+    let store =
+        weir_store::Store::connect(&weir_store::DatabaseUrl::parse(db_url).unwrap(), &weir_store::DbOptions::default())
+            .await
+            .unwrap()
+            .with_audit_key(weir_core::audit::AuditKey::derive(&master_key()));
+    // As every audit read does: chain what the last batches committed
+    // (PostgreSQL seals after commit), then count the trail itself.
+    store.seal_audit(None).await.unwrap();
     let n = acked.len() as i64;
     let backend = db.get_database_backend();
     let rows = db
@@ -380,11 +388,6 @@ async fn assert_exactly_once(db_url: &str, acked: &HashSet<u64>) {
     );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM audit_logs WHERE action = 'record.updated'").await, 0);
     db.close().await.ok();
-    let store =
-        weir_store::Store::connect(&weir_store::DatabaseUrl::parse(db_url).unwrap(), &weir_store::DbOptions::default())
-            .await
-            .unwrap()
-            .with_audit_key(weir_core::audit::AuditKey::derive(&master_key()));
     let tenant = store.authenticate_system(SYSTEM).await.unwrap().expect("system token");
     let scope = store.get_tenant_by_slug(&tenant, "acme").await.unwrap();
     let scope = store.tenant_scope(&tenant, &scope.id).await.unwrap();
