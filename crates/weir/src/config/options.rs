@@ -70,9 +70,8 @@ settings! {
     /// checkpoints only — survives a crash of Weir, may lose the last commits if the machine loses power; faster
     /// ingest (see BENCHMARKS.md)
     sqlite_synchronous: SqliteSync = SqliteSync::Full, "WEIR_SQLITE_SYNCHRONOUS", parse(sqlite_sync);
-    /// ingest writer tasks, each committing its own batches (PostgreSQL; SQLite has one writer at a time anyway); for
-    /// one tenant more than one measured slower, as their audit appends take turns on its row lock — see
-    /// BENCHMARKS.md
+    /// ingest writer tasks, each committing its own batches (PostgreSQL; SQLite has one writer at a time anyway); on
+    /// 2 cores more than one measured no faster, as ingest and processing already use both — see BENCHMARKS.md
     ingest_writers: usize = 1, "WEIR_INGEST_WRITERS", range(1, 8);
     /// event-processing workers in this instance; `0` = process nothing here — see
     /// [docs/processing.md](docs/processing.md)
