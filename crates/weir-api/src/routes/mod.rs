@@ -83,6 +83,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(connectors::list_connectors, connectors::create_connector))
         .routes(routes!(connectors::get_connector, connectors::update_connector, connectors::delete_connector))
         .routes(routes!(connectors::test_connection))
+        .routes(routes!(connectors::probe::probe_connection))
         .routes(routes!(change_requests::list_change_requests))
         .routes(routes!(change_requests::get_change_request))
         .routes(routes!(change_requests::approve_change_request))

@@ -16,6 +16,7 @@ mod basics;
 mod browser;
 mod browser_sso;
 mod browser_users;
+mod connection_probe;
 mod connections;
 mod connectors;
 mod contract;

@@ -19,9 +19,11 @@ use crate::policy::{ConnectorAction, connector as policy};
 use crate::problem::{ApiError, Problem};
 
 mod input;
+pub mod probe;
 mod types;
 
 pub(crate) use input::{open, stored_config};
+pub use probe::ConnectionProbeIn;
 pub use types::{ConnectionTestOut, ConnectorIn, ConnectorOut, ConnectorPatch, ConnectorQuery, PendingChangeOut};
 
 /// List connectors (viewer).
@@ -172,16 +174,32 @@ pub async fn test_connection(
     let config = stored_config(&connector)?;
     let sealed = state.store.connector_credentials(caller.scope(), &id).await?;
     let credentials = open(&state.master_key, sealed.as_ref())?;
-    let remote = build_connector(&config, credentials, &state.outbound);
+    run_test(&state, &caller, &config, credentials, Some(&id), json!({})).await
+}
+
+/// Runs a connection test and audits it (`connector.tested`, with
+/// `extra` merged into the details).
+pub(super) async fn run_test(
+    state: &AppState,
+    caller: &TenantCaller,
+    config: &weir_core::ConnectorConfig,
+    credentials: weir_core::Credentials,
+    connector_id: Option<&str>,
+    extra: serde_json::Value,
+) -> Result<Json<Data<ConnectionTestOut>>, ApiError> {
+    let remote = build_connector(config, credentials, &state.outbound);
     let t = match remote.test_connection().await {
         Ok(t) => t,
         Err(weir_engine::ConnectorError::Unsupported(m)) => return Err(ApiError::Unprocessable(m.to_owned())),
         Err(e) => return Err(ApiError::Internal(Box::new(e))),
     };
-    let details = json!({
+    let mut details = json!({
         "success": t.success, "status_code": t.status_code, "latency_ms": t.latency_ms, "error": t.error,
     });
-    state.store.audit_connection_test(caller.scope(), &id, &caller.actor(), details).await?;
+    if let (Some(d), serde_json::Value::Object(more)) = (details.as_object_mut(), extra) {
+        d.extend(more);
+    }
+    state.store.audit_connection_test(caller.scope(), connector_id, &caller.actor(), details).await?;
     Ok(Json(Data::new(ConnectionTestOut {
         success: t.success,
         latency_ms: t.latency_ms,

@@ -334,22 +334,26 @@ impl Store {
         Ok(())
     }
 
-    /// Records a connection test in the audit trail.
+    /// Records a connection test in the audit trail: about the connector,
+    /// or, for a test of a connector not yet saved, about the tenant.
     pub async fn audit_connection_test(
         &self,
         scope: &TenantScope,
-        connector_id: &str,
+        connector_id: Option<&str>,
         actor: &str,
         details: Value,
     ) -> Result<(), StoreError> {
         let txn = self.write_txn().await?;
-        let entry = AuditEntry {
-            action: "connector.tested",
-            actor: actor.to_owned(),
-            resource_type: "connector",
-            resource_id: connector_id.to_owned(),
-            connector_id: Some(connector_id.to_owned()),
-            details,
+        let entry = match connector_id {
+            Some(id) => AuditEntry {
+                action: "connector.tested",
+                actor: actor.to_owned(),
+                resource_type: "connector",
+                resource_id: id.to_owned(),
+                connector_id: Some(id.to_owned()),
+                details,
+            },
+            None => AuditEntry::about_tenant("connector.tested", actor.to_owned(), scope, details),
         };
         self.append_audit(&txn, scope, entry).await?;
         txn.commit().await?;
