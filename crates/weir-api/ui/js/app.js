@@ -1,17 +1,18 @@
 // Boot, session, header and hash router of the Weir web UI.
 //
-// Routes: #/overview (default), #/connectors[/<id>], #/events[/<id>],
+// Routes: #/overview (default), #/connectors[/<id>], #/connectors/new, #/connectors/<id>/edit, #/events[/<id>],
 // #/syncs[/<id>], #/audit, #/users, #/profile; before sign-in #/invite/<token>, #/signin?tenant=<slug> (the SSO
 // button), #/signin/mfa/<challenge> and #/signin/sso-error/<code> (back from SSO). Filters live in the hash query
 // (#/events?status=failed) so a reload keeps them.
 
 import { get, del, onUnauthorized, setCsrfToken, url } from './api.js';
 import { h, mount } from './dom.js';
-import { clearBanners, showError } from './widgets.js';
+import { clearBanners, flash, showError } from './widgets.js';
 import { startLive, stopLive, subscribe } from './live.js';
 import * as signin from './pages/signin.js';
 import * as overview from './pages/overview.js';
 import * as connectors from './pages/connectors.js';
+import * as connectorForm from './pages/connector_form.js';
 import * as events from './pages/events.js';
 import * as syncs from './pages/syncs.js';
 import * as audit from './pages/audit.js';
@@ -21,6 +22,8 @@ import * as users from './pages/users.js';
 const ROUTES = [
   { nav: 'overview', title: 'Overview', re: /^\/overview$/, render: overview.render },
   { nav: 'connectors', title: 'Connectors', re: /^\/connectors$/, render: connectors.renderList },
+  { nav: 'connectors', title: 'New connector', re: /^\/connectors\/new$/, render: connectorForm.renderNew },
+  { nav: 'connectors', title: 'Edit connector', re: /^\/connectors\/([^/]+)\/edit$/, render: connectorForm.renderEdit },
   { nav: 'connectors', title: 'Connector', re: /^\/connectors\/([^/]+)$/, render: connectors.renderDetail },
   { nav: 'events', title: 'Events', re: /^\/events$/, render: events.renderList },
   { nav: 'events', title: 'Event', re: /^\/events\/([^/]+)$/, render: events.renderDetail },
@@ -36,6 +39,7 @@ const topbar = document.getElementById('topbar');
 
 let session = null; // GET /api/v1/session data while signed in
 let current = null; // context of the page on screen
+let pendingFlash = null; // what ctx.go asked the next page to say
 
 /** '#/events/abc?status=failed' → {path: '/events/abc', query: URLSearchParams} */
 function parseHash() {
@@ -56,6 +60,10 @@ function teardown() {
 function route({ focus = true, keepBanners = false } = {}) {
   teardown();
   if (!keepBanners) clearBanners();
+  if (pendingFlash) {
+    flash(...pendingFlash);
+    pendingFlash = null;
+  }
   if (!session) return showSignin();
 
   const { path, query } = parseHash();
@@ -95,6 +103,11 @@ function route({ focus = true, keepBanners = false } = {}) {
     },
     /** Re-renders the page, keeping the success/error messages. */
     reload: () => route({ focus: false, keepBanners: true }),
+    /** Goes to another page (`#/…`) and shows `message` there once it is drawn. */
+    go: (hash, ...message) => {
+      pendingFlash = message;
+      location.hash = hash;
+    },
     /** After enrolling a second factor: the session is no longer limited. */
     onEnrolled: async () => {
       try {

@@ -14,6 +14,7 @@ mod auth;
 mod bad_input;
 mod basics;
 mod browser;
+mod browser_forms;
 mod browser_sso;
 mod browser_users;
 mod connection_probe;

@@ -3,6 +3,8 @@
 // configurations with "Run now", pending approvals of this connector).
 
 import { BASE, get, getList, pageParam, post } from '../api.js';
+import { connectorActions } from './connector_form.js';
+import { addReceiverForm, receiveUrl, receiverActions } from './receiver_forms.js';
 import { append, h, mount, show, time, utcDay, latestOnly } from '../dom.js';
 import {
   connectorLink, copyButton, dataTable, empty, field, flash, kvList, loading, pager, pill, section, select,
@@ -52,7 +54,7 @@ export function renderList(ctx) {
           rowAttrs: (c) => ({ 'data-connector-id': c.id }),
           emptyText: filters.q || filters.status
             ? 'No connector matches these filters.'
-            : 'No connectors yet — create one with POST /api/v1/integration/connectors (see docs/connectors.md).',
+            : ctx.isAdmin ? 'No connectors yet: create the first with “New connector”.' : 'No connectors yet. An admin adds them.',
         }),
         meta.total_pages > 1 ? pager(meta, (page) => { filters.page = page; saveQuery(); load(); }) : null);
     } catch (err) {
@@ -76,7 +78,8 @@ export function renderList(ctx) {
   });
 
   mount(ctx.main, h('section', { class: 'page' },
-    h('header', { class: 'page-head' }, h('h1', null, 'Connectors')),
+    h('header', { class: 'page-head' }, h('h1', null, 'Connectors'),
+      ctx.isAdmin ? h('div', { class: 'actions' }, h('a', { id: 'new-connector', class: 'button', href: '#/connectors/new' }, 'New connector')) : null),
     form, body,
     approvalQueue(ctx, {})));
 
@@ -118,7 +121,8 @@ export function renderDetail(ctx) {
       append(page, [
         h('header', { class: 'page-head' },
           h('h1', null, show(c.name || c.code), ' ', pill(connectorStatus(c))),
-          h('div', { class: 'actions' }, test)),
+          h('div', { class: 'actions' }, test,
+            ctx.isAdmin ? h('a', { id: 'edit-connector', class: 'button button-secondary', href: `#/connectors/${encodeURIComponent(c.id)}/edit` }, 'Edit') : null)),
         result,
         section('Details', kvList([
           ['Code', h('code', null, show(c.code))],
@@ -134,7 +138,8 @@ export function renderDetail(ctx) {
         config ? section('Configuration', h('pre', { class: 'json' }, JSON.stringify(config, null, 2))) : null,
         receivers(ctx, c),
         syncConfigurations(ctx, c),
-        approvalQueue(ctx, { connectorId: c.id })]);
+        approvalQueue(ctx, { connectorId: c.id }),
+        ctx.isAdmin ? connectorActions(ctx, c) : null]);
     })
     .catch((err) => {
       if (!ctx.alive()) return;
@@ -167,16 +172,10 @@ async function testConnection(connector, button, result) {
   }
 }
 
-/** The full receive URL of a receiver (the API gives a path). */
-function receiveUrl(r, connector) {
-  const path = r.receive_url || r.receiver_url
-    || `${BASE}/webhooks/${encodeURIComponent(connector.code)}/receive/${encodeURIComponent(r.receiver_key || r.key || '')}`;
-  return path.startsWith('/') ? location.origin + path : path;
-}
-
 function receivers(ctx, connector) {
   const box = h('div', null, loading());
-  getList(`${BASE}/webhook-receivers`, { connector_id: connector.id, per_page: 100 })
+  const rotated = h('div', { id: 'receiver-rotated', 'aria-live': 'polite' });
+  const load = () => getList(`${BASE}/webhook-receivers`, { connector_id: connector.id, per_page: 100 })
     .then(({ data }) => {
       if (!ctx.alive()) return;
       mount(box, dataTable({
@@ -195,10 +194,12 @@ function receivers(ctx, connector) {
             },
           },
           { label: 'Last delivery', cell: (r) => time(r.last_received_at) },
-        ],
+          ctx.isAdmin ? { label: 'Actions', cell: (r) => receiverActions(r, { out: rotated, onChanged: load }) } : null,
+        ].filter(Boolean),
         rows: data,
         rowAttrs: (r) => ({ 'data-receiver-id': r.id }),
-        emptyText: `No receivers yet — create one with POST /api/v1/integration/connectors/${connector.id}/webhook-receivers (see docs/webhooks.md).`,
+        emptyText: ctx.isAdmin ? 'No receivers yet: add one below to get a URL senders can post to.'
+          : 'No receivers yet. An admin adds them.',
       }));
     })
     .catch((err) => {
@@ -206,7 +207,8 @@ function receivers(ctx, connector) {
       showError(err, 'Could not load receivers');
       mount(box, empty('The receivers could not be loaded.'));
     });
-  return section('Webhook receivers', box);
+  load();
+  return [section('Webhook receivers', box, rotated), ctx.isAdmin ? addReceiverForm(connector, load) : null];
 }
 
 function syncConfigurations(ctx, connector) {
@@ -262,7 +264,7 @@ function syncConfigurations(ctx, connector) {
         ].filter(Boolean),
         rows: data,
         rowAttrs: (s) => ({ 'data-sync-configuration-id': s.id }),
-        emptyText: 'No sync configurations — create one with POST /api/v1/integration/sync-configurations (see docs/syncs.md).',
+        emptyText: 'No sync configurations yet (docs/syncs.md shows how to add one).',
       }));
     })
     .catch((err) => {

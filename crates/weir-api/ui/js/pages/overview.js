@@ -101,8 +101,8 @@ function dashboard(d) {
 
   if (s.total_connectors === 0) {
     out.push(empty(h('p', null, h('strong', null, 'No connectors yet'),
-      ' — create one with ', h('code', null, 'POST /api/v1/integration/connectors'), ' (see docs/connectors.md), ',
-      'then add a webhook receiver or a sync configuration to it.')));
+      ': ', h('a', { href: '#/connectors/new' }, 'create one'),
+      ', then add a webhook receiver or a sync configuration to it.')));
   }
 
   out.push(h('div', { class: 'cards' }, CARDS.map(([key, label]) => {
@@ -135,7 +135,7 @@ function dashboard(d) {
   out.push(grid);
 
   out.push(section('Connector health', healthTable(health,
-    'No connectors yet — create one with POST /api/v1/integration/connectors (see docs/connectors.md).', 'Connector health')));
+    'No connectors yet: create one on the Connectors page.', 'Connector health')));
 
   out.push(section('Recent sync runs', dataTable({
     caption: 'Recent sync runs',
