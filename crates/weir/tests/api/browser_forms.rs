@@ -10,8 +10,9 @@
 //! a webhook signed with that secret is accepted. They rotate the secret and
 //! the old one keeps working during the grace period. They pause and resume
 //! the receiver. An edit of the production connector goes to approval,
-//! while a rename applies at once. A delete refused with 409 names the
-//! blocking configuration.
+//! and reads as a before/after diff its requester may withdraw, while a
+//! rename applies at once. A delete refused with 409 names the blocking
+//! configuration.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -55,7 +56,7 @@ async fn flash_says(page: &Page, words: &str) {
 }
 
 async fn text(page: &Page, selector: &str, what: &str) -> String {
-    let js = format!("document.querySelector('{selector}')?.textContent");
+    let js = format!("document.querySelector({})?.textContent", serde_json::to_string(selector).unwrap());
     until(page, &js, what).await.as_str().unwrap_or_default().to_owned()
 }
 
@@ -175,6 +176,17 @@ async fn connectors_and_receivers_are_configured_in_the_console() {
     assert_eq!(crs["data"][0]["changes"]["config"]["timeout_ms"], 5000, "{crs}");
     let (_, now) = app.call(Method::GET, &format!("{API}/connectors/{cid}"), Some(&admin), None).await;
     assert_eq!(now["data"]["config"]["timeout_ms"], 10000, "not applied before approval");
+    // The pending change reads as a diff of the one field; its requester may withdraw it.
+    let cr = crs["data"][0]["id"].as_str().unwrap().to_owned();
+    let diff = text(&page, &format!("#diff-{cr} tr[data-field='config.timeout_ms']"), "the diff").await;
+    assert!(diff.contains("10000") && diff.contains("5000"), "{diff}");
+    let rows = eval(&page, &format!("document.querySelectorAll('#diff-{cr} tbody tr').length")).await;
+    assert_eq!(rows, 1, "only what changes");
+    shot(&page, "33-change-request-diff").await;
+    tap(&page, &format!("[data-withdraw='{cr}']")).await;
+    flash_says(&page, "withdrawn").await;
+    let (_, gone) = app.call(Method::GET, &format!("{API}/change-requests/{cr}"), Some(&admin), None).await;
+    assert_eq!(gone["data"]["status"], "rejected", "{gone}");
     tap(&page, "#edit-connector").await;
     until(&page, "!!document.querySelector('#connector-form')", "the edit form").await;
     type_into(&page, "connector-name", "Shop").await;
@@ -188,7 +200,7 @@ async fn connectors_and_receivers_are_configured_in_the_console() {
     tap(&page, "#connector-delete-confirm").await;
     let why = text(&page, "#connector-delete-error", "the refusal").await;
     assert!(why.contains("“Nightly orders”") && !why.contains(&blocking), "{why}");
-    shot(&page, "33-connector-delete-refused").await;
+    shot(&page, "35-connector-delete-refused").await;
     let path = format!("{API}/sync-configurations/{blocking}");
     let (s, _) = app.call(Method::PATCH, &path, Some(&admin), Some(json!({"is_active": false}))).await;
     assert_eq!(s, StatusCode::OK);
@@ -204,7 +216,7 @@ async fn connectors_and_receivers_are_configured_in_the_console() {
     until(&page, "!!document.querySelector('#connector-form')", "the form at 390 px").await;
     let overflow = eval(&page, "document.documentElement.scrollWidth > window.innerWidth").await;
     assert_eq!(overflow, false, "no sideways scrolling at 390 px");
-    shot(&page, "34-connector-form-390").await;
+    shot(&page, "36-connector-form-390").await;
     chrome.close().await;
 }
 

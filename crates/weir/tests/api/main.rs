@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod actor_names;
 mod approvals;
 mod attempts;
 mod audit;

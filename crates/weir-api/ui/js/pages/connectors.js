@@ -5,6 +5,7 @@
 import { BASE, get, getList, pageParam, post } from '../api.js';
 import { connectorActions } from './connector_form.js';
 import { addReceiverForm, receiveUrl, receiverActions } from './receiver_forms.js';
+import { changeRows, diffTable } from '../diff.js';
 import { append, h, mount, show, time, utcDay, latestOnly } from '../dom.js';
 import {
   connectorLink, copyButton, dataTable, empty, field, flash, kvList, loading, pager, pill, section, select,
@@ -138,7 +139,7 @@ export function renderDetail(ctx) {
         config ? section('Configuration', h('pre', { class: 'json' }, JSON.stringify(config, null, 2))) : null,
         receivers(ctx, c),
         syncConfigurations(ctx, c),
-        approvalQueue(ctx, { connectorId: c.id }),
+        approvalQueue(ctx, { connectorId: c.id, connector: c }),
         ctx.isAdmin ? connectorActions(ctx, c) : null]);
     })
     .catch((err) => {
@@ -277,15 +278,18 @@ function syncConfigurations(ctx, connector) {
 
 // ---------------------------------------------------------- approval queue
 
-/** Pending change requests (of one connector, or all); admins approve/reject. */
-function approvalQueue(ctx, { connectorId }) {
+/** Pending change requests (of one connector, or all), each as a before/after diff; other admins approve or
+ * reject, the requester may withdraw. */
+function approvalQueue(ctx, { connectorId, connector }) {
   const box = h('div', null, loading());
 
   const decide = async (cr, verb, button) => {
     button.disabled = true;
     try {
-      await post(`${BASE}/change-requests/${encodeURIComponent(cr.id)}/${verb}`);
-      flash(verb === 'approve' ? 'Change request approved and applied.' : 'Change request rejected.');
+      // Withdrawing is the requester's own rejection.
+      const body = verb === 'withdraw' ? { note: 'withdrawn by the requester' } : undefined;
+      await post(`${BASE}/change-requests/${encodeURIComponent(cr.id)}/${verb === 'withdraw' ? 'reject' : verb}`, body);
+      flash({ approve: 'Change request approved and applied.', reject: 'Change request rejected.', withdraw: 'Change request withdrawn.' }[verb]);
       ctx.reload();
     } catch (err) {
       showError(err, `Could not ${verb} the change request`);
@@ -300,13 +304,14 @@ function approvalQueue(ctx, { connectorId }) {
     .then(([{ data }, all]) => {
       if (!ctx.alive()) return;
       const names = new Map((all?.data || []).map((c) => [c.id, c]));
+      if (connector) names.set(connector.id, connector);
       mount(box, dataTable({
         id: 'approvals-table',
         caption: 'Pending approvals',
         columns: [
           { label: 'Requested', cell: (cr) => time(cr.created_at) },
           connectorId ? null : { label: 'Connector', cell: (cr) => connectorLink(cr.connector_id, names) },
-          { label: 'Change', cell: (cr) => h('code', { class: 'json-inline' }, JSON.stringify(cr.changes ?? {})) },
+          { label: 'Change', cell: (cr) => diffTable(changeRows(cr.changes, names.get(cr.connector_id)), `diff-${cr.id}`) },
           { label: 'Requested by', cell: (cr) => cr.requested_by_name ?? h('code', null, show(cr.requested_by)) },
           ctx.isAdmin ? {
             label: 'Decision',
@@ -314,7 +319,11 @@ function approvalQueue(ctx, { connectorId }) {
               // The requester cannot decide their own change (four eyes).
               const mine = cr.requested_by === ctx.session.token_id
                 || (ctx.session.user && cr.requested_by_name === `${ctx.session.user.name} <${ctx.session.user.email}>`);
-              if (mine) return h('span', { class: 'help' }, 'Another admin decides');
+              if (mine) {
+                const withdraw = h('button', { type: 'button', class: 'button button-small button-secondary', 'data-withdraw': cr.id }, 'Withdraw');
+                withdraw.addEventListener('click', () => decide(cr, 'withdraw', withdraw));
+                return h('div', { class: 'button-row' }, h('span', { class: 'help' }, 'Another admin decides.'), withdraw);
+              }
               const approve = h('button', { type: 'button', class: 'button button-small', 'data-approve': cr.id }, 'Approve');
               const reject = h('button', { type: 'button', class: 'button button-small button-danger', 'data-reject': cr.id }, 'Reject');
               approve.addEventListener('click', () => decide(cr, 'approve', approve));
