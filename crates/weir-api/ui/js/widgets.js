@@ -83,7 +83,9 @@ export function downloadLink(id, label, path) {
  */
 export function dataTable({ id, caption, columns, rows, rowAttrs, emptyText }) {
   if (!rows.length && emptyText) return empty(emptyText);
-  return h('div', { class: 'table-wrap' },
+  // The wrapper scrolls sideways on narrow screens: focusable, so keyboard
+  // users can scroll it too, and named after its table.
+  return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption || 'Table' },
     h('table', { id },
       caption ? h('caption', { class: 'sr-only' }, caption) : null,
       h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),

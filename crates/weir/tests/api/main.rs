@@ -2,6 +2,8 @@
 //! the backend and `backend_tests!` instantiates it for both.
 
 mod helpers;
+#[path = "../support/npm.rs"]
+mod npm;
 
 mod actor_names;
 mod approvals;
@@ -15,6 +17,7 @@ mod auth;
 mod bad_input;
 mod basics;
 mod browser;
+mod browser_a11y;
 mod browser_forms;
 mod browser_sso;
 mod browser_users;

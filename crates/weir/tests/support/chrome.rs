@@ -264,12 +264,14 @@ impl<'a> Element<'a> {
         Ok(self)
     }
 
-    /// Presses and releases `key` (`Enter`, `Tab` or `Escape`).
+    /// Presses and releases `key` (`Enter`, `Tab`, `Escape` or `ArrowDown`)
+    /// on the focused element.
     pub async fn press_key(self, key: &str) -> Result<Element<'a>, String> {
         let (code, text) = match key {
             "Enter" => (13, Some("\r")),
             "Tab" => (9, None),
             "Escape" => (27, None),
+            "ArrowDown" => (40, None),
             other => return Err(format!("press_key: {other} is not supported")),
         };
         self.page.key("keyDown", key, code, text).await?;

@@ -30,26 +30,11 @@ pub fn password_of(login: &str) -> String {
 }
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
+    crate::npm::dir("oidc")
 }
 
-/// `npm ci` once per test process when `node_modules` is missing.
 async fn ensure_installed() {
-    static INSTALL: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    INSTALL
-        .get_or_init(|| async {
-            if dir().join("node_modules/oidc-provider/package.json").exists() {
-                return;
-            }
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                .current_dir(dir())
-                .status()
-                .await
-                .expect("npm (node 20 with npm is needed for the SSO tests)");
-            assert!(status.success(), "npm ci in tests/oidc failed");
-        })
-        .await;
+    crate::npm::ensure("oidc", "oidc-provider").await;
 }
 
 fn accounts() -> Value {

@@ -177,7 +177,6 @@ function render(ctx, existing) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/connectors' }, '← Connectors')),
     h('h1', null, existing ? `Edit ${existing.name}` : 'New connector'),
     form));
-  f.name.focus();
 }
 
 async function submit(ctx, f, existing) {
