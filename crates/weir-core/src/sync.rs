@@ -149,6 +149,12 @@ impl Schedule {
         self.cron.find_next_occurrence(&t, false).ok()
     }
 
+    /// The next `n` times strictly after `t` the schedule fires (fewer if
+    /// it stops firing): what a form shows as "next runs".
+    pub fn upcoming(&self, t: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+        std::iter::successors(self.next_after(t), |at| self.next_after(*at)).take(n).collect()
+    }
+
     /// The expression as given (trimmed).
     pub fn as_str(&self) -> &str {
         &self.text
@@ -451,6 +457,24 @@ mod tests {
         assert_eq!(compare_ordering("b", "a"), Ordering::Greater);
         assert_eq!(ordering_text(&serde_json::json!(12)), Some("12".to_owned()));
         assert_eq!(ordering_text(&serde_json::json!(null)), None);
+    }
+
+    #[test]
+    fn upcoming_runs_are_the_next_firings_strictly_after() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let s = Schedule::parse("*/15 * * * *").unwrap();
+        // Exactly on a firing: that one is not "next".
+        let next = s.upcoming(at("2026-12-07T10:00:00Z"), 5);
+        let want: Vec<_> =
+            ["10:15", "10:30", "10:45", "11:00", "11:15"].iter().map(|t| at(&format!("2026-12-07T{t}:00Z"))).collect();
+        assert_eq!(next, want);
+        // Across a year's end, in UTC.
+        let yearly = Schedule::parse("0 3 1 1 *").unwrap();
+        assert_eq!(
+            yearly.upcoming(at("2026-12-31T23:59:00Z"), 2),
+            [at("2027-01-01T03:00:00Z"), at("2028-01-01T03:00:00Z")]
+        );
+        assert!(s.upcoming(at("2026-12-07T10:00:00Z"), 0).is_empty());
     }
 }
 

@@ -114,6 +114,7 @@ pub fn all() -> OpenApiRouter<AppState> {
             sync_configurations::delete_sync_configuration
         ))
         .routes(routes!(sync_configurations::execute_sync_configuration))
+        .routes(routes!(sync_configurations::preview::schedule_preview))
         .routes(routes!(sync_histories::list_sync_histories))
         .routes(routes!(sync_histories::get_sync_history))
         .routes(routes!(sync_histories::list_sync_errors))

@@ -42,6 +42,7 @@ mod queue;
 mod records;
 mod retention;
 mod run_now;
+mod schedule_preview;
 mod session;
 mod shared_limits;
 mod sso;
