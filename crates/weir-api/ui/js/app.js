@@ -1,6 +1,7 @@
 // Boot, session, header and hash router of the Weir web UI.
 //
-// Routes: #/overview (default), #/connectors[/<id>], #/connectors/new, #/connectors/<id>/edit, #/events[/<id>],
+// Routes: #/overview (default), #/connectors[/<id>], #/connectors/new, #/connectors/<id>/edit,
+// #/sync-configurations/new?connector_id=, #/sync-configurations/<id>/edit, #/events[/<id>],
 // #/syncs[/<id>], #/audit, #/users, #/profile; before sign-in #/invite/<token>, #/signin?tenant=<slug> (the SSO
 // button), #/signin/mfa/<challenge> and #/signin/sso-error/<code> (back from SSO). Filters live in the hash query
 // (#/events?status=failed) so a reload keeps them.
@@ -13,6 +14,7 @@ import * as signin from './pages/signin.js';
 import * as overview from './pages/overview.js';
 import * as connectors from './pages/connectors.js';
 import * as connectorForm from './pages/connector_form.js';
+import * as syncForm from './pages/sync_form.js';
 import * as events from './pages/events.js';
 import * as syncs from './pages/syncs.js';
 import * as audit from './pages/audit.js';
@@ -25,6 +27,8 @@ const ROUTES = [
   { nav: 'connectors', title: 'New connector', re: /^\/connectors\/new$/, render: connectorForm.renderNew },
   { nav: 'connectors', title: 'Edit connector', re: /^\/connectors\/([^/]+)\/edit$/, render: connectorForm.renderEdit },
   { nav: 'connectors', title: 'Connector', re: /^\/connectors\/([^/]+)$/, render: connectors.renderDetail },
+  { nav: 'connectors', title: 'New sync configuration', re: /^\/sync-configurations\/new$/, render: syncForm.renderNew },
+  { nav: 'connectors', title: 'Edit sync configuration', re: /^\/sync-configurations\/([^/]+)\/edit$/, render: syncForm.renderEdit },
   { nav: 'events', title: 'Events', re: /^\/events$/, render: events.renderList },
   { nav: 'events', title: 'Event', re: /^\/events\/([^/]+)$/, render: events.renderDetail },
   { nav: 'syncs', title: 'Sync histories', re: /^\/syncs$/, render: syncs.renderList },

@@ -124,13 +124,13 @@ export function fmtBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** <time> in the viewer's locale, with the exact UTC instant as tooltip. */
+/** <time> in the viewer's locale and zone, named (e.g. "CET"), with the exact UTC instant as tooltip. */
 export function time(iso) {
   if (isBlank(iso)) return DASH;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   const text = d.toLocaleString(undefined, {
-    year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short',
   });
   return h('time', { datetime: d.toISOString(), title: d.toISOString() }, text);
 }

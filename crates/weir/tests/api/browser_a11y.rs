@@ -37,6 +37,8 @@ async fn every_page_has_no_serious_accessibility_violation() {
     let event = deliver(&app, &s, "msg-a11y", json!({"type": "customer.created", "data": {"id": 7}})).await;
     let (_, list) = app.call(Method::GET, "/api/v1/integration/connectors", Some(&s.admin), None).await;
     let cid = list["data"][0]["id"].as_str().unwrap().to_owned();
+    let (_, syncs) = app.call(Method::GET, "/api/v1/integration/sync-configurations", Some(&s.admin), None).await;
+    let sid = syncs["data"][0]["id"].as_str().unwrap().to_owned();
 
     let chrome = Chrome::launch().await;
     let page = chrome.page(&app.url("/")).await;
@@ -53,6 +55,8 @@ async fn every_page_has_no_serious_accessibility_violation() {
         format!("#/connectors/{cid}"),
         "#/connectors/new".to_owned(),
         format!("#/connectors/{cid}/edit"),
+        format!("#/sync-configurations/new?connector_id={cid}"),
+        format!("#/sync-configurations/{sid}/edit"),
         "#/events".to_owned(),
         format!("#/events/{event}"),
         "#/syncs".to_owned(),

@@ -234,3 +234,91 @@ async fn scheduled_configuration(app: &TestApp, admin: &str, connector: &str) ->
     assert_eq!(s, StatusCode::CREATED, "{c}");
     c["data"]["id"].as_str().unwrap().to_owned()
 }
+
+/// A scheduled inbound configuration, made and changed in the console: the
+/// schedule field lists the next five runs (and refuses a bad one), the
+/// pagination settings follow the chosen type, a 422 is shown beside its
+/// field, and pause and delete work from the connector's page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_configurations_are_configured_in_the_console() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite app");
+    let tenant = app.tenant("acme").await;
+    let (_, admin) = app.token(&tenant, "admin").await;
+    let connector = json!({"code": "crm", "name": "CRM", "type": "http", "environment": "development",
+        "config": {"base_url": "http://127.0.0.1:9"}});
+    let (_, c) = app.call(Method::POST, &format!("{API}/connectors"), Some(&admin), Some(connector)).await;
+    let cid = c["data"]["id"].as_str().unwrap().to_owned();
+    let mapping = json!({"name": "customers", "entity_type": "customer", "key": "external_id",
+        "rules": [{"source": "id", "target": "external_id", "required": true, "transforms": [{"op": "to_string"}]}]});
+    let (_, m) = app.call(Method::POST, &format!("{API}/field-mappings"), Some(&admin), Some(mapping)).await;
+    let mid = m["data"]["id"].as_str().unwrap().to_owned();
+
+    let chrome = Chrome::launch().await;
+    let page = chrome.page(&app.url("/")).await;
+    sign_in(&page, &admin).await;
+    until(&page, "location.hash === '#/overview' && !!document.querySelector('#tenant-role')", "the Overview").await;
+    nav(&page, &format!("#/connectors/{cid}")).await;
+    tap(&page, "#new-sync-configuration").await;
+    until(&page, "!!document.querySelector('#sync-form #sync-mapping option:nth-child(2)')", "the form").await;
+    type_into(&page, "sync-name", "CRM customers").await;
+    type_into(&page, "sync-entity-type", "Bad Type!").await;
+    choose(&page, "sync-mapping", &mid).await;
+    let runs = "document.querySelectorAll('#sync-next-runs li').length";
+    type_into(&page, "sync-schedule", "every day").await;
+    let refused = text(&page, "#sync-schedule-error", "the schedule's error").await;
+    assert!(refused.contains("cron"), "{refused}");
+    assert_eq!(eval(&page, runs).await, 0);
+    type_into(&page, "sync-schedule", "0 3 * * *").await;
+    until(&page, &format!("{runs} === 5"), "the next five runs").await;
+    assert_eq!(eval(&page, "document.querySelector('#sync-schedule-error').textContent").await, "");
+    type_into(&page, "sync-source-path", "/customers").await;
+    type_into(&page, "sync-records-path", "data").await;
+    let visible = |id: &str| format!("document.querySelector('#{id}').closest('[hidden]') === null");
+    assert_eq!(eval(&page, &visible("sync-page-param")).await, false, "no parameters without pagination");
+    choose(&page, "sync-pagination", "cursor").await;
+    assert_eq!(eval(&page, &visible("sync-page-param")).await, true);
+    assert_eq!(eval(&page, &visible("sync-limit")).await, false, "offset settings stay hidden");
+    type_into(&page, "sync-page-param", "cursor").await;
+    type_into(&page, "sync-next-path", "meta.next").await;
+    shot(&page, "37-sync-form").await;
+    tap(&page, "#sync-save").await;
+    let bad = text(&page, "#sync-entity-type-error", "the record type's error").await;
+    assert!(!bad.is_empty(), "a 422 beside the field");
+    type_into(&page, "sync-entity-type", "customer").await;
+    tap(&page, "#sync-save").await;
+    flash_says(&page, "created").await;
+    let (_, list) =
+        app.call(Method::GET, &format!("{API}/sync-configurations?connector_id={cid}"), Some(&admin), None).await;
+    let s = list["data"][0].clone();
+    assert_eq!((s["name"].as_str(), s["schedule"].as_str()), (Some("CRM customers"), Some("0 3 * * *")), "{s}");
+    assert_eq!(
+        s["source"]["pagination"],
+        json!({"type": "cursor", "param": "cursor", "next_path": "meta.next"}),
+        "{s}"
+    );
+    assert!(s["next_run_at"].is_string(), "{s}");
+    let sid = s["id"].as_str().unwrap().to_owned();
+
+    // Edit the schedule; the rest stays.
+    tap(&page, &format!("[data-edit-sync='{sid}']")).await;
+    until(&page, "document.querySelector('#sync-name')?.value === 'CRM customers'", "the edit form").await;
+    type_into(&page, "sync-schedule", "30 2 * * *").await;
+    until(&page, &format!("{runs} === 5"), "the next runs").await;
+    tap(&page, "#sync-save").await;
+    flash_says(&page, "saved").await;
+    let (_, one) = app.call(Method::GET, &format!("{API}/sync-configurations/{sid}"), Some(&admin), None).await;
+    assert_eq!(one["data"]["schedule"], "30 2 * * *", "{one}");
+    assert_eq!(one["data"]["source"]["pagination"]["next_path"], "meta.next", "{one}");
+
+    // Pause, then delete.
+    tap(&page, &format!("[data-pause-sync='{sid}']")).await;
+    flash_says(&page, "paused").await;
+    let (_, one) = app.call(Method::GET, &format!("{API}/sync-configurations/{sid}"), Some(&admin), None).await;
+    assert_eq!(one["data"]["is_active"], false, "{one}");
+    tap(&page, &format!("#delete-sync-{sid}")).await;
+    tap(&page, &format!("#delete-sync-{sid}-confirm")).await;
+    flash_says(&page, "deleted").await;
+    let (s, _) = app.call(Method::GET, &format!("{API}/sync-configurations/{sid}"), Some(&admin), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    chrome.close().await;
+}

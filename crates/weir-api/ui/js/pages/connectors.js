@@ -6,6 +6,7 @@ import { BASE, get, getList, pageParam, post } from '../api.js';
 import { connectorActions } from './connector_form.js';
 import { addReceiverForm, receiveUrl, receiverActions } from './receiver_forms.js';
 import { changeRows, diffTable } from '../diff.js';
+import { syncActions } from './sync_form.js';
 import { append, h, mount, show, time, utcDay, latestOnly } from '../dom.js';
 import {
   connectorLink, copyButton, dataTable, empty, field, flash, kvList, loading, pager, pill, section, select,
@@ -228,7 +229,7 @@ function syncConfigurations(ctx, connector) {
     }
   };
 
-  getList(`${BASE}/sync-configurations`, { connector_id: connector.id, per_page: 100 })
+  const load = () => getList(`${BASE}/sync-configurations`, { connector_id: connector.id, per_page: 100 })
     .then(({ data }) => {
       if (!ctx.alive()) return;
       mount(box, dataTable({
@@ -256,16 +257,18 @@ function syncConfigurations(ctx, connector) {
             label: 'Actions',
             cell: (s) => {
               // A webhook-triggered configuration runs on the events it receives (the API answers 422).
-              if (s.trigger === 'webhook') return h('span', { class: 'muted' }, 'runs on each event');
-              const b = h('button', { type: 'button', class: 'button button-small', 'data-run': s.id }, 'Run now');
-              b.addEventListener('click', () => runNow(s, b));
-              return b;
+              let run = h('span', { class: 'muted' }, 'runs on each event');
+              if (s.trigger !== 'webhook') {
+                run = h('button', { type: 'button', class: 'button button-small', 'data-run': s.id }, 'Run now');
+                run.addEventListener('click', () => runNow(s, run));
+              }
+              return h('div', { class: 'button-row' }, run, ctx.isAdmin ? syncActions(s, load) : null);
             },
           } : null,
         ].filter(Boolean),
         rows: data,
         rowAttrs: (s) => ({ 'data-sync-configuration-id': s.id }),
-        emptyText: 'No sync configurations yet (docs/syncs.md shows how to add one).',
+        emptyText: ctx.isAdmin ? 'No sync configurations yet: add one below.' : 'No sync configurations yet. An admin adds them.',
       }));
     })
     .catch((err) => {
@@ -273,7 +276,11 @@ function syncConfigurations(ctx, connector) {
       showError(err, 'Could not load sync configurations');
       mount(box, empty('The sync configurations could not be loaded.'));
     });
-  return section('Sync configurations', box);
+  load();
+  const add = ctx.isAdmin
+    ? h('p', null, h('a', { id: 'new-sync-configuration', class: 'button', href: `#/sync-configurations/new?connector_id=${encodeURIComponent(connector.id)}` }, 'New sync configuration'))
+    : null;
+  return section('Sync configurations', box, add);
 }
 
 // ---------------------------------------------------------- approval queue
