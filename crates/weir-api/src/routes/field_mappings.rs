@@ -116,6 +116,28 @@ pub struct FieldMappingQuery {
     pub per_page: Option<u64>,
 }
 
+/// Each rule read on its own, so a 422 names every bad one (`rules[2]…`).
+pub(crate) fn rules_of(rules: Vec<Value>, errors: &mut FieldErrors) -> Vec<Rule> {
+    let mut parsed = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.into_iter().enumerate() {
+        let mut holder = serde_json::Map::from_iter([(format!("rules[{i}]"), rule)]);
+        parsed.extend(take_field::<Rule>(&mut holder, &format!("rules[{i}]"), errors));
+    }
+    parsed
+}
+
+/// The result of applying `mapping` (keyed by `key`) to `sample`: the
+/// record and every rule's error, the missing key included.
+pub(crate) fn preview_of(mapping: &Mapping, key: &str, sample: &Value) -> PreviewOut {
+    let result = mapping.apply(sample);
+    let mut errors: Vec<RuleErrorOut> =
+        result.errors.into_iter().map(|RuleError { target, message }| RuleErrorOut { target, message }).collect();
+    if !result.output.contains_key(key) && !errors.iter().any(|e| e.target == key) {
+        errors.push(RuleErrorOut { target: key.to_owned(), message: "the record key is missing".to_owned() });
+    }
+    PreviewOut { output: result.output, errors }
+}
+
 impl FieldMappingIn {
     /// The body, field by field and rule by rule, so a 422 names every bad
     /// field and every bad rule at once (`rules[2].transforms[0]`), not
@@ -129,14 +151,7 @@ impl FieldMappingIn {
         let name = take_field::<String>(&mut body, "name", &mut errors);
         let entity_type = take_field::<String>(&mut body, "entity_type", &mut errors);
         let key = take_field::<String>(&mut body, "key", &mut errors);
-        let rules = take_field::<Vec<Value>>(&mut body, "rules", &mut errors).map(|rules| {
-            let mut parsed = Vec::with_capacity(rules.len());
-            for (i, rule) in rules.into_iter().enumerate() {
-                let mut holder = serde_json::Map::from_iter([(format!("rules[{i}]"), rule)]);
-                parsed.extend(take_field::<Rule>(&mut holder, &format!("rules[{i}]"), &mut errors));
-            }
-            parsed
-        });
+        let rules = take_field::<Vec<Value>>(&mut body, "rules", &mut errors).map(|r| rules_of(r, &mut errors));
         match (name, entity_type, key, rules) {
             (Some(name), Some(entity_type), Some(key), Some(rules)) if errors.is_empty() => {
                 Ok(Self { name, entity_type, key, rules })
@@ -292,11 +307,5 @@ pub async fn preview_field_mapping(
         .map_err(|e| ApiError::Internal(format!("stored rules of mapping {id} are invalid: {e}").into()))?;
     let mapping = Mapping::parse(rules)
         .map_err(|e| ApiError::Internal(format!("stored rules of mapping {id} are invalid: {e:?}").into()))?;
-    let result = mapping.apply(&body.sample);
-    let mut errors: Vec<RuleErrorOut> =
-        result.errors.into_iter().map(|RuleError { target, message }| RuleErrorOut { target, message }).collect();
-    if !result.output.contains_key(&m.key) && !errors.iter().any(|e| e.target == m.key) {
-        errors.push(RuleErrorOut { target: m.key.clone(), message: "the record key is missing".to_owned() });
-    }
-    Ok(Json(Data::new(PreviewOut { output: result.output, errors })))
+    Ok(Json(Data::new(preview_of(&mapping, &m.key, &body.sample))))
 }

@@ -7,6 +7,7 @@ pub mod change_requests;
 pub mod connectors;
 pub mod dashboard;
 pub mod events;
+pub mod field_mapping_preview;
 pub mod field_mappings;
 pub mod me;
 pub mod mfa;
@@ -107,6 +108,7 @@ pub fn all() -> OpenApiRouter<AppState> {
             field_mappings::delete_field_mapping
         ))
         .routes(routes!(field_mappings::preview_field_mapping))
+        .routes(routes!(field_mapping_preview::preview_draft))
         .routes(routes!(sync_configurations::list_sync_configurations, sync_configurations::create_sync_configuration))
         .routes(routes!(
             sync_configurations::get_sync_configuration,

@@ -32,6 +32,7 @@ mod ingest;
 mod isolation;
 mod limits;
 mod live;
+mod mapping_draft_preview;
 mod metrics;
 mod mfa;
 mod migrations;
