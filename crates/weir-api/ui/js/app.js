@@ -1,7 +1,7 @@
 // Boot, session, header and hash router of the Weir web UI.
 //
 // Routes: #/overview (default), #/connectors[/<id>], #/connectors/new, #/connectors/<id>/edit,
-// #/sync-configurations/new?connector_id=, #/sync-configurations/<id>/edit, #/events[/<id>],
+// #/sync-configurations/new?connector_id=, #/sync-configurations/<id>/edit, #/field-mappings[/new|/<id>], #/events[/<id>],
 // #/syncs[/<id>], #/audit, #/users, #/profile; before sign-in #/invite/<token>, #/signin?tenant=<slug> (the SSO
 // button), #/signin/mfa/<challenge> and #/signin/sso-error/<code> (back from SSO). Filters live in the hash query
 // (#/events?status=failed) so a reload keeps them.
@@ -15,6 +15,7 @@ import * as overview from './pages/overview.js';
 import * as connectors from './pages/connectors.js';
 import * as connectorForm from './pages/connector_form.js';
 import * as syncForm from './pages/sync_form.js';
+import * as mappings from './pages/mappings.js';
 import * as events from './pages/events.js';
 import * as syncs from './pages/syncs.js';
 import * as audit from './pages/audit.js';
@@ -29,6 +30,8 @@ const ROUTES = [
   { nav: 'connectors', title: 'Connector', re: /^\/connectors\/([^/]+)$/, render: connectors.renderDetail },
   { nav: 'connectors', title: 'New sync configuration', re: /^\/sync-configurations\/new$/, render: syncForm.renderNew },
   { nav: 'connectors', title: 'Edit sync configuration', re: /^\/sync-configurations\/([^/]+)\/edit$/, render: syncForm.renderEdit },
+  { nav: 'mappings', title: 'Field mappings', re: /^\/field-mappings$/, render: mappings.renderList },
+  { nav: 'mappings', title: 'Field mapping', re: /^\/field-mappings\/([^/]+)$/, render: mappings.renderEditor },
   { nav: 'events', title: 'Events', re: /^\/events$/, render: events.renderList },
   { nav: 'events', title: 'Event', re: /^\/events\/([^/]+)$/, render: events.renderDetail },
   { nav: 'syncs', title: 'Sync histories', re: /^\/syncs$/, render: syncs.renderList },

@@ -57,6 +57,8 @@ async fn every_page_has_no_serious_accessibility_violation() {
         format!("#/connectors/{cid}/edit"),
         format!("#/sync-configurations/new?connector_id={cid}"),
         format!("#/sync-configurations/{sid}/edit"),
+        "#/field-mappings".to_owned(),
+        "#/field-mappings/new".to_owned(),
         "#/events".to_owned(),
         format!("#/events/{event}"),
         "#/syncs".to_owned(),

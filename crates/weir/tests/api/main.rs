@@ -19,6 +19,7 @@ mod basics;
 mod browser;
 mod browser_a11y;
 mod browser_forms;
+mod browser_mappings;
 mod browser_sso;
 mod browser_users;
 mod connection_probe;
