@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use weir_core::tenant::parse_display_name;
 use weir_core::webhook::{ReceiverAuth, generate_secret, key_material};
 use weir_core::{FieldErrors, MasterKey, ids};
 use weir_store::{NewReceiver, Receiver, ReceiverChanges};
@@ -27,6 +28,10 @@ const ROTATION_GRACE_SECS: i64 = 24 * 3600;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiverIn {
+    /// Display name, at most 200 characters; default: the event type, or
+    /// "All events" for `*`.
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
     /// The event type this receiver accepts, or `*` (taken from headers or body).
     pub event_type: String,
     /// `{"method": "hmac_sha256" | "standard_webhooks" | "github" | "stripe" | "shopify" | "slack" | "bearer" | "api_key", …options}`.
@@ -47,6 +52,9 @@ pub struct ReceiverIn {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiverPatch {
+    /// New display name.
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
     /// New event type.
     pub event_type: Option<String>,
     /// New options of the same method (a different method needs a new receiver).
@@ -83,6 +91,8 @@ pub struct ReceiverOut {
     pub key: String,
     /// Where the provider sends deliveries (path on this server).
     pub receiver_url: String,
+    /// Display name.
+    pub name: String,
     /// Event type or `*`.
     pub event_type: String,
     /// Method and options.
@@ -115,6 +125,7 @@ impl ReceiverOut {
             id: r.id,
             connector_id: r.connector_id,
             key: r.key,
+            name: r.name,
             event_type: r.event_type,
             auth: r.auth,
             schema: r.schema,
@@ -200,6 +211,11 @@ pub async fn create_receiver(
     caller.require(policy(ConnectorAction::Update))?;
     let mut errors = FieldErrors::new();
     check_event_type(&mut errors, &body.event_type);
+    let name = match &body.name {
+        Some(n) => errors.check("name", parse_display_name(n, 200)),
+        None if body.event_type == "*" => Some("All events".to_owned()),
+        None => Some(body.event_type.clone()),
+    };
     check_tolerance(&mut errors, body.timestamp_tolerance_secs);
     if let Some(s) = &body.schema {
         check_schema(&mut errors, s);
@@ -215,6 +231,7 @@ pub async fn create_receiver(
     errors.into_result().map_err(ApiError::Validation)?;
     let (Some(auth), Some(secret)) = (auth, secret) else { return Err(ApiError::field("auth", "is required")) };
     let new = NewReceiver {
+        name: name.unwrap_or_default(),
         event_type: body.event_type,
         auth: auth.to_json(),
         secret_sealed: seal_secret(&state.master_key, &secret)?,
@@ -285,6 +302,7 @@ pub async fn update_receiver(
     caller.require(policy(ConnectorAction::Update))?;
     let current = state.store.get_receiver(caller.scope(), &id).await?;
     let mut errors = FieldErrors::new();
+    let name = body.name.as_deref().and_then(|n| errors.check("name", parse_display_name(n, 200)));
     if let Some(t) = &body.event_type {
         check_event_type(&mut errors, t);
     }
@@ -308,6 +326,7 @@ pub async fn update_receiver(
     };
     errors.into_result().map_err(ApiError::Validation)?;
     let changes = ReceiverChanges {
+        name,
         event_type: body.event_type,
         auth,
         schema: body.schema,

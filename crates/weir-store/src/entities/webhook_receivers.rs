@@ -10,6 +10,8 @@ pub struct Model {
     pub tenant_id: String,
     pub connector_id: String,
     pub receiver_key: String,
+    /// Display name.
+    pub name: String,
     pub event_type: String,
     pub auth_method: String,
     pub auth_options: Json,

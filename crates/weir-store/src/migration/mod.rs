@@ -28,6 +28,7 @@ mod m20261203_000021_mfa;
 mod m20261203_000022_service_accounts;
 mod m20261207_000023_sso;
 mod m20261207_000024_audit_pending;
+mod m20261208_000025_receiver_names;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000022_service_accounts::Migration),
             Box::new(m20261207_000023_sso::Migration),
             Box::new(m20261207_000024_audit_pending::Migration),
+            Box::new(m20261208_000025_receiver_names::Migration),
         ]
     }
 

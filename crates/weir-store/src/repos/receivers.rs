@@ -28,6 +28,8 @@ pub struct Receiver {
     pub connector_code: String,
     /// The random key in the receive URL.
     pub key: String,
+    /// Display name (e.g. "Shopify orders").
+    pub name: String,
     /// Event type, or `*`.
     pub event_type: String,
     /// `{"method", …options}`.
@@ -77,6 +79,7 @@ fn to_receiver(m: wr::Model, code: String) -> Receiver {
         connector_id: m.connector_id,
         connector_code: code,
         key: m.receiver_key,
+        name: m.name,
         event_type: m.event_type,
         auth: m.auth_options,
         schema: m.event_schema,
@@ -92,6 +95,8 @@ fn to_receiver(m: wr::Model, code: String) -> Receiver {
 /// A validated receiver to create.
 #[derive(Debug, Clone)]
 pub struct NewReceiver {
+    /// Display name.
+    pub name: String,
     /// Event type or `*`.
     pub event_type: String,
     /// `{"method", …}` as parsed.
@@ -109,6 +114,8 @@ pub struct NewReceiver {
 /// A validated change.
 #[derive(Debug, Clone, Default)]
 pub struct ReceiverChanges {
+    /// New display name.
+    pub name: Option<String>,
     /// New event type.
     pub event_type: Option<String>,
     /// New method/options (with a new sealed secret when the method changes).
@@ -147,6 +154,7 @@ impl Store {
             tenant_id: Set(scope.tenant_id().to_owned()),
             connector_id: Set(connector_id.to_owned()),
             receiver_key: Set(ids::random_key(24)),
+            name: Set(new.name),
             event_type: Set(new.event_type),
             auth_method: Set(new.auth["method"].as_str().unwrap_or_default().to_owned()),
             auth_options: Set(new.auth),
@@ -169,7 +177,7 @@ impl Store {
             resource_type: "webhook_receiver",
             resource_id: model.id.clone(),
             connector_id: Some(connector_id.to_owned()),
-            details: json!({"event_type": model.event_type, "method": model.auth_method}),
+            details: json!({"name": model.name, "event_type": model.event_type, "method": model.auth_method}),
         };
         self.append_audit(&txn, scope, entry).await?;
         txn.commit().await?;
@@ -227,6 +235,10 @@ impl Store {
         let connector_id = m.connector_id.clone();
         let mut am = m.into_active_model();
         let mut changed = Vec::new();
+        if let Some(n) = changes.name {
+            am.name = Set(n);
+            changed.push("name");
+        }
         if let Some(t) = changes.event_type {
             am.event_type = Set(t);
             changed.push("event_type");

@@ -127,6 +127,7 @@ async fn connectors_and_receivers_are_configured_in_the_console() {
     shot(&page, "31-connector-created").await;
 
     // A receiver: its URL and its secret, once; a delivery signed with it is accepted.
+    type_into(&page, "receiver-name", "Shop orders").await;
     tap(&page, "#receiver-create").await;
     let secret = text(&page, "#receiver-new-secret", "the new secret").await;
     assert!(secret.starts_with("whsec_"), "{secret}");
@@ -144,6 +145,8 @@ async fn connectors_and_receivers_are_configured_in_the_console() {
 
     // Rotation: a new secret, and the old one still works during the grace period.
     until(&page, &format!("!!document.querySelector('#rotate-{rid}')"), "the receivers table").await;
+    let row = text(&page, &format!("tr[data-receiver-id='{rid}']"), "the receiver's row").await;
+    assert!(row.contains("Shop orders"), "named by its name: {row}");
     tap(&page, &format!("#rotate-{rid}")).await;
     tap(&page, &format!("#rotate-{rid}-confirm")).await;
     let rotated = text(&page, "#receiver-rotated-secret", "the rotated secret").await;

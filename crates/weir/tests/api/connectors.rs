@@ -470,6 +470,7 @@ async fn deletion_is_guarded_and_cascades(b: Backend) {
         tenant_id: Set(tenant.clone()),
         connector_id: Set(id.clone()),
         receiver_key: Set(weir_core::ids::new_id()),
+        name: Set("All events".into()),
         event_type: Set("*".into()),
         auth_method: Set("bearer".into()),
         auth_options: Set(json!({})),

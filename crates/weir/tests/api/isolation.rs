@@ -221,7 +221,11 @@ fn operations(doc: &Value) -> Vec<Op> {
 /// Query strings to try: `per_page=100` when the operation pages, and once
 /// per export format when it has `format`.
 fn query_variants(op: &Op) -> Vec<String> {
-    let base = if op.query.contains("per_page") { vec!["per_page=100".to_owned()] } else { vec![] };
+    let mut base = if op.query.contains("per_page") { vec!["per_page=100".to_owned()] } else { vec![] };
+    if op.query.contains("schedule") {
+        // The schedule preview's required parameter (it reads no tenant data).
+        base.push("schedule=0+3+*+*+*".to_owned());
+    }
     let mut out = vec![base.clone()];
     if op.query.contains("format") {
         out = ["csv", "json"].iter().map(|f| [base.clone(), vec![format!("format={f}")]].concat()).collect();

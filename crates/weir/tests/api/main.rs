@@ -41,6 +41,7 @@ mod no_store;
 mod payload_fidelity;
 mod processing;
 mod queue;
+mod receiver_names;
 mod records;
 mod retention;
 mod run_now;

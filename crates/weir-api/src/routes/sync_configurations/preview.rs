@@ -57,7 +57,7 @@ pub async fn schedule_preview(
 ) -> Result<Json<Data<SchedulePreviewOut>>, ApiError> {
     caller.require(policy(SyncAction::Read))?;
     let mut errors = FieldErrors::new();
-    let schedule = errors.check("schedule", Schedule::parse(&query.schedule));
+    let schedule = errors.check("schedule", Schedule::parse(&query.schedule)); // not a state: the field name
     let count = query.count.unwrap_or(5);
     if !(1..=MAX_COUNT).contains(&count) {
         errors.add("count", format!("must be between 1 and {MAX_COUNT}"));

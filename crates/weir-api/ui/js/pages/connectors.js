@@ -184,7 +184,8 @@ function receivers(ctx, connector) {
         id: 'receivers-table',
         caption: 'Webhook receivers',
         columns: [
-          { label: 'Event type', cell: (r) => h('code', null, show(r.name || r.event_type)) },
+          { label: 'Name', cell: (r) => show(r.name) },
+          { label: 'Event type', cell: (r) => h('code', null, show(r.event_type)) },
           { label: 'Verification', cell: (r) => r.auth?.method ?? r.auth?.type ?? r.verification ?? r.signature_method },
           { label: 'Status', cell: (r) => pill(r.is_active === false ? 'inactive' : 'active') },
           {

@@ -194,6 +194,7 @@ export function renderDetail(ctx) {
   const head = h('header', { class: 'page-head' }, h('h1', null, 'Event'));
   const body = h('div', { class: 'stack' }, loading());
   let connector; // fetched once, for its name
+  let receiver; // likewise
   mount(ctx.main, h('section', { class: 'page' },
     h('p', { class: 'crumbs' }, h('a', { href: '#/events' }, '← Webhook events')), head, body));
 
@@ -216,6 +217,10 @@ export function renderDetail(ctx) {
       if (connector === undefined && e.connector_id) {
         connector = await get(`${BASE}/connectors/${encodeURIComponent(e.connector_id)}`).then((r) => r.data, () => null);
       }
+      if (receiver === undefined && e.receiver_id) {
+        // A deleted receiver is 404: its id is shown instead of its name.
+        receiver = await get(`${BASE}/webhook-receivers/${encodeURIComponent(e.receiver_id)}`).then((r) => r.data, () => null);
+      }
       if (!current()) return;
       const status = eventStatus(e);
       const button = ctx.canOperate && REPLAYABLE.has(status)
@@ -223,7 +228,7 @@ export function renderDetail(ctx) {
         : null;
       if (button) button.addEventListener('click', () => replay(button));
       mount(head, h('h1', null, 'Event ', h('code', null, show(e.event_type)), ' ', pill(status)), h('div', { class: 'actions' }, button));
-      mount(body, ...eventSections(e, connector ? new Map([[connector.id, connector]]) : null));
+      mount(body, ...eventSections(e, connector ? new Map([[connector.id, connector]]) : null, receiver));
     } catch (err) {
       if (!current()) return;
       showError(err, 'Could not load the event');
@@ -237,7 +242,7 @@ export function renderDetail(ctx) {
   ctx.live(LIVE_EVENTS, (name, data) => { if (!data || data.event_id === id) refresh(); });
 }
 
-function eventSections(e, connectors) {
+function eventSections(e, connectors, receiver) {
   const log = Array.isArray(e.attempt_log) ? e.attempt_log : [];
   const known = new Set(['attempt', 'started_at', 'finished_at', 'outcome', 'error_type', 'error']);
   const hasPayload = e.payload !== undefined && e.payload !== null;
@@ -247,7 +252,7 @@ function eventSections(e, connectors) {
       ['Status', pill(eventStatus(e))],
       ['Connector', connectorLink(e.connector_id, connectors)],
       ['Receiver', e.receiver_id
-        ? h('span', null, h('code', null, e.receiver_id), ' ',
+        ? h('span', null, receiver?.name ? receiver.name : h('code', null, e.receiver_id), ' ',
           h('a', { href: `#/events?receiver_id=${encodeURIComponent(e.receiver_id)}` }, 'its events'))
         : undefined],
       ['Provider event id', e.provider_event_id],

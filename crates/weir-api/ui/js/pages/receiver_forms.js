@@ -36,12 +36,14 @@ function secretOnce(id, secret, lead) {
 
 /** "Add receiver" form; `onCreated` gets the new receiver (with its secret). */
 export function addReceiverForm(connector, onCreated) {
+  const name = input('receiver-name', { placeholder: 'e.g. Shopify orders' });
   const eventType = input('receiver-event-type', { value: '*' });
   const method = options('receiver-method', METHODS, 'standard_webhooks');
   const own = input('receiver-secret', { type: 'password', autocomplete: 'new-password' });
   const result = h('div', { id: 'receiver-created', 'aria-live': 'polite' });
   const form = h('form', { id: 'receiver-form', class: 'stack-form', novalidate: true },
     h('div', { class: 'form-error', role: 'alert' }),
+    row({ label: 'Name', control: name, name: 'name', help: 'How people will know it; blank = its event type.' }),
     row({ label: 'Event type', control: eventType, name: 'event_type', help: '“*” takes the type from the delivery’s headers or body.' }),
     row({ label: 'Verification', control: method, name: 'auth', help: 'How Weir checks that a delivery really comes from the sender.' }),
     row({ label: 'Secret (optional)', control: own, name: 'secret', help: 'The sender’s own secret (e.g. Stripe’s whsec_…); blank = Weir makes one.' }),
@@ -50,6 +52,7 @@ export function addReceiverForm(connector, onCreated) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const body = { event_type: eventType.value.trim(), auth: { method: method.value } };
+    if (name.value.trim()) body.name = name.value.trim();
     if (own.value) body.secret = own.value;
     try {
       const res = await post(`${BASE}/connectors/${encodeURIComponent(connector.id)}/webhook-receivers`, body);
@@ -61,6 +64,7 @@ export function addReceiverForm(connector, onCreated) {
         h('div', { class: 'copy-row' }, urlCode, copyButton(full, urlCode, 'Copy URL')),
         secretOnce('receiver-new-secret', r.secret, 'Its signing secret:'));
       own.value = '';
+      name.value = '';
       onCreated(r);
     } catch (err) {
       showProblem(form, err);
