@@ -86,5 +86,26 @@ async fn a_mapping_is_built_with_a_live_preview() {
     assert_eq!(rule["transforms"], json!([{"op": "trim"}, {"op": "lowercase"}]), "{rule}");
     assert_eq!(saved["rules"][0]["required"], true, "{saved}");
     shot(&page, "41-mapping-saved").await;
+
+    // The shop's own mapping is used by its configuration: its delete is refused, in words.
+    let (_, all) =
+        app.call(Method::GET, "/api/v1/integration/field-mappings?entity_type=customer", Some(&s.admin), None).await;
+    let used = all["data"][0]["id"].as_str().unwrap().to_owned();
+    nav(&page, &format!("#/field-mappings/{used}")).await;
+    until(&page, "!!document.querySelector('#mapping-delete')", "the delete button").await;
+    click(&page, "#mapping-delete").await;
+    click(&page, "#mapping-delete-confirm").await;
+    let why = until(&page, "document.querySelector('#mapping-delete-error')?.textContent", "the refusal").await;
+    assert!(why.as_str().unwrap().contains("sync configuration uses"), "{why}");
+    // The new one is not used: it goes.
+    let people = saved["id"].as_str().unwrap().to_owned();
+    nav(&page, &format!("#/field-mappings/{people}")).await;
+    until(&page, "document.querySelector('h1')?.textContent === 'People'", "the People mapping").await;
+    click(&page, "#mapping-delete").await;
+    click(&page, "#mapping-delete-confirm").await;
+    until(&page, "document.querySelector('#flash')?.textContent.includes('deleted')", "the deleted message").await;
+    let (s2, _) =
+        app.call(Method::GET, &format!("/api/v1/integration/field-mappings/{people}"), Some(&s.admin), None).await;
+    assert_eq!(s2, reqwest::StatusCode::NOT_FOUND);
     chrome.close().await;
 }

@@ -9,7 +9,7 @@
 
 import { BASE, get, getList, post, request } from '../api.js';
 import { h, mount, time } from '../dom.js';
-import { input, row, showProblem } from '../forms.js';
+import { confirmButton, input, row, showProblem } from '../forms.js';
 import { dataTable, empty, loading, section, showError } from '../widgets.js';
 
 // ------------------------------------------------------------ transforms
@@ -226,8 +226,31 @@ async function editor(ctx, existing) {
   mount(ctx.main, h('section', { class: 'page' },
     h('p', { class: 'crumbs' }, h('a', { href: '#/field-mappings' }, '← Mappings')),
     h('h1', null, existing ? existing.name : 'New mapping'),
-    h('div', { class: 'mapping-editor' }, section('Rules', form), preview.panel)));
+    h('div', { class: 'mapping-editor' }, section('Rules', form), preview.panel),
+    existing && ctx.isAdmin ? deleteSection(ctx, existing) : null));
   preview.later();
+}
+
+/** Delete, asked first; a mapping a configuration uses is refused (409), in words. */
+function deleteSection(ctx, m) {
+  const why = h('p', { id: 'mapping-delete-error', class: 'form-error', role: 'alert' });
+  const remove = confirmButton({
+    id: 'mapping-delete',
+    label: 'Delete mapping',
+    question: 'Events and runs that used it keep their records.',
+    yes: `Delete ${m.name}`,
+    act: async () => {
+      try {
+        await request('DELETE', `${BASE}/field-mappings/${encodeURIComponent(m.id)}`);
+        ctx.go('#/field-mappings', `Mapping “${m.name}” deleted.`);
+      } catch (err) {
+        mount(why, err.status === 409
+          ? 'A sync configuration uses this mapping: point it at another mapping, or delete it, first.'
+          : err.message);
+      }
+    },
+  });
+  return section('Delete', remove, why);
 }
 
 // ------------------------------------------------------------------ pages
