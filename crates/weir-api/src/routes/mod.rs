@@ -117,6 +117,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(sync_configurations::execute_sync_configuration))
         .routes(routes!(sync_configurations::preview::schedule_preview))
+        .routes(routes!(sync_configurations::dry_run::dry_run_source))
         .routes(routes!(sync_histories::list_sync_histories))
         .routes(routes!(sync_histories::get_sync_history))
         .routes(routes!(sync_histories::list_sync_errors))

@@ -8,6 +8,7 @@
 //! connector cannot take every slot. [`SyncEngine::run_pending_once`] drains
 //! the queue for tests.
 
+pub mod dry_run;
 mod execute;
 pub mod pages;
 mod pull;

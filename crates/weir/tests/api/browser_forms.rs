@@ -247,8 +247,15 @@ async fn sync_configurations_are_configured_in_the_console() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite app");
     let tenant = app.tenant("acme").await;
     let (_, admin) = app.token(&tenant, "admin").await;
+    let partner = MockServer::start().await;
+    let page_one = json!({"data": [{"id": 1}, {"id": 2}, {"name": "no id"}], "meta": {"next": "c2"}});
+    Mock::given(method("GET"))
+        .and(path("/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_one))
+        .mount(&partner)
+        .await;
     let connector = json!({"code": "crm", "name": "CRM", "type": "http", "environment": "development",
-        "config": {"base_url": "http://127.0.0.1:9"}});
+        "config": {"base_url": partner.uri()}});
     let (_, c) = app.call(Method::POST, &format!("{API}/connectors"), Some(&admin), Some(connector)).await;
     let cid = c["data"]["id"].as_str().unwrap().to_owned();
     let mapping = json!({"name": "customers", "entity_type": "customer", "key": "external_id",
@@ -283,6 +290,17 @@ async fn sync_configurations_are_configured_in_the_console() {
     assert_eq!(eval(&page, &visible("sync-limit")).await, false, "offset settings stay hidden");
     type_into(&page, "sync-page-param", "cursor").await;
     type_into(&page, "sync-next-path", "meta.next").await;
+    // A dry run: the first page, mapped, nothing written.
+    tap(&page, "#sync-dry-run").await;
+    let shown = until(
+        &page,
+        "document.querySelector('#sync-dry-run-result')?.textContent.includes('on the first page') \
+         && document.querySelector('#sync-dry-run-result').textContent",
+        "the dry run",
+    )
+    .await;
+    assert!(shown.as_str().unwrap().contains("3 records on the first page; more pages follow"), "{shown}");
+    assert!(shown.as_str().unwrap().contains("Record 3"), "the keyless one is named: {shown}");
     shot(&page, "37-sync-form").await;
     tap(&page, "#sync-save").await;
     let bad = text(&page, "#sync-entity-type-error", "the record type's error").await;

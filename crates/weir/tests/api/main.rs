@@ -52,6 +52,7 @@ mod sso;
 mod sso_refusals;
 mod stream_credentials;
 mod sync_audit;
+mod sync_dry_run;
 mod sync_pages;
 mod syncs;
 mod tenants_and_tokens;

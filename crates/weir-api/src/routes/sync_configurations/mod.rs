@@ -22,6 +22,7 @@ use crate::extract::{ApiJson, ApiQuery, Id, PageParams};
 use crate::policy::{SyncAction, sync as policy};
 use crate::problem::{ApiError, Problem};
 
+pub mod dry_run;
 pub mod preview;
 mod rules;
 mod types;

@@ -5,7 +5,7 @@
 // (GET …/schedule-preview), and the pagination settings follow the
 // pagination type. The API validates; its 422 is shown beside the fields.
 
-import { BASE, get, getList, request } from '../api.js';
+import { BASE, get, getList, post, request } from '../api.js';
 import { h, mount, time } from '../dom.js';
 import { confirmButton, input, options, row, showProblem } from '../forms.js';
 import { copyButton, empty, flash, loading, showError } from '../widgets.js';
@@ -108,8 +108,38 @@ function schedulePreview(f) {
   return h('div', { class: 'field' }, h('span', { class: 'field-label', id: 'sync-next-runs-label' }, 'Next runs (your time; the schedule is in UTC)'), list);
 }
 
+/** "Dry run": the first page of the source on screen, mapped, nothing written. */
+function dryRunButton(f, formEl, out) {
+  const button = h('button', { type: 'button', id: 'sync-dry-run', class: 'button button-secondary' }, 'Dry run');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    mount(out, loading('Fetching the first page…'));
+    const body = bodyOf(f);
+    try {
+      const res = await post(`${BASE}/sync-configurations/dry-run`, { connector_id: body.connector_id, field_mapping_id: body.field_mapping_id, source: body.source });
+      const d = res.data;
+      if (d.failure) {
+        mount(out, h('p', { class: 'form-error' }, `The first page could not be read: ${d.failure}`));
+        return;
+      }
+      mount(out,
+        h('p', null, `${d.items} record${d.items === 1 ? '' : 's'} on the first page${d.more_pages ? '; more pages follow' : ''}. `,
+          `The first ${Math.min(d.items, 10)} would be written as (nothing is written now):`),
+        h('ul', { class: 'dry-records' }, d.records.map((r) => h('li', null, h('code', null, r.external_id), ' ', h('code', { class: 'json-inline' }, JSON.stringify(r.data))))),
+        d.errors.length ? h('ul', { class: 'form-error' }, d.errors.map((e) => h('li', null, `Record ${e.item}: ${e.message}`))) : null);
+    } catch (err) {
+      mount(out);
+      showProblem(formEl(), err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
 function form(ctx, existing, connectorId) {
   const f = fields(existing, connectorId);
+  const dryOut = h('div', { id: 'sync-dry-run-result', class: 'test-result', 'aria-live': 'polite' });
   const is = (control, ...values) => () => values.includes(control.value);
   const pulls = () => f.direction.value === 'inbound' && f.trigger.value !== 'webhook';
   const pageType = (...types) => () => pulls() && types.includes(f.pagination.value);
@@ -139,7 +169,9 @@ function form(ctx, existing, connectorId) {
     row({ label: 'Ordering field (optional)', control: f.ordering, name: 'ordering_field', help: 'A mapped field, e.g. updated_at: an older change never overwrites a newer record.' }),
     h('div', { class: 'button-row' },
       h('button', { type: 'submit', id: 'sync-save', class: 'button' }, existing ? 'Save changes' : 'Create configuration'),
-      h('a', { class: 'button button-secondary', href: `#/connectors/${encodeURIComponent(existing?.connector_id || connectorId)}` }, 'Cancel')));
+      showWhen(dryRunButton(f, () => el, dryOut), pulls, ...watched),
+      h('a', { class: 'button button-secondary', href: `#/connectors/${encodeURIComponent(existing?.connector_id || connectorId)}` }, 'Cancel')),
+    dryOut);
   el.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
