@@ -135,6 +135,9 @@ pub struct EventQuery {
     pub receiver_id: Option<String>,
     /// Event type.
     pub event_type: Option<String>,
+    /// The provider's own event id (exact), e.g. Stripe's `evt_…`.
+    #[param(max_length = 200)]
+    pub provider_event_id: Option<String>,
     /// From (a date = its UTC start, or RFC 3339), inclusive.
     pub from: Option<String>,
     /// To (a date = through its UTC end, or RFC 3339), exclusive.
@@ -195,6 +198,9 @@ impl EventQuery {
                 e.add(field, "is not an id");
             }
         }
+        if self.provider_event_id.as_deref().is_some_and(|p| p.is_empty() || p.len() > 200) {
+            e.add("provider_event_id", "must be 1 to 200 characters");
+        }
         let (from, to) = time_range(self.from.as_deref(), self.to.as_deref(), &mut e);
         e.into_result().map_err(ApiError::Validation)?;
         Ok(EventFilter {
@@ -202,6 +208,7 @@ impl EventQuery {
             connector_id: self.connector_id.clone(),
             receiver_id: self.receiver_id.clone(),
             event_type: self.event_type.clone(),
+            provider_event_id: self.provider_event_id.clone(),
             from,
             to,
         })
@@ -320,6 +327,9 @@ pub struct ReplayFilterIn {
     pub receiver_id: Option<String>,
     /// Event type.
     pub event_type: Option<String>,
+    /// The provider's own event id (exact).
+    #[schema(max_length = 200)]
+    pub provider_event_id: Option<String>,
     /// Received from (date or RFC 3339), inclusive.
     pub from: Option<String>,
     /// Received to (date = through its end, or RFC 3339), exclusive.
@@ -353,6 +363,7 @@ pub async fn replay_events(
         connector_id: body.connector_id,
         receiver_id: body.receiver_id,
         event_type: body.event_type,
+        provider_event_id: body.provider_event_id,
         from: body.from,
         to: body.to,
         page: None,

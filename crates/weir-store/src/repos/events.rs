@@ -9,7 +9,7 @@ use weir_core::webhook::RefusalReason;
 use weir_core::{EventStatus, PageRequest};
 
 use super::{Paged, paged};
-use crate::entities::webhook_events as we;
+use crate::entities::{webhook_events as we, webhook_receivers as wr};
 use crate::{Store, StoreError, TenantScope};
 
 /// A verified, parsed delivery to store.
@@ -204,6 +204,8 @@ pub struct EventFilter {
     pub receiver_id: Option<String>,
     /// Event type.
     pub event_type: Option<String>,
+    /// The provider's own id of the event (exact), e.g. Stripe's `evt_…`.
+    pub provider_event_id: Option<String>,
     /// Received at or after.
     pub from: Option<DateTime<Utc>>,
     /// Received before.
@@ -212,9 +214,30 @@ pub struct EventFilter {
 
 impl EventFilter {
     /// `q` narrowed by every filter but the status (whose meaning differs
-    /// between listing and replaying).
-    pub(crate) fn narrow<Q: QueryFilter>(&self, mut q: Q) -> Q {
+    /// between listing and replaying), for `tenant_id`'s events.
+    pub(crate) fn narrow<Q: QueryFilter>(&self, tenant_id: &str, mut q: Q) -> Q {
         let filter = self;
+        if let Some(p) = &filter.provider_event_id {
+            // Through the duplicate check's keys: their primary key
+            // (receiver_id, provider_event_id) is searched with the tenant's
+            // receivers, so the lookup costs a few index probes however
+            // many events there are, and needs no index of its own on the
+            // events table.
+            use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+            let keys = Alias::new("webhook_event_keys");
+            let receivers = Query::select()
+                .column(wr::Column::Id)
+                .from(wr::Entity)
+                .and_where(wr::Column::TenantId.eq(tenant_id))
+                .to_owned();
+            let owners = Query::select()
+                .column((keys.clone(), Alias::new("event_id")))
+                .from(keys.clone())
+                .and_where(Expr::col((keys.clone(), Alias::new("provider_event_id"))).eq(p.as_str()))
+                .and_where(Expr::col((keys, Alias::new("receiver_id"))).in_subquery(receivers))
+                .to_owned();
+            q = q.filter(we::Column::Id.in_subquery(owners));
+        }
         if let Some(c) = &filter.connector_id {
             q = q.filter(we::Column::ConnectorId.eq(c.as_str()));
         }
@@ -247,7 +270,7 @@ impl Store {
         if let Some(s) = &filter.status {
             q = q.filter(we::Column::ProcessingStatus.eq(*s));
         }
-        let q = filter.narrow(q);
+        let q = filter.narrow(scope.tenant_id(), q);
         paged(&self.db, q.order_by_desc(we::Column::ReceivedAt).order_by_desc(we::Column::Id), page).await
     }
 

@@ -27,6 +27,7 @@ mod connections;
 mod connectors;
 mod contract;
 mod dashboard;
+mod event_search;
 mod exports;
 mod field_mappings;
 mod ingest;

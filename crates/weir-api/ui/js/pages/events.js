@@ -12,7 +12,7 @@ import {
 const PER_PAGE = 25;
 // The statuses the events API filters by (`processing_status`).
 const STATUSES = [['', 'Any'], ['pending', 'Pending'], ['processing', 'Processing'], ['completed', 'Completed'], ['failed', 'Failed']];
-const FILTER_KEYS = ['status', 'connector_id', 'receiver_id', 'event_type', 'from', 'to'];
+const FILTER_KEYS = ['status', 'connector_id', 'receiver_id', 'event_type', 'provider_event_id', 'from', 'to'];
 const LIVE_EVENTS = ['event.received', 'event.processed', 'event.retrying', 'event.failed'];
 // Any event not being processed (a pending one waiting for a retry runs now).
 const REPLAYABLE = new Set(['failed', 'completed', 'pending']);
@@ -101,11 +101,13 @@ export function renderList(ctx) {
   const status = select('filter-status', known ? STATUSES : [...STATUSES, [filters.status, filters.status]], filters.status);
   const connector = select('filter-connector', [['', 'Any']], filters.connector_id);
   const type = h('input', { id: 'filter-type', name: 'event_type', type: 'text', value: filters.event_type, placeholder: 'e.g. order.created' });
+  const providerId = h('input', { id: 'filter-provider-id', name: 'provider_event_id', type: 'search', value: filters.provider_event_id, placeholder: 'e.g. evt_1Nq…' });
   const range = dateRange({ from: filters.from, to: filters.to, allowAny: true });
   const form = h('form', { id: 'events-filter', class: 'filters' },
     field('Status', 'filter-status', status),
     field('Connector', 'filter-connector', connector),
     field('Event type', 'filter-type', type),
+    field('Provider event id', 'filter-provider-id', providerId),
     range,
     filters.receiver_id ? removableFilter('Receiver', filters.receiver_id, () => { filters.receiver_id = ''; }) : null,
     h('div', { class: 'field field-submit' }, h('button', { type: 'submit', class: 'button' }, 'Apply')));
@@ -113,7 +115,7 @@ export function renderList(ctx) {
     ev.preventDefault();
     const r = range.getRange();
     if (r.from && r.to && r.from > r.to) return;
-    Object.assign(filters, { status: status.value, connector_id: connector.value, event_type: type.value.trim(), from: r.from, to: r.to });
+    Object.assign(filters, { status: status.value, connector_id: connector.value, event_type: type.value.trim(), provider_event_id: providerId.value.trim(), from: r.from, to: r.to });
     page = 1;
     saveQuery();
     resetBulk();

@@ -68,6 +68,7 @@ impl Store {
             None => vec![EventStatus::Failed],
         };
         let q = filter.narrow(
+            scope.tenant_id(),
             we::Entity::update_many()
                 .filter(we::Column::TenantId.eq(scope.tenant_id()))
                 .filter(we::Column::ProcessingStatus.is_in(statuses.clone()))
