@@ -136,7 +136,7 @@ pub struct EventQuery {
     /// Event type.
     pub event_type: Option<String>,
     /// The provider's own event id (exact), e.g. Stripe's `evt_…`.
-    #[param(max_length = 200)]
+    #[param(min_length = 1, max_length = 200)]
     pub provider_event_id: Option<String>,
     /// From (a date = its UTC start, or RFC 3339), inclusive.
     pub from: Option<String>,
@@ -328,7 +328,7 @@ pub struct ReplayFilterIn {
     /// Event type.
     pub event_type: Option<String>,
     /// The provider's own event id (exact).
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     pub provider_event_id: Option<String>,
     /// Received from (date or RFC 3339), inclusive.
     pub from: Option<String>,
