@@ -7,7 +7,7 @@
 // (#/events?status=failed) so a reload keeps them.
 
 import { get, del, onUnauthorized, setCsrfToken, url } from './api.js';
-import { h, mount } from './dom.js';
+import { h, mount, setTimesInUtc, timesInUtc } from './dom.js';
 import { clearBanners, flash, showError } from './widgets.js';
 import { startLive, stopLive, subscribe } from './live.js';
 import * as signin from './pages/signin.js';
@@ -183,9 +183,23 @@ function enterApp(data) {
   document.getElementById('nav-audit').hidden = data.role !== 'admin';
   document.getElementById('nav-users').hidden = data.role !== 'admin';
   topbar.hidden = false;
+  showZone();
   // When the browser stops retrying the stream, re-check the session: a 401 signs out.
   startLive(() => get('/api/v1/session').catch(() => {}));
 }
+
+/** The header's UTC/local switch says which is shown. */
+function showZone() {
+  const b = document.getElementById('time-zone');
+  mount(b, timesInUtc() ? 'Times: UTC' : 'Times: local');
+  b.setAttribute('aria-pressed', String(timesInUtc()));
+}
+
+document.getElementById('time-zone').addEventListener('click', () => {
+  setTimesInUtc(!timesInUtc());
+  showZone();
+  route({ focus: false, keepBanners: true });
+});
 
 /** After the sign-in form: always land on the overview. */
 function startApp(data) {

@@ -124,13 +124,37 @@ export function fmtBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** <time> in the viewer's locale and zone, named (e.g. "CET"), with the exact UTC instant as tooltip. */
+// Times are shown in the viewer's zone, or in UTC when they chose it (the
+// header's switch; kept in this browser's localStorage).
+const ZONE_KEY = 'weir.time-zone';
+let utc = false;
+try {
+  utc = localStorage.getItem(ZONE_KEY) === 'utc';
+} catch {
+  /* storage refused: local time */
+}
+
+/** Whether times are shown in UTC (else in the viewer's zone). */
+export const timesInUtc = () => utc;
+
+/** Shows times in UTC (`true`) or the viewer's zone, from now on, and remembers it. */
+export function setTimesInUtc(on) {
+  utc = !!on;
+  try {
+    localStorage.setItem(ZONE_KEY, utc ? 'utc' : 'local');
+  } catch {
+    /* not remembered */
+  }
+}
+
+/** <time> in the viewer's locale and zone (or UTC), the zone named (e.g. "CET"), with the exact UTC instant as tooltip. */
 export function time(iso) {
   if (isBlank(iso)) return DASH;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   const text = d.toLocaleString(undefined, {
     year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short',
+    timeZone: utc ? 'UTC' : undefined,
   });
   return h('time', { datetime: d.toISOString(), title: d.toISOString() }, text);
 }

@@ -146,3 +146,32 @@ async fn create_a_connector_by_keyboard(app: &TestApp, admin: &str, page: &Page)
         "{list}"
     );
 }
+
+/// Times are shown in the viewer's zone, named, and the header's switch
+/// shows them in UTC instead; the choice survives a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_switch_between_the_viewers_zone_and_utc() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite app");
+    let erp = MockServer::start().await;
+    let s = shop(&app, &erp).await;
+    let (_, list) = app.call(Method::GET, "/api/v1/integration/connectors", Some(&s.admin), None).await;
+    let cid = list["data"][0]["id"].as_str().unwrap().to_owned();
+    let chrome = Chrome::launch().await;
+    let page = chrome.page(&app.url("/")).await;
+    page.set_timezone("Asia/Tokyo").await;
+    sign_in(&page, &s.admin).await;
+    until(&page, "location.hash === '#/overview' && !!document.querySelector('#tenant-role')", "the Overview").await;
+    nav(&page, &format!("#/connectors/{cid}")).await;
+    let created = "document.querySelector('dl.kv time')?.textContent";
+    let local = until(&page, created, "a time").await;
+    assert!(local.as_str().unwrap().contains("GMT+9"), "the viewer's zone, named: {local}");
+    assert_eq!(eval(&page, "document.querySelector('#time-zone').textContent").await, "Times: local");
+    crate::browser::chrome::click(&page, "#time-zone").await;
+    let utc = until(&page, &format!("{created}?.includes('UTC') && {created}"), "the time in UTC").await;
+    assert!(!utc.as_str().unwrap().contains("GMT+9"), "{utc}");
+    assert_eq!(eval(&page, "document.querySelector('#time-zone').getAttribute('aria-pressed')").await, "true");
+    eval(&page, "location.reload()").await;
+    until(&page, &format!("{created}?.includes('UTC')"), "UTC after a reload").await;
+    assert_eq!(eval(&page, "document.querySelector('#time-zone').textContent").await, "Times: UTC");
+    chrome.close().await;
+}

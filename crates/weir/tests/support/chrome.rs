@@ -200,6 +200,11 @@ impl Page {
         self.call("Emulation.setDeviceMetricsOverride", params).await.expect("viewport");
     }
 
+    /// Makes the page's time zone `zone` (an IANA name, e.g. `Europe/Berlin`).
+    pub async fn set_timezone(&self, zone: &str) {
+        self.call("Emulation.setTimezoneOverride", json!({"timezoneId": zone})).await.expect("time zone");
+    }
+
     /// The first element `selector` matches (an error if none does).
     pub async fn find_element(&self, selector: &str) -> Result<Element<'_>, String> {
         let found = self.evaluate(&format!("!!document.querySelector({})", json!(selector))).await?;
