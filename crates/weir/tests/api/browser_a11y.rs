@@ -148,7 +148,8 @@ async fn create_a_connector_by_keyboard(app: &TestApp, admin: &str, page: &Page)
 }
 
 /// Times are shown in the viewer's zone, named, and the header's switch
-/// shows them in UTC instead; the choice survives a reload.
+/// shows them in UTC instead; the choice survives a reload. (And the
+/// Overview's cards link to the lists they count.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn times_switch_between_the_viewers_zone_and_utc() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite app");
@@ -161,6 +162,19 @@ async fn times_switch_between_the_viewers_zone_and_utc() {
     page.set_timezone("Asia/Tokyo").await;
     sign_in(&page, &s.admin).await;
     until(&page, "location.hash === '#/overview' && !!document.querySelector('#tenant-role')", "the Overview").await;
+    // The summary cards link to the lists they count, for the range shown.
+    let link = until(
+        &page,
+        "document.querySelector(\"[data-card-link='webhooks_failed']\")?.getAttribute('href')",
+        "a card link",
+    )
+    .await;
+    let link = link.as_str().unwrap().to_owned();
+    assert!(link.starts_with("#/events?status=failed&from=") && link.contains("&to="), "{link}");
+    let note = eval(&page, "[...document.querySelectorAll('.card-note')].map(n => n.textContent).join(' | ')").await;
+    assert!(note.as_str().unwrap().contains("of all that finished"), "success rate says what it measures: {note}");
+    crate::browser::chrome::click(&page, "[data-card-link='webhooks_failed']").await;
+    until(&page, "location.hash.startsWith('#/events?status=failed') && document.querySelector('#filter-status')?.value === 'failed'", "the failed events").await;
     nav(&page, &format!("#/connectors/{cid}")).await;
     let created = "document.querySelector('dl.kv time')?.textContent";
     let local = until(&page, created, "a time").await;
@@ -170,8 +184,12 @@ async fn times_switch_between_the_viewers_zone_and_utc() {
     let utc = until(&page, &format!("{created}?.includes('UTC') && {created}"), "the time in UTC").await;
     assert!(!utc.as_str().unwrap().contains("GMT+9"), "{utc}");
     assert_eq!(eval(&page, "document.querySelector('#time-zone').getAttribute('aria-pressed')").await, "true");
-    eval(&page, "location.reload()").await;
-    until(&page, &format!("{created}?.includes('UTC')"), "UTC after a reload").await;
-    assert_eq!(eval(&page, "document.querySelector('#time-zone').textContent").await, "Times: UTC");
+    eval(&page, "window.reloadedMarker = 1; location.reload()").await;
+    // The new document: no marker, signed in again, the switch still on UTC.
+    let again = format!(
+        "window.reloadedMarker === undefined && document.querySelector('#time-zone')?.textContent === 'Times: UTC' && {created}"
+    );
+    let utc = crate::browser::chrome::until_after_load(&page, &again, "UTC after a reload").await;
+    assert!(utc.as_str().unwrap().contains("UTC"), "{utc}");
     chrome.close().await;
 }

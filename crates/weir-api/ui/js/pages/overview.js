@@ -19,6 +19,27 @@ const CARDS = [
 ];
 const BAD_WHEN_POSITIVE = new Set(['webhooks_failed', 'failed_syncs', 'total_errors']);
 
+/** The list each card counts, for the range shown (lists filter by arrival or queue time, cards by outcome day). */
+function cardLink(key, range) {
+  const days = { from: range.from, to: range.to };
+  const links = {
+    total_connectors: ['#/connectors'],
+    active_connectors: ['#/connectors', { status: 'active' }],
+    webhooks_received: ['#/events', days],
+    webhooks_failed: ['#/events', { status: 'failed', ...days }],
+    total_syncs: ['#/syncs', days],
+    failed_syncs: ['#/syncs', { status: 'failed', ...days }],
+    active_syncs: ['#/syncs', { status: 'running' }],
+  };
+  return links[key] ? url(...links[key]) : null;
+}
+
+/** What a card measures, where its label alone does not say. */
+const CARD_NOTES = {
+  success_rate: 'completed events and succeeded or partial runs, of all that finished',
+  total_errors: 'refused deliveries, failed events and runs, and failed records; by type below',
+};
+
 const LIVE_EVENTS = ['event.received', 'event.processed', 'event.failed', 'sync.finished', 'connector.health_changed'];
 
 export function render(ctx) {
@@ -51,7 +72,7 @@ export function render(ctx) {
       if (!current()) return;
       refused = false;
       clearError();
-      mount(body, ...dashboard(res.data || {}));
+      mount(body, ...dashboard(res.data || {}, range));
     } catch (err) {
       if (!current()) return;
       if (err.status === 403) {
@@ -93,7 +114,7 @@ export function render(ctx) {
 }
 
 /** The dashboard's sections, as nodes. */
-function dashboard(d) {
+function dashboard(d, range) {
   const s = d.summary || {};
   const health = Array.isArray(d.connector_health) ? d.connector_health : [];
   const names = new Map(health.map((c) => [c.connector_id, { name: c.name, code: c.code }]));
@@ -110,11 +131,13 @@ function dashboard(d) {
     // The testid element holds the plain number (tests compare it); the rate is a percentage.
     const text = key === 'success_rate' ? fmtPercent(v) : Number.isFinite(v) ? String(Math.trunc(v)) : '—';
     const tone = BAD_WHEN_POSITIVE.has(key) && v > 0 ? 'card card-bad' : 'card';
+    const link = cardLink(key, range);
     return h('div', { class: tone },
-      h('div', { class: 'card-label' }, label),
+      h('div', { class: 'card-label' }, link ? h('a', { href: link, class: 'card-link', 'data-card-link': key }, label) : label),
       h('div', { class: 'card-value', 'data-testid': `summary-${key}` }, text),
       key === 'total_connectors' && Number.isFinite(s.inactive_connectors)
-        ? h('div', { class: 'card-note' }, `${s.inactive_connectors} inactive`) : null);
+        ? h('div', { class: 'card-note' }, `${s.inactive_connectors} inactive`) : null,
+      CARD_NOTES[key] ? h('div', { class: 'card-note' }, CARD_NOTES[key]) : null);
   })));
 
   const trends = Array.isArray(d.sync_trends) ? d.sync_trends : [];
