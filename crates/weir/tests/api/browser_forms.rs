@@ -251,6 +251,13 @@ async fn sync_configurations_are_configured_in_the_console() {
     let page_one = json!({"data": [{"id": 1}, {"id": 2}, {"name": "no id"}], "meta": {"next": "c2"}});
     Mock::given(method("GET"))
         .and(path("/customers"))
+        .and(wiremock::matchers::query_param("cursor", "c2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": []})))
+        .with_priority(1)
+        .mount(&partner)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/customers"))
         .respond_with(ResponseTemplate::new(200).set_body_json(page_one))
         .mount(&partner)
         .await;
@@ -330,6 +337,25 @@ async fn sync_configurations_are_configured_in_the_console() {
     let (_, one) = app.call(Method::GET, &format!("{API}/sync-configurations/{sid}"), Some(&admin), None).await;
     assert_eq!(one["data"]["schedule"], "30 2 * * *", "{one}");
     assert_eq!(one["data"]["source"]["pagination"]["next_path"], "meta.next", "{one}");
+
+    // Its runs are listed by the configuration's name, on the list and the run's page.
+    let (s, run) =
+        app.call(Method::POST, &format!("{API}/sync-configurations/{sid}/execute"), Some(&admin), None).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+    let run_id = run["data"]["sync_history_id"].as_str().unwrap().to_owned();
+    nav(&page, "#/syncs").await;
+    let row = format!(
+        "document.querySelector(\"#syncs-table tbody tr a[href='#/syncs/{run_id}']\")?.closest('tr').textContent"
+    );
+    until(&page, &format!("{row}?.includes('CRM customers')"), "the run named by its configuration").await;
+    nav(&page, &format!("#/syncs/{run_id}")).await;
+    until(
+        &page,
+        "document.querySelector('main dl.kv')?.textContent.includes('CRM customers')",
+        "the run page's configuration",
+    )
+    .await;
+    nav(&page, &format!("#/connectors/{cid}")).await;
 
     // Pause, then delete.
     tap(&page, &format!("[data-pause-sync='{sid}']")).await;

@@ -21,6 +21,7 @@ export function renderList(ctx) {
   const filters = Object.fromEntries(FILTER_KEYS.map((k) => [k, ctx.query.get(k) || '']));
   let page = pageParam(ctx.query.get('page'));
   let connectors = new Map();
+  let configurations = new Map(); // id → name, for the Configuration column
   let refused = false; // the API refused the current filters (4xx)
   const body = h('div', null, loading());
 
@@ -44,6 +45,7 @@ export function renderList(ctx) {
           caption: 'Sync runs',
           columns: [
             { label: 'Queued', cell: (r) => h('a', { href: `#/syncs/${encodeURIComponent(r.id)}` }, time(r.queued_at ?? r.started_at)) },
+            { label: 'Configuration', cell: (r) => configurationName(r.sync_configuration_id, configurations) },
             { label: 'Connector', cell: (r) => connectorLink(r.connector_id, connectors) },
             { label: 'Trigger', cell: (r) => r.trigger },
             { label: 'Status', cell: (r) => pill(r.status) },
@@ -99,6 +101,13 @@ export function renderList(ctx) {
       if (!refused) load(); // show connector names
     })
     .catch(() => {});
+  getList(`${BASE}/sync-configurations`, { per_page: 100 })
+    .then(({ data }) => {
+      if (!ctx.alive()) return;
+      configurations = new Map(data.map((c) => [c.id, c.name]));
+      if (!refused) load(); // show configuration names
+    })
+    .catch(() => {});
   load();
 
   const refresh = rateLimit(() => { if (page === 1 && !refused) load(); }, 1000);
@@ -115,6 +124,7 @@ export function renderDetail(ctx) {
   const errorsBox = h('div', null, loading());
   let errorsPage = 1;
   let connector; // fetched once, for its name
+  let configuration; // likewise
 
   const cancel = async (button) => {
     button.disabled = true;
@@ -134,6 +144,10 @@ export function renderDetail(ctx) {
       const r = res.data || {};
       if (connector === undefined && r.connector_id) {
         connector = await get(`${BASE}/connectors/${encodeURIComponent(r.connector_id)}`).then((x) => x.data, () => null);
+      }
+      if (configuration === undefined && r.sync_configuration_id) {
+        // A deleted configuration is 404: its id is shown instead.
+        configuration = await get(`${BASE}/sync-configurations/${encodeURIComponent(r.sync_configuration_id)}`).then((x) => x.data, () => null);
       }
       if (!current()) return;
       const cancellable = ctx.canOperate && (r.status === 'queued' || r.status === 'running') && !r.cancel_requested;
@@ -157,7 +171,7 @@ export function renderDetail(ctx) {
         section('Details', kvList([
           ['Connector', connectorLink(r.connector_id, connector ? new Map([[connector.id, connector]]) : null)],
           ['Configuration', r.sync_configuration_id
-            ? h('span', null, h('code', null, r.sync_configuration_id), ' ',
+            ? h('span', null, configuration?.name ? configuration.name : h('code', null, r.sync_configuration_id), ' ',
               h('a', { href: `#/syncs?sync_configuration_id=${encodeURIComponent(r.sync_configuration_id)}` }, 'its runs'))
             : undefined],
           ['Trigger', r.trigger],
@@ -216,4 +230,11 @@ export function renderDetail(ctx) {
     refresh();
     if (name === 'sync.finished' || name === 'live.reconnected') loadErrors();
   });
+}
+
+/** A run's configuration by name, linked to its runs; a deleted one by its id. */
+function configurationName(id, names) {
+  if (!id) return '—';
+  const name = names.get(id);
+  return h('a', { href: `#/syncs?sync_configuration_id=${encodeURIComponent(id)}` }, name || h('code', null, id));
 }
