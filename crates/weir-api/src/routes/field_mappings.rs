@@ -303,9 +303,15 @@ pub async fn preview_field_mapping(
 ) -> Result<Json<Data<PreviewOut>>, ApiError> {
     caller.require(policy(ConnectorAction::Read))?;
     let m = state.store.get_field_mapping(caller.scope(), &id).await?;
-    let rules: Vec<Rule> = serde_json::from_value(m.rules)
-        .map_err(|e| ApiError::Internal(format!("stored rules of mapping {id} are invalid: {e}").into()))?;
-    let mapping = Mapping::parse(rules)
-        .map_err(|e| ApiError::Internal(format!("stored rules of mapping {id} are invalid: {e:?}").into()))?;
+    let mapping = stored_mapping(&m)?;
     Ok(Json(Data::new(preview_of(&mapping, &m.key, &body.sample))))
+}
+
+/// A stored mapping's rules, ready to apply (they were valid when saved,
+/// so a failure here is the server's, not the caller's).
+pub(crate) fn stored_mapping(m: &FieldMapping) -> Result<Mapping, ApiError> {
+    let rules: Vec<Rule> = serde_json::from_value(m.rules.clone())
+        .map_err(|e| ApiError::Internal(format!("stored rules of mapping {} are invalid: {e}", m.id).into()))?;
+    Mapping::parse(rules)
+        .map_err(|e| ApiError::Internal(format!("stored rules of mapping {} are invalid: {e:?}", m.id).into()))
 }

@@ -9,7 +9,6 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use weir_core::mapping::{Mapping, Rule};
 use weir_core::sync::SourceSpec;
 use weir_core::{ConnectorConfig, FieldErrors};
 use weir_engine::build_connector;
@@ -119,10 +118,7 @@ pub async fn dry_run_source(
         return Err(ApiError::field("connector_id", "a webhook connector has no API to pull from"));
     }
     let m = state.store.get_field_mapping(caller.scope(), &body.field_mapping_id).await?;
-    let rules: Vec<Rule> = serde_json::from_value(m.rules)
-        .map_err(|e| ApiError::Internal(format!("stored rules of mapping {} are invalid: {e}", m.id).into()))?;
-    let mapping = Mapping::parse(rules)
-        .map_err(|e| ApiError::Internal(format!("stored rules of mapping {} are invalid: {e:?}", m.id).into()))?;
+    let mapping = crate::routes::field_mappings::stored_mapping(&m)?;
     let sealed = state.store.connector_credentials(caller.scope(), &connector.id).await?;
     let remote = build_connector(&config, open(&state.master_key, sealed.as_ref())?, &state.outbound);
     let run = dry_run(remote.as_ref(), &source, &mapping, &m.key).await;
